@@ -1,0 +1,47 @@
+# kinflow: the two commands a newcomer needs are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+GO ?= go
+SERVICES := scripts/services.sh
+
+.PHONY: test demo services services-stop services-status unit vet bench fuzz clean
+
+## test: start the local services (cached installs) and run every test, unit and integration.
+test: services vet
+	KINFLOW_REQUIRE_SERVICES=all $(GO) test -count=1 -timeout 30m ./...
+
+## demo: the main job on the local default: services, log group + subscription, synthetic flow logs, kinflow.
+demo: services
+	$(GO) run ./consumer demo
+
+## services: install (first run only) and start Elasticsearch, OpenSearch, moto, kinesalite and dynalite.
+services:
+	$(SERVICES) start
+
+services-stop:
+	$(SERVICES) stop
+
+services-status:
+	$(SERVICES) status
+
+## unit: the tests that need no service (integration tests skip unless CI or KINFLOW_REQUIRE_SERVICES is set).
+unit:
+	$(GO) test -count=1 -short ./...
+
+vet:
+	$(GO) vet ./...
+
+## bench: the hot-path benchmarks, each beside its plain reference (see BENCHMARKS.md).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/... ./aggregate/...
+
+## fuzz: run each fuzz target for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean: services-stop
+	rm -rf .cache bin dist cdk.out

@@ -1,0 +1,63 @@
+// Command consumer is kinflow's long-running mode and its command-line tool.
+//
+//	consumer [run]   read the Kinesis stream as a KCL worker (the default)
+//	consumer setup   install the index templates
+//	consumer decode  print the documents a record produces (debugging)
+//	consumer demo    the local demo behind `make demo`
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// errUsage marks a command line that could not be understood; main exits 2 for it.
+var errUsage = errors.New("usage")
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"demo", "create the local log group, stream and subscription, feed synthetic flow logs, process them", runDemo},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "consumer:", err)
+		os.Exit(1)
+	}
+}
+
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	name := "run"
+	if len(args) > 0 {
+		name, args = args[0], args[1:]
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(ctx, args, stdin, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "consumer: unknown command %q\n\nCommands:\n", name)
+	for _, c := range commands() {
+		fmt.Fprintf(stderr, "  %-8s %s\n", c.name, c.summary)
+	}
+	return errUsage
+}

@@ -1,0 +1,83 @@
+package flowgen
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestDeterministic(t *testing.T) {
+	a := New(Config{Seed: 7}).Batches(5, 10, 20)
+	b := New(Config{Seed: 7}).Batches(5, 10, 20)
+	if !slices.EqualFunc(a, b, func(x, y Batch) bool { return x.LogStream == y.LogStream && slices.Equal(x.Events, y.Events) }) {
+		t.Fatal("the same config produced different batches")
+	}
+	c := New(Config{Seed: 8}).Batches(5, 10, 20)
+	if slices.Equal(a[0].Events, c[0].Events) {
+		t.Fatal("different seeds produced the same events")
+	}
+}
+
+func TestLinesAreVersion2(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.NoData, cfg.SkipData, cfg.IPv6 = 3, 0.1, 0.05, 0.2
+	g := New(cfg)
+	seen := map[string]int{}
+	ids := map[string]bool{}
+	for _, b := range g.Batches(50, 50, 100) {
+		if !strings.HasSuffix(b.LogStream, "-all") {
+			t.Fatalf("log stream %q", b.LogStream)
+		}
+		for _, e := range b.Events {
+			f := strings.Fields(e.Message)
+			if len(f) != 14 || f[0] != "2" {
+				t.Fatalf("not a v2 line: %q", e.Message)
+			}
+			if len(e.ID) != 56 || ids[e.ID] {
+				t.Fatalf("event id %q: want 56 unique digits", e.ID)
+			}
+			ids[e.ID] = true
+			if e.Timestamp <= 0 {
+				t.Fatalf("timestamp %d for %q", e.Timestamp, e.Message)
+			}
+			status := f[13]
+			seen[status]++
+			if status == "OK" {
+				for _, a := range f[3:5] {
+					if _, err := netip.ParseAddr(a); err != nil {
+						t.Fatalf("address %q in %q", a, e.Message)
+					}
+				}
+				seen[f[12]]++
+				if strings.Contains(f[3], ":") {
+					seen["ipv6"]++
+				}
+			}
+		}
+	}
+	for _, k := range []string{"OK", "NODATA", "SKIPDATA", "ACCEPT", "REJECT", "ipv6"} {
+		if seen[k] == 0 {
+			t.Errorf("no %s lines in the corpus: %v", k, seen)
+		}
+	}
+}
+
+func TestScenarios(t *testing.T) {
+	g := New(Config{})
+	scanner, target := netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("10.0.0.5")
+	if got := g.PortScan(scanner, target, []int{22, 23, 80}); len(got) != 3 || !strings.Contains(got[1], " 203.0.113.9 10.0.0.5 ") || !strings.Contains(got[1], " 23 6 ") {
+		t.Fatalf("PortScan = %q", got)
+	}
+	fan := g.FanOut(target, 600, 445)
+	dsts := map[string]bool{}
+	for _, l := range fan {
+		dsts[strings.Fields(l)[4]] = true
+	}
+	if len(dsts) != 600 {
+		t.Fatalf("FanOut reached %d distinct peers, want 600", len(dsts))
+	}
+	if got := g.RejectedBurst(target, 22, 10); len(got) != 10 || !strings.Contains(got[0], "REJECT OK") {
+		t.Fatalf("RejectedBurst = %q", got)
+	}
+}
