@@ -7,11 +7,11 @@ SERVICES := scripts/services.sh
 
 ## test: start the local services (cached installs) and run every test, unit and integration.
 test: services vet
-	KINFLOW_REQUIRE_SERVICES=all $(GO) test -count=1 -timeout 30m ./...
+	eval "$$($(SERVICES) env)" && KINFLOW_REQUIRE_SERVICES=all $(GO) test -count=1 -timeout 30m ./...
 
 ## demo: the main job on the local default: services, log group + subscription, synthetic flow logs, kinflow.
 demo: services
-	$(GO) run ./consumer demo
+	eval "$$($(SERVICES) env)" && $(GO) run ./consumer demo -moto "$$KINFLOW_MOTO_URL"
 
 ## services: install (first run only) and start Elasticsearch, OpenSearch, moto, kinesalite and dynalite.
 services:
