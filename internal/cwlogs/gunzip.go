@@ -1,0 +1,121 @@
+package cwlogs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// IsGzip reports whether p starts with the gzip magic bytes.
+func IsGzip(p []byte) bool { return len(p) >= 2 && p[0] == 0x1f && p[1] == 0x8b }
+
+type gunzipper struct {
+	zr *gzip.Reader // nil until the first payload
+	br bytes.Reader
+}
+
+// gunzippers reuses readers (and their inflate windows, about 40 KiB each) across payloads and goroutines.
+var gunzippers = sync.Pool{New: func() any { return new(gunzipper) }}
+
+// Gunzip appends the decompressed payload to dst and returns it. It fails with an *Error wrapping ErrNotGzip when
+// payload does not start with the gzip magic, ErrCorrupt when the stream is damaged, and ErrTooLarge as soon as
+// more than limit bytes come out: dst never grows beyond len(dst)+limit+1, however the payload was made.
+//
+// When dst has too little room, the new buffer is sized from the gzip trailer, so a well-formed payload costs one
+// allocation of exactly its decompressed size.
+func Gunzip(dst, payload []byte, limit int) ([]byte, error) {
+	if !IsGzip(payload) {
+		return dst, newError("gunzip", ErrNotGzip, -1, describe(payload))
+	}
+	g := gunzippers.Get().(*gunzipper)
+	defer gunzippers.Put(g)
+	g.br.Reset(payload)
+	var err error
+	if g.zr == nil {
+		g.zr, err = gzip.NewReader(&g.br)
+	} else {
+		err = g.zr.Reset(&g.br)
+	}
+	if err != nil {
+		return dst, newError("gunzip", ErrCorrupt, -1, err.Error())
+	}
+	start := len(dst)
+	if free := cap(dst) - len(dst); free <= sizeHint(payload, limit) {
+		dst = grow(dst, sizeHint(payload, limit)+1)
+	}
+	for {
+		if len(dst)-start > limit {
+			return dst[:start], newError("gunzip", ErrTooLarge, -1, fmt.Sprintf("more than %d bytes", limit))
+		}
+		if len(dst) == cap(dst) {
+			dst = grow(dst, min(cap(dst)-start, start+limit+1-len(dst)))
+		}
+		n, err := g.zr.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return dst[:start], newError("gunzip", ErrCorrupt, -1, err.Error())
+		}
+	}
+	if len(dst)-start > limit {
+		return dst[:start], newError("gunzip", ErrTooLarge, -1, fmt.Sprintf("more than %d bytes", limit))
+	}
+	return dst, nil
+}
+
+// sizeHint guesses the decompressed size from the gzip trailer (ISIZE, the last member's size mod 2^32), bounded
+// by the limit and by a generous compression ratio, so a forged trailer cannot make a tiny payload allocate much.
+func sizeHint(payload []byte, limit int) int {
+	hint := 4 << 10
+	if len(payload) >= 18 {
+		hint = int(binary.LittleEndian.Uint32(payload[len(payload)-4:]))
+	}
+	return max(min(hint, limit, 64*len(payload)), 512)
+}
+
+func grow(b []byte, n int) []byte {
+	if n <= 0 {
+		return b
+	}
+	nb := make([]byte, len(b), len(b)+n)
+	copy(nb, b)
+	return nb
+}
+
+// describe says what a payload that is not gzip looks like, so the error helps whoever reads it.
+func describe(p []byte) string {
+	if len(p) == 0 {
+		return "empty payload"
+	}
+	head := p[:min(len(p), 16)]
+	switch t := bytes.TrimLeft(p, " \t\r\n"); {
+	case len(t) > 0 && t[0] == '{':
+		return fmt.Sprintf("starts with %q: uncompressed JSON (a Lambda event or a decoded envelope?)", head)
+	case looksBase64(t):
+		return fmt.Sprintf("starts with %q: base64 text (decode it first, or use `consumer decode`)", head)
+	case utf8.Valid(head):
+		return fmt.Sprintf("starts with %q, not the gzip magic 1f 8b", head)
+	default:
+		return fmt.Sprintf("starts with % x, not the gzip magic 1f 8b", head)
+	}
+}
+
+func looksBase64(p []byte) bool {
+	if len(p) < 4 {
+		return false
+	}
+	for _, c := range p[:min(len(p), 64)] {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' ||
+			c == '-' || c == '_' || c == '=' || c == '\n' || c == '\r') {
+			return false
+		}
+	}
+	return true
+}
