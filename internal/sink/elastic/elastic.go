@@ -1,0 +1,195 @@
+// Package elastic connects the sink to Elasticsearch (Elastic Cloud or self-managed) with go-elasticsearch v8:
+// its bulk API for writes, API key or basic authentication, a custom CA. Secrets never reach logs: Config's String
+// and LogValue redact them.
+package elastic
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/kinflow/kinflow/internal/sink"
+)
+
+// Config configures an Elasticsearch sink.
+type Config struct {
+	Addresses []string // e.g. https://my-deployment.es.us-east-1.aws.elastic-cloud.com:443
+	// APIKey is the base64 "id:key" credential Elasticsearch hands out (the encoded field of the create API key
+	// answer). It takes precedence over Username/Password.
+	APIKey   string
+	Username string
+	Password string
+	TLS      sink.TLSConfig
+	// SetupOnStart installs the index templates when the sink is created.
+	SetupOnStart bool
+	Sink         sink.Config
+	Templates    sink.TemplateConfig
+}
+
+// DefaultConfig returns the local default: http://127.0.0.1:9200, no auth, templates installed on start.
+func DefaultConfig() Config {
+	sc := sink.DefaultConfig()
+	sc.Name = "elasticsearch"
+	return Config{
+		Addresses:    []string{"http://127.0.0.1:9200"},
+		SetupOnStart: true,
+		Sink:         sc,
+		Templates:    sink.DefaultTemplateConfig(),
+	}
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Addresses) == 0 {
+		errs = append(errs, sink.ErrNoAddresses)
+	}
+	for _, a := range c.Addresses {
+		if u, err := url.Parse(a); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("address %q: want http(s)://host[:port]", redactURL(a)))
+		}
+	}
+	if c.Password != "" && c.Username == "" {
+		errs = append(errs, errors.New("password set without a username"))
+	}
+	if c.Sink.Prefix != c.Templates.Prefix {
+		errs = append(errs, fmt.Errorf("sink prefix %q differs from template prefix %q", c.Sink.Prefix, c.Templates.Prefix))
+	}
+	if err := c.Sink.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Templates.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: elasticsearch: %w", sink.ErrInvalidConfig, errors.Join(errs...))
+}
+
+// String prints the configuration with secrets redacted.
+func (c Config) String() string {
+	addrs := make([]string, len(c.Addresses))
+	for i, a := range c.Addresses {
+		addrs[i] = redactURL(a)
+	}
+	return fmt.Sprintf("elasticsearch{addresses=%v api_key=%s username=%q password=%s ca=%t insecure=%t prefix=%q}",
+		addrs, sink.RedactIfSet(c.APIKey), c.Username, sink.RedactIfSet(c.Password), len(c.TLS.CACert) > 0,
+		c.TLS.InsecureSkipVerify, c.Sink.Prefix)
+}
+
+// LogValue makes slog print the redacted form.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// redactURL hides a password embedded in an address.
+func redactURL(a string) string {
+	u, err := url.Parse(a)
+	if err != nil || u.User == nil {
+		return a
+	}
+	return u.Redacted()
+}
+
+// Client is a sink.Client over go-elasticsearch. It never retries by itself.
+type Client struct {
+	es *elasticsearch.Client
+}
+
+var _ sink.Client = (*Client)(nil)
+
+// NewClient returns a client for cfg's cluster and credentials.
+func NewClient(cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	tr, err := sink.HTTPTransport(cfg.TLS, cfg.Sink.MaxInFlight)
+	if err != nil {
+		return nil, err
+	}
+	es, err := elasticsearch.NewClient(elasticsearch.Config{
+		Addresses:    cfg.Addresses,
+		APIKey:       cfg.APIKey,
+		Username:     cfg.Username,
+		Password:     cfg.Password,
+		Transport:    tr,
+		DisableRetry: true, // the engine retries only what failed, with backoff
+	})
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch client: %w", err)
+	}
+	return &Client{es: es}, nil
+}
+
+// errorBodyLimit caps the body read from an error answer.
+const errorBodyLimit = 64 << 10
+
+var filterPath = strings.Split(sink.BulkFilterPath, ",")
+
+// Bulk implements sink.Client with the esapi bulk request.
+func (c *Client) Bulk(ctx context.Context, body []byte, maxBody int64) (int, []byte, error) {
+	res, err := esapi.BulkRequest{Body: bytes.NewReader(body), FilterPath: filterPath}.Do(ctx, c.es)
+	if err != nil {
+		return 0, nil, fmt.Errorf("elasticsearch bulk: %w", err)
+	}
+	return read(res, maxBody)
+}
+
+// Do implements sink.Client.
+func (c *Client) Do(ctx context.Context, method, path string, body []byte, maxBody int64) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.es.Perform(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("elasticsearch %s %s: %w", method, path, err)
+	}
+	return read(&esapi.Response{StatusCode: res.StatusCode, Body: res.Body, Header: res.Header}, maxBody)
+}
+
+func read(res *esapi.Response, maxBody int64) (int, []byte, error) {
+	defer res.Body.Close()
+	limit := maxBody
+	if res.IsError() {
+		limit = min(limit, errorBodyLimit)
+	}
+	b, err := sink.ReadLimited(res.Body, limit)
+	if err != nil && !res.IsError() {
+		return 0, nil, fmt.Errorf("reading elasticsearch response: %w", err)
+	}
+	return res.StatusCode, b, nil
+}
+
+// New returns a running Elasticsearch sink; with cfg.SetupOnStart it first installs the templates.
+func New(ctx context.Context, cfg Config, opts sink.Options) (*sink.BulkSink, error) {
+	c, err := NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SetupOnStart {
+		if err := sink.InstallTemplates(ctx, c, cfg.Templates, opts.Logger); err != nil {
+			return nil, err
+		}
+	}
+	return sink.New(c, cfg.Sink, opts)
+}
+
+// Setup installs the index templates: the setup subcommand.
+func Setup(ctx context.Context, cfg Config, log *slog.Logger) error {
+	c, err := NewClient(cfg)
+	if err != nil {
+		return err
+	}
+	return sink.InstallTemplates(ctx, c, cfg.Templates, log)
+}

@@ -1,0 +1,32 @@
+package elastic_test
+
+import (
+	"testing"
+
+	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/sink/elastic"
+	"github.com/kinflow/kinflow/internal/sink/sinktest"
+	"github.com/kinflow/kinflow/internal/testenv"
+)
+
+func backend(tb testing.TB) sinktest.Backend {
+	return sinktest.Backend{
+		Name: "elasticsearch",
+		URL:  testenv.URL(tb, testenv.Elasticsearch),
+		NewClient: func(tb testing.TB, url string, maxInFlight int) sink.Client {
+			tb.Helper()
+			cfg := elastic.DefaultConfig()
+			cfg.Addresses = []string{url}
+			cfg.Sink.MaxInFlight = maxInFlight
+			c, err := elastic.NewClient(cfg)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return c
+		},
+		// Elasticsearch 8 reports a value its mapping refuses as document_parsing_exception.
+		DeadLetterReasons: []string{"document_parsing_exception", "mapper_parsing_exception"},
+	}
+}
+
+func TestElasticsearch(t *testing.T) { sinktest.Run(t, backend(t)) }

@@ -1,0 +1,57 @@
+package sink
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// TLSConfig is the TLS part of a connection to a cluster.
+type TLSConfig struct {
+	// CACert is PEM: the certificate authorities to trust instead of the system's (self-managed clusters).
+	CACert []byte
+	// InsecureSkipVerify turns verification off; for local experiments only.
+	InsecureSkipVerify bool
+}
+
+// HTTPTransport returns the http.Transport both clients use: enough idle connections per host for maxConns
+// concurrent bulk requests (net/http keeps only 2 by default, so a busy sink would reconnect all the time), dial
+// and TLS handshake timeouts, and the TLS settings.
+func HTTPTransport(t TLSConfig, maxConns int) (*http.Transport, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = maxConns + 2
+	tr.MaxIdleConns = 4 * (maxConns + 2)
+	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = 10 * time.Second
+	tr.ResponseHeaderTimeout = 0 // bounded by each request's context instead
+	if len(t.CACert) > 0 || t.InsecureSkipVerify {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // opt-in
+		if len(t.CACert) > 0 {
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(t.CACert) {
+				return nil, fmt.Errorf("%w: CA certificate: no PEM certificate found", ErrInvalidConfig)
+			}
+			tc.RootCAs = pool
+		}
+		tr.TLSClientConfig = tc
+	}
+	return tr, nil
+}
+
+// Redacted is what String methods print in place of a secret that is set.
+const Redacted = "[redacted]"
+
+// RedactIfSet returns Redacted for a non-empty secret and "" for an empty one.
+func RedactIfSet(s string) string {
+	if s == "" {
+		return ""
+	}
+	return Redacted
+}
+
+// ErrNoAddresses is returned by client constructors given no cluster address.
+var ErrNoAddresses = errors.New("no cluster address")
