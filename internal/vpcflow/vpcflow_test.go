@@ -1,0 +1,393 @@
+package vpcflow
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// A goldenCase is a testdata/cases/*.txt file: comments, a "format: " line, then one flow-log line per line.
+type goldenCase struct {
+	name   string
+	format string
+	lines  []string
+}
+
+func readCases(tb testing.TB) []goldenCase {
+	tb.Helper()
+	paths, err := filepath.Glob("testdata/cases/*.txt")
+	if err != nil || len(paths) == 0 {
+		tb.Fatalf("no cases: %v", err)
+	}
+	var out []goldenCase
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		c := goldenCase{name: strings.TrimSuffix(filepath.Base(p), ".txt")}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			switch l := sc.Text(); {
+			case c.format == "" && strings.HasPrefix(l, "#"):
+			case c.format == "" && strings.HasPrefix(l, "format: "):
+				c.format = strings.TrimPrefix(l, "format: ")
+			default:
+				c.lines = append(c.lines, l)
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func golden(tb testing.TB, path string, got []byte) {
+	tb.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		tb.Errorf("%s differs (-want +got):\n%s", path, diff)
+	}
+}
+
+func source(name string, i int) *Source {
+	return &Source{LogGroup: "/vpc/flowlogs/golden", LogStream: name, EventID: fmt.Sprintf("%056d", i+1), Timestamp: 1795440000123}
+}
+
+func mustParser(tb testing.TB, formats ...string) *Parser {
+	tb.Helper()
+	var fs []*Format
+	for _, s := range formats {
+		f, err := ParseFormat(s)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		fs = append(fs, f)
+	}
+	p, err := NewParser(fs...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// TestGolden parses every line of every case and writes its document (or its error) as one NDJSON line.
+func TestGolden(t *testing.T) {
+	for _, c := range readCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			p := mustParser(t, c.format)
+			var out []byte
+			var f Flow
+			for i, line := range c.lines {
+				src := source(c.name, i)
+				if err := p.Parse(&f, src, line); err != nil {
+					var le *LineError
+					if !errors.As(err, &le) || !le.Permanent() || le.Line != line || le.EventID != src.EventID {
+						t.Errorf("line %d: error %v is not a *LineError naming the event and line", i+1, err)
+					}
+					e, _ := json.Marshal(map[string]string{"error": err.Error()})
+					out = append(append(out, e...), '\n')
+					continue
+				}
+				doc := AppendDocument(nil, &f, src)
+				if !json.Valid(doc) {
+					t.Fatalf("line %d: invalid JSON %s", i+1, doc)
+				}
+				checkDocument(t, &f, doc)
+				out = append(append(out, doc...), '\n')
+			}
+			golden(t, filepath.Join("testdata", "cases", c.name+".golden.ndjson"), out)
+		})
+	}
+}
+
+// checkDocument holds every document to the invariants the index relies on.
+func checkDocument(tb testing.TB, f *Flow, doc []byte) {
+	tb.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		tb.Fatal(err)
+	}
+	if f.LogStatus == LogStatusNoData || f.LogStatus == LogStatusSkipData {
+		for _, k := range []string{"source", "destination", "related"} {
+			if _, ok := m[k]; ok {
+				tb.Errorf("%s record has %s: %s", f.LogStatus, k, doc)
+			}
+		}
+	}
+	if _, ok := m["@timestamp"]; !ok {
+		tb.Errorf("no @timestamp: %s", doc)
+	}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		if o, ok := v.(map[string]any); ok {
+			if len(o) == 0 {
+				tb.Errorf("empty object %s in %s", prefix, doc)
+			}
+			for k, c := range o {
+				walk(strings.TrimPrefix(prefix+"."+k, "."), c)
+			}
+		}
+	}
+	walk("", m)
+}
+
+func TestParseTyped(t *testing.T) {
+	p := mustParser(t, DefaultFormatString)
+	var f Flow
+	if err := p.Parse(&f, nil, "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK"); err != nil {
+		t.Fatal(err)
+	}
+	want := Flow{
+		Format: DefaultFormat(), Version: 2, AccountID: "123456789010", InterfaceID: "eni-1235b8ca123456789",
+		SrcAddr: netip.MustParseAddr("172.31.16.139"), DstAddr: netip.MustParseAddr("172.31.16.21"), SrcPort: 20641,
+		DstPort: 22, Protocol: 6, Packets: 20, Bytes: 4249, Start: 1418530010, End: 1418530070, Action: ActionAccept,
+		LogStatus: LogStatusOK,
+	}
+	for _, fl := range DefaultFormat().Fields() {
+		want.Present.add(fl)
+	}
+	if diff := cmp.Diff(want, f, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b *Format) bool { return a.String() == b.String() }), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("Flow (-want +got):\n%s", diff)
+	}
+	if f.EventTime(0) != 1418530010 {
+		t.Errorf("EventTime = %d", f.EventTime(0))
+	}
+
+	p = mustParser(t, "${version} ${tcp-flags} ${traffic-path} ${flow-direction} ${log-status}")
+	if err := p.Parse(&f, nil, "5 19 8 egress SKIPDATA"); err != nil {
+		t.Fatal(err)
+	}
+	if f.TCPFlags != SYN|FIN|ACK || f.TrafficPath != 8 || f.FlowDirection != DirectionEgress || f.LogStatus != LogStatusSkipData ||
+		!slicesEqual(f.TCPFlags.Names(nil), []string{"fin", "syn", "ack"}) || f.HasAddresses() || f.EventTime(1500) != 1 {
+		t.Errorf("flow = %+v", f)
+	}
+}
+
+func slicesEqual(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
+
+// TestMultipleFormats: two flow logs with formats of different lengths write to one group; each line finds its own.
+func TestMultipleFormats(t *testing.T) {
+	p := mustParser(t, DefaultFormatString, "${version} ${srcaddr} ${dstaddr} ${action} ${log-status}")
+	var f Flow
+	if err := p.Parse(&f, nil, "5 10.0.0.1 10.0.0.2 REJECT OK"); err != nil || f.Action != ActionReject || f.Format.Len() != 5 {
+		t.Fatalf("short line: %v %+v", err, f)
+	}
+	if err := p.Parse(&f, nil, "2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 1 2 ACCEPT OK"); err != nil || f.Format.Len() != 14 {
+		t.Fatalf("long line: %v", err)
+	}
+	err := p.Parse(&f, &Source{LogGroup: "g", LogStream: "s", EventID: "7"}, "1 2 3")
+	var le *LineError
+	if !errors.As(err, &le) || !errors.Is(err, ErrFieldCount) || le.Got != 3 || !strings.Contains(err.Error(), "[5 14]") ||
+		!strings.Contains(err.Error(), `log group "g", stream "s", event 7`) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := NewParser(DefaultFormat(), mustFormat(t, "a b c d e f g h i j k l m n")); !errors.Is(err, ErrFormat) {
+		t.Fatalf("two formats of one length: %v", err)
+	}
+}
+
+func mustFormat(tb testing.TB, s string) *Format {
+	tb.Helper()
+	f, err := ParseFormat(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+func TestParseFormat(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    string // canonical form, or the error's text
+		wantErr bool
+	}{
+		{DefaultFormatString, DefaultFormatString, false},
+		{"version account-id", "${version} ${account-id}", false},
+		{"version,account_id,  srcaddr", "${version} ${account-id} ${srcaddr}", false},
+		{"${version}\t${new-field}", "${version} ${new-field}", false},
+		{"", "no fields", true},
+		{"${version} srcaddr", "not of the form ${field}", true},
+		{"${version} ${version}", "appears twice", true},
+		{"a-b a_b", "appears twice", true},
+		{"${bad.name}", "only letters", true},
+		{strings.Repeat("x ", 200), "at most 128", true},
+		{strings.Repeat("x ", 20), "appears twice", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			f, err := ParseFormat(tt.in)
+			if tt.wantErr {
+				if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("err = %v, want %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil || f.String() != tt.want {
+				t.Fatalf("ParseFormat = %v, %v; want %s", f, err, tt.want)
+			}
+		})
+	}
+	var many []string
+	for i := range MaxFormatFields + 1 {
+		many = append(many, fmt.Sprintf("f%d", i))
+	}
+	if _, err := NewFormat(many); !errors.Is(err, ErrFormat) {
+		t.Fatalf("too many fields: %v", err)
+	}
+	f := mustFormat(t, "${version} ${x} ${ecs-task-id} ${y}")
+	if f.Version() != 7 || !slicesEqual(f.UnknownNames(), []string{"x", "y"}) || !f.Has(FieldECSTaskID) || f.Has(FieldSrcAddr) {
+		t.Fatalf("format %v: version %d unknown %v", f, f.Version(), f.UnknownNames())
+	}
+}
+
+// TestFieldTable: every field of versions 2 to 8 is known by its AWS name, round trips, and lands in the document.
+func TestFieldTable(t *testing.T) {
+	perVersion := map[int]int{}
+	for fl := FieldVersion; fl < numFields; fl++ {
+		if LookupField(fl.String()) != fl {
+			t.Errorf("%v does not round trip", fl)
+		}
+		perVersion[fl.Version()]++
+	}
+	want := map[int]int{2: 14, 3: 7, 4: 4, 5: 4, 6: 18, 7: 10, 8: 1}
+	if diff := cmp.Diff(want, perVersion); diff != "" {
+		t.Errorf("fields per version (-want +got):\n%s", diff)
+	}
+	names := map[string]bool{}
+	for _, df := range DocumentFields() {
+		if names[df.Name] {
+			t.Errorf("%s twice in the document table", df.Name)
+		}
+		names[df.Name] = true
+		switch df.Type {
+		case "ip", "date", "long", "keyword":
+		default:
+			t.Errorf("%s: type %q", df.Name, df.Type)
+		}
+	}
+	if FieldUnknown.String() != "unknown" || LookupField("nope") != FieldUnknown {
+		t.Error("unknown field")
+	}
+}
+
+func TestAppendIndexName(t *testing.T) {
+	for sec, want := range map[int64]string{
+		0:          "kinflow-flows-1970.01.01",
+		1418530010: "kinflow-flows-2014.12.14",
+		1795440000: "kinflow-flows-2026.11.23",
+		951782400:  "kinflow-flows-2000.02.29",
+		-5:         "kinflow-flows-1970.01.01",
+		maxTime:    "kinflow-flows-9999.12.31",
+	} {
+		if got := string(AppendIndexName(nil, "kinflow", sec)); got != want {
+			t.Errorf("AppendIndexName(%d) = %s, want %s", sec, got, want)
+		}
+	}
+}
+
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{"plain", `q"b\`, "ctl\x00\x1f\n\r\t", "bad\xffutf8\xc3", "ünï☃𝄞", "\u2028"} {
+		got := appendString(nil, s)
+		want, _ := json.Marshal(s)
+		var back, wantBack string
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatalf("%q: %s is not JSON: %v", s, got, err)
+		}
+		json.Unmarshal(want, &wantBack)
+		if back != wantBack {
+			t.Errorf("%q: %s decodes to %q, encoding/json gives %q", s, got, back, wantBack)
+		}
+	}
+}
+
+// TestZeroAlloc: parsing a line and encoding its document allocate nothing once buffers are warm.
+func TestZeroAlloc(t *testing.T) {
+	p := mustParser(t, DefaultFormatString+" ${x-extra}")
+	lines := []string{
+		"2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK x",
+		"2 123456789010 eni-1235b8ca123456789 2001:db8:1234:a100:8d6e:3477:df66:f105 2001:db8:1234:a102:3304:8879:34cf:4071 34892 22 6 54 8855 1477913708 1477913820 REJECT OK y",
+		"2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA -",
+	}
+	src := source("alloc", 0)
+	var f Flow
+	buf := make([]byte, 0, 4096)
+	for _, l := range lines {
+		allocs := testing.AllocsPerRun(100, func() {
+			if err := p.Parse(&f, src, l); err != nil {
+				t.Fatal(err)
+			}
+			buf = AppendDocument(buf[:0], &f, src)
+			buf = AppendIndexName(buf[:0], "kinflow", f.EventTime(src.Timestamp))
+		})
+		if allocs != 0 {
+			t.Errorf("%q: %v allocations per line", l, allocs)
+		}
+	}
+}
+
+func FuzzParseLine(f *testing.F) {
+	cases := readCases(f)
+	formats := map[string]*Parser{}
+	for _, c := range cases {
+		formats[c.format] = mustParser(f, c.format)
+		for _, l := range c.lines {
+			f.Add(c.format, l)
+		}
+	}
+	f.Add("${a} ${b}", "x y")
+	f.Fuzz(func(t *testing.T, format, line string) {
+		p, ok := formats[format]
+		if !ok {
+			fm, err := ParseFormat(format)
+			if err != nil {
+				return
+			}
+			if p, err = NewParser(fm); err != nil {
+				t.Fatalf("NewParser of a valid format: %v", err)
+			}
+		}
+		var fl Flow
+		src := source("fuzz", 0)
+		if err := p.Parse(&fl, src, line); err != nil {
+			var le *LineError
+			if !errors.As(err, &le) || le.Line != line {
+				t.Fatalf("error %v is not a *LineError with the line", err)
+			}
+			_ = err.Error()
+			return
+		}
+		if len(fl.Unknown) != len(fl.Format.unknown) {
+			t.Fatalf("%d unknown values for %d unknown fields", len(fl.Unknown), len(fl.Format.unknown))
+		}
+		doc := AppendDocument(nil, &fl, src)
+		if !json.Valid(doc) {
+			t.Fatalf("invalid document %s", doc)
+		}
+		if len(doc) > 4*len(line)+8192 {
+			t.Fatalf("a %d-byte line made a %d-byte document", len(line), len(doc))
+		}
+		checkDocument(t, &fl, doc)
+	})
+}
