@@ -98,6 +98,7 @@ type Accumulator struct {
 	entries []entry // by entry number
 	peers   table   // (entry+1)<<32 | peer address
 	ports   table   // (entry+1)<<32 | destination port
+	scratch scratch
 
 	stats Stats
 }
@@ -230,7 +231,7 @@ func (a *Accumulator) Stats() Stats {
 	s.TrackedPeers = a.peers.n
 	s.TrackedPorts = a.ports.n
 	s.Bytes = a.index.bytes() + a.peers.bytes() + a.ports.bytes() + a.in.index.bytes() +
-		cap(a.in.addrs)*int(unsafe.Sizeof(addrKey{})) + cap(a.entries)*int(unsafe.Sizeof(entry{})) + cap(a.windows)*8
+		cap(a.in.addrs)*int(unsafe.Sizeof(addrKey{})) + cap(a.entries)*int(unsafe.Sizeof(entry{})) + cap(a.windows)*8 + a.scratch.bytes()
 	return s
 }
 
@@ -244,72 +245,126 @@ func (a *Accumulator) Cut(shardID, firstSeq string) []Partial {
 	if len(a.entries) == 0 {
 		return nil
 	}
-	// Each entry's peers and ports get a zero-length, exactly-sized window of one backing array each, filled by
-	// append: three allocations per cut, not one per set.
+	sc := &a.scratch
+	// Rank the distinct addresses once, so that each set sorts small integers and each address is made once.
+	addrs := a.in.addrs
+	sc.order = resize(sc.order, len(addrs))
+	for i := range sc.order {
+		sc.order[i] = uint32(i)
+	}
+	slices.SortFunc(sc.order, func(x, y uint32) int { return addrs[x].compare(addrs[y]) })
+	sc.rank = resize(sc.rank, len(addrs))
+	sc.byRank = resize(sc.byRank, len(addrs))
+	for r, i := range sc.order {
+		sc.rank[i], sc.byRank[r] = uint32(r), addrs[i].addr()
+	}
+	// Order the entries by (window start, address rank); partOf maps an entry to its partial.
+	sc.sorted = resize(sc.sorted, len(a.entries))
+	for i, e := range a.entries {
+		sc.sorted[i] = sortKey{start: a.windows[e.window], rank: sc.rank[e.addr], entry: uint32(i)}
+	}
+	slices.SortFunc(sc.sorted, func(x, y sortKey) int {
+		return cmp.Or(cmp.Compare(x.start, y.start), cmp.Compare(x.rank, y.rank))
+	})
+	sc.partOf = resize(sc.partOf, len(a.entries))
 	limit := uint32(a.cfg.MaxExactPeers)
 	var nPeers, nPorts uint32
-	for i := range a.entries {
-		if e := &a.entries[i]; e.peers <= limit {
+	for i, k := range sc.sorted {
+		sc.partOf[k.entry] = uint32(i)
+		if e := &a.entries[k.entry]; e.peers <= limit {
 			nPeers += e.peers
 		}
-		nPorts += a.entries[i].ports
+		nPorts += a.entries[k.entry].ports
 	}
+	// Each exact set gets a window of one backing array (peer ranks while filling, addresses in the partial): three
+	// allocations per cut, not one per set.
 	parts := make([]Partial, len(a.entries))
 	peers := make([]netip.Addr, nPeers)
 	ports := make([]uint16, nPorts)
-	for i := range a.entries {
-		e, p := &a.entries[i], &parts[i]
+	sc.peerRanks = resize(sc.peerRanks, int(nPeers))
+	sc.fill = resize(sc.fill, len(a.entries)) // next free position of each partial's ranks
+	var off uint32
+	for i, k := range sc.sorted {
+		e, p := &a.entries[k.entry], &parts[i]
 		p.ShardID, p.FirstSequence = shardID, firstSeq
-		p.WindowStart = a.windows[e.window]
-		p.WindowEnd = p.WindowStart + a.width
-		p.IP = a.in.addrs[e.addr].addr()
+		p.WindowStart, p.WindowEnd = k.start, k.start+a.width
+		p.IP = sc.byRank[k.rank]
 		p.FlowsSent, p.FlowsReceived, p.FlowsRejected, p.FlowsLate = e.flowsSent, e.flowsRecv, e.rejected, e.late
 		p.BytesSent, p.BytesReceived = e.bytesSent, e.bytesRecv
 		p.PacketsSent, p.PacketsReceived = e.packetsSent, e.packetsRecv
 		p.FirstSeen, p.LastSeen = e.firstSeen, e.lastSeen
 		if e.peers > limit {
-			p.PeersEstimated = true
-			p.sketch = newSketch()
+			p.PeersEstimated, p.sketch = true, newSketch()
 		} else {
-			p.Peers, peers = peers[:0:e.peers], peers[e.peers:]
+			p.PeersCount = uint64(e.peers)
+			p.Peers, peers = peers[:e.peers:e.peers], peers[e.peers:]
+			sc.fill[i], off = off, off+e.peers
 		}
-		p.DstPorts, ports = ports[:0:e.ports], ports[e.ports:]
+		if e.ports > 0 {
+			p.DstPorts, ports = ports[:0:e.ports], ports[e.ports:]
+		}
 	}
 	for _, k := range a.peers.keys {
 		if k == 0 {
 			continue
 		}
-		p, peer := &parts[k>>32-1], a.in.addrs[uint32(k)]
-		if p.sketch != nil {
-			b := peer.bytes()
-			p.sketch.Insert(b[:])
+		i, peer := sc.partOf[k>>32-1], uint32(k)
+		if sk := parts[i].sketch; sk != nil {
+			b := addrs[peer].bytes()
+			sk.Insert(b[:])
 		} else {
-			p.Peers = append(p.Peers, peer.addr())
+			sc.peerRanks[sc.fill[i]] = sc.rank[peer]
+			sc.fill[i]++
 		}
 	}
 	for _, k := range a.ports.keys {
 		if k != 0 {
-			p := &parts[k>>32-1]
+			p := &parts[sc.partOf[k>>32-1]]
 			p.DstPorts = append(p.DstPorts, uint16(k))
 		}
 	}
+	ranks := sc.peerRanks
 	for i := range parts {
 		p := &parts[i]
 		if p.PeersEstimated {
 			p.PeersCount = p.sketch.Estimate()
 		} else {
-			p.PeersCount = uint64(len(p.Peers))
-			slices.SortFunc(p.Peers, netip.Addr.Compare)
-		}
-		if len(p.DstPorts) == 0 {
-			p.DstPorts = nil
+			rs := ranks[:len(p.Peers)]
+			ranks = ranks[len(p.Peers):]
+			slices.Sort(rs)
+			for j, r := range rs {
+				p.Peers[j] = sc.byRank[r]
+			}
 		}
 		slices.Sort(p.DstPorts)
 	}
-	slices.SortFunc(parts, func(x, y Partial) int {
-		return cmp.Or(cmp.Compare(x.WindowStart, y.WindowStart), x.IP.Compare(y.IP))
-	})
+	clear(sc.byRank) // drop the addresses' zone handles until the next cut
 	return parts
+}
+
+type sortKey struct {
+	start       int64
+	rank, entry uint32
+}
+
+// scratch is Cut's working memory, kept for the next cut.
+type scratch struct {
+	order, rank, partOf, fill, peerRanks []uint32
+	byRank                               []netip.Addr
+	sorted                               []sortKey
+}
+
+func (s *scratch) bytes() int {
+	return 4*(cap(s.order)+cap(s.rank)+cap(s.partOf)+cap(s.fill)+cap(s.peerRanks)) +
+		int(unsafe.Sizeof(netip.Addr{}))*cap(s.byRank) + int(unsafe.Sizeof(sortKey{}))*cap(s.sorted)
+}
+
+// resize returns s with length n, reallocating only when its capacity is short.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n, n+n/4)
+	}
+	return s[:n]
 }
 
 func (a *Accumulator) reset() {

@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"cmp"
 	"encoding/binary"
 	"net/netip"
 )
@@ -140,6 +141,18 @@ func (k addrKey) bytes() [16]byte {
 	binary.BigEndian.PutUint64(b[:8], k.hi)
 	binary.BigEndian.PutUint64(b[8:], k.lo)
 	return b
+}
+
+// compare orders keys as netip.Addr.Compare orders the addresses they stand for: IPv4 before IPv6, then by value.
+func (k addrKey) compare(o addrKey) int {
+	return cmp.Or(cmp.Compare(o.v4(), k.v4()), cmp.Compare(k.hi, o.hi), cmp.Compare(k.lo, o.lo))
+}
+
+func (k addrKey) v4() int {
+	if k.hi == 0 && k.lo>>32 == 0xffff {
+		return 1
+	}
+	return 0
 }
 
 func (k addrKey) addr() netip.Addr { return netip.AddrFrom16(k.bytes()).Unmap() }

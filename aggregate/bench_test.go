@@ -1,0 +1,165 @@
+package aggregate
+
+import (
+	"net/netip"
+	"runtime"
+	"testing"
+)
+
+// The benchmark corpus: flowgen's default traffic, seed 1, 1,000 deliveries of 50 to 150 lines (about 100,000
+// flows after NODATA and SKIPDATA; 6 windows of 10 minutes, about 900 IPs).
+func benchCorpus(b *testing.B) []Flow {
+	b.Helper()
+	return ordinaryFlows(b, 1, 1000)
+}
+
+// referenceSets is the plain structure the issue names as the yardstick: peer sets only, no counters, no ports,
+// no limits.
+type referenceSets map[int64]map[netip.Addr]map[netip.Addr]struct{}
+
+func (r referenceSets) add(f Flow, width int64) {
+	w := f.Start - f.Start%width
+	ips := r[w]
+	if ips == nil {
+		ips = map[netip.Addr]map[netip.Addr]struct{}{}
+		r[w] = ips
+	}
+	src, dst := f.Src.Unmap(), f.Dst.Unmap()
+	for _, e := range [2][2]netip.Addr{{src, dst}, {dst, src}} {
+		peers := ips[e[0]]
+		if peers == nil {
+			peers = map[netip.Addr]struct{}{}
+			ips[e[0]] = peers
+		}
+		peers[e[1]] = struct{}{}
+	}
+}
+
+// perEvent reports ns/event and allocs/event; it reads the allocation count itself because b's own allocs/op
+// is per pass over the corpus.
+func perEvent(b *testing.B, events int, pass func()) {
+	b.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		pass()
+		n++
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	total := float64(n * events)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/total, "ns/event")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/event")
+}
+
+// BenchmarkAggregate compares the accumulator with the plain map reference over the same corpus, in one run.
+// accumulator is the steady state of a shard: one long-lived accumulator, a Cut (every partial emitted) per pass.
+// accumulator-new builds a new accumulator per pass, as the reference builds new maps.
+func BenchmarkAggregate(b *testing.B) {
+	flows := benchCorpus(b)
+	width := int64(DefaultConfig().Window.Seconds())
+	b.Run("reference-map", func(b *testing.B) {
+		perEvent(b, len(flows), func() {
+			r := referenceSets{}
+			for _, f := range flows {
+				r.add(f, width)
+			}
+		})
+	})
+	b.Run("accumulator", func(b *testing.B) {
+		a := mustAccumulator(b, DefaultConfig())
+		perEvent(b, len(flows), func() {
+			for _, f := range flows {
+				if _, err := a.Add(f); err != nil {
+					b.Fatal(err)
+				}
+			}
+			a.Cut("shardId-000000000000", "1")
+		})
+	})
+	b.Run("accumulator-new", func(b *testing.B) {
+		perEvent(b, len(flows), func() {
+			a := mustAccumulator(b, DefaultConfig())
+			for _, f := range flows {
+				if _, err := a.Add(f); err != nil {
+					b.Fatal(err)
+				}
+			}
+			a.Cut("shardId-000000000000", "1")
+		})
+	})
+}
+
+// heapNow returns the live heap after a collection.
+func heapNow() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// BenchmarkMemory measures, once per run (not timed): the live heap the accumulator holds for the corpus
+// (peak-live-MB, at its fullest, before the cut), the same per tracked peer (B/peer: all of the accumulator's
+// memory divided by its (window, ip, peer) triples, so entries, ports and addresses are included) and per tracked
+// IP, the partials a cut returns (partials-MB) and the reference maps' live heap for comparison (reference-MB).
+func BenchmarkMemory(b *testing.B) {
+	flows := benchCorpus(b)
+	width := int64(DefaultConfig().Window.Seconds())
+	for b.Loop() {
+		base := heapNow()
+		a := mustAccumulator(b, DefaultConfig())
+		for _, f := range flows {
+			if _, err := a.Add(f); err != nil {
+				b.Fatal(err)
+			}
+		}
+		held := heapNow() - base
+		s := a.Stats()
+		parts := a.Cut("s", "1")
+		out := heapNow() - base
+		runtime.KeepAlive(parts)
+		parts = nil
+
+		base = heapNow()
+		r := referenceSets{}
+		for _, f := range flows {
+			r.add(f, width)
+		}
+		ref := heapNow() - base
+		runtime.KeepAlive(r)
+
+		b.ReportMetric(float64(held)/(1<<20), "peak-live-MB")
+		b.ReportMetric(float64(held)/float64(s.TrackedPeers), "B/peer")
+		b.ReportMetric(float64(s.Bytes)/float64(s.TrackedPeers), "tables-B/peer")
+		b.ReportMetric(float64(s.TrackedPeers), "peers")
+		b.ReportMetric(float64(s.TrackedIPs), "ips")
+		b.ReportMetric(float64(out)/(1<<20), "partials-MB")
+		b.ReportMetric(float64(ref)/(1<<20), "reference-MB")
+		runtime.KeepAlive(a)
+	}
+}
+
+// BenchmarkAppendJSON encodes the partials of the corpus into one reused buffer.
+func BenchmarkAppendJSON(b *testing.B) {
+	a := mustAccumulator(b, DefaultConfig())
+	for _, f := range benchCorpus(b) {
+		if _, err := a.Add(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	parts := a.Cut("shardId-000000000000", "1")
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range parts {
+			var err error
+			if buf, err = parts[i].AppendJSON(buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(parts)), "ns/doc")
+}
