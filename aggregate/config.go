@@ -28,15 +28,15 @@ type Config struct {
 }
 
 // DefaultConfig: 10-minute windows, 15 minutes of lateness, exact sets up to 10,000 peers, and limits that keep an
-// open partial under roughly 100 MB (see the memory notes in the package doc).
+// open partial under about 60 MB (see Memory in the package doc).
 func DefaultConfig() Config {
 	return Config{
 		Window:          10 * time.Minute,
 		AllowedLateness: 15 * time.Minute,
 		MaxExactPeers:   10_000,
 		MaxOpenWindows:  16,
-		MaxTrackedIPs:   200_000,
-		MaxTrackedPeers: 4_000_000,
+		MaxTrackedIPs:   100_000,
+		MaxTrackedPeers: 2_000_000,
 	}
 }
 
