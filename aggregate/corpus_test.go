@@ -183,7 +183,11 @@ func TestAgainstReference(t *testing.T) {
 		flows  func(testing.TB) []Flow
 	}{
 		{"defaults, fan-out past the cap", DefaultConfig(), 4, func(tb testing.TB) []Flow {
-			return append(ordinaryFlows(tb, 1, 300), attackFlows(tb, 12_000)...)
+			batches := 300
+			if testing.Short() {
+				batches = 50
+			}
+			return append(ordinaryFlows(tb, 1, batches), attackFlows(tb, 12_000)...)
 		}},
 		{"small cap and limits", small, 3, func(tb testing.TB) []Flow {
 			return append(ordinaryFlows(tb, 2, 150), attackFlows(tb, 300)...)
