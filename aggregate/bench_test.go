@@ -80,6 +80,17 @@ func BenchmarkAggregate(b *testing.B) {
 			a.Cut("shardId-000000000000", "1")
 		})
 	})
+	b.Run("accumulator-add-only", func(b *testing.B) {
+		a := mustAccumulator(b, DefaultConfig())
+		perEvent(b, len(flows), func() {
+			for _, f := range flows {
+				if _, err := a.Add(f); err != nil {
+					b.Fatal(err)
+				}
+			}
+			a.reset() // the cost of Cut left out, to show how the total splits
+		})
+	})
 	b.Run("accumulator-new", func(b *testing.B) {
 		perEvent(b, len(flows), func() {
 			a := mustAccumulator(b, DefaultConfig())
