@@ -39,7 +39,7 @@ type Faults struct {
 
 // Stats counts what the proxy did.
 type Stats struct {
-	Requests, Forwarded, FailedRequests, Resets, FailedItems, Refused int
+	Requests, Forwarded, FailedRequests, Resets, FailedItems int
 }
 
 // Proxy forwards to one cluster.

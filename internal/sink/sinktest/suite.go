@@ -355,12 +355,12 @@ func testFaults(t *testing.T, b Backend) {
 	for written.Load() < int64(len(flows)/3) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	downAt := time.Now()
+	downAt, atDown := time.Now(), written.Load()
 	up := p.Down(OutageFor)
 	if err := <-up; err != nil {
 		t.Fatal(err)
 	}
-	upAt := time.Now()
+	upAt, atUp := time.Now(), written.Load()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -377,9 +377,12 @@ func testFaults(t *testing.T, b Backend) {
 	if during > 0 {
 		t.Errorf("%d writes returned while the cluster was unreachable", during)
 	}
+	if atUp == int64(len(flows)) {
+		t.Errorf("every write was done before the cluster came back: the outage was not mid-run")
+	}
 	st := p.Stats()
-	t.Logf("outage %v (writes done at the start: %d of %d docs); proxy %+v; sink: written %v, retried %v, dead-lettered %v",
-		upAt.Sub(downAt).Round(time.Second), written.Load(), len(flows), st,
+	t.Logf("outage %v (docs acknowledged when it began %d, when it ended %d, of %d); proxy %+v; sink: written %v, retried %v, dead-lettered %v",
+		upAt.Sub(downAt).Round(time.Second), atDown, atUp, len(flows), st,
 		sumMetric(t, reg, "kinflow_sink_docs_written_total"), sumMetric(t, reg, "kinflow_sink_docs_retried_total"),
 		sumMetric(t, reg, "kinflow_sink_docs_dead_lettered_total"))
 	if st.FailedItems == 0 || st.FailedRequests == 0 || st.Resets == 0 {
