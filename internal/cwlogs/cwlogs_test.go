@@ -100,7 +100,7 @@ func TestGolden(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.json")
 	gzs, _ := filepath.Glob("testdata/*.gz")
 	files = append(files, gzs...)
-	if len(files) < 4 {
+	if len(files) < 6 {
 		t.Fatalf("only %d fixtures in testdata", len(files))
 	}
 	for _, path := range files {
