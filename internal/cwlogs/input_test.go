@@ -57,7 +57,6 @@ func TestSplitInputErrors(t *testing.T) {
 	for name, in := range map[string]string{
 		"empty":           " \n",
 		"not base64":      "hello, world!",
-		"base64 of text":  base64.StdEncoding.EncodeToString([]byte("plain text")),
 		"unknown object":  `{"foo":1}`,
 		"bad JSON":        `{"Records":[`,
 		"data not base64": `{"Records":[{"kinesis":{"data":"!!"}}]}`,
@@ -69,6 +68,15 @@ func TestSplitInputErrors(t *testing.T) {
 				t.Fatalf("err = %v, want a permanent *Error", err)
 			}
 		})
+	}
+	// A record that is not gzip is handed on, so Decode says what is wrong with it and the others still decode.
+	ps, err := SplitInput([]byte(base64.StdEncoding.EncodeToString([]byte("plain text"))), 1<<20)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("base64 of text: %v %v", ps, err)
+	}
+	var env Envelope
+	if err := newDecoder(t, DefaultConfig()).DecodePayload(&env, ps[0]); !errors.Is(err, ErrNotGzip) || !strings.Contains(err.Error(), "plain text") {
+		t.Fatalf("base64 of text: %v", err)
 	}
 	if _, err := SplitInput(make([]byte, 100), 10); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("oversized input: %v", err)

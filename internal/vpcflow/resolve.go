@@ -24,7 +24,7 @@ type Config struct {
 // An Override gives the format of the log groups it matches.
 type Override struct {
 	Match  string // a log group name, or a prefix followed by '*'
-	Format string
+	Format string // a format, or several of different lengths separated by '|' (each line finds its own by length)
 }
 
 // DefaultConfig returns a configuration under which every group has the default format, and discovered formats are
@@ -51,7 +51,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("vpcflow: Overrides[%d]: Match %q appears twice", i, o.Match))
 		}
 		seen[o.Match] = true
-		if _, err := ParseFormat(o.Format); err != nil {
+		if _, err := parserFor("", strings.Split(o.Format, "|")...); err != nil {
 			errs = append(errs, fmt.Errorf("vpcflow: Overrides[%d] (%s): %w", i, o.Match, err))
 		}
 	}
@@ -123,7 +123,7 @@ func NewResolver(cfg Config, src FormatSource) (*Resolver, error) {
 		return nil, err
 	}
 	for _, o := range cfg.Overrides {
-		p, err := parserFor("override "+o.Match, o.Format)
+		p, err := parserFor("override "+o.Match, strings.Split(o.Format, "|")...)
 		if err != nil {
 			return nil, err
 		}

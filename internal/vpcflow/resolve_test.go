@@ -31,6 +31,7 @@ func TestResolver(t *testing.T) {
 		{Match: "/vpc/exact", Format: "${version} ${srcaddr}"},
 		{Match: "/vpc/*", Format: "${srcaddr} ${dstaddr}"},
 		{Match: "/vpc/special/*", Format: "${dstaddr} ${srcaddr} ${action}"},
+		{Match: "/multi", Format: "${srcaddr} | ${srcaddr} ${dstaddr}"},
 	}
 	src := &fakeSource{formats: map[string][]string{"/discovered": {custom}, "/two": {custom, DefaultFormatString}}}
 	r, err := NewResolver(cfg, src)
@@ -51,6 +52,9 @@ func TestResolver(t *testing.T) {
 		if err != nil || p.Formats()[0].String() != want {
 			t.Errorf("%s: %v %v, want %s", group, p.Formats(), err, want)
 		}
+	}
+	if p, _ := r.Parser(ctx, "/multi"); len(p.Formats()) != 2 || p.Origin() != "override /multi" {
+		t.Errorf("/multi: %v from %s", p.Formats(), p.Origin())
 	}
 	if p, _ := r.Parser(ctx, "/two"); len(p.Formats()) != 2 || p.Origin() != "discovered" {
 		t.Errorf("/two: %v from %s", p.Formats(), p.Origin())
