@@ -1,0 +1,35 @@
+package flowgen
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+)
+
+// Envelope returns the Kinesis record data CloudWatch Logs would deliver for batch: the gzip'd JSON envelope of a
+// DATA_MESSAGE from logGroup, owned by the generator's account, through the subscription filter named filter.
+// It uses the standard library on purpose: it is the reference the decoders are checked against.
+func (g *Generator) Envelope(logGroup, filter string, b Batch) []byte {
+	type event struct {
+		ID        string `json:"id"`
+		Timestamp int64  `json:"timestamp"`
+		Message   string `json:"message"`
+	}
+	env := struct {
+		MessageType         string   `json:"messageType"`
+		Owner               string   `json:"owner"`
+		LogGroup            string   `json:"logGroup"`
+		LogStream           string   `json:"logStream"`
+		SubscriptionFilters []string `json:"subscriptionFilters"`
+		LogEvents           []event  `json:"logEvents"`
+	}{"DATA_MESSAGE", g.cfg.Account, logGroup, b.LogStream, []string{filter}, make([]event, len(b.Events))}
+	for i, e := range b.Events {
+		env.LogEvents[i] = event(e)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	// Encoding strings and integers into memory cannot fail.
+	_ = json.NewEncoder(zw).Encode(env)
+	_ = zw.Close()
+	return buf.Bytes()
+}

@@ -1,0 +1,91 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/cwlogs"
+	"github.com/kinflow/kinflow/internal/vpcflow"
+)
+
+// metrics are the pipeline's counters, shared by its shards.
+type metrics struct {
+	records, control, events, flows, noTraffic, late, aggregated prometheus.Counter
+	notAggregated, partials                                      prometheus.Counter
+	badInput, retries                                            *prometheus.CounterVec
+	writeSeconds                                                 prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kinflow", Name: name, Help: help})
+	}
+	m := &metrics{
+		records:       counter("records_total", "Kinesis records processed."),
+		control:       counter("control_messages_total", "CloudWatch Logs CONTROL_MESSAGE records skipped."),
+		events:        counter("log_events_total", "CloudWatch Logs events in the records processed."),
+		flows:         counter("flows_total", "Flow documents written (NODATA and SKIPDATA records included)."),
+		noTraffic:     counter("flows_no_traffic_total", "NODATA and SKIPDATA records written."),
+		aggregated:    counter("flows_aggregated_total", "Flows added to partial connection sets."),
+		late:          counter("flows_late_total", "Flows aggregated into windows already closed (event time)."),
+		notAggregated: counter("flows_not_aggregated_total", "Indexed flows that carry no connection to aggregate (one address missing, or a time out of range)."),
+		partials:      counter("partials_written_total", "Partial connection-set documents written."),
+		badInput: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kinflow", Name: "bad_input_total",
+			Help: "Records and lines dead-lettered, by stage and reason."}, []string{"stage", "reason"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kinflow", Name: "pipeline_retries_total",
+			Help: "Transient failures the pipeline waited out, by cause."}, []string{"cause"}),
+		writeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "kinflow", Name: "batch_write_seconds",
+			Help: "Time until a batch's documents were durable.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.records, m.control, m.events, m.flows, m.noTraffic, m.aggregated,
+		m.late, m.notAggregated, m.partials, m.badInput, m.retries, m.writeSeconds} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) observe(r *Result) {
+	m.records.Add(float64(r.Records))
+	m.control.Add(float64(r.Control))
+	m.events.Add(float64(r.Events))
+	m.flows.Add(float64(r.Flows))
+	m.noTraffic.Add(float64(r.NoTraffic))
+	m.aggregated.Add(float64(r.Aggregated))
+	m.late.Add(float64(r.Late))
+}
+
+// reasons are the short machine reasons stored in dead letters and used as metric labels, one per sentinel.
+var reasons = []struct {
+	err    error
+	reason string
+}{
+	{cwlogs.ErrNotGzip, "not_gzip"},
+	{cwlogs.ErrCorrupt, "corrupt_gzip"},
+	{cwlogs.ErrTooLarge, "too_large"},
+	{cwlogs.ErrMalformed, "malformed_envelope"},
+	{cwlogs.ErrUnknownMessageType, "unknown_message_type"},
+	{cwlogs.ErrTooManyEvents, "too_many_events"},
+	{cwlogs.ErrUnrecognisedInput, "unrecognised_input"},
+	{vpcflow.ErrFieldCount, "field_count"},
+	{vpcflow.ErrInvalidValue, "invalid_value"},
+	{vpcflow.ErrEmptyLine, "empty_line"},
+	{aggregate.ErrInvalidFlow, "invalid_flow"},
+}
+
+// reasonOf names the sentinel err wraps; "other" keeps the label set bounded for anything unexpected.
+func reasonOf(err error) string {
+	for _, r := range reasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	return "other"
+}

@@ -1,0 +1,131 @@
+// Package pipeline is the one processing path both runtimes share: Kinesis records -> CloudWatch Logs envelopes
+// (cwlogs) -> flow-log lines (vpcflow) -> one document per flow and a dead letter per bad input, written through a
+// sink; and, once those are durable, flows -> the shard's open partial connection sets (aggregate), cut and written
+// when the runtime is about to checkpoint.
+//
+// It knows no runtime: the KCL consumer and the Lambda handler turn their records into Records, call Process, then
+// Cut, and acknowledge (checkpoint, or leave out of BatchItemFailures) only what those calls reported durable.
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/cwlogs"
+	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/vpcflow"
+)
+
+// A Record is one Kinesis record, as any runtime delivers it.
+type Record struct {
+	SequenceNumber string
+	Data           []byte
+}
+
+// Config configures the processing path. Start from DefaultConfig.
+type Config struct {
+	Decode    cwlogs.Config
+	Aggregate aggregate.Config
+	// Prefix names the indices: <prefix>-flows-YYYY.MM.DD, <prefix>-conns-partial-YYYY.MM.DD, <prefix>-deadletter.
+	Prefix string
+	// RetryInitial and RetryMax bound the backoff while a transient error (format discovery) holds a batch back.
+	RetryInitial time.Duration
+	RetryMax     time.Duration
+}
+
+// DefaultConfig returns the defaults of every part.
+func DefaultConfig() Config {
+	return Config{
+		Decode:       cwlogs.DefaultConfig(),
+		Aggregate:    aggregate.DefaultConfig(),
+		Prefix:       sink.DefaultPrefix,
+		RetryInitial: 200 * time.Millisecond,
+		RetryMax:     30 * time.Second,
+	}
+}
+
+// Validate reports every problem of c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if err := c.Decode.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("decode: %w", err))
+	}
+	if err := c.Aggregate.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("aggregate: %w", err))
+	}
+	if err := sink.ValidatePrefix(c.Prefix); err != nil {
+		errs = append(errs, fmt.Errorf("prefix: %w", err))
+	}
+	if c.RetryInitial <= 0 || c.RetryMax < c.RetryInitial {
+		errs = append(errs, fmt.Errorf("retry backoff %v..%v: want 0 < initial <= max", c.RetryInitial, c.RetryMax))
+	}
+	return errors.Join(errs...)
+}
+
+// Options are the collaborators a Pipeline is given.
+type Options struct {
+	Registerer prometheus.Registerer // nil: metrics are not registered
+	Logger     *slog.Logger          // nil: slog.Default()
+	Now        func() time.Time      // the clock for dead letters; nil: time.Now
+}
+
+// A Pipeline holds what every shard shares: the format resolver, the sink and the metrics. It is safe for
+// concurrent use; each shard gets its own Shard.
+type Pipeline struct {
+	cfg      Config
+	resolver *vpcflow.Resolver
+	sink     sink.Sink
+	indices  sink.Indices
+	metrics  *metrics
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// New returns a pipeline that parses with resolver's formats and writes through s.
+func New(cfg Config, resolver *vpcflow.Resolver, s sink.Sink, opts Options) (*Pipeline, error) {
+	var errs []error
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if resolver == nil {
+		errs = append(errs, errors.New("no format resolver"))
+	}
+	if s == nil {
+		errs = append(errs, errors.New("no sink"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	p := &Pipeline{cfg: cfg, resolver: resolver, sink: s, indices: sink.Indices{Prefix: cfg.Prefix}, metrics: m,
+		log: opts.Logger, now: opts.Now}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	return p, nil
+}
+
+// Shard returns a processor for one shard's records. The caller feeds it the shard's records in order, from one
+// goroutine at a time.
+func (p *Pipeline) Shard(shardID string) (*Shard, error) {
+	dec, err := cwlogs.NewDecoder(p.cfg.Decode)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := aggregate.NewAccumulator(p.cfg.Aggregate)
+	if err != nil {
+		return nil, err
+	}
+	return &Shard{p: p, id: shardID, dec: dec, acc: acc, flowIndex: map[int64]string{}, log: p.log.With("shard", shardID)}, nil
+}

@@ -1,0 +1,308 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/flowgen"
+	"github.com/kinflow/kinflow/internal/pipeline"
+	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/sink/elastic"
+	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/vpcflow"
+)
+
+const logGroup = "/vpc/flow-logs/prod"
+
+// corpus is a shard's worth of records: flowgen deliveries, poison records interleaved, and what a correct run
+// must leave in the index.
+type corpus struct {
+	records     []pipeline.Record
+	validLines  []string // every line that must become a flow document
+	deadLetters map[string]int
+}
+
+func makeCorpus(tb testing.TB, deliveries int) corpus {
+	tb.Helper()
+	cfg := flowgen.DefaultConfig()
+	cfg.Seed = 42
+	g := flowgen.New(cfg)
+	c := corpus{deadLetters: map[string]int{}}
+	seq := 0
+	add := func(data []byte) {
+		seq++
+		c.records = append(c.records, pipeline.Record{SequenceNumber: fmt.Sprintf("4959%052d", seq), Data: data})
+	}
+	for i, b := range g.Batches(deliveries, 20, 60) {
+		if i%7 == 3 {
+			// A line with a field missing, in the middle of a good delivery: dead-lettered alone.
+			bad := b.Events[len(b.Events)/2].Message
+			b.Events[len(b.Events)/2].Message = bad[:strings.LastIndexByte(bad, ' ')]
+			c.deadLetters["parse/field_count"]++
+		}
+		for _, e := range b.Events {
+			if strings.Count(e.Message, " ") == 13 {
+				c.validLines = append(c.validLines, e.Message)
+			}
+		}
+		add(g.Envelope(logGroup, "kinflow", b))
+		switch i % 10 {
+		case 1:
+			add([]byte("not a gzip payload"))
+			c.deadLetters["decode/not_gzip"]++
+		case 4:
+			full := g.Envelope(logGroup, "kinflow", b)
+			add(full[:len(full)/2])
+			c.deadLetters["decode/corrupt_gzip"]++
+		case 6:
+			add(gzipped(tb, `{"messageType":"DATA_MESSAGE","logEvents":[{"id":`))
+			c.deadLetters["decode/malformed_envelope"]++
+		case 8:
+			add(gzipped(tb, `{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1432826855000,"message":"CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]}`))
+		}
+	}
+	return c
+}
+
+func gzipped(tb testing.TB, s string) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write([]byte(s)); err != nil {
+		tb.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// env is a pipeline writing into the real local Elasticsearch under a fresh index prefix, with strict mappings so
+// that any field the encoder emits and the templates do not map fails the test.
+type env struct {
+	prefix string
+	client *elastic.Client
+	sink   sink.Sink
+	pipe   *pipeline.Pipeline
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	url := testenv.URL(t, testenv.Elasticsearch)
+	ctx := testenv.Context(t, time.Minute)
+	prefix := testenv.UniqueName(t, "kfp")
+	cfg := elastic.DefaultConfig()
+	cfg.Addresses = []string{url}
+	cfg.Templates.Prefix, cfg.Templates.Dynamic, cfg.Templates.Replicas = prefix, "strict", 0
+	cfg.Sink.Prefix = prefix
+	client, err := elastic.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := elastic.New(ctx, cfg, sink.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s.Close(ctx)
+		client.Do(ctx, "DELETE", "/"+prefix+"-*", nil, 1<<20)
+		client.Do(ctx, "DELETE", "/_index_template/"+prefix+"-*", nil, 1<<20)
+	})
+	resolver, err := vpcflow.NewResolver(vpcflow.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg := pipeline.DefaultConfig()
+	pcfg.Prefix = prefix
+	pipe, err := pipeline.New(pcfg, resolver, s, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{prefix: prefix, client: client, sink: s, pipe: pipe}
+}
+
+// run feeds records to a fresh shard processor in batches, cutting after each batch as a runtime checkpoints.
+func (e *env) run(t *testing.T, shardID string, records []pipeline.Record, batch int) pipeline.Result {
+	t.Helper()
+	ctx := testenv.Context(t, 2*time.Minute)
+	sh, err := e.pipe.Shard(shardID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total pipeline.Result
+	for len(records) > 0 {
+		n := min(batch, len(records))
+		res, err := sh.Process(ctx, records[:n])
+		if err != nil {
+			t.Fatalf("Process: %v", err)
+		}
+		if err := sh.Cut(ctx); err != nil {
+			t.Fatalf("Cut: %v", err)
+		}
+		total.Records += res.Records
+		total.Flows += res.Flows
+		total.DeadLetters += res.DeadLetters
+		total.Control += res.Control
+		records = records[n:]
+	}
+	return total
+}
+
+func (e *env) search(t *testing.T, index string, body string) []json.RawMessage {
+	t.Helper()
+	ctx := testenv.Context(t, 30*time.Second)
+	if st, resp, err := e.client.Do(ctx, "POST", "/"+e.prefix+"-*/_refresh", nil, 1<<20); err != nil || st != 200 {
+		t.Fatalf("refresh: %d %s %v", st, resp, err)
+	}
+	st, resp, err := e.client.Do(ctx, "POST", "/"+index+"/_search?size=10000", []byte(body), 64<<20)
+	if err != nil || st != 200 {
+		t.Fatalf("search %s: %d %s %v", index, st, resp, err)
+	}
+	var r struct {
+		Hits struct {
+			Hits []struct {
+				ID     string          `json:"_id"`
+				Source json.RawMessage `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := json.Unmarshal(resp, &r); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]json.RawMessage, len(r.Hits.Hits))
+	for i, h := range r.Hits.Hits {
+		out[i] = h.Source
+	}
+	return out
+}
+
+// TestProcessReplayAndPoison runs a shard's records through the pipeline into Elasticsearch, then replays all of
+// them (as after a crash before the checkpoint): every valid line is one document, every poison record and bad line
+// one dead letter with its reason, and the partial rollups merge to the brute-force connection sets exactly.
+func TestProcessReplayAndPoison(t *testing.T) {
+	e := newEnv(t)
+	c := makeCorpus(t, 60)
+
+	first := e.run(t, "shardId-000000000001", c.records, 7)
+	if first.Flows != len(c.validLines) {
+		t.Fatalf("flows written = %d, want %d", first.Flows, len(c.validLines))
+	}
+	// A crash after the writes but before the checkpoint: the runtime redelivers the same records and the
+	// processor cuts at the same boundaries. Nothing may be added.
+	e.run(t, "shardId-000000000001", c.records, 7)
+
+	flows := e.search(t, e.prefix+"-flows-*", `{"query":{"match_all":{}},"_source":["event.id"]}`)
+	if len(flows) != len(c.validLines) {
+		t.Errorf("flow documents after a replay = %d, want %d (one per valid line)", len(flows), len(c.validLines))
+	}
+
+	letters := e.search(t, e.prefix+"-deadletter", `{"query":{"match_all":{}}}`)
+	got := map[string]int{}
+	for _, raw := range letters {
+		var dl struct{ Stage, Reason, ShardID, SequenceNumber, Original string }
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		dl.Stage, dl.Reason = fmt.Sprint(m["stage"]), fmt.Sprint(m["reason"])
+		if m["shard_id"] != "shardId-000000000001" || m["sequence_number"] == nil || m["original"] == nil {
+			t.Errorf("dead letter without shard, sequence number or original: %s", raw)
+		}
+		got[dl.Stage+"/"+dl.Reason]++
+	}
+	if fmt.Sprint(got) != fmt.Sprint(c.deadLetters) {
+		t.Errorf("dead letters by stage/reason = %v, want %v", got, c.deadLetters)
+	}
+
+	partials := e.search(t, e.prefix+"-conns-partial-*", `{"query":{"match_all":{}}}`)
+	byKey := map[string][]aggregate.Partial{}
+	for _, raw := range partials {
+		p, err := aggregate.DecodePartial(raw)
+		if err != nil {
+			t.Fatalf("partial: %v: %s", err, raw)
+		}
+		k := strconv.FormatInt(p.WindowStart, 10) + " " + p.IP.String()
+		byKey[k] = append(byKey[k], p)
+	}
+	want := reference(c.validLines, 600)
+	t.Logf("%d records: %d flows, %d dead letters %v, %d partial documents for %d (window, ip) pairs",
+		len(c.records), len(flows), len(letters), got, len(partials), len(want))
+	if len(byKey) != len(want) {
+		t.Errorf("(window, ip) pairs in partials = %d, want %d", len(byKey), len(want))
+	}
+	for k, ps := range byKey {
+		finals, err := aggregate.Finalize(ps, aggregate.DefaultConfig().MaxExactPeers, 1)
+		if err != nil || len(finals) != 1 {
+			t.Fatalf("%s: Finalize = %v, %v", k, finals, err)
+		}
+		f := finals[0]
+		w, ok := want[k]
+		if !ok {
+			t.Errorf("%s: in partials but not in the reference", k)
+			continue
+		}
+		peers := make([]string, len(f.Peers))
+		for i, p := range f.Peers {
+			peers[i] = p.String()
+		}
+		slices.Sort(peers)
+		if !slices.Equal(peers, w.peers()) || f.FlowsSent != w.sent || f.FlowsReceived != w.received || f.BytesSent != w.bytesSent {
+			t.Errorf("%s: peers %d sent %d received %d bytes %d, want peers %d sent %d received %d bytes %d",
+				k, len(peers), f.FlowsSent, f.FlowsReceived, f.BytesSent, len(w.peers()), w.sent, w.received, w.bytesSent)
+		}
+	}
+}
+
+type refSet struct {
+	set                       map[string]bool
+	sent, received, bytesSent uint64
+}
+
+func (r *refSet) peers() []string {
+	out := make([]string, 0, len(r.set))
+	for p := range r.set {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// reference computes the connection sets of v2 lines the plain way.
+func reference(lines []string, window int64) map[string]*refSet {
+	out := map[string]*refSet{}
+	get := func(w int64, ip string) *refSet {
+		k := strconv.FormatInt(w, 10) + " " + ip
+		if out[k] == nil {
+			out[k] = &refSet{set: map[string]bool{}}
+		}
+		return out[k]
+	}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if f[13] != "OK" {
+			continue
+		}
+		start, _ := strconv.ParseInt(f[10], 10, 64)
+		bytes, _ := strconv.ParseUint(f[9], 10, 64)
+		w := start - start%window
+		src, dst := netip.MustParseAddr(f[3]).String(), netip.MustParseAddr(f[4]).String()
+		s, d := get(w, src), get(w, dst)
+		s.set[dst], d.set[src] = true, true
+		s.sent++
+		s.bytesSent += bytes
+		d.received++
+	}
+	return out
+}

@@ -1,0 +1,301 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+	"unsafe"
+
+	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/cwlogs"
+	"github.com/kinflow/kinflow/internal/docid"
+	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/vpcflow"
+)
+
+// A Shard processes the records of one shard in order. It is not safe for concurrent use.
+//
+// The contract with the runtime: Process returns nil only when every document of its records is durable (or
+// dead-lettered); Cut returns nil only when the partial rollups of everything processed since the last cut are
+// durable. Acknowledge a record only after both. If either fails, acknowledge nothing new: the runtime redelivers
+// from the last acknowledgement and the deterministic ids make the rewrite idempotent.
+type Shard struct {
+	p   *Pipeline
+	id  string
+	log *slog.Logger
+	dec *cwlogs.Decoder
+	acc *aggregate.Accumulator
+
+	// The open partial covers the records from firstSeq to lastSeq (empty: nothing since the last cut).
+	firstSeq, lastSeq string
+	watermark         int64
+
+	// Reused per batch.
+	env       cwlogs.Envelope
+	flow      vpcflow.Flow
+	arena     []byte
+	spans     []docSpan
+	pending   []aggregate.Flow
+	docs      []sink.Doc
+	flowIndex map[int64]string // flow index name by day
+
+	// cut holds partial documents that were cut but not yet written, so a failed Cut is retried with them.
+	cut      []sink.Doc
+	cutArena []byte
+}
+
+// docSpan locates one document in the batch arena: the arena may move while it grows, so docs are made at the end.
+type docSpan struct {
+	index        string
+	id, src      [2]int // [start, end) in arena
+	origin       sink.Origin
+	isDeadLetter bool
+	deadLetter   sink.Doc
+}
+
+// Result counts what one Process call did.
+type Result struct {
+	Records     int // records processed
+	Control     int // CONTROL_MESSAGE records, skipped
+	Events      int // log events in the records
+	Flows       int // flow documents written, NODATA and SKIPDATA records included
+	NoTraffic   int // NODATA and SKIPDATA records among Flows
+	DeadLetters int // records and lines that went to the dead-letter index
+	Aggregated  int // flows added to the open partial
+	Late        int // of those, flows for windows already closed
+	// CutDue reports that a limit of the open partial is reached: Cut (and acknowledge) before the next batch.
+	CutDue bool
+}
+
+// Process decodes and parses records, writes one document per flow and a dead letter per bad record or line, waits
+// until all are durable, and only then adds the flows to the open partial. On error nothing of this call counts
+// (the open partial is as before) and the records must be redelivered.
+func (s *Shard) Process(ctx context.Context, records []Record) (Result, error) {
+	var res Result
+	if len(records) == 0 {
+		return res, nil
+	}
+	s.arena, s.spans, s.pending = s.arena[:0], s.spans[:0], s.pending[:0]
+	for i := range records {
+		if err := s.record(ctx, &records[i], &res); err != nil {
+			return Result{}, err
+		}
+	}
+	s.docs = s.docs[:0]
+	for i := range s.spans {
+		sp := &s.spans[i]
+		if sp.isDeadLetter {
+			s.docs = append(s.docs, sp.deadLetter)
+			continue
+		}
+		s.docs = append(s.docs, sink.Doc{
+			Index:  sp.index,
+			ID:     string(s.arena[sp.id[0]:sp.id[1]]),
+			Op:     sink.OpCreate,
+			Source: s.arena[sp.src[0]:sp.src[1]],
+			Origin: sp.origin,
+		})
+	}
+	start := time.Now()
+	if err := s.p.sink.Write(ctx, s.docs); err != nil {
+		return Result{}, fmt.Errorf("shard %s: writing %d documents of records %s..%s: %w", s.id, len(s.docs),
+			records[0].SequenceNumber, records[len(records)-1].SequenceNumber, err)
+	}
+	s.p.metrics.writeSeconds.Observe(time.Since(start).Seconds())
+
+	// Durable: the records now belong to the open partial.
+	if s.firstSeq == "" {
+		s.firstSeq = records[0].SequenceNumber
+	}
+	s.lastSeq = records[len(records)-1].SequenceNumber
+	for i := range s.pending {
+		f := &s.pending[i]
+		sig, err := s.acc.Add(*f)
+		if err != nil {
+			// The flow's document is indexed; it only cannot be aggregated (an address family or time aggregate
+			// refuses). Counted, never silent.
+			s.p.metrics.notAggregated.Inc()
+			continue
+		}
+		res.Aggregated++
+		if f.Start > s.watermark {
+			s.watermark = f.Start
+		}
+		if sig.Late() {
+			res.Late++
+		}
+		if sig.Full() {
+			res.CutDue = true
+		}
+	}
+	// The shard's own progress in event time: flows whose window closed the allowed lateness before the newest
+	// flow this shard has seen are late. (The finalizer's watermark spans all shards.)
+	s.acc.SetWatermark(s.watermark)
+	res.Records = len(records)
+	s.p.metrics.observe(&res)
+	s.log.Debug("batch processed", "records", res.Records, "events", res.Events, "flows", res.Flows,
+		"dead_letters", res.DeadLetters, "late", res.Late, "last_sequence", s.lastSeq)
+	return res, nil
+}
+
+// record decodes one record and parses its events into the batch.
+func (s *Shard) record(ctx context.Context, rec *Record, res *Result) error {
+	origin := sink.Origin{ShardID: s.id, SequenceNumber: rec.SequenceNumber}
+	if err := s.dec.Decode(&s.env, rec.Data); err != nil {
+		var cerr *cwlogs.Error
+		if errors.As(err, &cerr) {
+			origin.LogGroup, origin.LogStream = cerr.LogGroup, cerr.LogStream
+		}
+		origin.Raw = rec.Data
+		s.deadLetter(sink.StageDecode, origin, err, res)
+		return nil
+	}
+	if s.env.IsControl() {
+		res.Control++
+		return nil
+	}
+	parser, err := s.parser(ctx, s.env.LogGroup)
+	if err != nil {
+		return err
+	}
+	origin.LogGroup, origin.LogStream = s.env.LogGroup, s.env.LogStream
+	src := vpcflow.Source{LogGroup: s.env.LogGroup, LogStream: s.env.LogStream}
+	for i := range s.env.LogEvents {
+		ev := &s.env.LogEvents[i]
+		res.Events++
+		src.EventID, src.Timestamp = ev.ID, ev.Timestamp
+		o := origin
+		o.EventID, o.Raw = ev.ID, bytesOf(ev.Message)
+		if err := parser.Parse(&s.flow, &src, ev.Message); err != nil {
+			s.deadLetter(sink.StageParse, o, err, res)
+			continue
+		}
+		s.addFlow(&src, o, ev, res)
+	}
+	return nil
+}
+
+// addFlow encodes the parsed flow as a document and, when it carried traffic between two addresses, keeps it for
+// the open partial.
+func (s *Shard) addFlow(src *vpcflow.Source, o sink.Origin, ev *cwlogs.LogEvent, res *Result) {
+	f := &s.flow
+	when := f.EventTime(ev.Timestamp)
+	sp := docSpan{index: s.flowIndexName(when), origin: o}
+	sp.id[0] = len(s.arena)
+	s.arena = docid.AppendFlow(s.arena, src.LogGroup, src.LogStream, ev.ID, ev.Timestamp, o.Raw)
+	sp.id[1] = len(s.arena)
+	sp.src[0] = len(s.arena)
+	s.arena = vpcflow.AppendDocument(s.arena, f, src)
+	sp.src[1] = len(s.arena)
+	s.spans = append(s.spans, sp)
+	res.Flows++
+
+	if f.LogStatus == vpcflow.LogStatusNoData || f.LogStatus == vpcflow.LogStatusSkipData {
+		res.NoTraffic++
+		return
+	}
+	if !f.SrcAddr.IsValid() || !f.DstAddr.IsValid() {
+		// A custom format without both addresses: indexed, but there is no connection to aggregate.
+		s.p.metrics.notAggregated.Inc()
+		return
+	}
+	s.pending = append(s.pending, aggregate.Flow{
+		Start: when, End: f.End,
+		Src: f.SrcAddr, Dst: f.DstAddr,
+		SrcPort: f.SrcPort, DstPort: f.DstPort, Protocol: f.Protocol,
+		Bytes: f.Bytes, Packets: f.Packets,
+		Rejected: f.Action == vpcflow.ActionReject,
+	})
+}
+
+func (s *Shard) deadLetter(stage sink.Stage, o sink.Origin, err error, res *Result) {
+	reason := reasonOf(err)
+	s.p.metrics.badInput.WithLabelValues(string(stage), reason).Inc()
+	s.spans = append(s.spans, docSpan{isDeadLetter: true,
+		deadLetter: sink.NewDeadLetter(s.p.indices.DeadLetter(), o, stage, reason, err, s.p.now())})
+	res.DeadLetters++
+}
+
+// parser returns the log group's parser, waiting out transient discovery failures with jittered backoff: a
+// format that cannot be looked up right now must not turn good lines into dead letters.
+func (s *Shard) parser(ctx context.Context, logGroup string) (*vpcflow.Parser, error) {
+	wait := s.p.cfg.RetryInitial
+	for {
+		parser, err := s.p.resolver.Parser(ctx, logGroup)
+		if err == nil {
+			return parser, nil
+		}
+		s.p.metrics.retries.WithLabelValues("format_discovery").Inc()
+		s.log.Warn("flow-log format lookup failed; retrying", "log_group", logGroup, "error", err, "wait", wait)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("shard %s: format of log group %s: %w (last error: %v)", s.id, logGroup, ctx.Err(), err)
+		case <-time.After(wait/2 + rand.N(wait/2+1)):
+		}
+		wait = min(2*wait, s.p.cfg.RetryMax)
+	}
+}
+
+// flowIndexName returns the daily flow index of event time sec, computing each day's name once.
+func (s *Shard) flowIndexName(sec int64) string {
+	day := sec / 86400
+	if name, ok := s.flowIndex[day]; ok {
+		return name
+	}
+	if len(s.flowIndex) >= 64 { // bounded: a stream of wild timestamps must not grow it
+		clear(s.flowIndex)
+	}
+	name := s.p.indices.Flows(time.Unix(sec, 0))
+	s.flowIndex[day] = name
+	return name
+}
+
+// Cut writes the partial rollups of everything processed since the last cut and returns when they are durable;
+// then the runtime may acknowledge every record processed so far. With nothing processed since the last cut it
+// does nothing. If the write fails, the cut partials are kept and the next Cut writes them first.
+func (s *Shard) Cut(ctx context.Context) error {
+	if s.cut == nil && s.firstSeq != "" {
+		partials := s.acc.Cut(s.id, s.firstSeq)
+		s.cutArena = s.cutArena[:0]
+		spans := make([][2]int, len(partials))
+		for i := range partials {
+			spans[i][0] = len(s.cutArena)
+			var err error
+			if s.cutArena, err = partials[i].AppendJSON(s.cutArena); err != nil {
+				return fmt.Errorf("shard %s: encoding partial: %w", s.id, err)
+			}
+			spans[i][1] = len(s.cutArena)
+		}
+		s.cut = make([]sink.Doc, len(partials))
+		for i := range partials {
+			pt := &partials[i]
+			s.cut[i] = sink.Doc{
+				Index:  s.p.indices.ConnsPartial(time.Unix(pt.WindowStart, 0)),
+				ID:     pt.ID(),
+				Op:     sink.OpIndex,
+				Source: s.cutArena[spans[i][0]:spans[i][1]],
+				Origin: sink.Origin{ShardID: s.id, SequenceNumber: s.firstSeq},
+			}
+		}
+		s.firstSeq = ""
+	}
+	if s.cut == nil {
+		return nil
+	}
+	if err := s.p.sink.Write(ctx, s.cut); err != nil {
+		return fmt.Errorf("shard %s: writing %d partial rollups: %w", s.id, len(s.cut), err)
+	}
+	s.p.metrics.partials.Add(float64(len(s.cut)))
+	s.cut = nil
+	return nil
+}
+
+// Pending reports whether records were processed since the last successful Cut.
+func (s *Shard) Pending() bool { return s.firstSeq != "" || s.cut != nil }
+
+// bytesOf views s as bytes without copying. The sink only reads Origin.Raw (and copies it into a dead letter), and
+// the envelope's strings stay alive until the batch is written.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
