@@ -112,8 +112,8 @@ func TestMotoSubscriptionDeliversToKinesis(t *testing.T) {
 			LogEvents           []struct {
 				// AWS sends a 56-digit decimal string; moto sends the event's index in its put call as a number.
 				ID        json.RawMessage `json:"id"`
-				Timestamp int64  `json:"timestamp"`
-				Message   string `json:"message"`
+				Timestamp int64           `json:"timestamp"`
+				Message   string          `json:"message"`
 			} `json:"logEvents"`
 		}
 		if err := json.Unmarshal(raw, &env); err != nil {
