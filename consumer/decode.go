@@ -176,4 +176,3 @@ func (d *decoding) payload(ctx context.Context, where string, p cwlogs.Payload) 
 	}
 	return nil
 }
-
