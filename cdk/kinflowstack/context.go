@@ -1,0 +1,270 @@
+package kinflowstack
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// ContextKeys lists every context key the app reads (`cdk deploy -c key=value`, or "context" in cdk.json).
+var ContextKeys = []string{
+	"stackName", "mode", "account", "region",
+	"streamName", "streamMode", "shardCount", "streamRetentionHours", "streamEncryption",
+	"logGroupNames", "logGroupFormats", "filterPattern", "accountSubscriptionPolicy", "accountPolicyExclude",
+	"flowLogVpcIds", "flowLogFormat", "flowLogGroupName", "flowLogRetentionDays", "flowLogAggregationSeconds",
+	"lambdaZip", "lambdaMemoryMb", "lambdaTimeoutSeconds", "batchSize", "batchingWindowSeconds",
+	"parallelizationFactor", "retryAttempts", "maxRecordAgeSeconds", "bisectOnError", "startingPosition",
+	"finalizerMemoryMb", "finalizerTimeoutSeconds",
+	"consumerImage", "consumerDockerDir", "consumerDockerfile", "consumerCpu", "consumerMemoryMb",
+	"consumerMinTasks", "consumerMaxTasks", "vpcId", "natGateways", "consumerHealthCommand", "containerInsights",
+	"sink", "sinkKind", "sinkUrl", "sinkSecretArn", "sinkDomainArn",
+	"domainName", "domainEngineVersion", "domainInstanceType", "domainInstanceCount", "domainVolumeGb", "domainDedicatedMasterType",
+	"webhookUrl", "webhookSecretArn", "indexPrefix", "window", "allowedLateness",
+	"alarmTopicArn", "iteratorAgeAlarmMinutes", "deadLetterAlarmThreshold", "dashboardName", "retainData",
+}
+
+// Context reads one context value; it is what construct.Node().TryGetContext returns (strings from `-c`, JSON
+// values from cdk.json).
+type Context func(key string) any
+
+// NodeContext reads context from a construct's node (normally the App).
+func NodeContext(app awscdk.App) Context {
+	return func(key string) any { return app.Node().TryGetContext(jsii.String(key)) }
+}
+
+// FromContext builds Props from DefaultProps and the context, reporting every malformed value at once. Unknown keys
+// are not an error (CDK itself keeps feature flags there), but each known key must parse.
+func FromContext(ctx Context) (Props, string, error) {
+	p := DefaultProps()
+	var errs []error
+	str := func(key string, dst *string) {
+		switch v := ctx(key).(type) {
+		case nil:
+		case string:
+			*dst = v
+		default:
+			errs = append(errs, fmt.Errorf("%s: want a string, got %T", key, v))
+		}
+	}
+	num := func(key string, dst *int) {
+		switch v := ctx(key).(type) {
+		case nil:
+		case float64:
+			*dst = int(v)
+		case string:
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not an integer", key, v))
+				return
+			}
+			*dst = n
+		default:
+			errs = append(errs, fmt.Errorf("%s: want a number, got %T", key, v))
+		}
+	}
+	boolean := func(key string, dst *bool) {
+		switch v := ctx(key).(type) {
+		case nil:
+		case bool:
+			*dst = v
+		case string:
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not true or false", key, v))
+				return
+			}
+			*dst = b
+		default:
+			errs = append(errs, fmt.Errorf("%s: want true or false, got %T", key, v))
+		}
+	}
+	// list accepts a JSON array (cdk.json), or a string holding a JSON array or comma-separated values (-c).
+	list := func(key string, dst *[]string) {
+		switch v := ctx(key).(type) {
+		case nil:
+		case []any:
+			out := make([]string, 0, len(v))
+			for _, e := range v {
+				s, ok := e.(string)
+				if !ok {
+					errs = append(errs, fmt.Errorf("%s: want strings, got %T", key, e))
+					return
+				}
+				out = append(out, s)
+			}
+			*dst = out
+		case string:
+			v = strings.TrimSpace(v)
+			if strings.HasPrefix(v, "[") {
+				var out []string
+				if err := json.Unmarshal([]byte(v), &out); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", key, err))
+					return
+				}
+				*dst = out
+				return
+			}
+			var out []string
+			for _, part := range strings.Split(v, ",") {
+				if part = strings.TrimSpace(part); part != "" {
+					out = append(out, part)
+				}
+			}
+			*dst = out
+		default:
+			errs = append(errs, fmt.Errorf("%s: want a list, got %T", key, v))
+		}
+	}
+	duration := func(key string, dst *time.Duration) {
+		var s string
+		str(key, &s)
+		if s == "" {
+			return
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", key, err))
+			return
+		}
+		*dst = d
+	}
+
+	stackName := "Kinflow"
+	str("stackName", &stackName)
+	var mode, account, region string
+	str("mode", &mode)
+	if mode != "" {
+		p.Mode = Mode(mode)
+	}
+	str("account", &account)
+	str("region", &region)
+	if account == "" {
+		account = os.Getenv("CDK_DEFAULT_ACCOUNT")
+	}
+	if region == "" {
+		region = os.Getenv("CDK_DEFAULT_REGION")
+	}
+	if account != "" || region != "" {
+		p.StackProps.Env = &awscdk.Environment{}
+		if account != "" {
+			p.StackProps.Env.Account = jsii.String(account)
+		}
+		if region != "" {
+			p.StackProps.Env.Region = jsii.String(region)
+		}
+	}
+
+	var streamMode, enc string
+	str("streamName", &p.Stream.Name)
+	str("streamMode", &streamMode)
+	if streamMode != "" {
+		p.Stream.Mode = StreamMode(streamMode)
+	}
+	num("shardCount", &p.Stream.ShardCount)
+	num("streamRetentionHours", &p.Stream.RetentionHours)
+	str("streamEncryption", &enc)
+	if enc != "" {
+		p.Stream.Encryption = StreamEncryption(enc)
+	}
+
+	list("logGroupNames", &p.Sources.LogGroupNames)
+	switch v := ctx("logGroupFormats").(type) {
+	case nil:
+	case map[string]any:
+		p.Sources.LogGroupFormats = map[string]string{}
+		for g, f := range v {
+			s, ok := f.(string)
+			if !ok {
+				errs = append(errs, fmt.Errorf("logGroupFormats[%q]: want a string", g))
+				continue
+			}
+			p.Sources.LogGroupFormats[g] = s
+		}
+	case string:
+		if err := json.Unmarshal([]byte(v), &p.Sources.LogGroupFormats); err != nil {
+			errs = append(errs, fmt.Errorf("logGroupFormats: want a JSON object of log group -> format: %w", err))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("logGroupFormats: want an object, got %T", v))
+	}
+	str("filterPattern", &p.Sources.FilterPattern)
+	boolean("accountSubscriptionPolicy", &p.Sources.AccountPolicy)
+	list("accountPolicyExclude", &p.Sources.AccountPolicyExclude)
+	list("flowLogVpcIds", &p.Sources.FlowLogVPCIDs)
+	str("flowLogFormat", &p.Sources.FlowLogFormat)
+	str("flowLogGroupName", &p.Sources.FlowLogGroupName)
+	num("flowLogRetentionDays", &p.Sources.FlowLogRetentionDays)
+	num("flowLogAggregationSeconds", &p.Sources.FlowLogAggregationSeconds)
+
+	str("lambdaZip", &p.Lambda.ZipPath)
+	num("lambdaMemoryMb", &p.Lambda.MemoryMB)
+	num("lambdaTimeoutSeconds", &p.Lambda.TimeoutSeconds)
+	num("batchSize", &p.Lambda.BatchSize)
+	num("batchingWindowSeconds", &p.Lambda.BatchingWindowSeconds)
+	num("parallelizationFactor", &p.Lambda.ParallelizationFactor)
+	num("retryAttempts", &p.Lambda.RetryAttempts)
+	num("maxRecordAgeSeconds", &p.Lambda.MaxRecordAgeSeconds)
+	boolean("bisectOnError", &p.Lambda.BisectOnError)
+	str("startingPosition", &p.Lambda.StartingPosition)
+	num("finalizerMemoryMb", &p.Lambda.FinalizerMemoryMB)
+	num("finalizerTimeoutSeconds", &p.Lambda.FinalizerTimeout)
+
+	str("consumerImage", &p.Consumer.Image)
+	str("consumerDockerDir", &p.Consumer.DockerDir)
+	str("consumerDockerfile", &p.Consumer.Dockerfile)
+	num("consumerCpu", &p.Consumer.CPU)
+	num("consumerMemoryMb", &p.Consumer.MemoryMB)
+	num("consumerMinTasks", &p.Consumer.MinTasks)
+	num("consumerMaxTasks", &p.Consumer.MaxTasks)
+	str("vpcId", &p.Consumer.VPCID)
+	num("natGateways", &p.Consumer.NatGateways)
+	list("consumerHealthCommand", &p.Consumer.HealthCommand)
+	boolean("containerInsights", &p.Consumer.ContainerInsights)
+
+	sink := "existing"
+	str("sink", &sink)
+	var kind string
+	str("sinkKind", &kind)
+	if kind != "" {
+		p.Sink.Kind = SinkKind(kind)
+	}
+	str("sinkUrl", &p.Sink.URL)
+	str("sinkSecretArn", &p.Sink.SecretARN)
+	str("sinkDomainArn", &p.Sink.DomainARN)
+	switch sink {
+	case "existing":
+	case "domain":
+		d := DefaultDomain()
+		str("domainName", &d.Name)
+		str("domainEngineVersion", &d.EngineVersion)
+		str("domainInstanceType", &d.InstanceType)
+		num("domainInstanceCount", &d.InstanceCount)
+		num("domainVolumeGb", &d.VolumeGB)
+		str("domainDedicatedMasterType", &d.DedicatedMasterType)
+		p.Sink.NewDomain = &d
+		if kind == "" {
+			p.Sink.Kind = SinkOpenSearch
+		}
+	default:
+		errs = append(errs, fmt.Errorf("sink %q: want existing or domain", sink))
+	}
+
+	str("webhookUrl", &p.Webhook.URL)
+	str("webhookSecretArn", &p.Webhook.SecretARN)
+	str("indexPrefix", &p.Pipeline.IndexPrefix)
+	duration("window", &p.Pipeline.Window)
+	duration("allowedLateness", &p.Pipeline.AllowedLateness)
+	str("alarmTopicArn", &p.Alarms.TopicARN)
+	num("iteratorAgeAlarmMinutes", &p.Alarms.IteratorAgeMinutes)
+	num("deadLetterAlarmThreshold", &p.Alarms.DeadLettersPer5Min)
+	str("dashboardName", &p.Alarms.DashboardName)
+	boolean("retainData", &p.RetainData)
+	return p, stackName, errors.Join(errs...)
+}

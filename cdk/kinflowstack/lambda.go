@@ -1,0 +1,178 @@
+package kinflowstack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// LambdaProcessorProps configures lambda mode.
+type LambdaProcessorProps struct {
+	Config LambdaConfig
+	Stream *Stream
+	// Env is the environment shared by both functions (sink, webhook, pipeline settings).
+	Env map[string]*string
+}
+
+// LambdaProcessor owns lambda mode: the batch function behind a Kinesis event source mapping that reports batch
+// item failures and sends what it finally gives up on to an SQS queue, the finalizer function run every minute by
+// EventBridge, and the DynamoDB table holding the finalizer's lock and watermarks.
+type LambdaProcessor struct {
+	constructs.Construct
+	Batch, Finalizer         awslambda.Function
+	BatchRole, FinalizerRole awsiam.Role
+	BatchLogs, FinalizerLogs awslogs.LogGroup
+	Mapping                  awslambdaeventsources.KinesisEventSource
+	DeadLetters              awssqs.Queue
+	State                    awsdynamodb.Table
+	Schedule                 awsevents.Rule
+}
+
+// newRuntimeRole returns a role for a Lambda function that may write only its own log group.
+func newLambdaRole(c constructs.Construct, id, what string) awsiam.Role {
+	return awsiam.NewRole(c, jsii.String(id), &awsiam.RoleProps{
+		Description: jsii.String("kinflow: " + what),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+	})
+}
+
+// grantLogs lets a role write one log group (its streams are under the group's ARN, which ends in :*).
+func grantLogs(role awsiam.IRole, lg awslogs.LogGroup) {
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("WriteOwnLogs"),
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: &[]*string{lg.LogGroupArn()},
+	}))
+}
+
+// stateActions are the DynamoDB calls of the finalizer lock, the watermarks and (consumer) the KCL leases.
+var stateActions = []string{
+	"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+	"dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem",
+}
+
+func grantState(role awsiam.IRole, table awsdynamodb.Table) {
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("UseStateTable"),
+		Actions:   jsii.Strings(stateActions...),
+		Resources: &[]*string{table.TableArn()},
+	}))
+}
+
+// newStateTable creates an on-demand table keyed like the KCL lease table (ShardID), so one finalizer code path
+// serves both modes.
+func newStateTable(c constructs.Construct, id string) awsdynamodb.Table {
+	return awsdynamodb.NewTable(c, jsii.String(id), &awsdynamodb.TableProps{
+		PartitionKey:  &awsdynamodb.Attribute{Name: jsii.String("ShardID"), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:   awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		Encryption:    awsdynamodb.TableEncryption_AWS_MANAGED,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+	})
+}
+
+func newRuntimeLogGroup(c constructs.Construct, id string) awslogs.LogGroup {
+	return awslogs.NewLogGroup(c, jsii.String(id), &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_TWO_WEEKS,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+}
+
+// NewLambdaProcessor creates lambda mode.
+func NewLambdaProcessor(scope constructs.Construct, id string, p LambdaProcessorProps) *LambdaProcessor {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	l := &LambdaProcessor{Construct: c}
+	cfg := p.Config
+
+	l.DeadLetters = awssqs.NewQueue(c, jsii.String("DeadLetters"), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		RemovalPolicy:   awscdk.RemovalPolicy_DESTROY,
+	})
+	l.State = newStateTable(c, "State")
+
+	code := awslambda.Code_FromAsset(jsii.String(cfg.ZipPath), nil)
+	env := func(handler string) *map[string]*string {
+		m := map[string]*string{}
+		for k, v := range p.Env {
+			m[k] = v
+		}
+		m[EnvLambdaHandler] = jsii.String(handler)
+		m[EnvStateTable] = l.State.TableName()
+		m[EnvDeadLetterQueue] = l.DeadLetters.QueueUrl()
+		return &m
+	}
+	function := func(id, handler, what string, memory, timeout int, role awsiam.Role, lg awslogs.LogGroup) awslambda.Function {
+		return awslambda.NewFunction(c, jsii.String(id), &awslambda.FunctionProps{
+			Description:   jsii.String("kinflow: " + what),
+			Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+			Architecture:  awslambda.Architecture_ARM_64(),
+			Handler:       jsii.String("bootstrap"),
+			Code:          code,
+			MemorySize:    jsii.Number(memory),
+			Timeout:       awscdk.Duration_Seconds(jsii.Number(timeout)),
+			Role:          role,
+			LogGroup:      lg,
+			LoggingFormat: awslambda.LoggingFormat_JSON,
+			Environment:   env(handler),
+		})
+	}
+
+	l.BatchLogs = newRuntimeLogGroup(c, "BatchLogs")
+	l.BatchRole = newLambdaRole(c, "BatchRole", "the batch function reads the stream and writes the sink")
+	grantLogs(l.BatchRole, l.BatchLogs)
+	l.Batch = function("Batch", "batch", "decodes Kinesis batches of VPC flow logs into documents and partial connection sets",
+		cfg.MemoryMB, cfg.TimeoutSeconds, l.BatchRole, l.BatchLogs)
+
+	l.FinalizerLogs = newRuntimeLogGroup(c, "FinalizerLogs")
+	l.FinalizerRole = newLambdaRole(c, "FinalizerRole", "the finalizer closes windows, writes final connection sets and calls the webhook")
+	grantLogs(l.FinalizerRole, l.FinalizerLogs)
+	l.Finalizer = function("Finalizer", "finalizer", "merges the partial connection sets of closed windows (every minute)",
+		cfg.FinalizerMemoryMB, cfg.FinalizerTimeout, l.FinalizerRole, l.FinalizerLogs)
+
+	for _, r := range []awsiam.Role{l.BatchRole, l.FinalizerRole} {
+		grantState(r, l.State)
+		l.DeadLetters.GrantSendMessages(r)
+	}
+
+	start := awslambda.StartingPosition_TRIM_HORIZON
+	if cfg.StartingPosition == "LATEST" {
+		start = awslambda.StartingPosition_LATEST
+	}
+	maxAge := awscdk.Duration_Seconds(jsii.Number(cfg.MaxRecordAgeSeconds))
+	if cfg.MaxRecordAgeSeconds < 0 {
+		maxAge = nil
+	}
+	l.Mapping = awslambdaeventsources.NewKinesisEventSource(p.Stream.Stream, &awslambdaeventsources.KinesisEventSourceProps{
+		StartingPosition:        start,
+		BatchSize:               jsii.Number(cfg.BatchSize),
+		MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(cfg.BatchingWindowSeconds)),
+		ParallelizationFactor:   jsii.Number(cfg.ParallelizationFactor),
+		BisectBatchOnError:      jsii.Bool(cfg.BisectOnError),
+		RetryAttempts:           jsii.Number(cfg.RetryAttempts),
+		MaxRecordAge:            maxAge,
+		ReportBatchItemFailures: jsii.Bool(true),
+		OnFailure:               awslambdaeventsources.NewSqsDlq(l.DeadLetters),
+	})
+	l.Batch.AddEventSource(l.Mapping)
+
+	l.Schedule = awsevents.NewRule(c, jsii.String("FinalizerSchedule"), &awsevents.RuleProps{
+		Description: jsii.String("kinflow: run the finalizer every minute"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(1))),
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(l.Finalizer, &awseventstargets.LambdaFunctionProps{
+			RetryAttempts: jsii.Number(0), // the next minute's run retries
+		})},
+	})
+	return l
+}

@@ -1,0 +1,146 @@
+package kinflowstack
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// KinflowStack is the whole pipeline: stream, sources, the runtime of the chosen mode, destination and monitoring.
+type KinflowStack struct {
+	awscdk.Stack
+	Props         Props
+	Stream        *Stream
+	FlowLogs      *FlowLogs // nil without flowLogVpcIds
+	Subscriptions *Subscriptions
+	Lambda        *LambdaProcessor // lambda mode
+	Consumer      *ConsumerService // consumer mode
+	Destination   *Destination
+	Monitoring    *Monitoring
+}
+
+// NewKinflowStack validates props and builds the stack.
+func NewKinflowStack(scope constructs.Construct, id string, props Props) (*KinflowStack, error) {
+	if err := props.Validate(); err != nil {
+		return nil, fmt.Errorf("kinflow stack %s: %w", id, err)
+	}
+	sp := props.StackProps
+	if sp.Description == nil {
+		sp.Description = jsii.String(fmt.Sprintf("kinflow (%s mode): VPC flow logs -> Kinesis -> search index and connection sets", props.Mode))
+	}
+	st := awscdk.NewStack(scope, jsii.String(id), &sp)
+	k := &KinflowStack{Stack: st, Props: props}
+	awscdk.Tags_Of(st).Add(jsii.String("app"), jsii.String("kinflow"), nil)
+
+	k.Stream = NewStream(st, "Stream", props.Stream)
+
+	formats := map[string]string{}
+	for g, f := range props.Sources.LogGroupFormats {
+		formats[g], _ = ResolveFlowLogFormat(f) // checked by Validate
+	}
+	groups := make([]*string, 0, len(props.Sources.LogGroupNames)+1)
+	for _, g := range props.Sources.LogGroupNames {
+		groups = append(groups, jsii.String(g))
+	}
+	if len(props.Sources.FlowLogVPCIDs) > 0 {
+		format, _ := ResolveFlowLogFormat(props.Sources.FlowLogFormat)
+		k.FlowLogs = NewFlowLogs(st, "FlowLogs", FlowLogsProps{
+			VPCIDs:             props.Sources.FlowLogVPCIDs,
+			Format:             format,
+			LogGroupName:       props.Sources.FlowLogGroupName,
+			RetentionDays:      props.Sources.FlowLogRetentionDays,
+			AggregationSeconds: props.Sources.FlowLogAggregationSeconds,
+			Retain:             props.RetainData,
+		})
+		groups = append(groups, k.FlowLogs.LogGroup.LogGroupName())
+		formats[*k.FlowLogs.LogGroup.LogGroupName()] = format
+	}
+
+	env := map[string]*string{
+		EnvIndexPrefix:      jsii.String(props.Pipeline.IndexPrefix),
+		EnvWindow:           jsii.String(props.Pipeline.Window.String()),
+		EnvAllowedLateness:  jsii.String(props.Pipeline.AllowedLateness.String()),
+		EnvLogFormat:        jsii.String("json"),
+		EnvMetricsNamespace: jsii.String(MetricsNamespace),
+	}
+	if len(formats) > 0 {
+		env[EnvFlowLogFormats] = st.ToJsonString(formats, nil)
+	}
+
+	var writers []awsiam.IRole
+	var addEnv func(k string, v *string)
+	var ownLogs []*string
+	switch props.Mode {
+	case ModeLambda:
+		k.Lambda = NewLambdaProcessor(st, "Lambda", LambdaProcessorProps{Config: props.Lambda, Stream: k.Stream, Env: env})
+		writers = []awsiam.IRole{k.Lambda.BatchRole, k.Lambda.FinalizerRole}
+		addEnv = func(name string, v *string) {
+			k.Lambda.Batch.AddEnvironment(jsii.String(name), v, nil)
+			k.Lambda.Finalizer.AddEnvironment(jsii.String(name), v, nil)
+		}
+		ownLogs = []*string{k.Lambda.BatchLogs.LogGroupName(), k.Lambda.FinalizerLogs.LogGroupName()}
+	case ModeConsumer:
+		maxTasks := props.Consumer.MaxTasks
+		if maxTasks == 0 {
+			maxTasks = 4
+			if props.Stream.Mode == StreamProvisioned {
+				maxTasks = props.Stream.ShardCount
+			}
+		}
+		maxTasks = max(maxTasks, props.Consumer.MinTasks)
+		k.Consumer = NewConsumerService(st, "Consumer", ConsumerServiceProps{
+			Config: props.Consumer, Stream: k.Stream, MaxTasks: maxTasks, Env: env,
+		})
+		writers = []awsiam.IRole{k.Consumer.TaskRole}
+		container := k.Consumer.TaskDef.DefaultContainer()
+		addEnv = func(name string, v *string) { container.AddEnvironment(jsii.String(name), v) }
+		ownLogs = []*string{k.Consumer.Logs.LogGroupName()}
+	}
+
+	k.Destination = NewDestination(st, "Destination", DestinationProps{
+		Sink: props.Sink, Webhook: props.Webhook, Retain: props.RetainData, Writers: writers,
+	})
+	for _, name := range slices.Sorted(maps.Keys(k.Destination.Env)) {
+		addEnv(name, k.Destination.Env[name])
+	}
+
+	exclude := ownLogs
+	for _, g := range props.Sources.AccountPolicyExclude {
+		exclude = append(exclude, jsii.String(g))
+	}
+	k.Subscriptions = NewSubscriptions(st, "Subscriptions", SubscriptionsProps{
+		Stream: k.Stream, LogGroups: groups, FilterPattern: props.Sources.FilterPattern,
+		AccountPolicy: props.Sources.AccountPolicy, Exclude: exclude,
+	})
+
+	k.Monitoring = NewMonitoring(st, "Monitoring", MonitoringProps{
+		Config: props.Alarms, Stream: k.Stream, Lambda: k.Lambda, Consumer: k.Consumer,
+	})
+
+	out := func(id, desc string, v *string) {
+		awscdk.NewCfnOutput(st, jsii.String(id), &awscdk.CfnOutputProps{Value: v, Description: jsii.String(desc)})
+	}
+	out("StreamName", "Kinesis stream the subscription filters fill", k.Stream.Stream.StreamName())
+	out("StreamArn", "ARN of the stream", k.Stream.Stream.StreamArn())
+	out("Dashboard", "CloudWatch dashboard", k.Monitoring.Dashboard.DashboardName())
+	out("SinkUrl", "where documents are written", k.Destination.Env[EnvSinkURL])
+	if k.Lambda != nil {
+		out("FailedBatchesQueue", "SQS queue of batches the event source mapping gave up on", k.Lambda.DeadLetters.QueueUrl())
+		out("StateTable", "DynamoDB table of the finalizer lock and watermarks", k.Lambda.State.TableName())
+	}
+	if k.Consumer != nil {
+		out("LeaseTable", "DynamoDB lease table of the consumer (and finalizer state)", k.Consumer.Leases.TableName())
+		out("Service", "ECS service running the consumer", k.Consumer.Service.ServiceName())
+	}
+	if k.FlowLogs != nil {
+		out("FlowLogGroup", "log group of the VPC flow logs created by the stack", k.FlowLogs.LogGroup.LogGroupName())
+	}
+
+	applyNagSuppressions(k)
+	return k, nil
+}
