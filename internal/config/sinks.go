@@ -1,0 +1,38 @@
+package config
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/kinflow/kinflow/internal/sink/elastic"
+	"github.com/kinflow/kinflow/internal/sink/opensearch"
+)
+
+// Elastic returns the Elasticsearch sink configuration. caPEM is the content of Sink.CAFile (nil for none).
+func (c Config) Elastic(caPEM []byte) elastic.Config {
+	e := elastic.DefaultConfig()
+	e.Addresses = c.Sink.URLs
+	e.APIKey, e.Username, e.Password = c.Sink.APIKey, c.Sink.Username, c.Sink.Password
+	e.TLS.CACert = caPEM
+	e.SetupOnStart = c.Sink.Setup
+	e.Sink = c.Sink.Bulk
+	e.Sink.Name = SinkElasticsearch
+	e.Sink.Prefix = c.Pipeline.Prefix
+	e.Templates.Prefix = c.Pipeline.Prefix
+	return e
+}
+
+// OpenSearch returns the OpenSearch sink configuration. awsCfg carries the SigV4 credentials and region when
+// Sink.SigV4Region is set (nil otherwise); caPEM is the content of Sink.CAFile.
+func (c Config) OpenSearch(awsCfg *aws.Config, caPEM []byte) opensearch.Config {
+	o := opensearch.DefaultConfig()
+	o.Addresses = c.Sink.URLs
+	o.Username, o.Password = c.Sink.Username, c.Sink.Password
+	o.AWS, o.AWSService = awsCfg, c.Sink.SigV4Service
+	o.TLS.CACert = caPEM
+	o.SetupOnStart = c.Sink.Setup
+	o.Sink = c.Sink.Bulk
+	o.Sink.Name = SinkOpenSearch
+	o.Sink.Prefix = c.Pipeline.Prefix
+	o.Templates.Prefix = c.Pipeline.Prefix
+	return o
+}
