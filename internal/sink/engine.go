@@ -92,11 +92,28 @@ func (s *BulkSink) DeadLetterIndex() string { return s.dlIndex }
 // An item is one document on its way: its encoded action and source lines, and what to dead-letter it with.
 type item struct {
 	t          *ticket
-	line       []byte // action line + source line, each ending in '\n'
+	buf        []byte // buf[off:end] is the action line + source line, each ending in '\n'
+	off, end   int
 	index, id  string
 	op         Op
 	origin     Origin // Raw points into sink-owned memory
 	deadLetter bool   // the item is itself a dead letter: a permanent refusal fails the write
+}
+
+func (it *item) line() []byte { return it.buf[it.off:it.end] }
+
+// contiguous returns the items' lines as one slice of their shared buffer when they lie back to back in it (a
+// batch cut from one Write, sent the first time), saving a copy of the request body; otherwise nil.
+func contiguous(items []*item) []byte {
+	first := items[0]
+	prev := first
+	for _, it := range items[1:] {
+		if it.off != prev.end || len(it.buf) == 0 || &it.buf[0] != &first.buf[0] {
+			return nil
+		}
+		prev = it
+	}
+	return first.buf[first.off:prev.end]
 }
 
 // A ticket tracks one Write: it is done when every document is settled.
@@ -220,13 +237,19 @@ func validateDocs(docs []Doc) error {
 // encode copies docs into one sink-owned buffer as bulk lines. A source that spans lines is compacted; one that is
 // not even JSON becomes a dead letter here, since sending it would break the request's framing.
 func (s *BulkSink) encode(t *ticket, docs []Doc) []item {
-	size := 0
+	size, rawSize := 0, 0
 	for i := range docs {
 		d := &docs[i]
-		size += len(`{"create":{"_index":"","_id":""}}`) + 2 + len(d.Index) + len(d.ID) + len(d.Source) + len(d.Origin.Raw)
+		size += len(`{"create":{"_index":"","_id":""}}`) + 2 + len(d.Index) + len(d.ID) + len(d.Source)
+		rawSize += len(d.Origin.Raw)
 	}
 	buf := make([]byte, 0, size)
+	var raws []byte
+	if rawSize > 0 {
+		raws = make([]byte, 0, rawSize)
+	}
 	items := make([]item, len(docs))
+	var standalone []int // items with a buffer of their own
 	for i := range docs {
 		d := &docs[i]
 		start := len(buf)
@@ -240,6 +263,7 @@ func (s *BulkSink) encode(t *ticket, docs []Doc) []item {
 				buf = buf[:start]
 				dl := newDeadLetter(s.dlIndex, d.Origin, StageIndex, "invalid_json", fmt.Errorf("source of %s/%s: %w", d.Index, d.ID, err), s.now(), d.Index, d.ID)
 				items[i] = s.encodeOne(t, dl, true)
+				standalone = append(standalone, i)
 				s.m.deadLettered.WithLabelValues(family(d.Index), "invalid_json").Inc()
 				continue
 			}
@@ -248,14 +272,22 @@ func (s *BulkSink) encode(t *ticket, docs []Doc) []item {
 			buf = append(buf, d.Source...)
 		}
 		buf = append(buf, '\n')
-		line := buf[start:len(buf):len(buf)]
 		o := d.Origin
 		if len(o.Raw) > 0 {
-			rs := len(buf)
-			buf = append(buf, o.Raw...)
-			o.Raw = buf[rs:len(buf):len(buf)]
+			rs := len(raws)
+			raws = append(raws, o.Raw...)
+			o.Raw = raws[rs:len(raws):len(raws)]
 		}
-		items[i] = item{t: t, line: line, index: d.Index, id: d.ID, op: d.Op, origin: o, deadLetter: d.Index == s.dlIndex}
+		items[i] = item{t: t, buf: buf, off: start, end: len(buf), index: d.Index, id: d.ID, op: d.Op, origin: o, deadLetter: d.Index == s.dlIndex}
+	}
+	// Every item refers to the final buffer (append may have moved it while encoding), so that consecutive items
+	// can be sent as one slice of it.
+	for i := range items {
+		if len(standalone) > 0 && standalone[0] == i {
+			standalone = standalone[1:]
+			continue
+		}
+		items[i].buf = buf
 	}
 	return items
 }
@@ -267,7 +299,7 @@ func (s *BulkSink) encodeOne(t *ticket, d Doc, deadLetter bool) item {
 	buf = append(buf, '\n')
 	o := d.Origin
 	o.Raw = bytes.Clone(o.Raw)
-	return item{t: t, line: buf, index: d.Index, id: d.ID, op: d.Op, origin: o, deadLetter: deadLetter}
+	return item{t: t, buf: buf, off: 0, end: len(buf), index: d.Index, id: d.ID, op: d.Op, origin: o, deadLetter: deadLetter}
 }
 
 func appendAction(b []byte, op Op, index, id string) []byte {
@@ -323,7 +355,7 @@ func (s *BulkSink) batcher() {
 					timer.Reset(s.cfg.FlushInterval)
 				}
 				cur = append(cur, &chunk[i])
-				curBytes += len(chunk[i].line)
+				curBytes += chunk[i].end - chunk[i].off
 				if curBytes >= s.cfg.FlushBytes || len(cur) >= s.cfg.FlushDocs {
 					flush()
 				}
@@ -417,10 +449,16 @@ type sendResult struct {
 }
 
 func (s *BulkSink) send(w *worker, pending []*item) sendResult {
-	w.body = w.body[:0]
+	body := contiguous(pending)
+	if body == nil {
+		w.body = w.body[:0]
+		for _, it := range pending {
+			w.body = append(w.body, it.line()...)
+		}
+		body = w.body
+	}
 	for _, it := range pending {
-		w.body = append(w.body, it.line...)
-		w.bytes[family(it.index)] += float64(len(it.line))
+		w.bytes[family(it.index)] += float64(it.end - it.off)
 	}
 	for f, n := range w.bytes {
 		s.m.bytes.WithLabelValues(f).Add(n)
@@ -429,7 +467,7 @@ func (s *BulkSink) send(w *worker, pending []*item) sendResult {
 
 	ctx, cancel := context.WithTimeout(s.stopCtx, s.cfg.RequestTimeout)
 	start := time.Now()
-	status, resp, err := s.client.Bulk(ctx, w.body, s.cfg.MaxResponseBytes)
+	status, resp, err := s.client.Bulk(ctx, body, s.cfg.MaxResponseBytes)
 	cancel()
 	elapsed := time.Since(start).Seconds()
 	observe := func(outcome string) {
@@ -441,7 +479,7 @@ func (s *BulkSink) send(w *worker, pending []*item) sendResult {
 	case err != nil:
 		observe("retry")
 		s.retryAll(pending, "transport")
-		s.log.Warn("bulk request failed; retrying", "docs", len(pending), "bytes", len(w.body), "error", err)
+		s.log.Warn("bulk request failed; retrying", "docs", len(pending), "bytes", len(body), "error", err)
 		return sendResult{next: pending, transient: true}
 	case status == 413 || status == 400:
 		if len(pending) > 1 {

@@ -30,3 +30,6 @@ func backend(tb testing.TB) sinktest.Backend {
 }
 
 func TestElasticsearch(t *testing.T) { sinktest.Run(t, backend(t)) }
+
+// BenchmarkBulk: go test -run '^$' -bench Bulk -benchtime 3x -count 3 ./internal/sink/elastic/
+func BenchmarkBulk(b *testing.B) { sinktest.Bench(b, backend(b)) }

@@ -107,3 +107,6 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBulk: go test -run '^$' -bench Bulk -benchtime 3x -count 3 ./internal/sink/opensearch/
+func BenchmarkBulk(b *testing.B) { sinktest.Bench(b, backend(b)) }
