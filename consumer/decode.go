@@ -92,6 +92,7 @@ type decoding struct {
 	errors                 int
 	env                    cwlogs.Envelope
 	flow                   vpcflow.Flow
+	enc                    vpcflow.Encoder
 	buf                    []byte
 }
 
@@ -167,7 +168,7 @@ func (d *decoding) payload(ctx context.Context, where string, p cwlogs.Payload) 
 			d.buf = docid.AppendFlow(d.buf, src.LogGroup, src.LogStream, src.EventID, src.Timestamp, []byte(ev.Message))
 			d.buf = append(d.buf, "\"}}\n"...)
 		}
-		d.buf = vpcflow.AppendDocument(d.buf, &d.flow, &src)
+		d.buf = d.enc.AppendDocument(d.buf, &d.flow, &src)
 		d.buf = append(d.buf, '\n')
 		if _, err := d.out.Write(d.buf); err != nil {
 			return err

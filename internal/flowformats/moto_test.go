@@ -152,6 +152,7 @@ func TestMotoEndToEnd(t *testing.T) {
 	}
 	var env cwlogs.Envelope
 	var flow vpcflow.Flow
+	var enc vpcflow.Encoder
 	for i, rec := range recs.Records {
 		if err := dec.Decode(&env, rec.Data); err != nil {
 			t.Fatalf("record %d: %v", i, err)
@@ -173,7 +174,7 @@ func TestMotoEndToEnd(t *testing.T) {
 			if err := parser.Parse(&flow, &s, ev.Message); err != nil {
 				t.Fatalf("record %d event %d: %v", i, j, err)
 			}
-			doc := vpcflow.AppendDocument(nil, &flow, &s)
+			doc := enc.AppendDocument(nil, &flow, &s)
 			var m map[string]any
 			if err := json.Unmarshal(doc, &m); err != nil {
 				t.Fatalf("document %s: %v", doc, err)

@@ -14,28 +14,54 @@ type DocField struct {
 	Type   string // "ip", "date", "long" or "keyword"
 	Source string // the flow-log field(s), or how the value is made
 	Array  bool   // the value is a JSON array
-	write  func(dst []byte, c docCtx) ([]byte, bool)
+	write  func(dst []byte, c *docCtx) ([]byte, bool)
+	needs  FieldSet // the flow-log fields the value is made from; none for values every document has
 }
 
 // UnknownFieldsPrefix is where the values of unknown format fields go: aws.vpcflow.<name, '-' as '_'>, keyword.
 const UnknownFieldsPrefix = "aws.vpcflow."
 
-// docCtx is what one document is made from.
+// docCtx is what one document is made from. It lives in an Encoder, so handing it to the table's functions
+// costs no allocation.
 type docCtx struct {
-	f   *Flow
-	src *Source
+	f    *Flow
+	src  *Source // nil, or &srcv
+	srcv Source
 }
+
+// An Encoder appends ECS documents. The zero value is ready; it is not safe for concurrent use.
+type Encoder struct{ c docCtx }
 
 // DocumentFields returns the ECS mapping table, in document order. Unknown format fields are not listed; they
 // are keywords under UnknownFieldsPrefix.
 func DocumentFields() []DocField { return append([]DocField(nil), docFields...) }
 
-var docFields = buildDocFields()
+var docFields = withNeeds(buildDocFields())
+
+// withNeeds records which flow-log fields each derived document field is made from, so that a format's plan
+// leaves out what its lines can never have.
+func withNeeds(t []DocField) []DocField {
+	needs := map[string][]Field{
+		"event.type": {FieldAction, FieldSrcAddr, FieldDstAddr}, "event.action": {FieldAction}, "event.outcome": {FieldAction},
+		"event.start": {FieldStart}, "event.end": {FieldEnd}, "source.ip": {FieldSrcAddr}, "source.port": {FieldSrcPort},
+		"destination.ip": {FieldDstAddr}, "destination.port": {FieldDstPort}, "network.iana_number": {FieldProtocol},
+		"network.transport": {FieldProtocol}, "network.type": {FieldSrcAddr, FieldDstAddr}, "network.bytes": {FieldBytes},
+		"network.packets": {FieldPackets}, "network.direction": {FieldFlowDirection}, "cloud.account.id": {FieldAccountID},
+		"cloud.region": {FieldRegion}, "cloud.availability_zone": {FieldAZID},
+		"related.ip": {FieldSrcAddr, FieldDstAddr, FieldPktSrcAddr, FieldPktDstAddr},
+	}
+	for i := range t {
+		for _, f := range needs[t[i].Name] {
+			t[i].needs.add(f)
+		}
+	}
+	return t
+}
 
 func buildDocFields() []DocField {
-	has := func(c docCtx, f Field) bool { return c.f.Present.Has(f) }
+	has := func(c *docCtx, f Field) bool { return c.f.Present.Has(f) }
 	t := []DocField{
-		{"@timestamp", "date", "start (the event timestamp when the format has no start)", false, func(dst []byte, c docCtx) ([]byte, bool) {
+		{"@timestamp", "date", "start (the event timestamp when the format has no start)", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			if has(c, FieldStart) {
 				return appendDate(dst, c.f.Start*1000), true
 			}
@@ -43,10 +69,10 @@ func buildDocFields() []DocField {
 				return dst, false
 			}
 			return appendDate(dst, c.src.Timestamp), true
-		}},
-		{"event.kind", "keyword", `"event"`, false, constant(`"event"`)},
-		{"event.category", "keyword", `["network"]`, true, constant(`["network"]`)},
-		{"event.type", "keyword", `action: ["connection","allowed"] for ACCEPT, ["connection","denied"] for REJECT`, true, func(dst []byte, c docCtx) ([]byte, bool) {
+		}, 0},
+		{"event.kind", "keyword", `"event"`, false, constant(`"event"`), 0},
+		{"event.category", "keyword", `["network"]`, true, constant(`["network"]`), 0},
+		{"event.type", "keyword", `action: ["connection","allowed"] for ACCEPT, ["connection","denied"] for REJECT`, true, func(dst []byte, c *docCtx) ([]byte, bool) {
 			switch c.f.Action {
 			case ActionAccept:
 				return append(dst, `["connection","allowed"]`...), true
@@ -57,8 +83,8 @@ func buildDocFields() []DocField {
 				return append(dst, `["connection"]`...), true
 			}
 			return dst, false
-		}},
-		{"event.action", "keyword", "action: accept or reject", false, func(dst []byte, c docCtx) ([]byte, bool) {
+		}, 0},
+		{"event.action", "keyword", "action: accept or reject", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			switch c.f.Action {
 			case ActionAccept:
 				return append(dst, `"accept"`...), true
@@ -66,8 +92,8 @@ func buildDocFields() []DocField {
 				return append(dst, `"reject"`...), true
 			}
 			return dst, false
-		}},
-		{"event.outcome", "keyword", "action: success for ACCEPT, failure for REJECT", false, func(dst []byte, c docCtx) ([]byte, bool) {
+		}, 0},
+		{"event.outcome", "keyword", "action: success for ACCEPT, failure for REJECT", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			switch c.f.Action {
 			case ActionAccept:
 				return append(dst, `"success"`...), true
@@ -75,42 +101,42 @@ func buildDocFields() []DocField {
 				return append(dst, `"failure"`...), true
 			}
 			return dst, false
-		}},
-		{"event.start", "date", "start", false, func(dst []byte, c docCtx) ([]byte, bool) {
+		}, 0},
+		{"event.start", "date", "start", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			return appendDate(dst, c.f.Start*1000), has(c, FieldStart)
-		}},
-		{"event.end", "date", "end", false, func(dst []byte, c docCtx) ([]byte, bool) {
+		}, 0},
+		{"event.end", "date", "end", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			return appendDate(dst, c.f.End*1000), has(c, FieldEnd)
-		}},
-		{"event.id", "keyword", "the CloudWatch Logs event id", false, func(dst []byte, c docCtx) ([]byte, bool) {
+		}, 0},
+		{"event.id", "keyword", "the CloudWatch Logs event id", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			if c.src == nil || c.src.EventID == "" {
 				return dst, false
 			}
 			return appendString(dst, c.src.EventID), true
-		}},
-		{"source.ip", "ip", "srcaddr", false, addrField(func(f *Flow) netip.Addr { return f.SrcAddr })},
-		{"source.port", "long", "srcport", false, func(dst []byte, c docCtx) ([]byte, bool) {
+		}, 0},
+		{"source.ip", "ip", "srcaddr", false, addrField(func(f *Flow) netip.Addr { return f.SrcAddr }), 0},
+		{"source.port", "long", "srcport", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			return strconv.AppendUint(dst, uint64(c.f.SrcPort), 10), has(c, FieldSrcPort)
-		}},
-		{"destination.ip", "ip", "dstaddr", false, addrField(func(f *Flow) netip.Addr { return f.DstAddr })},
-		{"destination.port", "long", "dstport", false, func(dst []byte, c docCtx) ([]byte, bool) {
+		}, 0},
+		{"destination.ip", "ip", "dstaddr", false, addrField(func(f *Flow) netip.Addr { return f.DstAddr }), 0},
+		{"destination.port", "long", "dstport", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			return strconv.AppendUint(dst, uint64(c.f.DstPort), 10), has(c, FieldDstPort)
-		}},
-		{"network.iana_number", "keyword", "protocol (the number, as text)", false, func(dst []byte, c docCtx) ([]byte, bool) {
+		}, 0},
+		{"network.iana_number", "keyword", "protocol (the number, as text)", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			if !has(c, FieldProtocol) {
 				return dst, false
 			}
 			dst = append(dst, '"')
 			return append(strconv.AppendUint(dst, uint64(c.f.Protocol), 10), '"'), true
-		}},
-		{"network.transport", "keyword", "protocol: its IANA keyword (tcp, udp, icmp, ipv6-icmp, ...)", false, func(dst []byte, c docCtx) ([]byte, bool) {
+		}, 0},
+		{"network.transport", "keyword", "protocol: its IANA keyword (tcp, udp, icmp, ipv6-icmp, ...)", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			name := protocolNames[c.f.Protocol]
 			if !has(c, FieldProtocol) || name == "" {
 				return dst, false
 			}
 			return appendString(dst, name), true
-		}},
-		{"network.type", "keyword", "srcaddr/dstaddr: ipv4 or ipv6", false, func(dst []byte, c docCtx) ([]byte, bool) {
+		}, 0},
+		{"network.type", "keyword", "srcaddr/dstaddr: ipv4 or ipv6", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			a := c.f.SrcAddr
 			if !a.IsValid() {
 				a = c.f.DstAddr
@@ -122,10 +148,10 @@ func buildDocFields() []DocField {
 				return append(dst, `"ipv4"`...), true
 			}
 			return append(dst, `"ipv6"`...), true
-		}},
-		{"network.bytes", "long", "bytes", false, countField(FieldBytes)},
-		{"network.packets", "long", "packets", false, countField(FieldPackets)},
-		{"network.direction", "keyword", "flow-direction: ingress or egress", false, func(dst []byte, c docCtx) ([]byte, bool) {
+		}, 0},
+		{"network.bytes", "long", "bytes", false, countField(FieldBytes), 0},
+		{"network.packets", "long", "packets", false, countField(FieldPackets), 0},
+		{"network.direction", "keyword", "flow-direction: ingress or egress", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			switch c.f.FlowDirection {
 			case DirectionIngress:
 				return append(dst, `"ingress"`...), true
@@ -133,12 +159,12 @@ func buildDocFields() []DocField {
 				return append(dst, `"egress"`...), true
 			}
 			return dst, false
-		}},
-		{"cloud.provider", "keyword", `"aws"`, false, constant(`"aws"`)},
-		{"cloud.account.id", "keyword", "account-id", false, stringField(FieldAccountID)},
-		{"cloud.region", "keyword", "region", false, stringField(FieldRegion)},
-		{"cloud.availability_zone", "keyword", "az-id", false, stringField(FieldAZID)},
-		{"related.ip", "ip", "srcaddr, dstaddr, pkt-srcaddr, pkt-dstaddr (distinct)", true, appendRelated},
+		}, 0},
+		{"cloud.provider", "keyword", `"aws"`, false, constant(`"aws"`), 0},
+		{"cloud.account.id", "keyword", "account-id", false, stringField(FieldAccountID), 0},
+		{"cloud.region", "keyword", "region", false, stringField(FieldRegion), 0},
+		{"cloud.availability_zone", "keyword", "az-id", false, stringField(FieldAZID), 0},
+		{"related.ip", "ip", "srcaddr, dstaddr, pkt-srcaddr, pkt-dstaddr (distinct)", true, appendRelated, 0},
 	}
 	for fl := FieldVersion; fl < numFields; fl++ {
 		spec := &fields[fl]
@@ -146,52 +172,53 @@ func buildDocFields() []DocField {
 			continue
 		}
 		name := UnknownFieldsPrefix + docName(spec.name)
+		needs := FieldSet(1) << fl
 		switch spec.kind {
 		case kindString:
-			t = append(t, DocField{name, "keyword", spec.name, false, stringField(fl)})
+			t = append(t, DocField{name, "keyword", spec.name, false, stringField(fl), needs})
 		case kindAddr:
-			t = append(t, DocField{name, "ip", spec.name, false, addrField(func(f *Flow) netip.Addr { return *spec.addr(f) })})
+			t = append(t, DocField{name, "ip", spec.name, false, addrField(func(f *Flow) netip.Addr { return *spec.addr(f) }), needs})
 		case kindCount:
-			t = append(t, DocField{name, "long", spec.name, false, countField(fl)})
+			t = append(t, DocField{name, "long", spec.name, false, countField(fl), needs})
 		case kindLogStatus:
-			t = append(t, DocField{name, "keyword", spec.name + ": OK, NODATA or SKIPDATA", false, func(dst []byte, c docCtx) ([]byte, bool) {
+			t = append(t, DocField{name, "keyword", spec.name + ": OK, NODATA or SKIPDATA", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 				return appendString(dst, c.f.LogStatus.String()), has(c, FieldLogStatus)
-			}})
+			}, needs})
 		case kindTrafficPath:
-			t = append(t, DocField{name, "long", spec.name + ": 1 to 8", false, func(dst []byte, c docCtx) ([]byte, bool) {
+			t = append(t, DocField{name, "long", spec.name + ": 1 to 8", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 				return strconv.AppendUint(dst, uint64(c.f.TrafficPath), 10), has(c, FieldTrafficPath)
-			}})
+			}, needs})
 		case kindTCPFlags:
 			t = append(t,
-				DocField{name, "long", spec.name + " (the bits as a number)", false, func(dst []byte, c docCtx) ([]byte, bool) {
+				DocField{name, "long", spec.name + " (the bits as a number)", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 					return strconv.AppendUint(dst, uint64(c.f.TCPFlags), 10), has(c, FieldTCPFlags)
-				}},
-				DocField{name + "_array", "keyword", spec.name + ": names of the bits set (fin, syn, rst, psh, ack, urg, ece, cwr)", true, appendTCPFlagNames})
+				}, needs},
+				DocField{name + "_array", "keyword", spec.name + ": names of the bits set (fin, syn, rst, psh, ack, urg, ece, cwr)", true, appendTCPFlagNames, needs})
 		}
 	}
 	return append(t,
-		DocField{"aws.cloudwatch.log_group", "keyword", "the CloudWatch Logs group", false, func(dst []byte, c docCtx) ([]byte, bool) {
+		DocField{"aws.cloudwatch.log_group", "keyword", "the CloudWatch Logs group", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			if c.src == nil || c.src.LogGroup == "" {
 				return dst, false
 			}
 			return appendString(dst, c.src.LogGroup), true
-		}},
-		DocField{"aws.cloudwatch.log_stream", "keyword", "the CloudWatch Logs stream", false, func(dst []byte, c docCtx) ([]byte, bool) {
+		}, 0},
+		DocField{"aws.cloudwatch.log_stream", "keyword", "the CloudWatch Logs stream", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			if c.src == nil || c.src.LogStream == "" {
 				return dst, false
 			}
 			return appendString(dst, c.src.LogStream), true
-		}},
+		}, 0},
 	)
 }
 
-func constant(v string) func([]byte, docCtx) ([]byte, bool) {
-	return func(dst []byte, _ docCtx) ([]byte, bool) { return append(dst, v...), true }
+func constant(v string) func([]byte, *docCtx) ([]byte, bool) {
+	return func(dst []byte, _ *docCtx) ([]byte, bool) { return append(dst, v...), true }
 }
 
-func stringField(fl Field) func([]byte, docCtx) ([]byte, bool) {
+func stringField(fl Field) func([]byte, *docCtx) ([]byte, bool) {
 	str := fields[fl].str
-	return func(dst []byte, c docCtx) ([]byte, bool) {
+	return func(dst []byte, c *docCtx) ([]byte, bool) {
 		s := *str(c.f)
 		if s == "" {
 			return dst, false
@@ -200,15 +227,15 @@ func stringField(fl Field) func([]byte, docCtx) ([]byte, bool) {
 	}
 }
 
-func countField(fl Field) func([]byte, docCtx) ([]byte, bool) {
+func countField(fl Field) func([]byte, *docCtx) ([]byte, bool) {
 	count := fields[fl].count
-	return func(dst []byte, c docCtx) ([]byte, bool) {
+	return func(dst []byte, c *docCtx) ([]byte, bool) {
 		return strconv.AppendUint(dst, *count(c.f), 10), c.f.Present.Has(fl)
 	}
 }
 
-func addrField(get func(*Flow) netip.Addr) func([]byte, docCtx) ([]byte, bool) {
-	return func(dst []byte, c docCtx) ([]byte, bool) {
+func addrField(get func(*Flow) netip.Addr) func([]byte, *docCtx) ([]byte, bool) {
+	return func(dst []byte, c *docCtx) ([]byte, bool) {
 		a := get(c.f)
 		if !a.IsValid() {
 			return dst, false
@@ -222,7 +249,7 @@ func appendAddr(dst []byte, a netip.Addr) []byte {
 	return append(a.AppendTo(dst), '"')
 }
 
-func appendRelated(dst []byte, c docCtx) ([]byte, bool) {
+func appendRelated(dst []byte, c *docCtx) ([]byte, bool) {
 	all := [4]netip.Addr{c.f.SrcAddr, c.f.DstAddr, c.f.PktSrcAddr, c.f.PktDstAddr}
 	n := 0
 	for i, a := range all {
@@ -250,7 +277,7 @@ func appendRelated(dst []byte, c docCtx) ([]byte, bool) {
 	return append(dst, ']'), true
 }
 
-func appendTCPFlagNames(dst []byte, c docCtx) ([]byte, bool) {
+func appendTCPFlagNames(dst []byte, c *docCtx) ([]byte, bool) {
 	if !c.f.Present.Has(FieldTCPFlags) || c.f.TCPFlags&0xff == 0 {
 		return dst, false
 	}
@@ -275,13 +302,27 @@ func appendTCPFlagNames(dst []byte, c docCtx) ([]byte, bool) {
 type docNode struct {
 	key      string // `"name":`
 	children []*docNode
-	write    func([]byte, docCtx) ([]byte, bool)
+	write    func([]byte, *docCtx) ([]byte, bool)
 	unknown  bool // aws.vpcflow: the format's unknown fields follow the known ones
 }
 
-var docTree = buildTree(docFields)
+var docTree = buildTree(docFields, true)
 
-func buildTree(table []DocField) *docNode {
+// plan returns the document tree for the format: only the fields its lines can have.
+func plan(f *Format) *docNode {
+	var t []DocField
+	for _, df := range docFields {
+		if df.Name == "aws.cloudwatch.log_group" && len(f.unknown) > 0 {
+			t = append(t, DocField{Name: "aws.vpcflow"}) // where the unknown fields go
+		}
+		if df.needs == 0 || df.needs&f.set != 0 {
+			t = append(t, df)
+		}
+	}
+	return buildTree(t, len(f.unknown) > 0)
+}
+
+func buildTree(table []DocField, unknown bool) *docNode {
 	root := &docNode{}
 	for _, df := range table {
 		n := root
@@ -303,7 +344,7 @@ func buildTree(table []DocField) *docNode {
 	for _, c := range root.children {
 		if c.key == `"aws":` {
 			for _, v := range c.children {
-				v.unknown = v.key == `"vpcflow":`
+				v.unknown = unknown && v.key == `"vpcflow":`
 			}
 		}
 	}
@@ -311,16 +352,27 @@ func buildTree(table []DocField) *docNode {
 }
 
 // AppendDocument appends the ECS document (the _source, one JSON object, no newline) of the flow f, which came from
-// src, to dst. It allocates nothing when dst has room. Absent values are left out, and so are objects left empty.
-func AppendDocument(dst []byte, f *Flow, src *Source) []byte {
-	c := docCtx{f: f, src: src}
+// src (nil when unknown), to dst. It allocates nothing when dst has room. Absent values are left out, and so are
+// objects left empty.
+func (e *Encoder) AppendDocument(dst []byte, f *Flow, src *Source) []byte {
+	c := &e.c
+	c.f, c.src = f, nil
+	if src != nil {
+		c.srcv = *src
+		c.src = &c.srcv
+	}
+	tree := docTree
+	if f.Format != nil {
+		tree = f.Format.docPlan()
+	}
 	dst = append(dst, '{')
-	dst, _ = docTree.appendMembers(dst, c, true)
+	dst, _ = tree.appendMembers(dst, c, true)
+	c.f = nil
 	return append(dst, '}')
 }
 
 // appendMembers appends n's members after '{'; first reports whether none has been written yet.
-func (n *docNode) appendMembers(dst []byte, c docCtx, first bool) ([]byte, bool) {
+func (n *docNode) appendMembers(dst []byte, c *docCtx, first bool) ([]byte, bool) {
 	for _, ch := range n.children {
 		mark := len(dst)
 		if !first {
@@ -330,6 +382,8 @@ func (n *docNode) appendMembers(dst []byte, c docCtx, first bool) ([]byte, bool)
 		var ok bool
 		if ch.write != nil {
 			dst, ok = ch.write(dst, c)
+		} else if len(ch.children) == 0 && !ch.unknown {
+			ok = false
 		} else {
 			dst = append(dst, '{')
 			var empty bool

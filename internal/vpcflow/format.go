@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // DefaultFormatString is the format of a flow log created without one: the version 2 fields.
@@ -26,6 +27,14 @@ type Format struct {
 	unknownKey []string // per unknown field: its document key, `"name_with_underscores":`
 	set        FieldSet
 	version    int
+	planOnce   sync.Once
+	plan       *docNode
+}
+
+// docPlan returns the document tree of this format, built on first use.
+func (f *Format) docPlan() *docNode {
+	f.planOnce.Do(func() { f.plan = plan(f) })
+	return f.plan
 }
 
 var defaultFormat = mustParseFormat(DefaultFormatString)

@@ -1,0 +1,342 @@
+package vpcflow_test
+
+import (
+	"bytes"
+	stdgzip "compress/gzip"
+	"encoding/json"
+	"io"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	kgzip "github.com/klauspost/compress/gzip"
+
+	"github.com/kinflow/kinflow/internal/cwlogs"
+	"github.com/kinflow/kinflow/internal/flowgen"
+	"github.com/kinflow/kinflow/internal/vpcflow"
+)
+
+// corpus: 2000 deliveries of 50 to 500 events (flowgen defaults: 15% REJECT, 5% IPv6, 1% NODATA, 0.2% SKIPDATA),
+// gzip'd as CloudWatch Logs does, with 56-digit string event ids.
+type corpus struct {
+	records      [][]byte
+	events       int
+	decompressed int
+}
+
+var (
+	corpusOnce sync.Once
+	theCorpus  corpus
+)
+
+func loadCorpus(tb testing.TB) *corpus {
+	tb.Helper()
+	corpusOnce.Do(func() {
+		type event struct {
+			ID        string `json:"id"`
+			Timestamp int64  `json:"timestamp"`
+			Message   string `json:"message"`
+		}
+		type envelope struct {
+			MessageType         string   `json:"messageType"`
+			Owner               string   `json:"owner"`
+			LogGroup            string   `json:"logGroup"`
+			LogStream           string   `json:"logStream"`
+			SubscriptionFilters []string `json:"subscriptionFilters"`
+			LogEvents           []event  `json:"logEvents"`
+		}
+		g := flowgen.New(flowgen.DefaultConfig())
+		for _, b := range g.Batches(2000, 50, 500) {
+			env := envelope{MessageType: "DATA_MESSAGE", Owner: "123456789012", LogGroup: "/vpc/flowlogs/bench",
+				LogStream: b.LogStream, SubscriptionFilters: []string{"kinflow"}}
+			for _, e := range b.Events {
+				env.LogEvents = append(env.LogEvents, event{e.ID, e.Timestamp, e.Message})
+			}
+			raw, _ := json.Marshal(env)
+			var z bytes.Buffer
+			zw := stdgzip.NewWriter(&z)
+			zw.Write(raw)
+			zw.Close()
+			theCorpus.records = append(theCorpus.records, z.Bytes())
+			theCorpus.events += len(b.Events)
+			theCorpus.decompressed += len(raw)
+		}
+	})
+	return &theCorpus
+}
+
+// run calls do for every record of the corpus, b.N times over, and reports per event.
+func run(b *testing.B, do func(rec []byte) (events, bytes int)) {
+	c := loadCorpus(b)
+	b.ReportAllocs()
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	events, size := 0, 0
+	start := time.Now()
+	for i := 0; b.Loop(); i++ {
+		e, n := do(c.records[i%len(c.records)])
+		events += e
+		size += n
+	}
+	elapsed := time.Since(start)
+	runtime.ReadMemStats(&ms1)
+	if events == 0 {
+		b.Fatal("no events")
+	}
+	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(events), "ns/event")
+	b.ReportMetric(float64(size)/elapsed.Seconds()/1e6, "MB/s")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(events), "allocs/event")
+}
+
+// BenchmarkPipeline measures kinflow's hot path and, in the same run, a plain reference: stdlib gzip,
+// encoding/json, strings.Fields, a map document marshalled by encoding/json.
+func BenchmarkPipeline(b *testing.B) {
+	c := loadCorpus(b)
+	eventsOf := func(rec []byte) int { return 0 }
+	_ = eventsOf
+	perRecord := make(map[*byte]int, len(c.records))
+	sizes := make(map[*byte]int, len(c.records))
+	for _, r := range c.records {
+		out, err := cwlogs.Gunzip(nil, r, 1<<24)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var env cwlogs.Envelope
+		d, _ := cwlogs.NewDecoder(cwlogs.DefaultConfig())
+		d.Decode(&env, r)
+		perRecord[&r[0]] = len(env.LogEvents)
+		sizes[&r[0]] = len(out)
+	}
+	count := func(rec []byte) (int, int) { return perRecord[&rec[0]], sizes[&rec[0]] }
+	parser, err := vpcflow.NewParser(vpcflow.DefaultFormat())
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	b.Run("kinflow/gunzip", func(b *testing.B) {
+		buf := make([]byte, 0, 1<<20)
+		run(b, func(rec []byte) (int, int) {
+			out, err := cwlogs.Gunzip(buf[:0], rec, 1<<24)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf = out
+			return count(rec)
+		})
+	})
+	b.Run("kinflow/decode+parse", func(b *testing.B) {
+		dec, _ := cwlogs.NewDecoder(cwlogs.DefaultConfig())
+		var env cwlogs.Envelope
+		var f vpcflow.Flow
+		run(b, func(rec []byte) (int, int) {
+			if err := dec.Decode(&env, rec); err != nil {
+				b.Fatal(err)
+			}
+			for i := range env.LogEvents {
+				ev := &env.LogEvents[i]
+				src := vpcflow.Source{LogGroup: env.LogGroup, LogStream: env.LogStream, EventID: ev.ID, Timestamp: ev.Timestamp}
+				if err := parser.Parse(&f, &src, ev.Message); err != nil {
+					b.Fatal(err)
+				}
+			}
+			return count(rec)
+		})
+	})
+	b.Run("kinflow/decode+parse+encode", func(b *testing.B) {
+		dec, _ := cwlogs.NewDecoder(cwlogs.DefaultConfig())
+		var env cwlogs.Envelope
+		var f vpcflow.Flow
+		var enc vpcflow.Encoder
+		buf := make([]byte, 0, 1<<20)
+		run(b, func(rec []byte) (int, int) {
+			if err := dec.Decode(&env, rec); err != nil {
+				b.Fatal(err)
+			}
+			buf = buf[:0]
+			for i := range env.LogEvents {
+				ev := &env.LogEvents[i]
+				src := vpcflow.Source{LogGroup: env.LogGroup, LogStream: env.LogStream, EventID: ev.ID, Timestamp: ev.Timestamp}
+				if err := parser.Parse(&f, &src, ev.Message); err != nil {
+					b.Fatal(err)
+				}
+				buf = enc.AppendDocument(buf, &f, &src)
+				buf = append(buf, '\n')
+			}
+			return count(rec)
+		})
+	})
+	// The klauspost reader against the stdlib one, both reused with Reset, to show what the choice buys.
+	b.Run("stdlib/gunzip-reset", func(b *testing.B) {
+		var zr *stdgzip.Reader
+		var out bytes.Buffer
+		run(b, func(rec []byte) (int, int) {
+			if zr == nil {
+				zr, _ = stdgzip.NewReader(bytes.NewReader(rec))
+			} else {
+				zr.Reset(bytes.NewReader(rec))
+			}
+			out.Reset()
+			out.ReadFrom(zr)
+			return count(rec)
+		})
+	})
+	b.Run("klauspost/gunzip-reset", func(b *testing.B) {
+		var zr *kgzip.Reader
+		var out bytes.Buffer
+		run(b, func(rec []byte) (int, int) {
+			if zr == nil {
+				zr, _ = kgzip.NewReader(bytes.NewReader(rec))
+			} else {
+				zr.Reset(bytes.NewReader(rec))
+			}
+			out.Reset()
+			out.ReadFrom(zr)
+			return count(rec)
+		})
+	})
+	b.Run("plain/gunzip", func(b *testing.B) {
+		run(b, func(rec []byte) (int, int) {
+			plainGunzip(b, rec)
+			return count(rec)
+		})
+	})
+	b.Run("plain/decode+parse", func(b *testing.B) {
+		run(b, func(rec []byte) (int, int) {
+			env := plainDecode(b, rec)
+			for _, ev := range env.LogEvents {
+				plainParse(b, ev.Message)
+			}
+			return count(rec)
+		})
+	})
+	b.Run("plain/decode+parse+encode", func(b *testing.B) {
+		var out bytes.Buffer
+		run(b, func(rec []byte) (int, int) {
+			env := plainDecode(b, rec)
+			out.Reset()
+			for _, ev := range env.LogEvents {
+				doc := plainDocument(plainParse(b, ev.Message), env.LogGroup, env.LogStream, string(ev.ID))
+				j, err := json.Marshal(doc)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out.Write(j)
+				out.WriteByte('\n')
+			}
+			return count(rec)
+		})
+	})
+}
+
+func plainGunzip(tb testing.TB, rec []byte) []byte {
+	zr, err := stdgzip.NewReader(bytes.NewReader(rec))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return raw
+}
+
+type plainEnvelope struct {
+	MessageType         string   `json:"messageType"`
+	Owner               string   `json:"owner"`
+	LogGroup            string   `json:"logGroup"`
+	LogStream           string   `json:"logStream"`
+	SubscriptionFilters []string `json:"subscriptionFilters"`
+	LogEvents           []struct {
+		ID        json.RawMessage `json:"id"`
+		Timestamp int64           `json:"timestamp"`
+		Message   string          `json:"message"`
+	} `json:"logEvents"`
+}
+
+func plainDecode(tb testing.TB, rec []byte) *plainEnvelope {
+	var env plainEnvelope
+	if err := json.Unmarshal(plainGunzip(tb, rec), &env); err != nil {
+		tb.Fatal(err)
+	}
+	return &env
+}
+
+var plainNames = strings.Fields("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status")
+
+// plainParse is the straightforward parser: strings.Fields, then a typed value per field into a map.
+func plainParse(tb testing.TB, line string) map[string]any {
+	f := strings.Fields(line)
+	if len(f) != len(plainNames) {
+		tb.Fatalf("line %q", line)
+	}
+	m := make(map[string]any, len(f))
+	for i, name := range plainNames {
+		v := f[i]
+		if v == "-" {
+			continue
+		}
+		switch name {
+		case "srcaddr", "dstaddr":
+			a, err := netip.ParseAddr(v)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			m[name] = a
+		case "version", "srcport", "dstport", "protocol", "packets", "bytes", "start", "end":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			m[name] = n
+		default:
+			m[name] = v
+		}
+	}
+	return m
+}
+
+func plainDocument(f map[string]any, group, stream, id string) map[string]any {
+	event := map[string]any{"kind": "event", "category": []string{"network"}, "id": id}
+	doc := map[string]any{"event": event, "cloud": map[string]any{"provider": "aws", "account": map[string]any{"id": f["account-id"]}}}
+	if s, ok := f["start"].(int64); ok {
+		t := time.Unix(s, 0).UTC()
+		doc["@timestamp"], event["start"] = t, t
+	}
+	if e, ok := f["end"].(int64); ok {
+		event["end"] = time.Unix(e, 0).UTC()
+	}
+	if a, ok := f["action"].(string); ok {
+		event["action"] = strings.ToLower(a)
+		if a == "ACCEPT" {
+			event["outcome"], event["type"] = "success", []string{"connection", "allowed"}
+		} else {
+			event["outcome"], event["type"] = "failure", []string{"connection", "denied"}
+		}
+	}
+	var related []string
+	if a, ok := f["srcaddr"].(netip.Addr); ok {
+		doc["source"] = map[string]any{"ip": a.String(), "port": f["srcport"]}
+		related = append(related, a.String())
+	}
+	if a, ok := f["dstaddr"].(netip.Addr); ok {
+		doc["destination"] = map[string]any{"ip": a.String(), "port": f["dstport"]}
+		related = append(related, a.String())
+	}
+	if len(related) > 0 {
+		doc["related"] = map[string]any{"ip": related}
+	}
+	if p, ok := f["protocol"].(int64); ok {
+		tr := map[int64]string{6: "tcp", 17: "udp", 1: "icmp", 58: "ipv6-icmp"}[p]
+		doc["network"] = map[string]any{"iana_number": strconv.FormatInt(p, 10), "transport": tr, "bytes": f["bytes"], "packets": f["packets"]}
+	}
+	doc["aws"] = map[string]any{
+		"vpcflow":    map[string]any{"version": f["version"], "interface_id": f["interface-id"], "log_status": f["log-status"]},
+		"cloudwatch": map[string]any{"log_group": group, "log_stream": stream},
+	}
+	return doc
+}
