@@ -36,6 +36,7 @@ type Shard struct {
 	// Reused per batch.
 	env       cwlogs.Envelope
 	flow      vpcflow.Flow
+	enc       vpcflow.Encoder
 	arena     []byte
 	spans     []docSpan
 	pending   []aggregate.Flow
@@ -188,7 +189,7 @@ func (s *Shard) addFlow(src *vpcflow.Source, o sink.Origin, ev *cwlogs.LogEvent,
 	s.arena = docid.AppendFlow(s.arena, src.LogGroup, src.LogStream, ev.ID, ev.Timestamp, o.Raw)
 	sp.id[1] = len(s.arena)
 	sp.src[0] = len(s.arena)
-	s.arena = vpcflow.AppendDocument(s.arena, f, src)
+	s.arena = s.enc.AppendDocument(s.arena, f, src)
 	sp.src[1] = len(s.arena)
 	s.spans = append(s.spans, sp)
 	res.Flows++

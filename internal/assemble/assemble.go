@@ -1,0 +1,124 @@
+// Package assemble builds a ready pipeline from a configuration: AWS clients, the sink's secret, the sink
+// (Elasticsearch or OpenSearch), the flow-log format resolver and the pipeline. Both runtimes start this way, so
+// the consumer and the Lambda cannot drift apart in how they are wired.
+package assemble
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/internal/config"
+	"github.com/kinflow/kinflow/internal/flowformats"
+	"github.com/kinflow/kinflow/internal/pipeline"
+	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/sink/elastic"
+	"github.com/kinflow/kinflow/internal/sink/opensearch"
+	"github.com/kinflow/kinflow/internal/vpcflow"
+)
+
+// Parts are what Build made. Close the sink when done.
+type Parts struct {
+	AWS      aws.Config
+	Sink     sink.Sink
+	Pipeline *pipeline.Pipeline
+}
+
+// AWSConfig loads the AWS SDK configuration (the default credential chain) for c's region.
+func AWSConfig(ctx context.Context, c config.Config) (aws.Config, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(c.Region))
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// Build makes the sink and the pipeline of c, which must be valid. Metrics go to reg (nil: none).
+func Build(ctx context.Context, c config.Config, awsCfg aws.Config, reg prometheus.Registerer, log *slog.Logger) (*Parts, error) {
+	if err := loadSecret(ctx, &c, awsCfg); err != nil {
+		return nil, err
+	}
+	var ca []byte
+	if c.Sink.CAFile != "" {
+		var err error
+		if ca, err = os.ReadFile(c.Sink.CAFile); err != nil {
+			return nil, fmt.Errorf("reading KINFLOW_SINK_CA_FILE: %w", err)
+		}
+	}
+	opts := sink.Options{Registerer: reg, Logger: log}
+	var s *sink.BulkSink
+	var err error
+	switch c.Sink.Kind {
+	case config.SinkOpenSearch:
+		var signing *aws.Config
+		if c.Sink.SigV4Region != "" {
+			signed := awsCfg.Copy()
+			signed.Region = c.Sink.SigV4Region
+			signing = &signed
+		}
+		s, err = opensearch.New(ctx, c.OpenSearch(signing, ca), opts)
+	default:
+		s, err = elastic.New(ctx, c.Elastic(ca), opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", c.Sink.Kind, err)
+	}
+
+	var formats vpcflow.FormatSource
+	if c.Discovery {
+		formats = flowformats.New(ec2.NewFromConfig(awsCfg, func(o *ec2.Options) {
+			if c.EC2Endpoint != "" {
+				o.BaseEndpoint = aws.String(c.EC2Endpoint)
+			}
+		}))
+	}
+	resolver, err := vpcflow.NewResolver(c.Formats, formats)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pipeline.New(c.Pipeline, resolver, s, pipeline.Options{Registerer: reg, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return &Parts{AWS: awsCfg, Sink: s, Pipeline: p}, nil
+}
+
+// loadSecret fills the sink credentials from Secrets Manager when c names a secret. The secret is JSON with
+// username and password, or api_key (the keys the CDK stack and Elastic Cloud use).
+func loadSecret(ctx context.Context, c *config.Config, awsCfg aws.Config) error {
+	if c.Sink.SecretARN == "" {
+		return nil
+	}
+	sm := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
+		if c.SecretsEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.SecretsEndpoint)
+		}
+	})
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &c.Sink.SecretARN})
+	if err != nil {
+		return fmt.Errorf("reading sink secret %s: %w", c.Sink.SecretARN, err)
+	}
+	var v struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		APIKey   string `json:"api_key"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil {
+		// The error of json.Unmarshal can quote the input: never wrap it, it is the secret.
+		return fmt.Errorf("sink secret %s is not a JSON object with username/password or api_key", c.Sink.SecretARN)
+	}
+	if v.APIKey == "" && v.Username == "" {
+		return errors.New("sink secret " + c.Sink.SecretARN + " holds neither username/password nor api_key")
+	}
+	c.Sink.Username, c.Sink.Password, c.Sink.APIKey = v.Username, v.Password, v.APIKey
+	return nil
+}
