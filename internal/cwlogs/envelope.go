@@ -1,6 +1,7 @@
 package cwlogs
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"unicode/utf16"
@@ -386,18 +387,17 @@ func (sc *scanner) str() (span, error) {
 		return span{}, sc.fail(ErrMalformed, "expected a string")
 	}
 	start := sc.i + 1
-	// Fast path: no escapes, the text is used where it is.
-	for j := start; j < len(b); j++ {
-		switch b[j] {
-		case '"':
-			sc.i = j + 1
-			return span{int32(start), int32(j)}, nil
-		case '\\':
-			return sc.strEscaped(start, j)
-		}
+	// Fast path: no escapes, the text is used where it is. IndexByte is vectorised; most strings have no '\\'.
+	q := bytes.IndexByte(b[start:], '"')
+	if q < 0 {
+		sc.i = len(b)
+		return span{}, sc.fail(ErrMalformed, "unterminated string")
 	}
-	sc.i = len(b)
-	return span{}, sc.fail(ErrMalformed, "unterminated string")
+	if e := bytes.IndexByte(b[start:start+q], '\\'); e >= 0 {
+		return sc.strEscaped(start, start+e)
+	}
+	sc.i = start + q + 1
+	return span{int32(start), int32(start + q)}, nil
 }
 
 func (sc *scanner) strEscaped(start, j int) (span, error) {
