@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -411,4 +412,20 @@ func FuzzParseLine(f *testing.F) {
 		}
 		checkDocument(t, &fl, doc)
 	})
+}
+
+// TestAppendDate checks the hand-written date formatting against the time package across the whole range.
+func TestAppendDate(t *testing.T) {
+	for _, ms := range []int64{0, 999, 1000, 951782400000, 1418530010000, 1795440000123, 4102444800000, maxTime * 1000, 86399999} {
+		want := `"` + time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.999Z07:00") + `"`
+		if got := string(appendDate(nil, ms)); got != want {
+			t.Errorf("appendDate(%d) = %s, want %s", ms, got, want)
+		}
+	}
+	for sec := int64(0); sec < maxTime; sec += 86400*97 + 3607 {
+		want := `"` + time.Unix(sec, 0).UTC().Format(time.RFC3339) + `"`
+		if got := string(appendDate(nil, sec*1000)); got != want {
+			t.Fatalf("appendDate(%d s) = %s, want %s", sec, got, want)
+		}
+	}
 }
