@@ -116,6 +116,8 @@ func NewConsumerService(scope constructs.Construct, id string, p ConsumerService
 	env[EnvStreamName] = p.Stream.Stream.StreamName()
 	env[EnvLeaseTable] = s.Leases.TableName()
 	env[EnvStateTable] = s.Leases.TableName()
+	env[EnvApplicationName] = awscdk.Aws_STACK_NAME()
+	env[EnvInitialPosition] = jsii.String("TRIM_HORIZON")
 	s.TaskDef.AddContainer(jsii.String("consumer"), &awsecs.ContainerDefinitionOptions{
 		Image:                  image,
 		Command:                jsii.Strings("run"),

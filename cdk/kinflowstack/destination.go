@@ -63,22 +63,20 @@ func NewDestination(scope constructs.Construct, id string, p DestinationProps) *
 	case s.NewDomain != nil:
 		d.Domain = newDomain(c, *s.NewDomain, p.Writers, p.Retain)
 		d.Env[EnvSinkURL] = jsii.String("https://" + *d.Domain.AttrDomainEndpoint())
-		d.Env[EnvSinkAuth] = jsii.String("sigv4")
 		d.Env[EnvSinkAWSRegion] = awscdk.Aws_REGION()
+		d.Env[EnvSinkAWSService] = jsii.String("es")
 		grantDomainHTTP(p.Writers, *d.Domain.AttrArn())
 	case s.DomainARN != "":
 		d.Env[EnvSinkURL] = jsii.String(s.URL)
-		d.Env[EnvSinkAuth] = jsii.String("sigv4")
 		d.Env[EnvSinkAWSRegion] = jsii.String(arnRegion(s.DomainARN))
+		d.Env[EnvSinkAWSService] = jsii.String("es")
 		grantDomainHTTP(p.Writers, s.DomainARN)
 	case s.SecretARN != "":
 		d.Env[EnvSinkURL] = jsii.String(s.URL)
-		d.Env[EnvSinkAuth] = jsii.String("secret")
 		d.Env[EnvSinkSecretARN] = jsii.String(s.SecretARN)
 		read("ReadSinkSecret", s.SecretARN)
-	default:
+	default: // no credentials, e.g. a cluster reachable only from the workers' network
 		d.Env[EnvSinkURL] = jsii.String(s.URL)
-		d.Env[EnvSinkAuth] = jsii.String("none")
 	}
 	if p.Webhook.URL != "" {
 		d.Env[EnvWebhookURL] = jsii.String(p.Webhook.URL)

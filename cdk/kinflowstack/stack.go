@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -58,18 +59,17 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 			Retain:             props.RetainData,
 		})
 		groups = append(groups, k.FlowLogs.LogGroup.LogGroupName())
-		formats[*k.FlowLogs.LogGroup.LogGroupName()] = format
+		formats[*k.FlowLogs.LogGroup.LogGroupName()] = format // a token: CloudFormation joins in the name
 	}
 
 	env := map[string]*string{
-		EnvIndexPrefix:      jsii.String(props.Pipeline.IndexPrefix),
-		EnvWindow:           jsii.String(props.Pipeline.Window.String()),
-		EnvAllowedLateness:  jsii.String(props.Pipeline.AllowedLateness.String()),
-		EnvLogFormat:        jsii.String("json"),
-		EnvMetricsNamespace: jsii.String(MetricsNamespace),
+		EnvIndexPrefix:     jsii.String(props.Pipeline.IndexPrefix),
+		EnvWindow:          jsii.String(props.Pipeline.Window.String()),
+		EnvAllowedLateness: jsii.String(props.Pipeline.AllowedLateness.String()),
+		EnvSinkSetup:       jsii.String("true"),
 	}
 	if len(formats) > 0 {
-		env[EnvFlowLogFormats] = st.ToJsonString(formats, nil)
+		env[EnvFlowFormats] = formatOverrides(formats)
 	}
 
 	var writers []awsiam.IRole
@@ -143,4 +143,15 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 
 	applyNagSuppressions(k)
 	return k, nil
+}
+
+// formatOverrides writes group=format;group=format with each format as bare field names: the runtime accepts both
+// forms, and "${field}" inside a joined string would read as a CloudFormation substitution.
+func formatOverrides(formats map[string]string) *string {
+	parts := make([]string, 0, len(formats))
+	for _, g := range slices.Sorted(maps.Keys(formats)) {
+		f := strings.NewReplacer("${", "", "}", "").Replace(formats[g])
+		parts = append(parts, g+"="+f)
+	}
+	return jsii.String(strings.Join(parts, ";"))
 }
