@@ -25,5 +25,6 @@ const (
 	EnvLambdaHandler    = "KINFLOW_LAMBDA_HANDLER"        // new: batch | finalizer (lambda)
 )
 
-// MetricsNamespace is the CloudWatch namespace of kinflow's own metrics (the dead-letter count from its logs).
-const MetricsNamespace = "Kinflow"
+// MetricsNamespace is the CloudWatch namespace of kinflow's own metrics (the Lambda runtime writes EMF there too);
+// the stack adds DeadLetters by Stack, counted from the dead_letters field of the per-batch log line.
+const MetricsNamespace = "kinflow"
