@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 SERVICES := scripts/services.sh
 
-.PHONY: test demo services services-stop services-status unit vet bench fuzz clean
+.PHONY: test demo services services-stop services-status unit vet bench fuzz clean lambda
 
 ## test: start the local services (cached installs) and run every test, unit and integration.
 test: services vet
@@ -45,3 +45,13 @@ fuzz:
 
 clean: services-stop
 	rm -rf .cache bin dist cdk.out
+
+## lambda: bootstrap for provided.al2023 (arm64 and amd64), -tags lambda.norpc, in reproducible zips under dist/.
+LAMBDA_ARCHES ?= arm64 amd64
+lambda:
+	@for arch in $(LAMBDA_ARCHES); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -tags lambda.norpc -trimpath -buildvcs=false \
+	    -ldflags='-s -w -buildid=' -o dist/lambda-$$arch/bootstrap ./lambda || exit 1; \
+	  $(GO) run ./scripts/zipbootstrap -o dist/lambda-$$arch.zip dist/lambda-$$arch/bootstrap || exit 1; \
+	  sha256sum dist/lambda-$$arch.zip; \
+	done
