@@ -24,16 +24,11 @@ import (
 	"github.com/kinflow/kinflow/internal/config"
 )
 
-// Handler names, chosen with KINFLOW_LAMBDA_HANDLER.
-const (
-	handlerKinesis = "kinesis"
-)
-
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	app := newApp(os.LookupEnv, log)
-	switch app.handler {
-	case handlerKinesis:
+	switch app.cfg.LambdaHandler {
+	case config.LambdaBatch:
 		lambda.Start(app.handleKinesis)
 	default:
 		lambda.Start(func(context.Context) error { return app.configErr })
@@ -44,7 +39,6 @@ func main() {
 type app struct {
 	cfg       config.Config
 	configErr error
-	handler   string
 	log       *slog.Logger
 
 	mu      sync.Mutex
@@ -52,16 +46,9 @@ type app struct {
 }
 
 func newApp(lookup func(string) (string, bool), log *slog.Logger) *app {
-	a := &app{log: log, handler: handlerKinesis}
-	if h, ok := lookup("KINFLOW_LAMBDA_HANDLER"); ok && h != "" {
-		a.handler = h
-	}
+	a := &app{log: log}
 	cfg, err := config.Load(lookup)
-	err = errors.Join(err, cfg.Validate())
-	if a.handler != handlerKinesis {
-		err = errors.Join(err, fmt.Errorf("KINFLOW_LAMBDA_HANDLER %q: want %s", a.handler, handlerKinesis))
-	}
-	if err != nil {
+	if err = errors.Join(err, cfg.Validate()); err != nil {
 		a.configErr = fmt.Errorf("invalid configuration: %w", err)
 		log.Error("invalid configuration; every invocation will fail until it is fixed", "error", err)
 	}

@@ -26,6 +26,11 @@ const (
 	SinkOpenSearch    = "opensearch"
 )
 
+// Lambda handlers, chosen with KINFLOW_LAMBDA_HANDLER.
+const (
+	LambdaBatch = "batch" // the Kinesis event source mapping's batches
+)
+
 // Initial positions of a new lease (KCL).
 const (
 	TrimHorizon = "TRIM_HORIZON"
@@ -55,6 +60,7 @@ type Config struct {
 	MetricsAddr       string // consumer: address of /metrics, /healthz and /readyz
 	ShutdownTimeout   time.Duration
 	LambdaDeadlineCut time.Duration // lambda: time kept back from the invocation deadline to cut and answer
+	LambdaHandler     string        // lambda: which handler this function runs
 	LogLevel          string
 }
 
@@ -97,6 +103,7 @@ func Default() Config {
 		MetricsAddr:       ":9090",
 		ShutdownTimeout:   30 * time.Second,
 		LambdaDeadlineCut: 5 * time.Second,
+		LambdaHandler:     LambdaBatch,
 		LogLevel:          "info",
 	}
 }
@@ -200,6 +207,7 @@ func settings() []setting {
 		text("KINFLOW_METRICS_ADDR", "metrics-addr", "address of /metrics, /healthz and /readyz (consumer)", func(c *Config) *string { return &c.MetricsAddr }),
 		duration("KINFLOW_SHUTDOWN_TIMEOUT", "shutdown-timeout", "bound on flushing and checkpointing at SIGTERM", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 		duration("KINFLOW_LAMBDA_DEADLINE_RESERVE", "", "time kept back from a Lambda invocation's deadline to cut partials and answer", func(c *Config) *time.Duration { return &c.LambdaDeadlineCut }),
+		text("KINFLOW_LAMBDA_HANDLER", "", "which handler the Lambda function runs: batch", func(c *Config) *string { return &c.LambdaHandler }),
 		text("KINFLOW_LOG_LEVEL", "log-level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
 	}
 }
@@ -327,6 +335,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("KINFLOW_SHUTDOWN_TIMEOUT %v: want a positive duration", c.ShutdownTimeout))
+	}
+	if c.LambdaHandler != LambdaBatch {
+		errs = append(errs, fmt.Errorf("KINFLOW_LAMBDA_HANDLER %q: want %s (the finalizer handler is not built yet)", c.LambdaHandler, LambdaBatch))
 	}
 	if c.LambdaDeadlineCut <= 0 {
 		errs = append(errs, fmt.Errorf("KINFLOW_LAMBDA_DEADLINE_RESERVE %v: want a positive duration", c.LambdaDeadlineCut))
