@@ -44,28 +44,18 @@ func AWSConfig(ctx context.Context, c config.Config) (aws.Config, error) {
 
 // Build makes the sink and the pipeline of c, which must be valid. Metrics go to reg (nil: none).
 func Build(ctx context.Context, c config.Config, awsCfg aws.Config, reg prometheus.Registerer, log *slog.Logger) (*Parts, error) {
-	if err := loadSecret(ctx, &c, awsCfg); err != nil {
+	if err := LoadSecret(ctx, &c, awsCfg); err != nil {
 		return nil, err
 	}
-	var ca []byte
-	if c.Sink.CAFile != "" {
-		var err error
-		if ca, err = os.ReadFile(c.Sink.CAFile); err != nil {
-			return nil, fmt.Errorf("reading KINFLOW_SINK_CA_FILE: %w", err)
-		}
+	ca, err := CA(c)
+	if err != nil {
+		return nil, err
 	}
 	opts := sink.Options{Registerer: reg, Logger: log}
 	var s *sink.BulkSink
-	var err error
 	switch c.Sink.Kind {
 	case config.SinkOpenSearch:
-		var signing *aws.Config
-		if c.Sink.SigV4Region != "" {
-			signed := awsCfg.Copy()
-			signed.Region = c.Sink.SigV4Region
-			signing = &signed
-		}
-		s, err = opensearch.New(ctx, c.OpenSearch(signing, ca), opts)
+		s, err = opensearch.New(ctx, c.OpenSearch(SigningConfig(c, awsCfg), ca), opts)
 	default:
 		s, err = elastic.New(ctx, c.Elastic(ca), opts)
 	}
@@ -92,9 +82,32 @@ func Build(ctx context.Context, c config.Config, awsCfg aws.Config, reg promethe
 	return &Parts{AWS: awsCfg, Sink: s, Pipeline: p}, nil
 }
 
-// loadSecret fills the sink credentials from Secrets Manager when c names a secret. The secret is JSON with
+// CA returns the PEM certificate authorities named by KINFLOW_SINK_CA_FILE, or nil when none is set.
+func CA(c config.Config) ([]byte, error) {
+	if c.Sink.CAFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(c.Sink.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading KINFLOW_SINK_CA_FILE: %w", err)
+	}
+	return b, nil
+}
+
+// SigningConfig returns the AWS configuration that signs OpenSearch requests (SigV4 in the sink's region), or nil
+// when c does not sign.
+func SigningConfig(c config.Config, awsCfg aws.Config) *aws.Config {
+	if c.Sink.SigV4Region == "" {
+		return nil
+	}
+	signed := awsCfg.Copy()
+	signed.Region = c.Sink.SigV4Region
+	return &signed
+}
+
+// LoadSecret fills the sink credentials from Secrets Manager when c names a secret. The secret is JSON with
 // username and password, or api_key (the keys the CDK stack and Elastic Cloud use).
-func loadSecret(ctx context.Context, c *config.Config, awsCfg aws.Config) error {
+func LoadSecret(ctx context.Context, c *config.Config, awsCfg aws.Config) error {
 	if c.Sink.SecretARN == "" {
 		return nil
 	}
