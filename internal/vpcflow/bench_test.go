@@ -340,3 +340,150 @@ func plainDocument(f map[string]any, group, stream, id string) map[string]any {
 	}
 	return doc
 }
+
+// A contender is one way of processing a record, timed on its own.
+type contender struct {
+	name string
+	do   func(rec []byte)
+}
+
+// BenchmarkSideBySide measures the target ratios within the same iterations: each iteration takes the next record
+// and runs every contender on it, one after the other in an order that rotates per iteration, timing each alone.
+// Whatever else the machine does then falls on all contenders alike, so the ratios hold where sequential
+// sub-benchmarks (one contender for a second, then the next) are not comparable on a busy machine.
+//
+// Per contender it reports ns/event, MB/s (decompressed JSON) and allocs/event (from an untimed pass after the
+// loop); per sub-benchmark, the ratio its target is about:
+//   - decode+parse/gunzip: kinflow decode+parse over kinflow gunzip alone (target: at most 1.6);
+//   - plain/kinflow: the plain decode+parse+encode over kinflow's (target: at least 8).
+func BenchmarkSideBySide(b *testing.B) {
+	c := loadCorpus(b)
+	events, sizes := make([]int, len(c.records)), make([]int, len(c.records))
+	dec, _ := cwlogs.NewDecoder(cwlogs.DefaultConfig())
+	for i, r := range c.records {
+		var env cwlogs.Envelope
+		if err := dec.Decode(&env, r); err != nil {
+			b.Fatal(err)
+		}
+		out, _ := cwlogs.Gunzip(nil, r, 1<<24)
+		events[i], sizes[i] = len(env.LogEvents), len(out)
+	}
+	parser, err := vpcflow.NewParser(vpcflow.DefaultFormat())
+	if err != nil {
+		b.Fatal(err)
+	}
+	gunzip := func() contender {
+		buf := make([]byte, 0, 1<<20)
+		return contender{"gunzip", func(rec []byte) {
+			out, err := cwlogs.Gunzip(buf[:0], rec, 1<<24)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf = out
+		}}
+	}
+	decodeParse := func(encode bool) contender {
+		dec, _ := cwlogs.NewDecoder(cwlogs.DefaultConfig())
+		var env cwlogs.Envelope
+		var f vpcflow.Flow
+		var enc vpcflow.Encoder
+		buf := make([]byte, 0, 1<<20)
+		name := "decode+parse"
+		if encode {
+			name += "+encode"
+		}
+		return contender{name, func(rec []byte) {
+			if err := dec.Decode(&env, rec); err != nil {
+				b.Fatal(err)
+			}
+			buf = buf[:0]
+			for i := range env.LogEvents {
+				ev := &env.LogEvents[i]
+				src := vpcflow.Source{LogGroup: env.LogGroup, LogStream: env.LogStream, EventID: ev.ID, Timestamp: ev.Timestamp}
+				if err := parser.Parse(&f, &src, ev.Message); err != nil {
+					b.Fatal(err)
+				}
+				if encode {
+					buf = enc.AppendDocument(buf, &f, &src)
+					buf = append(buf, '\n')
+				}
+			}
+		}}
+	}
+	plainGz := contender{"plain-gunzip", func(rec []byte) { plainGunzip(b, rec) }}
+	plainDP := contender{"plain-decode+parse", func(rec []byte) {
+		env := plainDecode(b, rec)
+		for _, ev := range env.LogEvents {
+			plainParse(b, ev.Message)
+		}
+	}}
+	var out bytes.Buffer
+	plainDPE := contender{"plain-decode+parse+encode", func(rec []byte) {
+		env := plainDecode(b, rec)
+		out.Reset()
+		for _, ev := range env.LogEvents {
+			j, err := json.Marshal(plainDocument(plainParse(b, ev.Message), env.LogGroup, env.LogStream, string(ev.ID)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			out.Write(j)
+			out.WriteByte('\n')
+		}
+	}}
+
+	b.Run("decode+parse-vs-gunzip", func(b *testing.B) {
+		ns := sideBySide(b, c.records, events, sizes, gunzip(), decodeParse(false), decodeParse(true))
+		b.ReportMetric(ns[1]/ns[0], "decode+parse/gunzip")
+		b.ReportMetric(ns[2]/ns[0], "decode+parse+encode/gunzip")
+	})
+	b.Run("kinflow-vs-plain", func(b *testing.B) {
+		ns := sideBySide(b, c.records, events, sizes, decodeParse(true), plainGz, plainDP, plainDPE)
+		b.ReportMetric(ns[3]/ns[0], "plain/kinflow")
+	})
+}
+
+// sideBySide runs the contenders on each record in turn (see BenchmarkSideBySide) and returns their ns/event.
+func sideBySide(b *testing.B, records [][]byte, events, sizes []int, cs ...contender) []float64 {
+	b.ReportAllocs()
+	for i := range min(len(records), 20) { // warm every contender's buffers and pools, untimed
+		for _, c := range cs {
+			c.do(records[i])
+		}
+	}
+	elapsed := make([]time.Duration, len(cs))
+	nEvents, nBytes := 0, 0
+	for i := 0; b.Loop(); i++ {
+		r := i % len(records)
+		for k := range cs {
+			c := cs[(i+k)%len(cs)]
+			start := time.Now()
+			c.do(records[r])
+			elapsed[(i+k)%len(cs)] += time.Since(start)
+		}
+		nEvents += events[r]
+		nBytes += sizes[r]
+	}
+	if nEvents == 0 {
+		b.Fatal("no events")
+	}
+	ns := make([]float64, len(cs))
+	for k, c := range cs {
+		ns[k] = float64(elapsed[k].Nanoseconds()) / float64(nEvents)
+		b.ReportMetric(ns[k], c.name+"-ns/event")
+		b.ReportMetric(float64(nBytes)/elapsed[k].Seconds()/1e6, c.name+"-MB/s")
+	}
+	// Allocations per contender, untimed: one pass each over the same records, after the timed loop.
+	n := min(len(records), 200)
+	var ms0, ms1 runtime.MemStats
+	for _, c := range cs {
+		ev := 0
+		runtime.ReadMemStats(&ms0)
+		for i := range n {
+			c.do(records[i])
+			ev += events[i]
+		}
+		runtime.ReadMemStats(&ms1)
+		b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(ev), c.name+"-allocs/event")
+	}
+	return ns
+}
