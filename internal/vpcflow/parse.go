@@ -83,15 +83,14 @@ func (p *Parser) Parse(f *Flow, src *Source, line string) error {
 	}
 	*f = Flow{Format: format, Unknown: f.Unknown[:0]}
 	n := 0
+	// One pass over the line. Separators are at most ' ', so most bytes cost one comparison.
 	for i := 0; i < len(line); {
-		for i < len(line) && isSpace(line[i]) {
+		if c := line[i]; c <= ' ' && isSpace(c) {
 			i++
+			continue
 		}
-		if i == len(line) {
-			break
-		}
-		j := i
-		for j < len(line) && !isSpace(line[j]) {
+		j := i + 1
+		for j < len(line) && (line[j] > ' ' || !isSpace(line[j])) {
 			j++
 		}
 		if n < len(format.fields) {
@@ -151,9 +150,12 @@ func (f *Flow) set(format *Format, i int, tok string) bool {
 	case kindString:
 		*spec.str(f) = tok
 	case kindAddr:
-		a, err := netip.ParseAddr(tok)
-		if err != nil || a.Zone() != "" {
-			return false
+		a, ok := parseIPv4(tok)
+		if !ok {
+			var err error
+			if a, err = netip.ParseAddr(tok); err != nil || a.Zone() != "" {
+				return false
+			}
 		}
 		*spec.addr(f) = a
 	case kindPort:
@@ -230,8 +232,53 @@ func (f *Flow) set(format *Format, i int, tok string) bool {
 	return true
 }
 
+// parseIPv4 parses a dotted-quad IPv4 address exactly as netip.ParseAddr does (1 to 3 digits per octet, no
+// leading zeros, at most 255); false means "not certainly one", and the caller asks netip.ParseAddr.
+func parseIPv4(s string) (netip.Addr, bool) {
+	if len(s) < 7 || len(s) > 15 {
+		return netip.Addr{}, false
+	}
+	var ip [4]byte
+	k, v, digits := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 1 && v == 0 { // a leading zero
+				return netip.Addr{}, false
+			}
+			v = v*10 + int(c-'0')
+			digits++
+			if v > 255 {
+				return netip.Addr{}, false
+			}
+		case c == '.' && digits > 0 && k < 3:
+			ip[k] = byte(v)
+			k, v, digits = k+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if k != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	ip[3] = byte(v)
+	return netip.AddrFrom4(ip), true
+}
+
 // parseUint parses a decimal number of at most limit.
 func parseUint(s string, limit uint64) (uint64, bool) {
+	if len(s) <= 19 && s != "" { // at most 19 digits cannot overflow: compare once at the end
+		var v uint64
+		for i := 0; i < len(s); i++ {
+			c := s[i] - '0'
+			if c > 9 {
+				return 0, false
+			}
+			v = v*10 + uint64(c)
+		}
+		return v, v <= limit
+	}
 	if s == "" || len(s) > 20 {
 		return 0, false
 	}
