@@ -186,12 +186,13 @@ type scanner struct {
 	filters                                 []span
 	events                                  []eventSpan
 	maxEvents                               int
+	generalOnly                             bool // tests: no compactEvent, to check that it changes nothing
 }
 
 const maxDepth = 512
 
 func (sc *scanner) scan(buf []byte, maxEvents int) error {
-	*sc = scanner{buf: buf, filters: sc.filters[:0], events: sc.events[:0], maxEvents: maxEvents}
+	*sc = scanner{buf: buf, filters: sc.filters[:0], events: sc.events[:0], maxEvents: maxEvents, generalOnly: sc.generalOnly}
 	if len(buf) > 1<<31-1 {
 		return sc.fail(ErrTooLarge, "envelope over 2 GiB")
 	}
@@ -334,6 +335,9 @@ func (sc *scanner) event() error {
 	if len(sc.events) >= sc.maxEvents {
 		return sc.fail(ErrTooManyEvents, fmt.Sprintf("more than %d", sc.maxEvents))
 	}
+	if !sc.generalOnly && sc.compactEvent() {
+		return nil
+	}
 	var ev eventSpan
 	err := sc.object(func(k span) error {
 		var err error
@@ -361,6 +365,58 @@ func (sc *scanner) event() error {
 	})
 	sc.events = append(sc.events, ev)
 	return err
+}
+
+// compactEvent reads an event written as CloudWatch Logs writes it, {"id":"…","timestamp":…,"message":"…"}: no
+// spaces, that key order, an integer timestamp and no escapes. It reads without writing, so on anything else it
+// returns false with the scanner where it was, and the general reader takes over; when it returns true, the general
+// reader would have made the same event.
+func (sc *scanner) compactEvent() bool {
+	const (
+		idKey  = `{"id":"`
+		tsKey  = `","timestamp":`
+		msgKey = `,"message":"`
+	)
+	b, j := sc.buf, sc.i
+	if len(b)-j < len(idKey) || string(b[j:j+len(idKey)]) != idKey {
+		return false
+	}
+	var ev eventSpan
+	j += len(idKey)
+	if ev.id, j = plainString(b, j); j < 0 {
+		return false
+	}
+	j-- // back to the id's closing quote, the first byte of tsKey
+	if len(b)-j < len(tsKey) || string(b[j:j+len(tsKey)]) != tsKey {
+		return false
+	}
+	j += len(tsKey)
+	digits := j
+	for j < len(b) && j-digits < 18 && b[j] >= '0' && b[j] <= '9' {
+		ev.ts = ev.ts*10 + int64(b[j]-'0')
+		j++
+	}
+	// At most 18 digits (no overflow), no leading zero, and not the start of a fraction or exponent.
+	if j == digits || b[digits] == '0' && j-digits > 1 || len(b)-j < len(msgKey) || string(b[j:j+len(msgKey)]) != msgKey {
+		return false
+	}
+	j += len(msgKey)
+	if ev.msg, j = plainString(b, j); j < 0 || j >= len(b) || b[j] != '}' {
+		return false
+	}
+	sc.i = j + 1
+	sc.events = append(sc.events, ev)
+	return true
+}
+
+// plainString finds the end of the string whose text starts at j and returns its span and the index after its
+// closing quote; -1 when the string is unterminated or has an escape (which needs the general reader).
+func plainString(b []byte, j int) (span, int) {
+	q := bytes.IndexByte(b[j:], '"')
+	if q < 0 || bytes.IndexByte(b[j:j+q], '\\') >= 0 {
+		return span{}, -1
+	}
+	return span{int32(j), int32(j + q)}, j + q + 1
 }
 
 // null consumes a JSON null if one is next.
