@@ -11,7 +11,7 @@ test: services vet
 
 ## demo: the main job on the local default: services, log group + subscription, synthetic flow logs, kinflow.
 demo: services
-	eval "$$($(SERVICES) env)" && $(GO) run ./consumer demo -moto "$$KINFLOW_MOTO_URL"
+	eval "$$($(SERVICES) env)" && $(GO) run ./consumer demo -moto "$$KINFLOW_MOTO_URL" -sink-url "$$KINFLOW_ES_URL"
 
 ## services: install (first run only) and start Elasticsearch, OpenSearch, moto, kinesalite and dynalite.
 services:

@@ -217,7 +217,13 @@ func (g *Generator) Batches(count, minEvents, maxEvents int) []Batch {
 func (g *Generator) Batch(eni string, lines []string) Batch {
 	b := Batch{LogStream: LogStream(eni), Events: make([]Event, len(lines))}
 	for i, l := range lines {
-		b.Events[i] = Event{ID: g.nextID(), Timestamp: endMillis(l), Message: l}
+		ts := endMillis(l)
+		if ts == 0 {
+			// A line without an end time (a malformed one, on purpose): CloudWatch Logs still stamps it, and
+			// refuses events more than 14 days old, so stamp it within the span.
+			ts = g.cfg.Start.UnixMilli()
+		}
+		b.Events[i] = Event{ID: g.nextID(), Timestamp: ts, Message: l}
 	}
 	return b
 }
