@@ -239,3 +239,32 @@ func ReadLimited(r io.Reader, limit int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// errorBodyLimit caps the body read from an error answer: it is only logged or stored as a reason.
+const errorBodyLimit = 64 << 10
+
+// ReadResponse reads and closes a cluster's answer for a Client: at most maxBody bytes of a success, at most
+// 64 KiB of an error (whose body only explains it). product names the cluster in errors.
+func ReadResponse(status int, body io.ReadCloser, maxBody int64, product string) (int, []byte, error) {
+	defer body.Close()
+	failed := status >= 300
+	limit := maxBody
+	if failed {
+		limit = min(limit, errorBodyLimit)
+	}
+	b, err := ReadLimited(body, limit)
+	if err != nil && !failed {
+		return 0, nil, fmt.Errorf("reading %s response: %w", product, err)
+	}
+	return status, b, nil
+}
+
+// Open installs the index templates first when setup is set, then starts a bulk sink writing through c.
+func Open(ctx context.Context, c Client, setup bool, tc TemplateConfig, cfg Config, opts Options) (*BulkSink, error) {
+	if setup {
+		if err := InstallTemplates(ctx, c, tc, opts.Logger); err != nil {
+			return nil, err
+		}
+	}
+	return New(c, cfg, opts)
+}

@@ -128,9 +128,6 @@ func NewClient(cfg Config) (*Client, error) {
 	return &Client{es: es}, nil
 }
 
-// errorBodyLimit caps the body read from an error answer.
-const errorBodyLimit = 64 << 10
-
 var filterPath = strings.Split(sink.BulkFilterPath, ",")
 
 // Bulk implements sink.Client with the esapi bulk request.
@@ -139,7 +136,7 @@ func (c *Client) Bulk(ctx context.Context, body []byte, maxBody int64) (int, []b
 	if err != nil {
 		return 0, nil, fmt.Errorf("elasticsearch bulk: %w", err)
 	}
-	return read(res, maxBody)
+	return sink.ReadResponse(res.StatusCode, res.Body, maxBody, "elasticsearch")
 }
 
 // Do implements sink.Client.
@@ -155,20 +152,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body []byte, maxBo
 	if err != nil {
 		return 0, nil, fmt.Errorf("elasticsearch %s %s: %w", method, path, err)
 	}
-	return read(&esapi.Response{StatusCode: res.StatusCode, Body: res.Body, Header: res.Header}, maxBody)
-}
-
-func read(res *esapi.Response, maxBody int64) (int, []byte, error) {
-	defer res.Body.Close()
-	limit := maxBody
-	if res.IsError() {
-		limit = min(limit, errorBodyLimit)
-	}
-	b, err := sink.ReadLimited(res.Body, limit)
-	if err != nil && !res.IsError() {
-		return 0, nil, fmt.Errorf("reading elasticsearch response: %w", err)
-	}
-	return res.StatusCode, b, nil
+	return sink.ReadResponse(res.StatusCode, res.Body, maxBody, "elasticsearch")
 }
 
 // New returns a running Elasticsearch sink; with cfg.SetupOnStart it first installs the templates.
@@ -177,12 +161,7 @@ func New(ctx context.Context, cfg Config, opts sink.Options) (*sink.BulkSink, er
 	if err != nil {
 		return nil, err
 	}
-	if cfg.SetupOnStart {
-		if err := sink.InstallTemplates(ctx, c, cfg.Templates, opts.Logger); err != nil {
-			return nil, err
-		}
-	}
-	return sink.New(c, cfg.Sink, opts)
+	return sink.Open(ctx, c, cfg.SetupOnStart, cfg.Templates, cfg.Sink, opts)
 }
 
 // Setup installs the index templates: the setup subcommand.

@@ -164,8 +164,6 @@ func NewClient(cfg Config) (*Client, error) {
 	return &Client{os: c}, nil
 }
 
-const errorBodyLimit = 64 << 10
-
 // Bulk implements sink.Client with the opensearchapi bulk request.
 func (c *Client) Bulk(ctx context.Context, body []byte, maxBody int64) (int, []byte, error) {
 	req := opensearchapi.BulkReq{Body: bytes.NewReader(body), Params: opensearchapi.BulkParams{FilterPath: filterPath}}
@@ -219,16 +217,7 @@ func (c *Client) do(ctx context.Context, method string, req opensearch.Request, 
 		}
 		return 0, nil, fmt.Errorf("opensearch %s: %w", method, err)
 	}
-	defer res.Body.Close()
-	limit := maxBody
-	if res.IsError() {
-		limit = min(limit, errorBodyLimit)
-	}
-	b, err := sink.ReadLimited(res.Body, limit)
-	if err != nil && !res.IsError() {
-		return 0, nil, fmt.Errorf("reading opensearch response: %w", err)
-	}
-	return res.StatusCode, b, nil
+	return sink.ReadResponse(res.StatusCode, res.Body, maxBody, "opensearch")
 }
 
 // New returns a running OpenSearch sink; with cfg.SetupOnStart it first installs the templates.
@@ -237,12 +226,7 @@ func New(ctx context.Context, cfg Config, opts sink.Options) (*sink.BulkSink, er
 	if err != nil {
 		return nil, err
 	}
-	if cfg.SetupOnStart {
-		if err := sink.InstallTemplates(ctx, c, cfg.Templates, opts.Logger); err != nil {
-			return nil, err
-		}
-	}
-	return sink.New(c, cfg.Sink, opts)
+	return sink.Open(ctx, c, cfg.SetupOnStart, cfg.Templates, cfg.Sink, opts)
 }
 
 // Setup installs the index templates: the setup subcommand.
