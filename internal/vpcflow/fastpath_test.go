@@ -52,3 +52,25 @@ func TestParseUintLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenEnd: the word-at-a-time scan stops where the byte loop does, for every byte value around every offset.
+func TestTokenEnd(t *testing.T) {
+	slow := func(line string, j int) int {
+		for j < len(line) && !isSpace(line[j]) {
+			j++
+		}
+		return j
+	}
+	base := []byte("abcdefghijklmnopqrstuvwxyz0123456789")
+	for c := 0; c < 256; c++ {
+		for pos := range base {
+			line := append([]byte(nil), base...)
+			line[pos] = byte(c)
+			for j := 0; j <= len(line); j++ {
+				if got, want := tokenEnd(string(line), j), slow(string(line), j); got != want {
+					t.Fatalf("byte %#x at %d, from %d: %d, want %d", c, pos, j, got, want)
+				}
+			}
+		}
+	}
+}
