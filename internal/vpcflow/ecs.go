@@ -27,6 +27,20 @@ type docCtx struct {
 	f    *Flow
 	src  *Source // nil, or &srcv
 	srcv Source
+
+	// The last date written, quoted: @timestamp and event.start of a flow are one instant, and the flows of a
+	// batch share their capture window, so most dates are copied rather than formatted.
+	dateMS  int64
+	dateLen int
+	date    [32]byte
+}
+
+// appendDate is appendDate through the context's cache of the last date.
+func (c *docCtx) appendDate(dst []byte, ms int64) []byte {
+	if c.dateLen == 0 || c.dateMS != ms {
+		c.dateMS, c.dateLen = ms, len(appendDate(c.date[:0], ms))
+	}
+	return append(dst, c.date[:c.dateLen]...)
 }
 
 // An Encoder appends ECS documents. The zero value is ready; it is not safe for concurrent use.
@@ -63,12 +77,12 @@ func buildDocFields() []DocField {
 	t := []DocField{
 		{"@timestamp", "date", "start (the event timestamp when the format has no start)", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			if has(c, FieldStart) {
-				return appendDate(dst, c.f.Start*1000), true
+				return c.appendDate(dst, c.f.Start*1000), true
 			}
 			if c.src == nil || c.src.Timestamp < 0 || c.src.Timestamp > maxTime*1000 {
 				return dst, false
 			}
-			return appendDate(dst, c.src.Timestamp), true
+			return c.appendDate(dst, c.src.Timestamp), true
 		}, 0},
 		{"event.kind", "keyword", `"event"`, false, constant(`"event"`), 0},
 		{"event.category", "keyword", `["network"]`, true, constant(`["network"]`), 0},
@@ -103,10 +117,16 @@ func buildDocFields() []DocField {
 			return dst, false
 		}, 0},
 		{"event.start", "date", "start", false, func(dst []byte, c *docCtx) ([]byte, bool) {
-			return appendDate(dst, c.f.Start*1000), has(c, FieldStart)
+			if !has(c, FieldStart) {
+				return dst, false
+			}
+			return c.appendDate(dst, c.f.Start*1000), true
 		}, 0},
 		{"event.end", "date", "end", false, func(dst []byte, c *docCtx) ([]byte, bool) {
-			return appendDate(dst, c.f.End*1000), has(c, FieldEnd)
+			if !has(c, FieldEnd) {
+				return dst, false
+			}
+			return c.appendDate(dst, c.f.End*1000), true
 		}, 0},
 		{"event.id", "keyword", "the CloudWatch Logs event id", false, func(dst []byte, c *docCtx) ([]byte, bool) {
 			if c.src == nil || c.src.EventID == "" {
@@ -300,7 +320,7 @@ func appendTCPFlagNames(dst []byte, c *docCtx) ([]byte, bool) {
 
 // docNode is the table arranged as the document's nested objects, built once.
 type docNode struct {
-	key      string // `"name":`
+	key      string // `,"name":`: the comma for all members but the first, written with the key in one append
 	children []*docNode
 	write    func([]byte, *docCtx) ([]byte, bool)
 	unknown  bool // aws.vpcflow: the format's unknown fields follow the known ones
@@ -329,12 +349,12 @@ func buildTree(table []DocField, unknown bool) *docNode {
 		for _, part := range strings.Split(df.Name, ".") {
 			var next *docNode
 			for _, c := range n.children {
-				if c.key == strconv.Quote(part)+":" {
+				if c.key == ","+strconv.Quote(part)+":" {
 					next = c
 				}
 			}
 			if next == nil {
-				next = &docNode{key: strconv.Quote(part) + ":"}
+				next = &docNode{key: "," + strconv.Quote(part) + ":"}
 				n.children = append(n.children, next)
 			}
 			n = next
@@ -342,9 +362,9 @@ func buildTree(table []DocField, unknown bool) *docNode {
 		n.write = df.write
 	}
 	for _, c := range root.children {
-		if c.key == `"aws":` {
+		if c.key == `,"aws":` {
 			for _, v := range c.children {
-				v.unknown = unknown && v.key == `"vpcflow":`
+				v.unknown = unknown && v.key == `,"vpcflow":`
 			}
 		}
 	}
@@ -375,10 +395,11 @@ func (e *Encoder) AppendDocument(dst []byte, f *Flow, src *Source) []byte {
 func (n *docNode) appendMembers(dst []byte, c *docCtx, first bool) ([]byte, bool) {
 	for _, ch := range n.children {
 		mark := len(dst)
-		if !first {
-			dst = append(dst, ',')
+		if first {
+			dst = append(dst, ch.key[1:]...)
+		} else {
+			dst = append(dst, ch.key...)
 		}
-		dst = append(dst, ch.key...)
 		var ok bool
 		if ch.write != nil {
 			dst, ok = ch.write(dst, c)
