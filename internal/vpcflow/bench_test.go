@@ -410,6 +410,15 @@ func BenchmarkSideBySide(b *testing.B) {
 			}
 		}}
 	}
+	decode := func() contender {
+		dec, _ := cwlogs.NewDecoder(cwlogs.DefaultConfig())
+		var env cwlogs.Envelope
+		return contender{"decode", func(rec []byte) {
+			if err := dec.Decode(&env, rec); err != nil {
+				b.Fatal(err)
+			}
+		}}
+	}
 	plainGz := contender{"plain-gunzip", func(rec []byte) { plainGunzip(b, rec) }}
 	plainDP := contender{"plain-decode+parse", func(rec []byte) {
 		env := plainDecode(b, rec)
@@ -432,9 +441,10 @@ func BenchmarkSideBySide(b *testing.B) {
 	}}
 
 	b.Run("decode+parse-vs-gunzip", func(b *testing.B) {
-		ns := sideBySide(b, c.records, events, sizes, gunzip(), decodeParse(false), decodeParse(true))
+		ns := sideBySide(b, c.records, events, sizes, gunzip(), decodeParse(false), decodeParse(true), decode())
 		b.ReportMetric(ns[1]/ns[0], "decode+parse/gunzip")
 		b.ReportMetric(ns[2]/ns[0], "decode+parse+encode/gunzip")
+		b.ReportMetric(ns[3]/ns[0], "decode/gunzip")
 	})
 	b.Run("kinflow-vs-plain", func(b *testing.B) {
 		ns := sideBySide(b, c.records, events, sizes, decodeParse(true), plainGz, plainDP, plainDPE)
