@@ -1,6 +1,6 @@
 // Package sinktest holds the integration suite every sink backend runs against its real cluster (templates,
 // queries, aggregations, idempotence, faults through internal/faultproxy, the benchmark), and the corpus it writes:
-// flowgen lines encoded as ECS documents by a small stand-in for internal/vpcflow's encoder.
+// flowgen lines encoded as ECS documents by internal/vpcflow's encoder.
 package sinktest
 
 import (
@@ -13,6 +13,7 @@ import (
 	"github.com/kinflow/kinflow/internal/docid"
 	"github.com/kinflow/kinflow/internal/flowgen"
 	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/vpcflow"
 )
 
 // A Flow is one corpus line with what the tests compute from it.
@@ -58,7 +59,7 @@ func Corpus(prefix string, n, invalid int, seed uint64) []Flow {
 		if i%2 == 0 {
 			f.Doc.Source = []byte(strings.Replace(string(f.Doc.Source), `"source":{"ip":"`, `"source":{"ip":"not-an-ip-`, 1))
 		} else {
-			f.Doc.Source = []byte(strings.Replace(string(f.Doc.Source), `"network":{"bytes":`, `"network":{"bytes":"lots-`, 1))
+			f.Doc.Source = []byte(strings.Replace(string(f.Doc.Source), `"bytes":`, `"bytes":"lots-`, 1))
 			f.Doc.Source = []byte(strings.Replace(string(f.Doc.Source), `,"packets":`, `","packets":`, 1))
 		}
 		f.Doc.Origin.ShardID = "shardId-000000000009"
@@ -76,49 +77,31 @@ func ports(n int) []int {
 	return p
 }
 
-var transports = map[string]string{"6": "tcp", "17": "udp", "1": "icmp"}
-
-// encode turns a version 2 line into an ECS document, as internal/vpcflow's encoder will.
-func encode(ix sink.Indices, group, stream string, e flowgen.Event) Flow {
-	f := strings.Fields(e.Message)
-	start, _ := strconv.ParseInt(f[10], 10, 64)
-	end, _ := strconv.ParseInt(f[11], 10, 64)
-	ts := time.Unix(start, 0).UTC()
-	b := make([]byte, 0, 768)
-	b = append(b, `{"@timestamp":"`...)
-	b = ts.AppendFormat(b, time.RFC3339)
-	b = append(b, `","event":{"start":"`...)
-	b = ts.AppendFormat(b, time.RFC3339)
-	b = append(b, `","end":"`...)
-	b = time.Unix(end, 0).UTC().AppendFormat(b, time.RFC3339)
-	b = fmt.Appendf(b, `","id":%q,"kind":"event","category":["network"]`, e.ID)
-	out := Flow{Valid: true, EventID: e.ID}
-	if f[13] == "OK" {
-		action, outcome, typ := "accept", "success", "allowed"
-		if f[12] == "REJECT" {
-			action, outcome, typ = "reject", "failure", "denied"
-			out.Reject = true
-		}
-		out.Src, out.Dst = netip.MustParseAddr(f[3]), netip.MustParseAddr(f[4])
-		out.Bytes, _ = strconv.ParseInt(f[9], 10, 64)
-		netType := "ipv4"
-		if out.Src.Is6() {
-			netType = "ipv6"
-		}
-		b = fmt.Appendf(b, `,"action":%q,"outcome":%q,"type":["connection",%q]}`, action, outcome, typ)
-		b = fmt.Appendf(b, `,"source":{"ip":%q,"port":%s},"destination":{"ip":%q,"port":%s}`, f[3], f[5], f[4], f[6])
-		b = fmt.Appendf(b, `,"network":{"bytes":%s,"packets":%s,"iana_number":%q,"transport":%q,"type":%q}`, f[9], f[8], f[7], transports[f[7]], netType)
-		b = fmt.Appendf(b, `,"related":{"ip":[%q,%q]}`, f[3], f[4])
-	} else {
-		b = append(b, '}')
+// parser parses flowgen's lines (the default format); the corpus is encoded by the real ECS encoder, so the
+// suite writes exactly what the pipeline writes.
+var parser = func() *vpcflow.Parser {
+	p, err := vpcflow.NewParser(vpcflow.DefaultFormat())
+	if err != nil {
+		panic(err) // the default format is a constant
 	}
-	b = fmt.Appendf(b, `,"cloud":{"provider":"aws","account":{"id":%q}}`, f[1])
-	b = fmt.Appendf(b, `,"aws":{"cloudwatch":{"log_group":%q,"log_stream":%q},"vpcflow":{"version":%q,"interface_id":%q,"log_status":%q}}}`, group, stream, f[0], f[2], f[13])
+	return p
+}()
+
+// encode turns a flowgen event into its ECS document. A line that does not parse (none of flowgen's) is invalid.
+func encode(ix sink.Indices, group, stream string, e flowgen.Event) Flow {
+	var fl vpcflow.Flow
+	var enc vpcflow.Encoder
+	src := vpcflow.Source{LogGroup: group, LogStream: stream, EventID: e.ID, Timestamp: e.Timestamp}
+	out := Flow{Valid: parser.Parse(&fl, &src, e.Message) == nil, EventID: e.ID}
+	if fl.LogStatus == vpcflow.LogStatusOK {
+		out.Src, out.Dst, out.Bytes = fl.SrcAddr, fl.DstAddr, int64(fl.Bytes)
+		out.Reject = fl.Action == vpcflow.ActionReject
+	}
 	out.Doc = sink.Doc{
-		Index:  ix.Flows(ts),
+		Index:  ix.Flows(time.Unix(fl.EventTime(e.Timestamp), 0)),
 		ID:     docid.Flow(group, stream, e.ID, e.Timestamp, []byte(e.Message)),
 		Op:     sink.OpCreate,
-		Source: b,
+		Source: enc.AppendDocument(nil, &fl, &src),
 		Origin: sink.Origin{LogGroup: group, LogStream: stream, EventID: e.ID, Raw: []byte(e.Message)},
 	}
 	return out
