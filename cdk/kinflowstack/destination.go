@@ -1,6 +1,7 @@
 package kinflowstack
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 
@@ -18,7 +19,8 @@ type DestinationProps struct {
 	Sink    SinkConfig
 	Webhook WebhookConfig
 	Retain  bool
-	// Writers are the runtime roles (the batch and finalizer functions, or the consumer task) allowed to write.
+	// Writers are the runtime roles allowed to write: the consumer task's, or the functions' (one role shared by
+	// both with a new domain, else one each). A new domain needs exactly one (see ErrDomainWriters).
 	Writers []awsiam.IRole
 }
 
@@ -44,8 +46,16 @@ func secretResource(arn string) string {
 	return arn + "-??????"
 }
 
+// ErrDomainWriters: a new domain's fine-grained access control maps one IAM principal, its master user, so every
+// process that sends the domain requests must run as that one role; any other writer role would pass the access
+// policy and then get 403 from every request.
+var ErrDomainWriters = errors.New("a new OpenSearch domain needs exactly one writer role (its fine-grained access control master user)")
+
 // NewDestination grants the writers the sink and webhook, creating the domain if asked.
-func NewDestination(scope constructs.Construct, id string, p DestinationProps) *Destination {
+func NewDestination(scope constructs.Construct, id string, p DestinationProps) (*Destination, error) {
+	if p.Sink.NewDomain != nil && len(p.Writers) != 1 {
+		return nil, fmt.Errorf("destination %s: %w; got %d", id, ErrDomainWriters, len(p.Writers))
+	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	d := &Destination{Construct: c, Env: map[string]*string{}}
 	s := p.Sink
@@ -61,7 +71,7 @@ func NewDestination(scope constructs.Construct, id string, p DestinationProps) *
 	}
 	switch {
 	case s.NewDomain != nil:
-		d.Domain = newDomain(c, *s.NewDomain, p.Writers, p.Retain)
+		d.Domain = newDomain(c, *s.NewDomain, p.Writers[0], p.Retain)
 		d.Env[EnvSinkURL] = jsii.String("https://" + *d.Domain.AttrDomainEndpoint())
 		d.Env[EnvSinkAWSRegion] = awscdk.Aws_REGION()
 		d.Env[EnvSinkAWSService] = jsii.String("es")
@@ -83,7 +93,7 @@ func NewDestination(scope constructs.Construct, id string, p DestinationProps) *
 		d.Env[EnvWebhookSecretARN] = jsii.String(p.Webhook.SecretARN)
 		read("ReadWebhookSecret", p.Webhook.SecretARN)
 	}
-	return d
+	return d, nil
 }
 
 // domainHTTPActions are the data-plane requests kinflow makes: bulk writes, template setup, searches for partials.
@@ -114,10 +124,11 @@ func arnRegion(arn string) string {
 }
 
 // newDomain creates an OpenSearch Service domain: encrypted at rest and between nodes, HTTPS with TLS 1.2 only,
-// fine-grained access control with the first writer role as master user (so kinflow can install its templates),
-// an access policy naming only the writer roles, and its application, slow and audit logs in CloudWatch Logs.
+// fine-grained access control with the one writer role as master user (so kinflow can install its templates and
+// every request it makes is mapped), an access policy naming only that role, and its application, slow and audit
+// logs in CloudWatch Logs.
 // It is an L1 resource with a fixed name so the access policy can name the domain's ARN without a custom resource.
-func newDomain(c constructs.Construct, cfg DomainConfig, writers []awsiam.IRole, retain bool) awsopensearchservice.CfnDomain {
+func newDomain(c constructs.Construct, cfg DomainConfig, writer awsiam.IRole, retain bool) awsopensearchservice.CfnDomain {
 	stack := awscdk.Stack_Of(c)
 	domainARN := awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:es:${AWS::Region}:${AWS::AccountId}:domain/"+cfg.Name), nil)
 	removal := awscdk.RemovalPolicy_DESTROY
@@ -152,10 +163,7 @@ func newDomain(c constructs.Construct, cfg DomainConfig, writers []awsiam.IRole,
 		}, nil),
 	})
 
-	principals := make([]*string, len(writers))
-	for i, w := range writers {
-		principals[i] = w.RoleArn()
-	}
+	principals := []*string{writer.RoleArn()}
 	publish := map[string]interface{}{}
 	for kind, lg := range logs {
 		publish[kind] = &awsopensearchservice.CfnDomain_LogPublishingOptionProperty{
@@ -197,7 +205,7 @@ func newDomain(c constructs.Construct, cfg DomainConfig, writers []awsiam.IRole,
 			Enabled:                     jsii.Bool(true),
 			InternalUserDatabaseEnabled: jsii.Bool(false),
 			MasterUserOptions: &awsopensearchservice.CfnDomain_MasterUserOptionsProperty{
-				MasterUserArn: principals[0],
+				MasterUserArn: writer.RoleArn(),
 			},
 		},
 		AccessPolicies:       accessPolicyObject(principals, domainARN),

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,6 +274,31 @@ func (t *template) grants(prefix, action string) []statement {
 				}
 			}
 		}
+	}
+	return out
+}
+
+// grantedResources maps each action allowed by the policies of the roles with these logical id prefixes to the
+// sorted resources (as JSON) it is allowed on, leaving out the actions skip reports.
+func (t *template) grantedResources(skip func(action string) bool, prefixes ...string) map[string][]string {
+	out := map[string][]string{}
+	for _, s := range t.statements() {
+		if s.raw["Effect"] != "Allow" || !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(s.Policy, p) }) {
+			continue
+		}
+		for _, a := range s.Actions {
+			if skip(a) {
+				continue
+			}
+			for _, r := range s.Resource {
+				if j := jsonString(r); !slices.Contains(out[a], j) {
+					out[a] = append(out[a], j)
+				}
+			}
+		}
+	}
+	for _, rs := range out {
+		slices.Sort(rs)
 	}
 	return out
 }

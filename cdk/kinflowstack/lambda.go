@@ -20,6 +20,13 @@ type LambdaProcessorProps struct {
 	Stream *Stream
 	// Env is the environment shared by both functions (sink, webhook, pipeline settings).
 	Env map[string]*string
+	// SharedRole runs both functions under one execution role. The stack sets it when the destination is a new
+	// OpenSearch domain: its fine-grained access control maps exactly one IAM principal, the master user, and both
+	// functions send it requests. The shared role holds the union of the two sets of grants, which adds to the
+	// finalizer reading this stream (and decrypting it with the stream's key, if the stack has one) and writing the
+	// batch function's log group, and to the batch function writing the finalizer's log group; every grant still
+	// names its resources.
+	SharedRole bool
 }
 
 // LambdaProcessor owns lambda mode: the batch function behind a Kinesis event source mapping that reports batch
@@ -27,7 +34,8 @@ type LambdaProcessorProps struct {
 // EventBridge, and the DynamoDB table holding the finalizer's lock and watermarks.
 type LambdaProcessor struct {
 	constructs.Construct
-	Batch, Finalizer         awslambda.Function
+	Batch, Finalizer awslambda.Function
+	// BatchRole and FinalizerRole are the functions' execution roles: one role with SharedRole, else two.
 	BatchRole, FinalizerRole awsiam.Role
 	BatchLogs, FinalizerLogs awslogs.LogGroup
 	Mapping                  awslambdaeventsources.KinesisEventSource
@@ -36,7 +44,15 @@ type LambdaProcessor struct {
 	Schedule                 awsevents.Rule
 }
 
-// newRuntimeRole returns a role for a Lambda function that may write only its own log group.
+// Roles returns the distinct execution roles of the functions: one with SharedRole, else batch and finalizer.
+func (l *LambdaProcessor) Roles() []awsiam.Role {
+	if l.BatchRole == l.FinalizerRole {
+		return []awsiam.Role{l.BatchRole}
+	}
+	return []awsiam.Role{l.BatchRole, l.FinalizerRole}
+}
+
+// newLambdaRole returns a role that Lambda may assume, with no permissions yet.
 func newLambdaRole(c constructs.Construct, id, what string) awsiam.Role {
 	return awsiam.NewRole(c, jsii.String(id), &awsiam.RoleProps{
 		Description: jsii.String("kinflow: " + what),
@@ -44,12 +60,17 @@ func newLambdaRole(c constructs.Construct, id, what string) awsiam.Role {
 	})
 }
 
-// grantLogs lets a role write one log group (its streams are under the group's ARN, which ends in :*).
-func grantLogs(role awsiam.IRole, lg awslogs.LogGroup) {
+// grantLogs lets a role write the log groups of the functions it runs (their streams are under each group's ARN,
+// which ends in :*), in one statement: a Sid is unique within a policy.
+func grantLogs(role awsiam.IRole, lgs ...awslogs.LogGroup) {
+	arns := make([]*string, len(lgs))
+	for i, lg := range lgs {
+		arns[i] = lg.LogGroupArn()
+	}
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("WriteOwnLogs"),
 		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
-		Resources: &[]*string{lg.LogGroupArn()},
+		Resources: &arns,
 	}))
 }
 
@@ -130,18 +151,25 @@ func NewLambdaProcessor(scope constructs.Construct, id string, p LambdaProcessor
 	}
 
 	l.BatchLogs = newRuntimeLogGroup(c, "BatchLogs")
-	l.BatchRole = newLambdaRole(c, "BatchRole", "the batch function reads the stream and writes the sink")
-	grantLogs(l.BatchRole, l.BatchLogs)
+	l.FinalizerLogs = newRuntimeLogGroup(c, "FinalizerLogs")
+	if p.SharedRole {
+		role := newLambdaRole(c, "Role", "both functions (one role: the new OpenSearch domain maps one IAM master "+
+			"user): the batch function reads the stream and writes the sink, the finalizer closes windows, writes "+
+			"final connection sets and calls the webhook")
+		grantLogs(role, l.BatchLogs, l.FinalizerLogs)
+		l.BatchRole, l.FinalizerRole = role, role
+	} else {
+		l.BatchRole = newLambdaRole(c, "BatchRole", "the batch function reads the stream and writes the sink")
+		grantLogs(l.BatchRole, l.BatchLogs)
+		l.FinalizerRole = newLambdaRole(c, "FinalizerRole", "the finalizer closes windows, writes final connection sets and calls the webhook")
+		grantLogs(l.FinalizerRole, l.FinalizerLogs)
+	}
 	l.Batch = function("Batch", "batch", "decodes Kinesis batches of VPC flow logs into documents and partial connection sets",
 		cfg.MemoryMB, cfg.TimeoutSeconds, l.BatchRole, l.BatchLogs)
-
-	l.FinalizerLogs = newRuntimeLogGroup(c, "FinalizerLogs")
-	l.FinalizerRole = newLambdaRole(c, "FinalizerRole", "the finalizer closes windows, writes final connection sets and calls the webhook")
-	grantLogs(l.FinalizerRole, l.FinalizerLogs)
 	l.Finalizer = function("Finalizer", "finalizer", "merges the partial connection sets of closed windows (every minute)",
 		cfg.FinalizerMemoryMB, cfg.FinalizerTimeout, l.FinalizerRole, l.FinalizerLogs)
 
-	for _, r := range []awsiam.Role{l.BatchRole, l.FinalizerRole} {
+	for _, r := range l.Roles() {
 		grantState(r, l.State)
 		l.DeadLetters.GrantSendMessages(r)
 	}

@@ -87,7 +87,11 @@ func applyNagSuppressions(k *KinflowStack) {
 // writerRoles are the roles of the runtime of the chosen mode.
 func (k *KinflowStack) writerRoles() []constructs.IConstruct {
 	if k.Lambda != nil {
-		return []constructs.IConstruct{k.Lambda.BatchRole, k.Lambda.FinalizerRole}
+		var out []constructs.IConstruct
+		for _, r := range k.Lambda.Roles() {
+			out = append(out, r)
+		}
+		return out
 	}
 	return []constructs.IConstruct{k.Consumer.TaskRole}
 }

@@ -77,8 +77,14 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 	var ownLogs []*string
 	switch props.Mode {
 	case ModeLambda:
-		k.Lambda = NewLambdaProcessor(st, "Lambda", LambdaProcessorProps{Config: props.Lambda, Stream: k.Stream, Env: env})
-		writers = []awsiam.IRole{k.Lambda.BatchRole, k.Lambda.FinalizerRole}
+		// A new domain maps one IAM principal in fine-grained access control (its master user), and both functions
+		// send it requests: they run under one role then.
+		k.Lambda = NewLambdaProcessor(st, "Lambda", LambdaProcessorProps{
+			Config: props.Lambda, Stream: k.Stream, Env: env, SharedRole: props.Sink.NewDomain != nil,
+		})
+		for _, r := range k.Lambda.Roles() {
+			writers = append(writers, r)
+		}
 		addEnv = func(name string, v *string) {
 			k.Lambda.Batch.AddEnvironment(jsii.String(name), v, nil)
 			k.Lambda.Finalizer.AddEnvironment(jsii.String(name), v, nil)
@@ -102,9 +108,13 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 		ownLogs = []*string{k.Consumer.Logs.LogGroupName()}
 	}
 
-	k.Destination = NewDestination(st, "Destination", DestinationProps{
+	var err error
+	k.Destination, err = NewDestination(st, "Destination", DestinationProps{
 		Sink: props.Sink, Webhook: props.Webhook, Retain: props.RetainData, Writers: writers,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("kinflow stack %s: %w", id, err)
+	}
 	for _, name := range slices.Sorted(maps.Keys(k.Destination.Env)) {
 		addEnv(name, k.Destination.Env[name])
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestStack synthesizes every scenario and checks the resources, properties and IAM statements of its mode and
@@ -17,10 +18,7 @@ func TestStack(t *testing.T) {
 			if s := tpl.only(t, "AWS::Kinesis::Stream"); jsonString(s["StreamModeDetails"]) != `{"StreamMode":"ON_DEMAND"}` {
 				t.Errorf("stream mode: %s", jsonString(s["StreamModeDetails"]))
 			}
-			checkLambda(t, tpl, map[string]any{
-				"BatchSize": 100, "MaximumBatchingWindowInSeconds": 5, "ParallelizationFactor": 1,
-				"MaximumRetryAttempts": 10, "MaximumRecordAgeInSeconds": 21600,
-			})
+			checkLambda(t, tpl, defaultMapping, separateRoles)
 			checkSubscriptions(t, tpl, 2, false)
 			if n := tpl.count("AWS::Logs::AccountPolicy"); n != 0 {
 				t.Errorf("account policies: %d, want 0", n)
@@ -44,7 +42,7 @@ func TestStack(t *testing.T) {
 			checkLambda(t, tpl, map[string]any{
 				"BatchSize": 500, "MaximumBatchingWindowInSeconds": 10, "ParallelizationFactor": 4,
 				"MaximumRetryAttempts": 3, "MaximumRecordAgeInSeconds": 3600,
-			})
+			}, separateRoles)
 			// CloudWatch Logs encrypts with the stream's key; the readers decrypt.
 			if len(tpl.grants("SubscriptionsRole", "kms:GenerateDataKey")) != 1 {
 				t.Error("the subscription role cannot encrypt with the stream key")
@@ -89,7 +87,14 @@ func TestStack(t *testing.T) {
 			}
 		},
 		"lambda-domain": func(t *testing.T, tpl *template, k *KinflowStack) {
-			checkDomain(t, tpl, k, []string{"LambdaBatchRole", "LambdaFinalizerRole"}, 1)
+			// Both functions send the domain requests and fine-grained access control maps one IAM principal:
+			// they run under one role, the master user.
+			checkLambda(t, tpl, defaultMapping, lambdaRoles{batch: "LambdaRole", finalizer: "LambdaRole"})
+			checkDomain(t, tpl, k, []string{"LambdaRole"}, 1)
+			if n := len(k.Lambda.Roles()); n != 1 {
+				t.Errorf("execution roles: %d, want 1", n)
+			}
+			checkSharedRoleIsUnion(t, tpl)
 		},
 		"consumer": func(t *testing.T, tpl *template, k *KinflowStack) {
 			checkConsumer(t, tpl, 4, false)
@@ -185,7 +190,18 @@ func lambdaFunction(t *testing.T, tpl *template, handler string) map[string]any 
 	return nil
 }
 
-func checkLambda(t *testing.T, tpl *template, mapping map[string]any) {
+// lambdaRoles are the logical id prefixes of the functions' execution roles (the same one when shared).
+type lambdaRoles struct{ batch, finalizer string }
+
+var (
+	separateRoles  = lambdaRoles{batch: "LambdaBatchRole", finalizer: "LambdaFinalizerRole"}
+	defaultMapping = map[string]any{
+		"BatchSize": 100, "MaximumBatchingWindowInSeconds": 5, "ParallelizationFactor": 1,
+		"MaximumRetryAttempts": 10, "MaximumRecordAgeInSeconds": 21600,
+	}
+)
+
+func checkLambda(t *testing.T, tpl *template, mapping map[string]any, roles lambdaRoles) {
 	t.Helper()
 	if n := tpl.count("AWS::Lambda::Function"); n != 2 {
 		t.Errorf("functions: %d, want 2 (batch, finalizer)", n)
@@ -226,21 +242,62 @@ func checkLambda(t *testing.T, tpl *template, mapping map[string]any) {
 		"KeySchema":   []any{map[string]any{"AttributeName": "ShardID", "KeyType": "HASH"}},
 		"BillingMode": "PAY_PER_REQUEST",
 	})
-	for _, role := range []string{"LambdaBatchRole", "LambdaFinalizerRole"} {
+	// Each role writes the log groups of the functions it runs, and no other.
+	logs := map[string][]string{}
+	for h, role := range map[string]string{"batch": roles.batch, "finalizer": roles.finalizer} {
+		if id := roleOf(lambdaFunction(t, tpl, h)); !strings.HasPrefix(id, role) {
+			t.Errorf("%s function runs as %s, want %s", h, id, role)
+		}
+		logs[role] = append(logs[role], "Lambda"+strings.ToUpper(h[:1])+h[1:]+"Logs")
+	}
+	for role, groups := range logs {
 		if len(tpl.grants(role, "dynamodb:UpdateItem")) != 1 || len(tpl.grants(role, "sqs:SendMessage")) != 1 {
 			t.Errorf("%s: cannot use the state table and the queue", role)
 		}
-		if got := tpl.grants(role, "logs:PutLogEvents"); len(got) != 1 || !strings.Contains(jsonString(got[0].Resource), "Logs") {
-			t.Errorf("%s: PutLogEvents %+v, want its own log group only", role, got)
+		got := tpl.grants(role, "logs:PutLogEvents")
+		if len(got) != 1 || len(got[0].Resource) != len(groups) {
+			t.Errorf("%s: PutLogEvents %+v, want exactly %v", role, got, groups)
+			continue
+		}
+		for _, g := range groups {
+			if !strings.Contains(jsonString(got[0].Resource), g) {
+				t.Errorf("%s: PutLogEvents %+v, want %v", role, got, groups)
+			}
 		}
 	}
-	if got := tpl.grants("LambdaBatchRole", "kinesis:GetRecords"); len(got) != 1 || !strings.Contains(jsonString(got[0].Resource), "Stream") {
+	if got := tpl.grants(roles.batch, "kinesis:GetRecords"); len(got) != 1 || !strings.Contains(jsonString(got[0].Resource), "Stream") {
 		t.Errorf("batch role GetRecords: %+v", got)
 	}
 	for id, r := range tpl.resources("AWS::IAM::Role") {
 		if r["Properties"].(map[string]any)["ManagedPolicyArns"] != nil && strings.HasPrefix(id, "Lambda") {
 			t.Errorf("%s has managed policies (want only its own statements)", id)
 		}
+	}
+}
+
+// roleOf is the logical id of the role a function runs as.
+func roleOf(fn map[string]any) string {
+	if ga, ok := fn["Role"].(map[string]any)["Fn::GetAtt"].([]any); ok {
+		return ga[0].(string)
+	}
+	return jsonString(fn["Role"])
+}
+
+// checkSharedRoleIsUnion: the shared role of lambda-domain holds exactly the grants of the separate batch and
+// finalizer roles of the lambda scenario, action by action and resource by resource, apart from the sink's own
+// (a secret there, the domain here, checked by checkDomain). So sharing adds to each function only the other's
+// grants, each still naming its resources.
+func checkSharedRoleIsUnion(t *testing.T, shared *template) {
+	t.Helper()
+	k, _ := build(t, lambdaProps(t), "")
+	separate := templateOf(t, k)
+	sink := func(action string) bool {
+		return strings.HasPrefix(action, "secretsmanager:") || strings.HasPrefix(action, "es:")
+	}
+	want := separate.grantedResources(sink, "LambdaBatchRole", "LambdaFinalizerRole")
+	got := shared.grantedResources(sink, "LambdaRole")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("shared role grants (-union of the separate roles +shared):\n%s", diff)
 	}
 }
 
@@ -420,6 +477,7 @@ func checkDomain(t *testing.T, tpl *template, k *KinflowStack, writers []string,
 			t.Errorf("domain %s: %s, want %s", k, got, v)
 		}
 	}
+	checkRuntimeIsMasterUser(t, tpl, d)
 	adv := jsonString(d["AdvancedSecurityOptions"])
 	if !strings.Contains(adv, `"Enabled":true`) || !strings.Contains(adv, `"InternalUserDatabaseEnabled":false`) || !strings.Contains(adv, "MasterUserARN") {
 		t.Errorf("fine-grained access control: %s", adv)
@@ -446,6 +504,34 @@ func checkDomain(t *testing.T, tpl *template, k *KinflowStack, writers []string,
 	if r := tpl.resources("AWS::OpenSearchService::Domain"); jsonString(r[firstKey(r)]["DeletionPolicy"]) != `"Retain"` {
 		t.Errorf("domain not retained: %v", r[firstKey(r)]["DeletionPolicy"])
 	}
+}
+
+// checkRuntimeIsMasterUser: every principal the runtime runs as (each function's role, each task's role) is the
+// domain's master user, the one IAM principal fine-grained access control maps; any other would pass the access
+// policy and then get 403 on every request. The access policy names that principal and no other.
+func checkRuntimeIsMasterUser(t *testing.T, tpl *template, domain map[string]any) {
+	t.Helper()
+	var runAs []any
+	for _, r := range tpl.resources("AWS::Lambda::Function") {
+		runAs = append(runAs, r["Properties"].(map[string]any)["Role"])
+	}
+	for _, r := range tpl.resources("AWS::ECS::TaskDefinition") {
+		runAs = append(runAs, r["Properties"].(map[string]any)["TaskRoleArn"])
+	}
+	if len(runAs) == 0 {
+		t.Fatal("no function or task: nothing runs as the master user")
+	}
+	for _, p := range runAs {
+		tpl.has(t, "AWS::OpenSearchService::Domain", map[string]any{
+			"AdvancedSecurityOptions": map[string]any{"MasterUserOptions": map[string]any{"MasterUserARN": p}},
+		})
+	}
+	master := domain["AdvancedSecurityOptions"].(map[string]any)["MasterUserOptions"].(map[string]any)["MasterUserARN"]
+	tpl.has(t, "AWS::OpenSearchService::Domain", map[string]any{
+		"AccessPolicies": map[string]any{"Statement": []any{map[string]any{
+			"Principal": map[string]any{"AWS": assertions.Match_ArrayEquals(&[]any{master})},
+		}}},
+	})
 }
 
 func checkAlarms(t *testing.T, tpl *template, names ...string) {
