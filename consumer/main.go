@@ -28,6 +28,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"decode", "print the documents the records in files or stdin produce (NDJSON); errors to stderr", runDecode},
+		{"run", "read the Kinesis stream as a KCL worker (the default)", runConsumer},
 		{"setup", "install the index templates into the configured cluster", runSetup},
 		{"demo", "create the local log group, stream and subscription, feed synthetic flow logs, process them", runDemo},
 	}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
+
+	"github.com/kinflow/kinflow/internal/pipeline"
+)
+
+// processorFactory makes one shardProcessor per shard lease the KCL worker takes.
+type processorFactory struct {
+	ctx      context.Context // ends at shutdown: a write still waiting then gives up and nothing is checkpointed
+	pipe     *pipeline.Pipeline
+	interval time.Duration // longest time between two checkpoints of a shard with data
+	metrics  *consumerMetrics
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+func (f *processorFactory) CreateProcessor() kcl.IRecordProcessor {
+	return &shardProcessor{f: f}
+}
+
+// shardProcessor runs one shard's records through the pipeline. A batch is checkpointed only after its documents
+// and its partial connection sets are durable; a partial is cut (and the shard checkpointed) when the interval has
+// passed, when a limit of the open partial is reached, at shard end, and at shutdown.
+type shardProcessor struct {
+	f       *processorFactory
+	shardID string
+	shard   *pipeline.Shard
+	log     *slog.Logger
+	lastSeq string // last record processed since the last checkpoint
+	lastCut time.Time
+	// failed: a batch could not be made durable (only at shutdown: the sink waits out cluster outages). From then
+	// on nothing is processed or checkpointed, so no checkpoint can pass the gap; the next lease owner redoes it.
+	failed bool
+}
+
+func (p *shardProcessor) Initialize(in *kcl.InitializationInput) {
+	p.shardID = in.ShardId
+	p.log = p.f.log.With("shard", in.ShardId)
+	p.lastCut = p.f.now()
+	shard, err := p.f.pipe.Shard(in.ShardId)
+	if err != nil {
+		// Only an invalid configuration fails here, and run validated it at start-up.
+		p.log.Error("cannot process shard", "error", err)
+		p.failed = true
+		return
+	}
+	p.shard = shard
+	p.f.metrics.shardsHeld.Inc()
+	start := ""
+	if in.ExtendedSequenceNumber != nil {
+		start = aws.ToString(in.ExtendedSequenceNumber.SequenceNumber)
+	}
+	p.log.Info("shard lease taken", "checkpoint", start)
+}
+
+func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
+	if p.failed {
+		return
+	}
+	p.f.metrics.millisBehind.WithLabelValues(p.shardID).Set(float64(in.MillisBehindLatest))
+	if len(in.Records) > 0 {
+		batch := make([]pipeline.Record, len(in.Records))
+		for i, r := range in.Records {
+			batch[i] = pipeline.Record{SequenceNumber: aws.ToString(r.SequenceNumber), Data: r.Data}
+		}
+		res, err := p.shard.Process(p.f.ctx, batch)
+		if err != nil {
+			p.fail("batch not durable", err)
+			return
+		}
+		p.lastSeq = batch[len(batch)-1].SequenceNumber
+		p.log.Debug("batch durable", "records", res.Records, "flows", res.Flows, "dead_letters", res.DeadLetters,
+			"late", res.Late, "millis_behind_latest", in.MillisBehindLatest)
+		if res.CutDue {
+			p.checkpoint(in.Checkpointer, "limit")
+			return
+		}
+	}
+	if p.lastSeq != "" && p.f.now().Sub(p.lastCut) >= p.f.interval {
+		p.checkpoint(in.Checkpointer, "interval")
+	}
+}
+
+// checkpoint cuts the open partial and, once it is durable, checkpoints the last record processed.
+func (p *shardProcessor) checkpoint(cp kcl.IRecordProcessorCheckpointer, why string) {
+	if err := p.shard.Cut(p.f.ctx); err != nil {
+		p.fail("partial connection sets not durable", err)
+		return
+	}
+	seq := p.lastSeq
+	if err := cp.Checkpoint(&seq); err != nil {
+		// The lease was lost or DynamoDB failed: the records after the previous checkpoint will be redone, with the
+		// same document ids.
+		p.log.Warn("checkpoint failed", "sequence", seq, "error", err)
+		p.f.metrics.checkpointErrors.Inc()
+		return
+	}
+	p.f.metrics.checkpoints.WithLabelValues(why).Inc()
+	p.f.metrics.lastCheckpoint.WithLabelValues(p.shardID).SetToCurrentTime()
+	p.lastSeq, p.lastCut = "", p.f.now()
+}
+
+func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
+	reason := aws.ToString(kcl.ShutdownReasonMessage(in.ShutdownReason))
+	defer func() {
+		if p.shard != nil {
+			p.f.metrics.shardsHeld.Dec()
+		}
+		p.f.metrics.millisBehind.DeleteLabelValues(p.shardID)
+		p.log.Info("shard released", "reason", reason)
+	}()
+	if p.failed || p.shard == nil {
+		return
+	}
+	switch in.ShutdownReason {
+	case kcl.TERMINATE:
+		// The shard is closed and every record was delivered: make the rest durable and checkpoint the end, so the
+		// child shards start.
+		if err := p.shard.Cut(p.f.ctx); err != nil {
+			p.fail("partial connection sets not durable at shard end", err)
+			return
+		}
+		if err := in.Checkpointer.Checkpoint(nil); err != nil {
+			p.log.Warn("checkpointing shard end failed", "error", err)
+			p.f.metrics.checkpointErrors.Inc()
+			return
+		}
+		p.f.metrics.checkpoints.WithLabelValues("shard_end").Inc()
+	case kcl.REQUESTED:
+		if p.lastSeq != "" {
+			p.checkpoint(in.Checkpointer, "shutdown")
+		}
+	case kcl.ZOMBIE:
+		// Another worker owns the lease now: checkpointing would move its position. Drop what is open.
+	}
+}
+
+func (p *shardProcessor) fail(what string, err error) {
+	p.failed = true
+	p.log.Warn(what+"; not checkpointing, the records will be redone", "error", err)
+}

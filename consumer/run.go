@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	kclcfg "github.com/vmware/vmware-go-kcl-v2/clientlibrary/config"
+	"github.com/vmware/vmware-go-kcl-v2/clientlibrary/worker"
+	kcllog "github.com/vmware/vmware-go-kcl-v2/logger"
+
+	"github.com/kinflow/kinflow/internal/assemble"
+	"github.com/kinflow/kinflow/internal/config"
+)
+
+// checkpointInterval bounds how long a shard with data goes without a checkpoint (and a partial cut).
+const checkpointInterval = 10 * time.Second
+
+// runConsumer is `consumer run`: a KCL worker (polling, leases in DynamoDB) that runs every shard it holds through
+// the pipeline until SIGTERM or SIGINT, then checkpoints what is durable, releases its leases and exits 0.
+func runConsumer(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	cfg, loadErr := config.LoadEnv()
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config.BindFlags(fs, &cfg)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: consumer [run] [flags]\n\nReads the Kinesis stream as a KCL worker. Every flag can also be set by its environment variable.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if err := errors.Join(loadErr, cfg.ValidateConsumer()); err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel(cfg.LogLevel)}))
+
+	// work outlives the signal by the shutdown timeout: the final cuts and checkpoints need a live context.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	awsCfg, err := assemble.AWSConfig(work, cfg)
+	if err != nil {
+		return err
+	}
+	parts, err := assemble.Build(work, cfg, awsCfg, reg, log)
+	if err != nil {
+		return err
+	}
+	defer parts.Sink.Close(work)
+	metrics := newConsumerMetrics(reg)
+
+	workerID := cfg.WorkerID
+	if workerID == "" {
+		host, _ := os.Hostname()
+		workerID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	table := cfg.LeaseTable
+	if table == "" {
+		table = cfg.ApplicationName
+	}
+	position := kclcfg.TRIM_HORIZON
+	if cfg.InitialPosition == config.Latest {
+		position = kclcfg.LATEST
+	}
+	kc := kclcfg.NewKinesisClientLibConfigWithCredential(cfg.ApplicationName, cfg.StreamName, cfg.Region, workerID, awsCfg.Credentials).
+		WithTableName(table).
+		WithInitialPositionInStream(position).
+		WithCallProcessRecordsEvenForEmptyRecordList(true). // so an idle shard still reaches its checkpoint
+		WithLogger(kclLogger{log.With("component", "kcl")})
+	if cfg.KinesisEndpoint != "" {
+		kc = kc.WithKinesisEndpoint(cfg.KinesisEndpoint)
+	}
+	if cfg.DynamoDBEndpoint != "" {
+		kc = kc.WithDynamoDBEndpoint(cfg.DynamoDBEndpoint)
+	}
+	tuneKCL(kc)
+
+	factory := &processorFactory{ctx: work, pipe: parts.Pipeline, interval: checkpointInterval, metrics: metrics,
+		log: log, now: time.Now}
+	w := worker.NewWorker(factory, kc)
+
+	var ready atomic.Bool
+	srv, err := serveHTTP(cfg.MetricsAddr, reg, &ready, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("starting the KCL worker: %w", err)
+	}
+	ready.Store(true)
+	log.Info("consumer running", "stream", cfg.StreamName, "application", cfg.ApplicationName, "lease_table", table,
+		"worker", workerID, "sink", cfg.Sink.Kind, "metrics", srv.Addr)
+	<-ctx.Done()
+
+	ready.Store(false)
+	log.Info("shutting down: checkpointing and releasing leases", "timeout", cfg.ShutdownTimeout)
+	done := make(chan struct{})
+	go func() { w.Shutdown(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cfg.ShutdownTimeout):
+		// Writes still waiting on the cluster give up; their records are not checkpointed and will be redone.
+		cancelWork()
+		<-done
+	}
+	fmt.Fprintln(stdout, "consumer stopped")
+	return nil
+}
+
+// tuneKCL sets the KCL timings kinflow wants regardless of the library's defaults.
+func tuneKCL(kc *kclcfg.KinesisClientLibConfiguration) {
+	kc.WithIdleTimeBetweenReadsInMillis(1000).
+		WithShardSyncIntervalMillis(10_000).
+		WithFailoverTimeMillis(10_000).
+		WithLeaseRefreshPeriodMillis(5_000)
+}
+
+// serveHTTP serves /metrics, /healthz (the process is alive) and /readyz (the worker runs) on addr.
+func serveHTTP(addr string, reg *prometheus.Registry, ready *atomic.Bool, log *slog.Logger) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics endpoint: %w", err)
+	}
+	srv := &http.Server{Addr: ln.Addr().String(), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics endpoint stopped", "error", err)
+		}
+	}()
+	return srv, nil
+}
+
+func logLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// consumerMetrics are the worker's own metrics, beside the pipeline's and the sink's.
+type consumerMetrics struct {
+	shardsHeld       prometheus.Gauge
+	millisBehind     *prometheus.GaugeVec
+	lastCheckpoint   *prometheus.GaugeVec
+	checkpoints      *prometheus.CounterVec
+	checkpointErrors prometheus.Counter
+}
+
+func newConsumerMetrics(reg prometheus.Registerer) *consumerMetrics {
+	m := &consumerMetrics{
+		shardsHeld: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "kinflow", Name: "leases_held",
+			Help: "Shard leases this worker holds."}),
+		millisBehind: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "kinflow", Name: "millis_behind_latest",
+			Help: "How far behind the tip of its shard the last batch was (Kinesis MillisBehindLatest)."}, []string{"shard"}),
+		lastCheckpoint: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "kinflow", Name: "last_checkpoint_timestamp_seconds",
+			Help: "When each shard was last checkpointed (checkpoint age = now - this)."}, []string{"shard"}),
+		checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kinflow", Name: "checkpoints_total",
+			Help: "Checkpoints written, by what caused them."}, []string{"cause"}),
+		checkpointErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kinflow", Name: "checkpoint_errors_total",
+			Help: "Checkpoints that failed (lease lost, DynamoDB error)."}),
+	}
+	reg.MustRegister(m.shardsHeld, m.millisBehind, m.lastCheckpoint, m.checkpoints, m.checkpointErrors)
+	return m
+}
+
+// kclLogger routes the KCL library's logging to slog.
+type kclLogger struct{ l *slog.Logger }
+
+func (k kclLogger) Debugf(f string, a ...any) { k.l.Debug(fmt.Sprintf(f, a...)) }
+func (k kclLogger) Infof(f string, a ...any)  { k.l.Debug(fmt.Sprintf(f, a...)) } // the library is chatty
+func (k kclLogger) Warnf(f string, a ...any)  { k.l.Warn(fmt.Sprintf(f, a...)) }
+func (k kclLogger) Errorf(f string, a ...any) { k.l.Error(fmt.Sprintf(f, a...)) }
+
+// Fatalf and Panicf keep the library's expectation that they do not return.
+func (k kclLogger) Fatalf(f string, a ...any) { k.l.Error(fmt.Sprintf(f, a...)); os.Exit(1) }
+func (k kclLogger) Panicf(f string, a ...any) { msg := fmt.Sprintf(f, a...); k.l.Error(msg); panic(msg) }
+
+func (k kclLogger) WithFields(fields kcllog.Fields) kcllog.Logger {
+	args := make([]any, 0, 2*len(fields))
+	for key, v := range fields {
+		args = append(args, key, v)
+	}
+	return kclLogger{k.l.With(args...)}
+}

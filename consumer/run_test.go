@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kinflow/kinflow/internal/flowgen"
+	"github.com/kinflow/kinflow/internal/testenv"
+)
+
+// TestRunEndToEnd runs `consumer run` as a KCL worker against kinesalite (stream) and dynalite (leases) into the
+// real Elasticsearch: every valid flow is indexed once, every poison record is a dead letter, each shard is
+// checkpointed at its last record on shutdown, and a second run from those checkpoints adds nothing.
+func TestRunEndToEnd(t *testing.T) {
+	kin, ddb, es := testenv.URL(t, testenv.Kinesalite), testenv.URL(t, testenv.Dynalite), testenv.URL(t, testenv.Elasticsearch)
+	t.Setenv("AWS_ACCESS_KEY_ID", "kinflow-test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "kinflow-test")
+	ctx := testenv.Context(t, 3*time.Minute)
+	name := testenv.UniqueName(t, "kfrun")
+	t.Cleanup(func() { deleteIndices(es, name) })
+
+	client := kinesis.NewFromConfig(testenv.AWSConfig(kin))
+	if _, err := client.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &name, ShardCount: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := kinesis.NewStreamExistsWaiter(client, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond }).
+		Wait(ctx, &kinesis.DescribeStreamInput{StreamName: &name}, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	cfg := flowgen.DefaultConfig()
+	cfg.Seed = 5
+	g := flowgen.New(cfg)
+	lastSeq := map[string]string{}
+	valid, poison := 0, 0
+	put := func(data []byte, key string) {
+		out, err := client.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: &name, PartitionKey: &key, Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lastSeq[aws.ToString(out.ShardId)] = aws.ToString(out.SequenceNumber)
+	}
+	for i, b := range g.Batches(30, 20, 60) {
+		put(g.Envelope("/vpc/flow-logs/run", "kinflow", b), strconv.Itoa(i))
+		valid += len(b.Events)
+		if i%8 == 3 {
+			put([]byte("garbage that is not gzip "+strconv.Itoa(i)), "poison"+strconv.Itoa(i))
+			poison++
+		}
+	}
+
+	args := []string{"run", "-stream", name, "-application", name, "-kinesis-endpoint", kin, "-dynamodb-endpoint", ddb,
+		"-sink-url", es, "-index-prefix", name, "-metrics-addr", "127.0.0.1:0", "-region", testenv.Region, "-log-level", "warn"}
+	run := func() {
+		runCtx, stop := context.WithCancel(ctx)
+		errc := make(chan error, 1)
+		var out, errs strings.Builder
+		go func() { errc <- dispatch(runCtx, args, nil, &out, &errs) }()
+		deadline := time.Now().Add(90 * time.Second)
+		for count(t, es, name+"-flows-*") < valid && time.Now().Before(deadline) {
+			time.Sleep(time.Second)
+		}
+		stop()
+		if err := <-errc; err != nil {
+			t.Fatalf("consumer run: %v\n%s", err, errs.String())
+		}
+	}
+	run()
+	if got := count(t, es, name+"-flows-*"); got != valid {
+		t.Fatalf("flow documents = %d, want %d", got, valid)
+	}
+	if got := count(t, es, name+"-deadletter"); got != poison {
+		t.Errorf("dead letters = %d, want %d", got, poison)
+	}
+	partials := count(t, es, name+"-conns-partial-*")
+	if partials == 0 {
+		t.Error("no partial connection sets were written")
+	}
+
+	// Each shard's checkpoint is its last record: shutdown cut and checkpointed what was durable.
+	db := dynamodb.NewFromConfig(testenv.AWSConfig(ddb))
+	leases, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, item := range leases.Items {
+		got[attr(item["ShardID"])] = attr(item["Checkpoint"])
+	}
+	t.Logf("%d flows, %d dead letters, %d partials; checkpoints %v", valid, poison, partials, got)
+	if fmt.Sprint(got) != fmt.Sprint(lastSeq) {
+		t.Errorf("checkpoints = %v, want the last sequence number of each shard %v", got, lastSeq)
+	}
+
+	// A second worker life starts from the checkpoints: nothing is written again.
+	run()
+	if n, p := count(t, es, name+"-flows-*"), count(t, es, name+"-conns-partial-*"); n != valid || p != partials {
+		t.Errorf("after a restart: %d flows and %d partials, want %d and %d", n, p, valid, partials)
+	}
+}
+
+// attr returns a string attribute's value ("" when it is absent or not a string).
+func attr(v ddbtypes.AttributeValue) string {
+	if s, ok := v.(*ddbtypes.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
+
+func count(t *testing.T, es, index string) int {
+	t.Helper()
+	http.Post(es+"/"+index+"/_refresh", "application/json", nil)
+	res, err := http.Get(es + "/" + index + "/_count?ignore_unavailable=true&allow_no_indices=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var c struct{ Count int }
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatalf("count %s: %s", index, b)
+	}
+	return c.Count
+}
+
+func deleteIndices(es, prefix string) {
+	for _, path := range []string{"/" + prefix + "-*", "/_index_template/" + prefix + "-*"} {
+		req, _ := http.NewRequest(http.MethodDelete, es+path, nil)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}
+}
