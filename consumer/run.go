@@ -201,7 +201,11 @@ func (k kclLogger) Errorf(f string, a ...any) { k.l.Error(fmt.Sprintf(f, a...)) 
 
 // Fatalf and Panicf keep the library's expectation that they do not return.
 func (k kclLogger) Fatalf(f string, a ...any) { k.l.Error(fmt.Sprintf(f, a...)); os.Exit(1) }
-func (k kclLogger) Panicf(f string, a ...any) { msg := fmt.Sprintf(f, a...); k.l.Error(msg); panic(msg) }
+func (k kclLogger) Panicf(f string, a ...any) {
+	msg := fmt.Sprintf(f, a...)
+	k.l.Error(msg)
+	panic(msg)
+}
 
 func (k kclLogger) WithFields(fields kcllog.Fields) kcllog.Logger {
 	args := make([]any, 0, 2*len(fields))
