@@ -26,6 +26,7 @@ type Format struct {
 	unknownIdx []int    // per position: index into unknown, or -1
 	unknownKey []string // per unknown field: its document key, `"name_with_underscores":`
 	set        FieldSet
+	steps      []step // how each field of a line is read, in order
 	version    int
 	planOnce   sync.Once
 	plan       *docNode
@@ -110,6 +111,7 @@ func NewFormat(names []string) (*Format, error) {
 		text.WriteString("${" + n + "}")
 	}
 	f.text = text.String()
+	f.steps = compile(f.fields)
 	return f, nil
 }
 

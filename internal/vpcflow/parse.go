@@ -70,11 +70,45 @@ func countFields(line string) int {
 	return n
 }
 
+// A step is one field of a compiled format: how its token becomes a value and where the value goes in a Flow,
+// taken from the field table once, when the format is made. Parsing a line is one loop over its tokens and the
+// format's steps: a switch on the step's kind, no lookup in the general table.
+type step struct {
+	kind  kind
+	field Field
+	bit   FieldSet // the field's bit in Flow.Present; 0 for an unknown field
+	str   func(*Flow) *string
+	addr  func(*Flow) *netip.Addr
+	count func(*Flow) *uint64
+	port  func(*Flow) *uint16
+}
+
+// kindUnknown marks the step of an unknown field: its text goes to Flow.Unknown. No row of the table has it.
+const kindUnknown kind = 255
+
+// compile returns the steps of a format's fields.
+func compile(fs []Field) []step {
+	steps := make([]step, len(fs))
+	for i, field := range fs {
+		if field == FieldUnknown {
+			steps[i] = step{kind: kindUnknown}
+			continue
+		}
+		spec := &fields[field]
+		steps[i] = step{kind: spec.kind, field: field, bit: 1 << field, str: spec.str, addr: spec.addr, count: spec.count, port: spec.port}
+	}
+	return steps
+}
+
 // Parse parses line into f, which it resets first (keeping the capacity of f.Unknown, so a reused Flow costs no
 // allocation). src, which may be nil, names the line's origin in errors. Errors are *LineError values.
 //
 // Fields are separated by spaces (runs of spaces and tabs count as one, as in lines pasted by hand); "-" means
 // absent. NODATA and SKIPDATA records parse without addresses, even if a line carried some.
+//
+// A Flow that Parse last filled with the same format is reset by writing the format's fields only (a value or
+// zero): the fields the format does not have are still zero from that call. A caller that writes to such a field
+// must set Format to nil before passing the Flow again.
 func (p *Parser) Parse(f *Flow, src *Source, line string) error {
 	format := p.formats[0]
 	if len(p.formats) > 1 {
@@ -84,32 +118,109 @@ func (p *Parser) Parse(f *Flow, src *Source, line string) error {
 			return p.lineError(src, line, ErrFieldCount, n, "", "")
 		}
 	}
-	*f = Flow{Format: format, Unknown: f.Unknown[:0]}
-	n := 0
-	// One pass over the line. Separators are at most ' ', so most bytes cost one comparison.
-	for i := 0; i < len(line); {
-		if c := line[i]; c <= ' ' && isSpace(c) {
-			i++
-			continue
-		}
-		j := tokenEnd(line, i+1)
-		if n < len(format.fields) {
-			if !f.set(format, n, line[i:j]) {
-				// A line of another format usually fails on a value first; its length is the better diagnosis.
-				if got := countFields(line); got != len(format.fields) {
-					return p.lineError(src, line, ErrFieldCount, got, "", "")
-				}
-				return p.lineError(src, line, ErrInvalidValue, 0, format.names[n], line[i:j])
-			}
-		}
-		n++
-		i = j
+	if f.Format != format {
+		*f = Flow{Format: format, Unknown: f.Unknown[:0]}
+	} else {
+		f.Present, f.Unknown = 0, f.Unknown[:0]
 	}
-	if n != len(format.fields) {
-		if n == 0 {
-			return p.lineError(src, line, ErrEmptyLine, 0, "", "")
+	steps := format.steps
+	i := 0
+	for k := range steps {
+		s := &steps[k]
+		for i < len(line) && line[i] <= ' ' && isSpace(line[i]) {
+			i++
 		}
-		return p.lineError(src, line, ErrFieldCount, n, "", "")
+		if i >= len(line) {
+			f.zero(steps[k:])
+			if k == 0 {
+				return p.lineError(src, line, ErrEmptyLine, 0, "", "")
+			}
+			return p.lineError(src, line, ErrFieldCount, k, "", "")
+		}
+		// Numbers, addresses and the words of the enumerated fields are read straight from the line, their end
+		// found by reading them; the rest, and whatever the fast reading refuses, go through tokenEnd and set.
+		var j int
+		var v uint64
+		ok := false
+		if line[i] == '-' && (i+1 == len(line) || isSpace(line[i+1])) {
+			j, ok = i+1, true
+			if s.kind == kindUnknown {
+				f.Unknown = append(f.Unknown, "")
+			} else {
+				f.zero(steps[k : k+1])
+			}
+		} else {
+			switch s.kind {
+			case kindString:
+				j = tokenEnd(line, i+1)
+				*s.str(f) = line[i:j]
+				ok = true
+			case kindAddr:
+				var a netip.Addr
+				if a, j, ok = scanIPv4(line, i); ok {
+					*s.addr(f) = a
+				}
+			case kindPort:
+				v, j, ok = scanUint(line, i)
+				if ok = ok && v <= 65535; ok {
+					*s.port(f) = uint16(v)
+				}
+			case kindProtocol:
+				v, j, ok = scanUint(line, i)
+				if ok = ok && v <= 255; ok {
+					f.Protocol = uint8(v)
+				}
+			case kindCount:
+				v, j, ok = scanUint(line, i)
+				if ok = ok && v <= 1<<63-1; ok {
+					*s.count(f) = v
+				}
+			case kindTime:
+				v, j, ok = scanUint(line, i)
+				if ok = ok && v <= maxTime; ok {
+					if s.field == FieldStart {
+						f.Start = int64(v)
+					} else {
+						f.End = int64(v)
+					}
+				}
+			case kindAction:
+				if j, ok = i+6, isWord(line, i, "ACCEPT"); ok {
+					f.Action = ActionAccept
+				} else if ok = isWord(line, i, "REJECT"); ok {
+					f.Action = ActionReject
+				}
+			case kindLogStatus:
+				if j, ok = i+2, isWord(line, i, "OK"); ok {
+					f.LogStatus = LogStatusOK
+				} else if j, ok = i+6, isWord(line, i, "NODATA"); ok {
+					f.LogStatus = LogStatusNoData
+				}
+			case kindUnknown:
+				j = tokenEnd(line, i+1)
+				f.Unknown = append(f.Unknown, line[i:j])
+				ok = true
+			}
+			if !ok {
+				j = tokenEnd(line, i+1)
+				if !f.set(s, line[i:j]) {
+					f.zero(steps[k:])
+					// A line of another format usually fails on a value first; its length is the better diagnosis.
+					if got := countFields(line); got != len(steps) {
+						return p.lineError(src, line, ErrFieldCount, got, "", "")
+					}
+					return p.lineError(src, line, ErrInvalidValue, 0, format.names[k], line[i:j])
+				}
+			}
+			f.Present |= s.bit
+		}
+		i = j + 1 // line[j] is a separator, or j is the end of the line
+	}
+	for i < len(line) && line[i] <= ' ' && isSpace(line[i]) {
+		i++
+	}
+	if i < len(line) {
+		return p.lineError(src, line, ErrFieldCount, countFields(line), "", "")
 	}
 	if f.LogStatus == LogStatusNoData || f.LogStatus == LogStatusSkipData {
 		f.SrcAddr, f.DstAddr, f.PktSrcAddr, f.PktDstAddr = netip.Addr{}, netip.Addr{}, netip.Addr{}, netip.Addr{}
@@ -132,23 +243,46 @@ func (p *Parser) lineError(src *Source, line string, err error, got int, field, 
 	return e
 }
 
-// set stores the value of the format's field at position i; false when the text is not a valid value.
-func (f *Flow) set(format *Format, i int, tok string) bool {
-	field := format.fields[i]
-	if field == FieldUnknown {
-		if tok == "-" {
-			tok = ""
+// zero clears the fields of steps: the fields a line did not give, when a Flow is reused.
+func (f *Flow) zero(steps []step) {
+	for k := range steps {
+		s := &steps[k]
+		switch s.kind {
+		case kindString:
+			*s.str(f) = ""
+		case kindAddr:
+			*s.addr(f) = netip.Addr{}
+		case kindPort:
+			*s.port(f) = 0
+		case kindProtocol:
+			f.Protocol = 0
+		case kindCount:
+			*s.count(f) = 0
+		case kindTime:
+			if s.field == FieldStart {
+				f.Start = 0
+			} else {
+				f.End = 0
+			}
+		case kindAction:
+			f.Action = ActionNone
+		case kindLogStatus:
+			f.LogStatus = LogStatusNone
+		case kindTCPFlags:
+			f.TCPFlags = 0
+		case kindFlowDirection:
+			f.FlowDirection = DirectionNone
+		case kindTrafficPath:
+			f.TrafficPath = 0
 		}
-		f.Unknown = append(f.Unknown, tok)
-		return true
 	}
-	if tok == "-" {
-		return true
-	}
-	spec := &fields[field]
-	switch spec.kind {
+}
+
+// set stores tok, a known field's text other than "-", as the value of step s; false when it is not a valid value.
+func (f *Flow) set(s *step, tok string) bool {
+	switch s.kind {
 	case kindString:
-		*spec.str(f) = tok
+		*s.str(f) = tok
 	case kindAddr:
 		a, ok := parseIPv4(tok)
 		if !ok {
@@ -157,13 +291,13 @@ func (f *Flow) set(format *Format, i int, tok string) bool {
 				return false
 			}
 		}
-		*spec.addr(f) = a
+		*s.addr(f) = a
 	case kindPort:
 		v, ok := parseUint(tok, 65535)
 		if !ok {
 			return false
 		}
-		*spec.port(f) = uint16(v)
+		*s.port(f) = uint16(v)
 	case kindProtocol:
 		v, ok := parseUint(tok, 255)
 		if !ok {
@@ -175,13 +309,13 @@ func (f *Flow) set(format *Format, i int, tok string) bool {
 		if !ok {
 			return false
 		}
-		*spec.count(f) = v
+		*s.count(f) = v
 	case kindTime:
 		v, ok := parseUint(tok, maxTime)
 		if !ok {
 			return false
 		}
-		if field == FieldStart {
+		if s.field == FieldStart {
 			f.Start = int64(v)
 		} else {
 			f.End = int64(v)
@@ -227,8 +361,9 @@ func (f *Flow) set(format *Format, i int, tok string) bool {
 			return false
 		}
 		f.TrafficPath = TrafficPath(v)
+	case kindUnknown:
+		f.Unknown = append(f.Unknown, tok)
 	}
-	f.Present.add(field)
 	return true
 }
 
@@ -254,36 +389,98 @@ func tokenEnd(line string, j int) int {
 // parseIPv4 parses a dotted-quad IPv4 address exactly as netip.ParseAddr does (1 to 3 digits per octet, no
 // leading zeros, at most 255); false means "not certainly one", and the caller asks netip.ParseAddr.
 func parseIPv4(s string) (netip.Addr, bool) {
+	a, j, ok := scanIPv4(s, 0)
+	return a, ok && j == len(s)
+}
+
+// scanIPv4 reads a dotted-quad IPv4 address at line[i:] as parseIPv4 does, and returns where it ends; false
+// unless it ends at a separator or the end of the line.
+func scanIPv4(line string, i int) (netip.Addr, int, bool) {
 	var ip [4]byte
-	i := 0
 	for k := range ip {
 		if k > 0 {
-			if i >= len(s) || s[i] != '.' {
-				return netip.Addr{}, false
+			if i >= len(line) || line[i] != '.' {
+				return netip.Addr{}, i, false
 			}
 			i++
 		}
-		if i >= len(s) || s[i]-'0' > 9 {
-			return netip.Addr{}, false
+		if i >= len(line) || line[i]-'0' > 9 {
+			return netip.Addr{}, i, false
 		}
-		v := uint(s[i] - '0')
+		v := uint(line[i] - '0')
 		i++
-		for n := 1; n < 3 && i < len(s) && s[i]-'0' <= 9; n++ {
+		for n := 1; n < 3 && i < len(line) && line[i]-'0' <= 9; n++ {
 			if v == 0 { // a leading zero
-				return netip.Addr{}, false
+				return netip.Addr{}, i, false
 			}
-			v = v*10 + uint(s[i]-'0')
+			v = v*10 + uint(line[i]-'0')
 			i++
 		}
 		if v > 255 {
-			return netip.Addr{}, false
+			return netip.Addr{}, i, false
 		}
 		ip[k] = byte(v)
 	}
-	if i != len(s) {
-		return netip.Addr{}, false
+	if i < len(line) && !isSpace(line[i]) {
+		return netip.Addr{}, i, false
 	}
-	return netip.AddrFrom4(ip), true
+	return netip.AddrFrom4(ip), i, true
+}
+
+// isWord reports whether line[i:] starts with w, followed by a separator or the end of the line.
+func isWord(line string, i int, w string) bool {
+	return len(line)-i >= len(w) && line[i:i+len(w)] == w && (len(line)-i == len(w) || isSpace(line[i+len(w)]))
+}
+
+// scanUint reads the decimal number at line[i:] and returns where it ends; false unless it has 1 to 19 digits
+// (so it cannot overflow) and ends at a separator or the end of the line. The caller checks the limit. It reads
+// 8 bytes at a time while 8 remain, then byte by byte.
+func scanUint(line string, i int) (uint64, int, bool) {
+	var v uint64
+	j := i
+	for len(line)-j >= 8 {
+		n, d := digits8(load64(line, j))
+		v = v*pow10[n] + d
+		j += n
+		if n < 8 {
+			return v, j, j > i && j-i <= 19 && (j == len(line) || isSpace(line[j]))
+		}
+	}
+	for ; j < len(line); j++ {
+		c := line[j] - '0'
+		if c > 9 {
+			break
+		}
+		v = v*10 + uint64(c)
+	}
+	return v, j, j > i && j-i <= 19 && (j == len(line) || isSpace(line[j]))
+}
+
+var pow10 = [9]uint64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000}
+
+// load64 returns the 8 bytes of s at i, the first in the lowest byte. The compiler makes it one load.
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// digits8 returns how many of the 8 bytes of x (the first in the lowest byte) are decimal digits before the first
+// that is not, and their value. A byte is a digit when its high nibble is 3 and adding 6 keeps it so; a carry out
+// of adding 6 comes only from a byte that is not a digit, and only reaches bytes after it.
+func digits8(x uint64) (int, uint64) {
+	const hi, threes, sixes = 0xF0F0F0F0F0F0F0F0, 0x3030303030303030, 0x0606060606060606
+	other := (x&hi ^ threes) | ((x+sixes)&hi ^ threes)
+	n := bits.TrailingZeros64(other) >> 3 // 8 when all are digits
+	if n == 0 {
+		return 0, 0
+	}
+	// The n digits into the top bytes (the bytes below are leading zeros), then pairs, quads and the eight
+	// combined by multiplication.
+	d := (x - threes) << (64 - 8*n)
+	d = d * (10<<8 + 1) >> 8 & 0x00FF00FF00FF00FF
+	d = d * (100<<16 + 1) >> 16 & 0x0000FFFF0000FFFF
+	return n, d * (10000<<32 + 1) >> 32
 }
 
 // parseUint parses a decimal number of at most limit.
