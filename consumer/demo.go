@@ -14,13 +14,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
 	"github.com/kinflow/kinflow/internal/feed"
 	"github.com/kinflow/kinflow/internal/flowgen"
-	"github.com/kinflow/kinflow/internal/pipeline"
 )
 
 // demoOptions are the demo's flags; the defaults are the addresses scripts/services.sh starts.
@@ -74,25 +72,44 @@ func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	fmt.Fprintf(stdout, "put %d flow-log events (ordinary traffic, a port scan, a fan-out scanner, rejected bursts, 2 bad lines)\n", n)
 
+	// The consumer, as `consumer run` runs it: a KCL worker with its leases in moto's DynamoDB.
 	kcfg := config.Default()
 	kcfg.Sink.URLs = []string{o.sinkURL}
 	kcfg.Pipeline.Prefix = o.prefix
-	if err := kcfg.Validate(); err != nil {
+	kcfg.StreamName, kcfg.ApplicationName = p.Stream, p.Stream
+	kcfg.KinesisEndpoint, kcfg.DynamoDBEndpoint = o.motoURL, o.motoURL
+	kcfg.MetricsAddr = "127.0.0.1:0"
+	if err := kcfg.ValidateConsumer(); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	parts, err := assemble.Build(ctx, kcfg, cfg, nil, log)
-	if err != nil {
+	reg := prometheus.NewRegistry()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- consume(runCtx, kcfg, cfg, reg, log) }()
+	fmt.Fprintf(stdout, "consumer running (KCL worker, leases in DynamoDB table %s)...\n", kcfg.ApplicationName)
+	deadline := time.After(3 * time.Minute)
+wait:
+	for counter(reg, "kinflow_log_events_total") < float64(n) {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("consumer stopped early: %w", err)
+		case <-deadline:
+			fmt.Fprintln(stdout, "not every event was processed within 3 minutes; reporting what is there")
+			break wait
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	stop()
+	if err := <-errc; err != nil {
 		return err
 	}
-	defer parts.Sink.Close(context.WithoutCancel(ctx))
-	// The KCL worker (consumer run) is not built yet: read each shard from its start with a plain poller.
-	total, err := drainStream(ctx, kinesis.NewFromConfig(cfg), p.Stream, parts.Pipeline)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "kinflow processed %d records: %d log events, %d flow documents, %d dead letters (%s-deadletter), %d flows into connection sets\n",
-		total.Records, total.Events, total.Flows, total.DeadLetters, kcfg.Pipeline.Prefix, total.Aggregated)
+	fmt.Fprintf(stdout, "kinflow processed %.0f records: %.0f log events, %.0f flow documents, %.0f dead letters (%s-deadletter), %.0f flows into connection sets\n",
+		counter(reg, "kinflow_records_total"), counter(reg, "kinflow_log_events_total"), counter(reg, "kinflow_flows_total"),
+		counter(reg, "kinflow_bad_input_total"), kcfg.Pipeline.Prefix, counter(reg, "kinflow_flows_aggregated_total"))
 	return report(ctx, stdout, o.sinkURL, kcfg.Pipeline.Prefix)
 }
 
@@ -123,52 +140,19 @@ func demoTraffic(seed uint64, batches int, now time.Time) []flowgen.Batch {
 	return out
 }
 
-// drainStream reads every shard from the trim horizon to its current end through the pipeline, cutting the
-// partial connection sets after each batch as a checkpointing runtime would.
-func drainStream(ctx context.Context, kin *kinesis.Client, stream string, pipe *pipeline.Pipeline) (pipeline.Result, error) {
-	var total pipeline.Result
-	shards, err := kin.ListShards(ctx, &kinesis.ListShardsInput{StreamName: &stream})
-	if err != nil {
-		return total, fmt.Errorf("listing shards of %s: %w", stream, err)
-	}
-	for _, s := range shards.Shards {
-		shardID := aws.ToString(s.ShardId)
-		sh, err := pipe.Shard(shardID)
-		if err != nil {
-			return total, err
+// counter sums the values of a counter family in reg.
+func counter(reg *prometheus.Registry, name string) float64 {
+	families, _ := reg.Gather()
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
 		}
-		it, err := kin.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: &stream, ShardId: s.ShardId, ShardIteratorType: "TRIM_HORIZON"})
-		if err != nil {
-			return total, fmt.Errorf("iterator for %s: %w", shardID, err)
-		}
-		for iter := it.ShardIterator; iter != nil; {
-			out, err := kin.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(100)})
-			if err != nil {
-				return total, fmt.Errorf("reading %s: %w", shardID, err)
-			}
-			if len(out.Records) == 0 {
-				break
-			}
-			batch := make([]pipeline.Record, len(out.Records))
-			for i, r := range out.Records {
-				batch[i] = pipeline.Record{SequenceNumber: aws.ToString(r.SequenceNumber), Data: r.Data}
-			}
-			res, err := sh.Process(ctx, batch)
-			if err != nil {
-				return total, err
-			}
-			if err := sh.Cut(ctx); err != nil {
-				return total, err
-			}
-			total.Records += res.Records
-			total.Events += res.Events
-			total.Flows += res.Flows
-			total.DeadLetters += res.DeadLetters
-			total.Aggregated += res.Aggregated
-			iter = out.NextShardIterator
+		for _, m := range f.GetMetric() {
+			total += m.GetCounter().GetValue()
 		}
 	}
-	return total, nil
+	return total
 }
 
 // report prints what a dashboard would show first: rejected flows, and the IPs with the most distinct peers in one

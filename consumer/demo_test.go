@@ -11,7 +11,7 @@ import (
 	"github.com/kinflow/kinflow/internal/testenv"
 )
 
-// The demo stages its input in moto, runs the pipeline into Elasticsearch and reports: every event it put is a
+// The demo stages its input in moto, runs the KCL consumer (leases in moto's DynamoDB) into Elasticsearch and reports: every event it put is a
 // document or one of the two dead letters it planted, and the fan-out scanner tops the peer counts.
 func TestDemo(t *testing.T) {
 	moto, es := testenv.URL(t, testenv.Moto), testenv.URL(t, testenv.Elasticsearch)
@@ -32,7 +32,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errs.String())
 	}
-	m := regexp.MustCompile(`put (\d+) flow-log events.*\n.*processed \d+ records: (\d+) log events, (\d+) flow documents, (\d+) dead letters`).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`(?s)put (\d+) flow-log events.*?processed \d+ records: (\d+) log events, (\d+) flow documents, (\d+) dead letters`).FindStringSubmatch(out.String())
 	if m == nil {
 		t.Fatalf("demo output:\n%s", out.String())
 	}

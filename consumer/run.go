@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -46,17 +47,25 @@ func runConsumer(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel(cfg.LogLevel)}))
-
-	// work outlives the signal by the shutdown timeout: the final cuts and checkpoints need a live context.
-	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	awsCfg, err := assemble.AWSConfig(work, cfg)
+	awsCfg, err := assemble.AWSConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := consume(ctx, cfg, awsCfg, reg, log); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "consumer stopped")
+	return nil
+}
+
+// consume runs the KCL worker of cfg until ctx ends, then shuts it down within cfg.ShutdownTimeout. Metrics go to
+// reg, which /metrics serves.
+func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *prometheus.Registry, log *slog.Logger) error {
+	// work outlives ctx by the shutdown timeout: the final cuts and checkpoints need a live context.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
 	parts, err := assemble.Build(work, cfg, awsCfg, reg, log)
 	if err != nil {
 		return err
@@ -120,7 +129,6 @@ func runConsumer(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		cancelWork()
 		<-done
 	}
-	fmt.Fprintln(stdout, "consumer stopped")
 	return nil
 }
 
