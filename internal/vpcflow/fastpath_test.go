@@ -28,6 +28,16 @@ func TestParseIPv4MatchesNetip(t *testing.T) {
 		if !ok && werr == nil && want.Is4() {
 			t.Errorf("parseIPv4(%q) refused an address netip.ParseAddr accepts", s)
 		}
+		// Inside a line, where 8 bytes remain at every octet: the same answer (for text without separators).
+		for _, after := range []string{" 12345678", "\t-------", "x1234567"} {
+			a, j, lok := scanIPv4(s+after, 0)
+			if strings.ContainsAny(s, " \t\r\n") {
+				break
+			}
+			if lok != (ok && after[0] <= ' ') || lok && (a != got || j != len(s)) {
+				t.Errorf("scanIPv4(%q) = %v, %d, %v; parseIPv4(%q) = %v, %v", s+after, a, j, lok, s, got, ok)
+			}
+		}
 	}
 }
 
