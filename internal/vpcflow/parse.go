@@ -404,50 +404,27 @@ func scanIPv4(line string, i int) (netip.Addr, int, bool) {
 			}
 			i++
 		}
-		v, n := octet(line, i)
-		if n == 0 {
+		if i >= len(line) || line[i]-'0' > 9 {
+			return netip.Addr{}, i, false
+		}
+		v := uint(line[i] - '0')
+		i++
+		for n := 1; n < 3 && i < len(line) && line[i]-'0' <= 9; n++ {
+			if v == 0 { // a leading zero
+				return netip.Addr{}, i, false
+			}
+			v = v*10 + uint(line[i]-'0')
+			i++
+		}
+		if v > 255 {
 			return netip.Addr{}, i, false
 		}
 		ip[k] = byte(v)
-		i += n
 	}
 	if i < len(line) && !isSpace(line[i]) {
 		return netip.Addr{}, i, false
 	}
 	return netip.AddrFrom4(ip), i, true
-}
-
-// octet reads the decimal octet at line[i:] and returns its value and its length in digits: 1 to 3 digits, no
-// leading zero, at most 255, followed by something other than a digit; length 0 when there is none. While 8 bytes
-// remain it finds the digits' end and value without a branch per digit.
-func octet(line string, i int) (uint, int) {
-	if len(line)-i >= 8 {
-		x := load64(line, i)
-		n := bits.TrailingZeros64(nonDigits(x)) >> 3
-		if n == 0 || n > 3 {
-			return 0, 0
-		}
-		d := (x - 0x3030303030303030) << (64 - 8*n) // the digits in the top bytes, leading zeros below
-		v := uint(d>>40&0xff)*100 + uint(d>>48&0xff)*10 + uint(d>>56)
-		if v > 255 || n > 1 && x&0xff == '0' {
-			return 0, 0
-		}
-		return v, n
-	}
-	if i >= len(line) || line[i]-'0' > 9 {
-		return 0, 0
-	}
-	v, n := uint(line[i]-'0'), 1
-	for ; i+n < len(line) && line[i+n]-'0' <= 9; n++ {
-		if n == 3 || v == 0 { // a fourth digit, or a leading zero
-			return 0, 0
-		}
-		v = v*10 + uint(line[i+n]-'0')
-	}
-	if v > 255 {
-		return 0, 0
-	}
-	return v, n
 }
 
 // isWord reports whether line[i:] starts with w, followed by a separator or the end of the line.
@@ -488,24 +465,19 @@ func load64(s string, i int) uint64 {
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
-// nonDigits returns x (8 bytes, the first in the lowest) with bits set in the high nibble of the first byte that is
-// not a decimal digit, and none in the bytes before it. A byte is a digit when its high nibble is 3 and adding 6
-// keeps it so; a carry out of adding 6 comes only from a byte that is not a digit, and only reaches bytes after it.
-func nonDigits(x uint64) uint64 {
-	const hi, threes, sixes = 0xF0F0F0F0F0F0F0F0, 0x3030303030303030, 0x0606060606060606
-	return (x&hi ^ threes) | ((x+sixes)&hi ^ threes)
-}
-
 // digits8 returns how many of the 8 bytes of x (the first in the lowest byte) are decimal digits before the first
-// that is not, and their value.
+// that is not, and their value. A byte is a digit when its high nibble is 3 and adding 6 keeps it so; a carry out
+// of adding 6 comes only from a byte that is not a digit, and only reaches bytes after it.
 func digits8(x uint64) (int, uint64) {
-	n := bits.TrailingZeros64(nonDigits(x)) >> 3 // 8 when all are digits
+	const hi, threes, sixes = 0xF0F0F0F0F0F0F0F0, 0x3030303030303030, 0x0606060606060606
+	other := (x&hi ^ threes) | ((x+sixes)&hi ^ threes)
+	n := bits.TrailingZeros64(other) >> 3 // 8 when all are digits
 	if n == 0 {
 		return 0, 0
 	}
 	// The n digits into the top bytes (the bytes below are leading zeros), then pairs, quads and the eight
 	// combined by multiplication.
-	d := (x - 0x3030303030303030) << (64 - 8*n)
+	d := (x - threes) << (64 - 8*n)
 	d = d * (10<<8 + 1) >> 8 & 0x00FF00FF00FF00FF
 	d = d * (100<<16 + 1) >> 16 & 0x0000FFFF0000FFFF
 	return n, d * (10000<<32 + 1) >> 32
