@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -101,8 +102,6 @@ func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *pro
 
 	factory := &processorFactory{ctx: work, pipe: parts.Pipeline, interval: checkpointInterval, metrics: metrics,
 		log: log, now: time.Now}
-	w := worker.NewWorker(factory, kc)
-
 	var ready atomic.Bool
 	srv, err := serveHTTP(cfg.MetricsAddr, reg, &ready, log)
 	if err != nil {
@@ -110,8 +109,9 @@ func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *pro
 	}
 	defer srv.Close()
 
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("starting the KCL worker: %w", err)
+	w, err := startWorker(ctx, factory, kc, log)
+	if err != nil {
+		return err
 	}
 	ready.Store(true)
 	log.Info("consumer running", "stream", cfg.StreamName, "application", cfg.ApplicationName, "lease_table", table,
@@ -132,12 +132,34 @@ func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *pro
 	return nil
 }
 
+// startWorker starts a KCL worker, trying again for a while when it fails: workers that start together race to
+// create the lease table, and the library gives up on the loser (ResourceInUseException) although the table is about
+// to exist.
+func startWorker(ctx context.Context, f *processorFactory, kc *kclcfg.KinesisClientLibConfiguration, log *slog.Logger) (*worker.Worker, error) {
+	var err error
+	for attempt, wait := 1, time.Second; attempt <= 6; attempt, wait = attempt+1, 2*wait {
+		w := worker.NewWorker(f, kc)
+		if err = w.Start(); err == nil {
+			return w, nil
+		}
+		log.Warn("starting the KCL worker failed; trying again", "attempt", attempt, "error", err, "wait", wait)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait/2 + rand.N(wait/2)):
+		}
+	}
+	return nil, fmt.Errorf("starting the KCL worker: %w", err)
+}
+
 // tuneKCL sets the KCL timings kinflow wants regardless of the library's defaults.
 func tuneKCL(kc *kclcfg.KinesisClientLibConfiguration) {
 	kc.WithIdleTimeBetweenReadsInMillis(1000).
 		WithShardSyncIntervalMillis(10_000).
 		WithFailoverTimeMillis(10_000).
-		WithLeaseRefreshPeriodMillis(5_000)
+		WithLeaseRefreshPeriodMillis(5_000).
+		// Without stealing, the first worker to start keeps every lease and a second one idles.
+		WithLeaseStealing(true)
 }
 
 // serveHTTP serves /metrics, /healthz (the process is alive) and /readyz (the worker runs) on addr.

@@ -1,0 +1,332 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/faultproxy"
+	"github.com/kinflow/kinflow/internal/flowgen"
+	"github.com/kinflow/kinflow/internal/testenv"
+)
+
+// rig is a stream in kinesalite, a lease table in dynalite and an index prefix in Elasticsearch, for the guarantee
+// tests of `consumer run`.
+type rig struct {
+	t       *testing.T
+	ctx     context.Context
+	name    string
+	kin, es string
+	ddb     string
+	client  *kinesis.Client
+	gen     *flowgen.Generator
+	lines   []string // every line put, for the reference connection sets
+}
+
+func newRig(t *testing.T, shards int32) *rig {
+	t.Helper()
+	r := &rig{t: t, kin: testenv.URL(t, testenv.Kinesalite), ddb: testenv.URL(t, testenv.Dynalite), es: testenv.URL(t, testenv.Elasticsearch)}
+	t.Setenv("AWS_ACCESS_KEY_ID", "kinflow-test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "kinflow-test")
+	r.ctx = testenv.Context(t, 5*time.Minute)
+	r.name = testenv.UniqueName(t, "kff")
+	t.Cleanup(func() { deleteIndices(r.es, r.name) })
+	r.client = kinesis.NewFromConfig(testenv.AWSConfig(r.kin))
+	if _, err := r.client.CreateStream(r.ctx, &kinesis.CreateStreamInput{StreamName: &r.name, ShardCount: &shards}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitActive()
+	cfg := flowgen.DefaultConfig()
+	cfg.Seed = 17
+	r.gen = flowgen.New(cfg)
+	return r
+}
+
+func (r *rig) waitActive() {
+	r.t.Helper()
+	if err := kinesis.NewStreamExistsWaiter(r.client, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond }).
+		Wait(r.ctx, &kinesis.DescribeStreamInput{StreamName: &r.name}, 30*time.Second); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// put sends n deliveries, spread over the shards by partition key.
+func (r *rig) put(n int) {
+	r.t.Helper()
+	for i, b := range r.gen.Batches(n, 10, 40) {
+		key := strconv.Itoa(len(r.lines)) + "-" + strconv.Itoa(i)
+		if _, err := r.client.PutRecord(r.ctx, &kinesis.PutRecordInput{StreamName: &r.name, PartitionKey: &key,
+			Data: r.gen.Envelope("/vpc/flow-logs/faults", "kinflow", b)}); err != nil {
+			r.t.Fatal(err)
+		}
+		for _, e := range b.Events {
+			r.lines = append(r.lines, e.Message)
+		}
+	}
+}
+
+// worker starts `consumer run` against sinkURL; stop ends it gracefully and returns its error.
+func (r *rig) worker(sinkURL, id string) (stop func() error) {
+	ctx, cancel := context.WithCancel(r.ctx)
+	errc := make(chan error, 1)
+	args := []string{"run", "-stream", r.name, "-application", r.name, "-kinesis-endpoint", r.kin,
+		"-dynamodb-endpoint", r.ddb, "-sink-url", sinkURL, "-index-prefix", r.name, "-metrics-addr", "127.0.0.1:0",
+		"-region", testenv.Region, "-worker-id", id, "-log-level", "error", "-shutdown-timeout", "20s"}
+	go func() { errc <- dispatch(ctx, args, nil, io.Discard, io.Discard) }()
+	return func() error { cancel(); return <-errc }
+}
+
+// waitFlows waits until the index holds a document for every line put.
+func (r *rig) waitFlows(within time.Duration) {
+	r.t.Helper()
+	deadline := time.Now().Add(within)
+	for count(r.t, r.es, r.name+"-flows-*") < len(r.lines) {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("after %v: %d of %d flows indexed", within, count(r.t, r.es, r.name+"-flows-*"), len(r.lines))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// check asserts exactly one document per line, and partial connection sets that merge to the brute-force ones.
+func (r *rig) check() {
+	r.t.Helper()
+	if got := count(r.t, r.es, r.name+"-flows-*"); got != len(r.lines) {
+		r.t.Errorf("flow documents = %d, want %d (one per line put)", got, len(r.lines))
+	}
+	count(r.t, r.es, r.name+"-conns-partial-*") // refreshes: the last partials were cut at shutdown
+	res, err := http.Post(r.es+"/"+r.name+"-conns-partial-*/_search?size=10000", "application/json",
+		strings.NewReader(`{"query":{"match_all":{}}}`))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var hits struct {
+		Hits struct {
+			Hits []struct {
+				Source json.RawMessage `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&hits); err != nil {
+		r.t.Fatal(err)
+	}
+	byKey := map[string][]aggregate.Partial{}
+	for _, h := range hits.Hits.Hits {
+		p, err := aggregate.DecodePartial(h.Source)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		k := strconv.FormatInt(p.WindowStart, 10) + " " + p.IP.String()
+		byKey[k] = append(byKey[k], p)
+	}
+	want := map[string]map[netip.Addr]bool{}
+	sent := map[string]uint64{}
+	for _, l := range r.lines {
+		f := strings.Fields(l)
+		if f[13] != "OK" {
+			continue
+		}
+		start, _ := strconv.ParseInt(f[10], 10, 64)
+		w := strconv.FormatInt(start-start%600, 10)
+		src, dst := netip.MustParseAddr(f[3]), netip.MustParseAddr(f[4])
+		for _, k := range [][2]netip.Addr{{src, dst}, {dst, src}} {
+			key := w + " " + k[0].String()
+			if want[key] == nil {
+				want[key] = map[netip.Addr]bool{}
+			}
+			want[key][k[1]] = true
+		}
+		sent[w+" "+src.String()]++
+	}
+	if len(byKey) != len(want) {
+		r.t.Errorf("(window, ip) pairs = %d, want %d", len(byKey), len(want))
+	}
+	for k, ps := range byKey {
+		finals, err := aggregate.Finalize(ps, aggregate.DefaultConfig().MaxExactPeers, 1)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if f := finals[0]; f.PeersCount != uint64(len(want[k])) || f.FlowsSent != sent[k] {
+			r.t.Errorf("%s: %d peers, %d flows sent; want %d and %d (a lost or double-counted partial)", k,
+				f.PeersCount, f.FlowsSent, len(want[k]), sent[k])
+		}
+	}
+}
+
+// checkpoints returns each lease's checkpoint.
+func (r *rig) checkpoints() map[string]string {
+	r.t.Helper()
+	db := dynamodb.NewFromConfig(testenv.AWSConfig(r.ddb))
+	out, err := db.Scan(r.ctx, &dynamodb.ScanInput{TableName: &r.name})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, item := range out.Items {
+		got[attr(item["ShardID"])] = attr(item["Checkpoint"])
+	}
+	return got
+}
+
+// Split a shard and merge its children while the worker runs: every flow once, connection sets exact, and the
+// closed parents checkpointed at their end, so their children were started.
+func TestRunResharding(t *testing.T) {
+	r := newRig(t, 2)
+	r.put(10)
+	stop := r.worker(r.es, "w1")
+	r.waitFlows(90 * time.Second)
+
+	shards, err := r.client.ListShards(r.ctx, &kinesis.ListShardsInput{StreamName: &r.name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := shards.Shards[0]
+	lo, _ := new(big.Int).SetString(aws.ToString(parent.HashKeyRange.StartingHashKey), 10)
+	hi, _ := new(big.Int).SetString(aws.ToString(parent.HashKeyRange.EndingHashKey), 10)
+	mid := new(big.Int).Rsh(new(big.Int).Add(lo, hi), 1).String()
+	if _, err := r.client.SplitShard(r.ctx, &kinesis.SplitShardInput{StreamName: &r.name, ShardToSplit: parent.ShardId,
+		NewStartingHashKey: &mid}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitActive()
+	r.put(10)
+	r.waitFlows(90 * time.Second)
+
+	if _, err := r.client.MergeShards(r.ctx, &kinesis.MergeShardsInput{StreamName: &r.name,
+		ShardToMerge: aws.String("shardId-000000000002"), AdjacentShardToMerge: aws.String("shardId-000000000003")}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitActive()
+	r.put(10)
+	r.waitFlows(90 * time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	r.check()
+	cp := r.checkpoints()
+	for _, closed := range []string{"shardId-000000000000", "shardId-000000000002", "shardId-000000000003"} {
+		if cp[closed] != "SHARD_END" {
+			t.Errorf("closed shard %s checkpointed at %q, want SHARD_END; all: %v", closed, cp[closed], cp)
+		}
+	}
+}
+
+// The cluster goes dark for 30 seconds mid-run: the worker waits, resumes, and loses nothing.
+func TestRunClusterOutage(t *testing.T) {
+	r := newRig(t, 2)
+	proxy, err := faultproxy.New(r.es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	r.put(10)
+	stop := r.worker(proxy.URL(), "w1")
+	r.waitFlows(90 * time.Second)
+	proxy.Down(30 * time.Second)
+	r.put(15) // arrives while the cluster is unreachable
+	time.Sleep(5 * time.Second)
+	if got := count(t, r.es, r.name+"-flows-*"); got >= len(r.lines) {
+		t.Fatalf("all %d flows indexed during the outage: the proxy did not cut the worker off", got)
+	}
+	r.waitFlows(2 * time.Minute)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	r.check()
+}
+
+// Two worker processes share a 4-shard stream; one is killed with SIGKILL mid-run. The other takes its leases over
+// and the index ends with every flow once and connection sets equal to the brute-force ones.
+func TestRunWorkerKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs worker processes")
+	}
+	r := newRig(t, 4)
+	bin := filepath.Join(t.TempDir(), "consumer")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	logs := map[string]*strings.Builder{}
+	start := func(id string) (*exec.Cmd, string) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		cmd := exec.CommandContext(r.ctx, bin, "run", "-stream", r.name, "-application", r.name,
+			"-kinesis-endpoint", r.kin, "-dynamodb-endpoint", r.ddb, "-sink-url", r.es, "-index-prefix", r.name,
+			"-metrics-addr", addr, "-region", testenv.Region, "-worker-id", id, "-log-level", "error")
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=kinflow-test", "AWS_SECRET_ACCESS_KEY=kinflow-test")
+		logs[id] = &strings.Builder{}
+		cmd.Stderr = logs[id]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd, addr
+	}
+	leases := func(addr string) int {
+		res, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return -1
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "kinflow_leases_held "); ok {
+				n, _ := strconv.ParseFloat(v, 64)
+				return int(n)
+			}
+		}
+		return -1
+	}
+
+	r.put(20)
+	w1, a1 := start("w1")
+	w2, a2 := start("w2")
+	deadline := time.Now().Add(2 * time.Minute)
+	for leases(a1) < 1 || leases(a2) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("leases did not balance: w1 holds %d, w2 %d\nw1: %s\nw2: %s", leases(a1), leases(a2), logs["w1"], logs["w2"])
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("leases balanced: w1 holds %d, w2 %d", leases(a1), leases(a2))
+	r.put(20)
+	if err := w1.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	w1.Wait()
+	r.put(20)
+	r.waitFlows(3 * time.Minute)
+	if got := leases(a2); got != 4 {
+		t.Errorf("after the kill the survivor holds %d leases, want 4", got)
+	}
+	// Stop the survivor as a deployment would: it checkpoints, releases its leases and exits 0.
+	if err := w2.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.Wait(); err != nil {
+		t.Errorf("the survivor did not exit cleanly on SIGTERM: %v", err)
+	}
+	r.check()
+}
