@@ -72,16 +72,21 @@ func countFields(line string) int {
 
 // A step is one field of a compiled format: how its token becomes a value and where the value goes in a Flow,
 // taken from the field table once, when the format is made. Parsing a line is one loop over its tokens and the
-// format's steps: a switch on the step's kind, no lookup in the general table.
+// format's steps: a switch on the step's kind, no lookup in the general table and no call through the table's
+// accessors: where a field lies in a Flow is found once, by calling its accessor on a probe, and kept as an offset.
 type step struct {
 	kind  kind
 	field Field
 	bit   FieldSet // the field's bit in Flow.Present; 0 for an unknown field
-	str   func(*Flow) *string
-	addr  func(*Flow) *netip.Addr
-	count func(*Flow) *uint64
-	port  func(*Flow) *uint16
+	off   uintptr  // the field's offset in a Flow, for the kinds with an accessor and kindTime
 }
+
+// The typed fields of f at the step's offset; each is valid only for the kinds whose accessor has that type.
+func (s *step) str(f *Flow) *string      { return (*string)(unsafe.Add(unsafe.Pointer(f), s.off)) }
+func (s *step) addr(f *Flow) *netip.Addr { return (*netip.Addr)(unsafe.Add(unsafe.Pointer(f), s.off)) }
+func (s *step) count(f *Flow) *uint64    { return (*uint64)(unsafe.Add(unsafe.Pointer(f), s.off)) }
+func (s *step) port(f *Flow) *uint16     { return (*uint16)(unsafe.Add(unsafe.Pointer(f), s.off)) }
+func (s *step) time(f *Flow) *int64      { return (*int64)(unsafe.Add(unsafe.Pointer(f), s.off)) }
 
 // kindUnknown marks the step of an unknown field: its text goes to Flow.Unknown. No row of the table has it.
 const kindUnknown kind = 255
@@ -95,9 +100,37 @@ func compile(fs []Field) []step {
 			continue
 		}
 		spec := &fields[field]
-		steps[i] = step{kind: spec.kind, field: field, bit: 1 << field, str: spec.str, addr: spec.addr, count: spec.count, port: spec.port}
+		steps[i] = step{kind: spec.kind, field: field, bit: 1 << field, off: offsetOf(spec, field)}
 	}
 	return steps
+}
+
+// offsetOf returns where the field of spec lies in a Flow, found through its accessor; 0 for the kinds written by
+// name (protocol, action, ...), which do not use it.
+func offsetOf(spec *fieldSpec, field Field) uintptr {
+	var probe Flow
+	var p unsafe.Pointer
+	switch {
+	case spec.kind == kindTime && field == FieldStart:
+		p = unsafe.Pointer(&probe.Start)
+	case spec.kind == kindTime:
+		p = unsafe.Pointer(&probe.End)
+	case spec.kind == kindString && spec.str != nil:
+		p = unsafe.Pointer(spec.str(&probe))
+	case spec.kind == kindAddr && spec.addr != nil:
+		p = unsafe.Pointer(spec.addr(&probe))
+	case spec.kind == kindCount && spec.count != nil:
+		p = unsafe.Pointer(spec.count(&probe))
+	case spec.kind == kindPort && spec.port != nil:
+		p = unsafe.Pointer(spec.port(&probe))
+	default:
+		return 0
+	}
+	off := uintptr(p) - uintptr(unsafe.Pointer(&probe))
+	if off >= unsafe.Sizeof(probe) {
+		panic("vpcflow: the accessor of " + spec.name + " points outside its Flow") // a table bug; covered by tests
+	}
+	return off
 }
 
 // Parse parses line into f, which it resets first (keeping the capacity of f.Unknown, so a reused Flow costs no
@@ -178,11 +211,7 @@ func (p *Parser) Parse(f *Flow, src *Source, line string) error {
 			case kindTime:
 				v, j, ok = scanUint(line, i)
 				if ok = ok && v <= maxTime; ok {
-					if s.field == FieldStart {
-						f.Start = int64(v)
-					} else {
-						f.End = int64(v)
-					}
+					*s.time(f) = int64(v)
 				}
 			case kindAction:
 				if j, ok = i+6, isWord(line, i, "ACCEPT"); ok {
