@@ -254,6 +254,11 @@ func TestForgedTrailer(t *testing.T) {
 		if err == nil && len(out) != len(read(t, "aws-data.json")) || cap(out) > 64*len(q)+1 {
 			t.Errorf("size %d: %d bytes (cap %d), %v", size, len(out), cap(out), err)
 		}
+		// Decode's own gunzip (into a string) grows from the small hints the same way, and fails the same way.
+		text, serr := gunzipString(q, 1<<24)
+		if (serr == nil) != (err == nil) || serr == nil && text != string(out) {
+			t.Errorf("size %d: gunzipString gave %d bytes, %v; Gunzip %d bytes, %v", size, len(text), serr, len(out), err)
+		}
 	}
 }
 
@@ -349,6 +354,17 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("error of type %T: %v", err, err)
+			}
+		} else if raw, gerr := Gunzip(nil, data, cfg.MaxDecompressedBytes); gerr != nil {
+			t.Fatalf("Decode accepted what Gunzip refuses: %v", gerr)
+		} else {
+			// Decode (gunzip into a shared string, copied before unescaping) and DecodeJSON (a private copy) agree.
+			var again Envelope
+			if err := d.DecodeJSON(&again, raw); err != nil {
+				t.Fatalf("Decode accepted what DecodeJSON refuses: %v", err)
+			}
+			if diff := cmp.Diff(again, env, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("Decode and DecodeJSON differ (-json +decode):\n%s", diff)
 			}
 		}
 		err := d.DecodeJSON(&env, data)

@@ -90,12 +90,18 @@ func (d *Decoder) Stats() Stats { return d.stats }
 func (d *Decoder) Decode(env *Envelope, payload []byte) error {
 	d.stats.Records++
 	d.stats.CompressedBytes += int64(len(payload))
-	// A fresh buffer per payload: the envelope's strings point into it, so it is never reused.
-	buf, err := Gunzip(nil, payload, d.cfg.MaxDecompressedBytes)
+	// A fresh buffer per payload: the envelope's strings point into it, so it is never reused. It is a string,
+	// read here as bytes but never written: the scanner copies it before it unescapes anything (see scanner.own).
+	text, err := gunzipString(payload, d.cfg.MaxDecompressedBytes)
 	if err != nil {
 		d.stats.Errors++
 		return err
 	}
+	var buf []byte
+	if len(text) > 0 {
+		buf = unsafe.Slice(unsafe.StringData(text), len(text))
+	}
+	d.sc.shared = true
 	return d.decode(env, buf)
 }
 
@@ -106,6 +112,7 @@ func (d *Decoder) DecodeJSON(env *Envelope, data []byte) error {
 		d.stats.Errors++
 		return newError("envelope", ErrTooLarge, -1, fmt.Sprintf("%d bytes, more than %d", len(data), d.cfg.MaxDecompressedBytes))
 	}
+	d.sc.shared = false
 	return d.decode(env, append([]byte(nil), data...))
 }
 
@@ -116,6 +123,7 @@ func (d *Decoder) decode(env *Envelope, buf []byte) error {
 		return err
 	}
 	sc := &d.sc
+	buf = sc.buf // a copy of buf if the scanner had to unescape in a shared one
 	// The buffer is final: unescaping is done and nothing writes to it again, so its strings may share it.
 	var s string
 	if len(buf) > 0 {
@@ -187,12 +195,23 @@ type scanner struct {
 	events                                  []eventSpan
 	maxEvents                               int
 	generalOnly                             bool // tests: no compactEvent, to check that it changes nothing
+	shared                                  bool // buf is the memory of a string: copy it (own) before writing
+}
+
+// own makes buf the scanner's to write: a copy when it is shared. Offsets do not change, so the spans found so far
+// hold in the copy; nothing was written before, so the copy has the same bytes.
+func (sc *scanner) own() {
+	if sc.shared {
+		sc.buf = append(make([]byte, 0, len(sc.buf)), sc.buf...)
+		sc.shared = false
+	}
 }
 
 const maxDepth = 512
 
 func (sc *scanner) scan(buf []byte, maxEvents int) error {
-	*sc = scanner{buf: buf, filters: sc.filters[:0], events: sc.events[:0], maxEvents: maxEvents, generalOnly: sc.generalOnly}
+	*sc = scanner{buf: buf, filters: sc.filters[:0], events: sc.events[:0], maxEvents: maxEvents, generalOnly: sc.generalOnly,
+		shared: sc.shared}
 	if len(buf) > 1<<31-1 {
 		return sc.fail(ErrTooLarge, "envelope over 2 GiB")
 	}
@@ -457,6 +476,7 @@ func (sc *scanner) str() (span, error) {
 }
 
 func (sc *scanner) strEscaped(start, j int) (span, error) {
+	sc.own()
 	b := sc.buf
 	w := j // write position; everything before it is final
 	for j < len(b) {

@@ -3,8 +3,10 @@ package cwlogs
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -15,8 +17,9 @@ import (
 func IsGzip(p []byte) bool { return len(p) >= 2 && p[0] == 0x1f && p[1] == 0x8b }
 
 type gunzipper struct {
-	zr *gzip.Reader // nil until the first payload
-	br bytes.Reader
+	zr  *gzip.Reader // nil until the first payload
+	br  bytes.Reader
+	out cappedBuilder // gunzipString's output; empty between calls, so the pool keeps no payload alive
 }
 
 // gunzippers reuses readers (and their inflate windows, about 40 KiB each) across payloads and goroutines.
@@ -68,6 +71,61 @@ func Gunzip(dst, payload []byte, limit int) ([]byte, error) {
 		return dst[:start], newError("gunzip", ErrTooLarge, -1, fmt.Sprintf("more than %d bytes", limit))
 	}
 	return dst, nil
+}
+
+// gunzipString is Gunzip into a new string for Decode, whose envelope strings share it: the decompressor writes
+// straight into a strings.Builder, which allocates without zeroing (Gunzip's make zeroes a buffer that is then
+// overwritten in full), sized from the trailer so a well-formed payload costs one allocation of exactly its size.
+// The same errors and the same bound on growth as Gunzip.
+func gunzipString(payload []byte, limit int) (string, error) {
+	if !IsGzip(payload) {
+		return "", newError("gunzip", ErrNotGzip, -1, describe(payload))
+	}
+	g := gunzippers.Get().(*gunzipper)
+	defer gunzippers.Put(g)
+	g.br.Reset(payload)
+	var err error
+	if g.zr == nil {
+		g.zr, err = gzip.NewReader(&g.br)
+	} else {
+		err = g.zr.Reset(&g.br)
+	}
+	if err != nil {
+		return "", newError("gunzip", ErrCorrupt, -1, err.Error())
+	}
+	w := &g.out
+	defer func() { *w = cappedBuilder{} }()
+	w.limit = limit
+	w.sb.Grow(sizeHint(payload, limit) + 1)
+	if _, err := g.zr.WriteTo(w); err != nil {
+		if errors.Is(err, errOverLimit) {
+			return "", newError("gunzip", ErrTooLarge, -1, fmt.Sprintf("more than %d bytes", limit))
+		}
+		return "", newError("gunzip", ErrCorrupt, -1, err.Error())
+	}
+	return w.sb.String(), nil
+}
+
+var errOverLimit = errors.New("over the limit")
+
+// cappedBuilder takes at most limit bytes; like Gunzip's buffer, it grows to at most limit+1 and at most doubles.
+type cappedBuilder struct {
+	sb    strings.Builder
+	limit int
+}
+
+func (c *cappedBuilder) Write(p []byte) (int, error) {
+	n := c.sb.Len() + len(p)
+	if n > c.limit {
+		return 0, errOverLimit
+	}
+	if n > c.sb.Cap() {
+		old, size := c.sb.String(), max(n, min(2*c.sb.Cap(), c.limit+1))
+		c.sb = strings.Builder{} // a used Builder must not be copied; a zero one may be assigned
+		c.sb.Grow(size)
+		c.sb.WriteString(old)
+	}
+	return c.sb.Write(p)
 }
 
 // sizeHint guesses the decompressed size from the gzip trailer (ISIZE, the last member's size mod 2^32), bounded
