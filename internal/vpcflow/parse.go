@@ -157,6 +157,7 @@ func (p *Parser) Parse(f *Flow, src *Source, line string) error {
 		f.Present, f.Unknown = 0, f.Unknown[:0]
 	}
 	steps := format.steps
+	var present FieldSet // f.Present, kept in a register: stored before every return
 	i := 0
 	for k := range steps {
 		s := &steps[k]
@@ -164,6 +165,7 @@ func (p *Parser) Parse(f *Flow, src *Source, line string) error {
 			i++
 		}
 		if i >= len(line) {
+			f.Present = present
 			f.zero(steps[k:])
 			if k == 0 {
 				return p.lineError(src, line, ErrEmptyLine, 0, "", "")
@@ -233,6 +235,7 @@ func (p *Parser) Parse(f *Flow, src *Source, line string) error {
 			if !ok {
 				j = tokenEnd(line, i+1)
 				if !f.set(s, line[i:j]) {
+					f.Present = present
 					f.zero(steps[k:])
 					// A line of another format usually fails on a value first; its length is the better diagnosis.
 					if got := countFields(line); got != len(steps) {
@@ -241,10 +244,11 @@ func (p *Parser) Parse(f *Flow, src *Source, line string) error {
 					return p.lineError(src, line, ErrInvalidValue, 0, format.names[k], line[i:j])
 				}
 			}
-			f.Present |= s.bit
+			present |= s.bit
 		}
 		i = j + 1 // line[j] is a separator, or j is the end of the line
 	}
+	f.Present = present
 	for i < len(line) && line[i] <= ' ' && isSpace(line[i]) {
 		i++
 	}
@@ -433,19 +437,8 @@ func scanIPv4(line string, i int) (netip.Addr, int, bool) {
 			}
 			i++
 		}
-		if i >= len(line) || line[i]-'0' > 9 {
-			return netip.Addr{}, i, false
-		}
-		v := uint(line[i] - '0')
-		i++
-		for n := 1; n < 3 && i < len(line) && line[i]-'0' <= 9; n++ {
-			if v == 0 { // a leading zero
-				return netip.Addr{}, i, false
-			}
-			v = v*10 + uint(line[i]-'0')
-			i++
-		}
-		if v > 255 {
+		var v uint
+		if v, i = octet(line, i); v > 255 {
 			return netip.Addr{}, i, false
 		}
 		ip[k] = byte(v)
@@ -454,6 +447,26 @@ func scanIPv4(line string, i int) (netip.Addr, int, bool) {
 		return netip.Addr{}, i, false
 	}
 	return netip.AddrFrom4(ip), i, true
+}
+
+// octet reads the 1 to 3 digits of an octet at line[i:], unrolled, and returns its value and where it ends; a
+// value over 255 when there is no digit or a leading zero (or the octet is too large).
+func octet(line string, i int) (uint, int) {
+	if i >= len(line) || line[i]-'0' > 9 {
+		return 256, i
+	}
+	v := uint(line[i] - '0')
+	if i++; i == len(line) || line[i]-'0' > 9 {
+		return v, i
+	}
+	if v == 0 { // a leading zero
+		return 256, i
+	}
+	v = v*10 + uint(line[i]-'0')
+	if i++; i == len(line) || line[i]-'0' > 9 {
+		return v, i
+	}
+	return v*10 + uint(line[i]-'0'), i + 1
 }
 
 // isWord reports whether line[i:] starts with w, followed by a separator or the end of the line.
