@@ -179,7 +179,6 @@ func settings() []setting {
 		text("KINFLOW_INDEX_PREFIX", "index-prefix", "index name prefix", func(c *Config) *string { return &c.Pipeline.Prefix }),
 		integer("KINFLOW_BULK_MAX_BYTES", "bulk-max-bytes", "bulk request size that triggers a flush", func(c *Config) *int { return &c.Sink.Bulk.FlushBytes }),
 		integer("KINFLOW_BULK_MAX_DOCS", "bulk-max-docs", "documents per bulk request", func(c *Config) *int { return &c.Sink.Bulk.FlushDocs }),
-		duration("KINFLOW_BULK_FLUSH_INTERVAL", "bulk-flush-interval", "longest wait before a partly filled bulk request is sent", func(c *Config) *time.Duration { return &c.Sink.Bulk.FlushInterval }),
 		integer("KINFLOW_BULK_MAX_IN_FLIGHT", "bulk-max-in-flight", "concurrent bulk requests", func(c *Config) *int { return &c.Sink.Bulk.MaxInFlight }),
 		text("KINFLOW_FLOW_FORMAT", "flow-format", "default flow-log format (${field} string or field names)", func(c *Config) *string { return &c.Formats.DefaultFormat }),
 		{"KINFLOW_FLOW_FORMAT_OVERRIDES", "flow-format-overrides", "formats per log group: group=format;prefix*=format",

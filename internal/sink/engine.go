@@ -34,7 +34,7 @@ type BulkSink struct {
 	now     func() time.Time
 	dlIndex string
 
-	in      chan []item
+	in      chan chunk
 	work    chan []*item
 	mu      sync.RWMutex // held shared while sending on in, exclusively to close it
 	closing chan struct{}
@@ -65,7 +65,7 @@ func New(client Client, cfg Config, opts Options) (*BulkSink, error) {
 		m:       m,
 		now:     opts.Now,
 		dlIndex: Indices{Prefix: cfg.Prefix}.DeadLetter(),
-		in:      make(chan []item, cfg.MaxInFlight),
+		in:      make(chan chunk, cfg.MaxInFlight),
 		work:    make(chan []*item),
 		closing: make(chan struct{}),
 	}
@@ -159,8 +159,10 @@ func (s *BulkSink) Write(ctx context.Context, docs []Doc) error {
 	}
 	t := newTicket(ctx, len(docs))
 	for start := 0; start < len(docs); start += s.cfg.FlushDocs {
-		chunk := s.encode(t, docs[start:min(start+s.cfg.FlushDocs, len(docs))])
-		if err := s.enqueue(ctx, chunk); err != nil {
+		end := min(start+s.cfg.FlushDocs, len(docs))
+		// The writer waits for its documents, so nothing more comes from it: its last chunk is sent at once.
+		c := chunk{items: s.encode(t, docs[start:end]), last: end == len(docs)}
+		if err := s.enqueue(ctx, c); err != nil {
 			return err
 		}
 	}
@@ -172,7 +174,13 @@ func (s *BulkSink) Write(ctx context.Context, docs []Doc) error {
 	}
 }
 
-func (s *BulkSink) enqueue(ctx context.Context, chunk []item) error {
+// A chunk is the encoded documents of one Write, at most FlushDocs of them; last marks the Write's final chunk.
+type chunk struct {
+	items []item
+	last  bool
+}
+
+func (s *BulkSink) enqueue(ctx context.Context, c chunk) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	select {
@@ -181,7 +189,7 @@ func (s *BulkSink) enqueue(ctx context.Context, chunk []item) error {
 	default:
 	}
 	select {
-	case s.in <- chunk:
+	case s.in <- c:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -331,8 +339,6 @@ func appendJSONString(b []byte, s string) []byte {
 func (s *BulkSink) batcher() {
 	defer s.wg.Done()
 	defer close(s.work)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
 	var cur []*item
 	curBytes := 0
 	flush := func() {
@@ -340,30 +346,23 @@ func (s *BulkSink) batcher() {
 			s.work <- cur // blocks while every worker is busy: backpressure
 		}
 		cur, curBytes = nil, 0
-		timer.Stop()
 	}
-	for {
-		select {
-		case chunk, ok := <-s.in:
-			if !ok {
+	for c := range s.in {
+		for i := range c.items {
+			if cur == nil {
+				cur = make([]*item, 0, min(s.cfg.FlushDocs, 1024))
+			}
+			cur = append(cur, &c.items[i])
+			curBytes += c.items[i].end - c.items[i].off
+			if curBytes >= s.cfg.FlushBytes || len(cur) >= s.cfg.FlushDocs {
 				flush()
-				return
 			}
-			for i := range chunk {
-				if cur == nil {
-					cur = make([]*item, 0, min(s.cfg.FlushDocs, 1024))
-					timer.Reset(s.cfg.FlushInterval)
-				}
-				cur = append(cur, &chunk[i])
-				curBytes += chunk[i].end - chunk[i].off
-				if curBytes >= s.cfg.FlushBytes || len(cur) >= s.cfg.FlushDocs {
-					flush()
-				}
-			}
-		case <-timer.C:
+		}
+		if c.last {
 			flush()
 		}
 	}
+	flush()
 }
 
 // A worker sends one batch at a time and keeps it until every item is settled.

@@ -63,7 +63,6 @@ func items(ops []string, status func(i int) string) []byte {
 
 func testConfig() Config {
 	c := DefaultConfig()
-	c.FlushInterval = 5 * time.Millisecond
 	c.RetryInitial = time.Millisecond
 	c.RetryMax = 5 * time.Millisecond
 	return c
@@ -234,7 +233,7 @@ func TestConfigValidate(t *testing.T) {
 	if !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("Validate = %v", err)
 	}
-	for _, want := range []string{"name is empty", "allowed characters", "flush bytes", "flush docs", "flush interval", "in-flight", "request timeout", "retry backoff", "response bytes"} {
+	for _, want := range []string{"name is empty", "allowed characters", "flush bytes", "flush docs", "in-flight", "request timeout", "retry backoff", "response bytes"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
@@ -280,7 +279,6 @@ func TestCloseFlushes(t *testing.T) {
 	var n int
 	var mu sync.Mutex
 	cfg := testConfig()
-	cfg.FlushInterval = time.Hour
 	s, err := New(clientFunc(func(b []byte) (int, []byte) {
 		mu.Lock()
 		n += bytes.Count(b, []byte("\n")) / 2

@@ -59,10 +59,10 @@ type Config struct {
 	Name string
 	// Prefix names the dead-letter index (Indices{Prefix}.DeadLetter()).
 	Prefix string
-	// A bulk request is sent when it reaches FlushBytes or FlushDocs, or FlushInterval after its first document.
-	FlushBytes    int
-	FlushDocs     int
-	FlushInterval time.Duration
+	// A bulk request is sent when it reaches FlushBytes or FlushDocs, or when a Write has handed over its last
+	// document: the writer waits for durability, so holding its tail back for more documents would only add latency.
+	FlushBytes int
+	FlushDocs  int
 	// MaxInFlight bounds concurrent bulk requests (and with them memory: at most MaxInFlight+1 batches exist).
 	MaxInFlight int
 	// RequestTimeout bounds each bulk request.
@@ -74,15 +74,14 @@ type Config struct {
 	MaxResponseBytes int64
 }
 
-// DefaultConfig returns the defaults: 5 MiB or 5000 docs or 200 ms per request, 4 requests in flight, 60 s per
-// request, retries from 100 ms to 30 s.
+// DefaultConfig returns the defaults: 5 MiB or 5000 docs per request, 4 requests in flight, 60 s per request,
+// retries from 100 ms to 30 s.
 func DefaultConfig() Config {
 	return Config{
 		Name:             "search",
 		Prefix:           DefaultPrefix,
 		FlushBytes:       5 << 20,
 		FlushDocs:        5000,
-		FlushInterval:    200 * time.Millisecond,
 		MaxInFlight:      4,
 		RequestTimeout:   60 * time.Second,
 		RetryInitial:     100 * time.Millisecond,
@@ -106,9 +105,6 @@ func (c Config) Validate() error {
 	}
 	if c.FlushDocs < 1 {
 		bad("flush docs %d: must be at least 1", c.FlushDocs)
-	}
-	if c.FlushInterval <= 0 {
-		bad("flush interval %v: must be positive", c.FlushInterval)
 	}
 	if c.MaxInFlight < 1 || c.MaxInFlight > 256 {
 		bad("max in-flight requests %d: allowed 1..256", c.MaxInFlight)

@@ -68,7 +68,6 @@ func testSinkConfig(b Backend, prefix string) sink.Config {
 	sc.Name = b.Name
 	sc.Prefix = prefix
 	sc.FlushDocs = 500
-	sc.FlushInterval = 20 * time.Millisecond
 	sc.RetryInitial = 20 * time.Millisecond
 	sc.RetryMax = time.Second
 	sc.RequestTimeout = 20 * time.Second
