@@ -33,19 +33,9 @@ const checkpointInterval = 10 * time.Second
 // runConsumer is `consumer run`: a KCL worker (polling, leases in DynamoDB) that runs every shard it holds through
 // the pipeline until SIGTERM or SIGINT, then checkpoints what is durable, releases its leases and exits 0.
 func runConsumer(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	cfg, loadErr := config.LoadEnv()
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config.BindFlags(fs, &cfg)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: consumer [run] [flags]\n\nReads the Kinesis stream as a KCL worker. Every flag can also be set by its environment variable.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	if err := errors.Join(loadErr, cfg.ValidateConsumer()); err != nil {
-		return fmt.Errorf("invalid configuration:\n%w", err)
+	cfg, err := loadConfig("[run]", "Reads the Kinesis stream as a KCL worker.", args, stderr, config.Config.ValidateConsumer)
+	if err != nil {
+		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel(cfg.LogLevel)}))
 	awsCfg, err := assemble.AWSConfig(ctx, cfg)
@@ -150,6 +140,26 @@ func startWorker(ctx context.Context, f *processorFactory, kc *kclcfg.KinesisCli
 		}
 	}
 	return nil, fmt.Errorf("starting the KCL worker: %w", err)
+}
+
+// loadConfig reads the environment, lets the command's flags override it and validates the result with validate,
+// reporting every problem at once. usage names the command ("[run]", "setup").
+func loadConfig(usage, summary string, args []string, stderr io.Writer, validate func(config.Config) error) (config.Config, error) {
+	cfg, loadErr := config.LoadEnv()
+	fs := flag.NewFlagSet(strings.Trim(usage, "[]"), flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config.BindFlags(fs, &cfg)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: consumer %s [flags]\n\n%s Every flag can also be set by its environment variable.\n\n", usage, summary)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, errUsage
+	}
+	if err := errors.Join(loadErr, validate(cfg)); err != nil {
+		return cfg, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
 }
 
 // tuneKCL sets the KCL timings kinflow wants regardless of the library's defaults.

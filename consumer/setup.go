@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,19 +15,9 @@ import (
 // runSetup installs the index templates (flows, partial and final connection sets, dead letters) into the
 // configured cluster. It is idempotent; `run` does the same at start-up unless KINFLOW_SINK_SETUP=false.
 func runSetup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	cfg, loadErr := config.LoadEnv()
-	fs := flag.NewFlagSet("setup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config.BindFlags(fs, &cfg)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: consumer setup [flags]\n\nInstalls kinflow's index templates. Every flag can also be set by its environment variable.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	if err := errors.Join(loadErr, cfg.Validate()); err != nil {
-		return fmt.Errorf("invalid configuration:\n%w", err)
+	cfg, err := loadConfig("setup", "Installs kinflow's index templates.", args, stderr, config.Config.Validate)
+	if err != nil {
+		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	awsCfg, err := assemble.AWSConfig(ctx, cfg)
