@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,14 +15,7 @@ import (
 func TestDemo(t *testing.T) {
 	moto, es := testenv.URL(t, testenv.Moto), testenv.URL(t, testenv.Elasticsearch)
 	prefix := testenv.UniqueName(t, "kfdemo")
-	t.Cleanup(func() {
-		for _, path := range []string{"/" + prefix + "-*", "/_index_template/" + prefix + "-*"} {
-			req, _ := http.NewRequest(http.MethodDelete, es+path, nil)
-			if res, err := http.DefaultClient.Do(req); err == nil {
-				res.Body.Close()
-			}
-		}
-	})
+	testenv.DropPrefix(t, es, prefix)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errs strings.Builder

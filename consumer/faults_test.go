@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"math/big"
 	"net"
@@ -47,11 +46,12 @@ func newRig(t *testing.T, shards int32) *rig {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "kinflow-test")
 	r.ctx = testenv.Context(t, 5*time.Minute)
 	r.name = testenv.UniqueName(t, "kff")
-	t.Cleanup(func() { deleteIndices(r.es, r.name) })
+	testenv.DropPrefix(t, r.es, r.name)
 	r.client = kinesis.NewFromConfig(testenv.AWSConfig(r.kin))
 	if _, err := r.client.CreateStream(r.ctx, &kinesis.CreateStreamInput{StreamName: &r.name, ShardCount: &shards}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { deleteStream(r.client, r.name) })
 	r.waitActive()
 	cfg := flowgen.DefaultConfig()
 	cfg.Seed = 17
@@ -97,9 +97,9 @@ func (r *rig) worker(sinkURL, id string) (stop func() error) {
 func (r *rig) waitFlows(within time.Duration) {
 	r.t.Helper()
 	deadline := time.Now().Add(within)
-	for count(r.t, r.es, r.name+"-flows-*") < len(r.lines) {
+	for testenv.Count(r.t, r.es, r.name+"-flows-*") < len(r.lines) {
 		if time.Now().After(deadline) {
-			r.t.Fatalf("after %v: %d of %d flows indexed", within, count(r.t, r.es, r.name+"-flows-*"), len(r.lines))
+			r.t.Fatalf("after %v: %d of %d flows indexed", within, testenv.Count(r.t, r.es, r.name+"-flows-*"), len(r.lines))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -108,29 +108,12 @@ func (r *rig) waitFlows(within time.Duration) {
 // check asserts exactly one document per line, and partial connection sets that merge to the brute-force ones.
 func (r *rig) check() {
 	r.t.Helper()
-	if got := count(r.t, r.es, r.name+"-flows-*"); got != len(r.lines) {
+	if got := testenv.Count(r.t, r.es, r.name+"-flows-*"); got != len(r.lines) {
 		r.t.Errorf("flow documents = %d, want %d (one per line put)", got, len(r.lines))
 	}
-	count(r.t, r.es, r.name+"-conns-partial-*") // refreshes: the last partials were cut at shutdown
-	res, err := http.Post(r.es+"/"+r.name+"-conns-partial-*/_search?size=10000", "application/json",
-		strings.NewReader(`{"query":{"match_all":{}}}`))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var hits struct {
-		Hits struct {
-			Hits []struct {
-				Source json.RawMessage `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&hits); err != nil {
-		r.t.Fatal(err)
-	}
 	byKey := map[string][]aggregate.Partial{}
-	for _, h := range hits.Hits.Hits {
-		p, err := aggregate.DecodePartial(h.Source)
+	for _, src := range testenv.Sources(r.t, r.es, r.name+"-conns-partial-*") {
+		p, err := aggregate.DecodePartial(src)
 		if err != nil {
 			r.t.Fatal(err)
 		}
@@ -243,7 +226,7 @@ func TestRunClusterOutage(t *testing.T) {
 	proxy.Down(30 * time.Second)
 	r.put(15) // arrives while the cluster is unreachable
 	time.Sleep(5 * time.Second)
-	if got := count(t, r.es, r.name+"-flows-*"); got >= len(r.lines) {
+	if got := testenv.Count(t, r.es, r.name+"-flows-*"); got >= len(r.lines) {
 		t.Fatalf("all %d flows indexed during the outage: the proxy did not cut the worker off", got)
 	}
 	r.waitFlows(2 * time.Minute)
@@ -329,4 +312,11 @@ func TestRunWorkerKilled(t *testing.T) {
 		t.Errorf("the survivor did not exit cleanly on SIGTERM: %v", err)
 	}
 	r.check()
+}
+
+// deleteStream removes a test's stream, so that emulators that live across test runs do not fill up with shards.
+func deleteStream(client *kinesis.Client, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: &name, EnforceConsumerDeletion: aws.Bool(true)})
 }

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,12 +26,13 @@ func TestRunEndToEnd(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "kinflow-test")
 	ctx := testenv.Context(t, 3*time.Minute)
 	name := testenv.UniqueName(t, "kfrun")
-	t.Cleanup(func() { deleteIndices(es, name) })
+	testenv.DropPrefix(t, es, name)
 
 	client := kinesis.NewFromConfig(testenv.AWSConfig(kin))
 	if _, err := client.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &name, ShardCount: aws.Int32(2)}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { deleteStream(client, name) })
 	if err := kinesis.NewStreamExistsWaiter(client, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond }).
 		Wait(ctx, &kinesis.DescribeStreamInput{StreamName: &name}, 30*time.Second); err != nil {
 		t.Fatal(err)
@@ -68,7 +66,7 @@ func TestRunEndToEnd(t *testing.T) {
 		var out, errs strings.Builder
 		go func() { errc <- dispatch(runCtx, args, nil, &out, &errs) }()
 		deadline := time.Now().Add(90 * time.Second)
-		for count(t, es, name+"-flows-*") < valid && time.Now().Before(deadline) {
+		for testenv.Count(t, es, name+"-flows-*") < valid && time.Now().Before(deadline) {
 			time.Sleep(time.Second)
 		}
 		stop()
@@ -77,13 +75,13 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	}
 	run()
-	if got := count(t, es, name+"-flows-*"); got != valid {
+	if got := testenv.Count(t, es, name+"-flows-*"); got != valid {
 		t.Fatalf("flow documents = %d, want %d", got, valid)
 	}
-	if got := count(t, es, name+"-deadletter"); got != poison {
+	if got := testenv.Count(t, es, name+"-deadletter"); got != poison {
 		t.Errorf("dead letters = %d, want %d", got, poison)
 	}
-	partials := count(t, es, name+"-conns-partial-*")
+	partials := testenv.Count(t, es, name+"-conns-partial-*")
 	if partials == 0 {
 		t.Error("no partial connection sets were written")
 	}
@@ -105,7 +103,7 @@ func TestRunEndToEnd(t *testing.T) {
 
 	// A second worker life starts from the checkpoints: nothing is written again.
 	run()
-	if n, p := count(t, es, name+"-flows-*"), count(t, es, name+"-conns-partial-*"); n != valid || p != partials {
+	if n, p := testenv.Count(t, es, name+"-flows-*"), testenv.Count(t, es, name+"-conns-partial-*"); n != valid || p != partials {
 		t.Errorf("after a restart: %d flows and %d partials, want %d and %d", n, p, valid, partials)
 	}
 }
@@ -116,29 +114,4 @@ func attr(v ddbtypes.AttributeValue) string {
 		return s.Value
 	}
 	return ""
-}
-
-func count(t *testing.T, es, index string) int {
-	t.Helper()
-	http.Post(es+"/"+index+"/_refresh", "application/json", nil)
-	res, err := http.Get(es + "/" + index + "/_count?ignore_unavailable=true&allow_no_indices=true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	var c struct{ Count int }
-	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatalf("count %s: %s", index, b)
-	}
-	return c.Count
-}
-
-func deleteIndices(es, prefix string) {
-	for _, path := range []string{"/" + prefix + "-*", "/_index_template/" + prefix + "-*"} {
-		req, _ := http.NewRequest(http.MethodDelete, es+path, nil)
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			res.Body.Close()
-		}
-	}
 }

@@ -18,12 +18,7 @@ func TestSetupInstallsTemplates(t *testing.T) {
 		t.Run(svc.Name, func(t *testing.T) {
 			url := testenv.URL(t, svc)
 			prefix := testenv.UniqueName(t, "kfsetup")
-			t.Cleanup(func() {
-				req, _ := http.NewRequest(http.MethodDelete, url+"/_index_template/"+prefix+"-*", nil)
-				if res, err := http.DefaultClient.Do(req); err == nil {
-					res.Body.Close()
-				}
-			})
+			testenv.DropPrefix(t, url, prefix)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			var out, errs strings.Builder

@@ -102,27 +102,7 @@ func (c *cluster) handler(t *testing.T, chunk int) *kinesisHandler {
 
 func (c *cluster) sources(t *testing.T, pattern string) []json.RawMessage {
 	t.Helper()
-	ctx := testenv.Context(t, 30*time.Second)
-	c.client.Do(ctx, "POST", "/"+c.prefix+"-*/_refresh", nil, 1<<20)
-	st, resp, err := c.client.Do(ctx, "POST", "/"+c.prefix+pattern+"/_search?size=10000", []byte(`{"query":{"match_all":{}}}`), 64<<20)
-	if err != nil || st != 200 {
-		t.Fatalf("search %s: %d %s %v", pattern, st, resp, err)
-	}
-	var r struct {
-		Hits struct {
-			Hits []struct {
-				Source json.RawMessage `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
-	if err := json.Unmarshal(resp, &r); err != nil {
-		t.Fatal(err)
-	}
-	out := make([]json.RawMessage, len(r.Hits.Hits))
-	for i, h := range r.Hits.Hits {
-		out[i] = h.Source
-	}
-	return out
+	return testenv.Sources(t, testenv.URL(t, testenv.Elasticsearch), c.prefix+pattern)
 }
 
 // fixtureLines returns every flow-log line the fixture's records carry.

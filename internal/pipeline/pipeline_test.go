@@ -160,32 +160,9 @@ func (e *env) run(t *testing.T, shardID string, records []pipeline.Record, batch
 	return total
 }
 
-func (e *env) search(t *testing.T, index string, body string) []json.RawMessage {
+func (e *env) search(t *testing.T, pattern string) []json.RawMessage {
 	t.Helper()
-	ctx := testenv.Context(t, 30*time.Second)
-	if st, resp, err := e.client.Do(ctx, "POST", "/"+e.prefix+"-*/_refresh", nil, 1<<20); err != nil || st != 200 {
-		t.Fatalf("refresh: %d %s %v", st, resp, err)
-	}
-	st, resp, err := e.client.Do(ctx, "POST", "/"+index+"/_search?size=10000", []byte(body), 64<<20)
-	if err != nil || st != 200 {
-		t.Fatalf("search %s: %d %s %v", index, st, resp, err)
-	}
-	var r struct {
-		Hits struct {
-			Hits []struct {
-				ID     string          `json:"_id"`
-				Source json.RawMessage `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
-	if err := json.Unmarshal(resp, &r); err != nil {
-		t.Fatal(err)
-	}
-	out := make([]json.RawMessage, len(r.Hits.Hits))
-	for i, h := range r.Hits.Hits {
-		out[i] = h.Source
-	}
-	return out
+	return testenv.Sources(t, testenv.URL(t, testenv.Elasticsearch), pattern)
 }
 
 // TestProcessReplayAndPoison runs a shard's records through the pipeline into Elasticsearch, then replays all of
@@ -203,12 +180,12 @@ func TestProcessReplayAndPoison(t *testing.T) {
 	// processor cuts at the same boundaries. Nothing may be added.
 	e.run(t, "shardId-000000000001", c.records, 7)
 
-	flows := e.search(t, e.prefix+"-flows-*", `{"query":{"match_all":{}},"_source":["event.id"]}`)
+	flows := e.search(t, e.prefix+"-flows-*")
 	if len(flows) != len(c.validLines) {
 		t.Errorf("flow documents after a replay = %d, want %d (one per valid line)", len(flows), len(c.validLines))
 	}
 
-	letters := e.search(t, e.prefix+"-deadletter", `{"query":{"match_all":{}}}`)
+	letters := e.search(t, e.prefix+"-deadletter")
 	got := map[string]int{}
 	for _, raw := range letters {
 		var dl struct{ Stage, Reason, ShardID, SequenceNumber, Original string }
@@ -226,7 +203,7 @@ func TestProcessReplayAndPoison(t *testing.T) {
 		t.Errorf("dead letters by stage/reason = %v, want %v", got, c.deadLetters)
 	}
 
-	partials := e.search(t, e.prefix+"-conns-partial-*", `{"query":{"match_all":{}}}`)
+	partials := e.search(t, e.prefix+"-conns-partial-*")
 	byKey := map[string][]aggregate.Partial{}
 	for _, raw := range partials {
 		p, err := aggregate.DecodePartial(raw)

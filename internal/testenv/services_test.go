@@ -3,6 +3,7 @@ package testenv_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"io"
 	"slices"
@@ -164,6 +165,7 @@ func TestKinesaliteRoundTrip(t *testing.T) {
 	if _, err := kin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: &stream, ShardCount: aws.Int32(1)}); err != nil {
 		t.Fatalf("CreateStream: %v", err)
 	}
+	t.Cleanup(func() { kin.DeleteStream(context.Background(), &kinesis.DeleteStreamInput{StreamName: &stream}) })
 	if err := kinesis.NewStreamExistsWaiter(kin, func(o *kinesis.StreamExistsWaiterOptions) {
 		o.MinDelay = 100 * time.Millisecond
 	}).Wait(ctx, &kinesis.DescribeStreamInput{StreamName: &stream}, 20*time.Second); err != nil {

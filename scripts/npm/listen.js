@@ -10,7 +10,7 @@ if (!['kinesalite', 'dynalite'].includes(name) || !port) {
 
 // Short state transitions keep tests that create and delete streams and tables fast.
 const opts = name === 'kinesalite'
-  ? { createStreamMs: 50, deleteStreamMs: 50, updateStreamMs: 50, shardLimit: 100 }
+  ? { createStreamMs: 50, deleteStreamMs: 50, updateStreamMs: 50, shardLimit: 100000 }
   : { createTableMs: 50, deleteTableMs: 50, updateTableMs: 50 }
 
 const server = require(name)(opts)

@@ -1,0 +1,76 @@
+package testenv
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Count refreshes the indices matching pattern on the cluster at url and returns how many documents they hold;
+// 0 when no index matches.
+func Count(tb testing.TB, url, pattern string) int {
+	tb.Helper()
+	var c struct{ Count int }
+	request(tb, http.MethodGet, url+"/"+pattern+"/_count?ignore_unavailable=true&allow_no_indices=true", "", &c)
+	return c.Count
+}
+
+// Sources refreshes the indices matching pattern and returns the _source of their documents (at most 10,000);
+// none when no index matches.
+func Sources(tb testing.TB, url, pattern string) []json.RawMessage {
+	tb.Helper()
+	var r struct {
+		Hits struct {
+			Hits []struct {
+				Source json.RawMessage `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	request(tb, http.MethodPost, url+"/"+pattern+"/_search?size=10000&ignore_unavailable=true&allow_no_indices=true",
+		`{"query":{"match_all":{}}}`, &r)
+	out := make([]json.RawMessage, len(r.Hits.Hits))
+	for i, h := range r.Hits.Hits {
+		out[i] = h.Source
+	}
+	return out
+}
+
+// DropPrefix deletes the indices and index templates named prefix-* when tb ends.
+func DropPrefix(tb testing.TB, url, prefix string) {
+	tb.Cleanup(func() {
+		for _, path := range []string{"/" + prefix + "-*", "/_index_template/" + prefix + "-*"} {
+			req, _ := http.NewRequest(http.MethodDelete, url+path, nil)
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+			}
+		}
+	})
+}
+
+// request refreshes what the URL's index pattern names, sends the request and decodes the answer into out.
+func request(tb testing.TB, method, url, body string, out any) {
+	tb.Helper()
+	pattern := url[:strings.LastIndex(url, "/")]
+	if res, err := http.Post(pattern+"/_refresh?ignore_unavailable=true&allow_no_indices=true", "application/json", nil); err == nil {
+		res.Body.Close()
+	}
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 256<<20))
+	if res.StatusCode != http.StatusOK {
+		tb.Fatalf("%s %s: %s: %s", method, url, res.Status, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		tb.Fatalf("%s %s: %v: %s", method, url, err, b)
+	}
+}
