@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/kinflow/kinflow/internal/cwlogs"
 	"github.com/kinflow/kinflow/internal/docid"
+	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/vpcflow"
 )
 
@@ -162,8 +164,9 @@ func (d *decoding) payload(ctx context.Context, where string, p cwlogs.Payload) 
 		}
 		d.buf = d.buf[:0]
 		if d.bulk {
-			d.buf = append(d.buf, `{"index":{"_index":"`...)
-			d.buf = vpcflow.AppendIndexName(d.buf, d.prefix, d.flow.EventTime(ev.Timestamp))
+			// As the pipeline writes flows: create (immutable), into the daily index of the flow's event time.
+			d.buf = append(d.buf, `{"create":{"_index":"`...)
+			d.buf = append(d.buf, sink.Indices{Prefix: d.prefix}.Flows(time.Unix(d.flow.EventTime(ev.Timestamp), 0))...)
 			d.buf = append(d.buf, `","_id":"`...)
 			d.buf = docid.AppendFlow(d.buf, src.LogGroup, src.LogStream, src.EventID, src.Timestamp, []byte(ev.Message))
 			d.buf = append(d.buf, "\"}}\n"...)

@@ -434,19 +434,6 @@ func (n *docNode) appendMembers(dst []byte, c *docCtx, first bool) ([]byte, bool
 	return dst, first
 }
 
-// AppendIndexName appends the daily index of a flow whose event time is sec (Unix seconds; see Flow.EventTime):
-// "<prefix>-flows-YYYY.MM.DD".
-func AppendIndexName(dst []byte, prefix string, sec int64) []byte {
-	dst = append(dst, prefix...)
-	dst = append(dst, "-flows-"...)
-	y, m, d := civil(max(0, min(sec, maxTime)) / 86400)
-	dst = appendInt(dst, y, 4)
-	dst = append(dst, '.')
-	dst = appendInt(dst, m, 2)
-	dst = append(dst, '.')
-	return appendInt(dst, d, 2)
-}
-
 // appendDate appends ms (milliseconds since the epoch, 0 to year 9999) as a quoted RFC 3339 UTC time, with
 // milliseconds only when they are not zero.
 func appendDate(dst []byte, ms int64) []byte {

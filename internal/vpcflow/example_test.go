@@ -17,10 +17,8 @@ func ExampleParser_Parse() {
 		return
 	}
 	fmt.Println(flow.SrcAddr, flow.DstPort, flow.Action)
-	fmt.Printf("%s\n", vpcflow.AppendIndexName(nil, "kinflow", flow.EventTime(src.Timestamp)))
 	fmt.Printf("%s\n", enc.AppendDocument(nil, &flow, &src))
 	// Output:
 	// 2001:db8::1 22 REJECT
-	// kinflow-flows-2026.11.23
 	// {"@timestamp":"2026-11-23T13:20:00Z","event":{"kind":"event","category":["network"],"type":["connection","denied"],"action":"reject","outcome":"failure","start":"2026-11-23T13:20:00Z","end":"2026-11-23T13:21:00Z","id":"1"},"source":{"ip":"2001:db8::1"},"destination":{"ip":"10.0.0.5","port":22},"network":{"iana_number":"6","transport":"tcp","type":"ipv6"},"cloud":{"provider":"aws"},"related":{"ip":["2001:db8::1","10.0.0.5"]},"aws":{"vpcflow":{"version":5,"log_status":"OK"},"cloudwatch":{"log_group":"/vpc/flows","log_stream":"eni-1-all"}}}
 }

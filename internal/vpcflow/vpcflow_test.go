@@ -311,21 +311,6 @@ func TestFieldTable(t *testing.T) {
 	}
 }
 
-func TestAppendIndexName(t *testing.T) {
-	for sec, want := range map[int64]string{
-		0:          "kinflow-flows-1970.01.01",
-		1418530010: "kinflow-flows-2014.12.14",
-		1795440000: "kinflow-flows-2026.11.23",
-		951782400:  "kinflow-flows-2000.02.29",
-		-5:         "kinflow-flows-1970.01.01",
-		maxTime:    "kinflow-flows-9999.12.31",
-	} {
-		if got := string(AppendIndexName(nil, "kinflow", sec)); got != want {
-			t.Errorf("AppendIndexName(%d) = %s, want %s", sec, got, want)
-		}
-	}
-}
-
 func TestAppendString(t *testing.T) {
 	for _, s := range []string{"plain", `q"b\`, "ctl\x00\x1f\n\r\t", "bad\xffutf8\xc3", "ünï☃𝄞", "\u2028"} {
 		got := appendString(nil, s)
@@ -360,7 +345,6 @@ func TestZeroAlloc(t *testing.T) {
 			}
 			s := *src // a Source of the caller's stack, as in the pipeline
 			buf = enc.AppendDocument(buf[:0], &f, &s)
-			buf = AppendIndexName(buf[:0], "kinflow", f.EventTime(src.Timestamp))
 		})
 		if allocs != 0 {
 			t.Errorf("%q: %v allocations per line", l, allocs)
