@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -55,3 +56,43 @@ func RedactIfSet(s string) string {
 
 // ErrNoAddresses is returned by client constructors given no cluster address.
 var ErrNoAddresses = errors.New("no cluster address")
+
+// RedactURLs returns the addresses with any password embedded in them hidden.
+func RedactURLs(addrs []string) []string {
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a
+		if u, err := url.Parse(a); err == nil && u.User != nil {
+			out[i] = u.Redacted()
+		}
+	}
+	return out
+}
+
+// ValidateConnection reports the problems every cluster client's configuration can have: no or malformed
+// addresses, a password without a user, a sink whose dead-letter prefix is not the templates' prefix, and the
+// problems of the sink and template configurations. Clients add their own checks.
+func ValidateConnection(addrs []string, username, password string, sc Config, tc TemplateConfig) []error {
+	var errs []error
+	if len(addrs) == 0 {
+		errs = append(errs, ErrNoAddresses)
+	}
+	for i, a := range addrs {
+		if u, err := url.Parse(a); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("address %q: want http(s)://host[:port]", RedactURLs(addrs)[i]))
+		}
+	}
+	if password != "" && username == "" {
+		errs = append(errs, errors.New("password set without a username"))
+	}
+	if sc.Prefix != tc.Prefix {
+		errs = append(errs, fmt.Errorf("sink prefix %q differs from template prefix %q", sc.Prefix, tc.Prefix))
+	}
+	if err := sc.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := tc.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -48,27 +47,7 @@ func DefaultConfig() Config {
 
 // Validate reports every problem at once.
 func (c Config) Validate() error {
-	var errs []error
-	if len(c.Addresses) == 0 {
-		errs = append(errs, sink.ErrNoAddresses)
-	}
-	for _, a := range c.Addresses {
-		if u, err := url.Parse(a); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("address %q: want http(s)://host[:port]", redactURL(a)))
-		}
-	}
-	if c.Password != "" && c.Username == "" {
-		errs = append(errs, errors.New("password set without a username"))
-	}
-	if c.Sink.Prefix != c.Templates.Prefix {
-		errs = append(errs, fmt.Errorf("sink prefix %q differs from template prefix %q", c.Sink.Prefix, c.Templates.Prefix))
-	}
-	if err := c.Sink.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := c.Templates.Validate(); err != nil {
-		errs = append(errs, err)
-	}
+	errs := sink.ValidateConnection(c.Addresses, c.Username, c.Password, c.Sink, c.Templates)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -77,10 +56,7 @@ func (c Config) Validate() error {
 
 // String prints the configuration with secrets redacted.
 func (c Config) String() string {
-	addrs := make([]string, len(c.Addresses))
-	for i, a := range c.Addresses {
-		addrs[i] = redactURL(a)
-	}
+	addrs := sink.RedactURLs(c.Addresses)
 	return fmt.Sprintf("elasticsearch{addresses=%v api_key=%s username=%q password=%s ca=%t insecure=%t prefix=%q}",
 		addrs, sink.RedactIfSet(c.APIKey), c.Username, sink.RedactIfSet(c.Password), len(c.TLS.CACert) > 0,
 		c.TLS.InsecureSkipVerify, c.Sink.Prefix)
@@ -88,15 +64,6 @@ func (c Config) String() string {
 
 // LogValue makes slog print the redacted form.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
-
-// redactURL hides a password embedded in an address.
-func redactURL(a string) string {
-	u, err := url.Parse(a)
-	if err != nil || u.User == nil {
-		return a
-	}
-	return u.Redacted()
-}
 
 // Client is a sink.Client over go-elasticsearch. It never retries by itself.
 type Client struct {

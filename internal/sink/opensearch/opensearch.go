@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/opensearch-project/opensearch-go/v4"
@@ -59,18 +58,7 @@ func DefaultConfig() Config {
 
 // Validate reports every problem at once.
 func (c Config) Validate() error {
-	var errs []error
-	if len(c.Addresses) == 0 {
-		errs = append(errs, sink.ErrNoAddresses)
-	}
-	for _, a := range c.Addresses {
-		if u, err := url.Parse(a); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("address %q: want http(s)://host[:port]", redactURL(a)))
-		}
-	}
-	if c.Password != "" && c.Username == "" {
-		errs = append(errs, errors.New("password set without a username"))
-	}
+	errs := sink.ValidateConnection(c.Addresses, c.Username, c.Password, c.Sink, c.Templates)
 	if c.AWS != nil {
 		if c.Username != "" {
 			errs = append(errs, errors.New("both SigV4 (AWS) and basic credentials set: choose one"))
@@ -85,15 +73,6 @@ func (c Config) Validate() error {
 	if c.AWSService != ServiceManaged && c.AWSService != ServiceServerless {
 		errs = append(errs, fmt.Errorf("AWS service %q: allowed: %s, %s", c.AWSService, ServiceManaged, ServiceServerless))
 	}
-	if c.Sink.Prefix != c.Templates.Prefix {
-		errs = append(errs, fmt.Errorf("sink prefix %q differs from template prefix %q", c.Sink.Prefix, c.Templates.Prefix))
-	}
-	if err := c.Sink.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := c.Templates.Validate(); err != nil {
-		errs = append(errs, err)
-	}
 	if len(errs) == 0 {
 		return nil
 	}
@@ -102,10 +81,7 @@ func (c Config) Validate() error {
 
 // String prints the configuration with secrets redacted (the AWS config is reduced to its region).
 func (c Config) String() string {
-	addrs := make([]string, len(c.Addresses))
-	for i, a := range c.Addresses {
-		addrs[i] = redactURL(a)
-	}
+	addrs := sink.RedactURLs(c.Addresses)
 	sigv4 := "off"
 	if c.AWS != nil {
 		sigv4 = c.AWSService + "@" + c.AWS.Region
@@ -116,14 +92,6 @@ func (c Config) String() string {
 
 // LogValue makes slog print the redacted form.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
-
-func redactURL(a string) string {
-	u, err := url.Parse(a)
-	if err != nil || u.User == nil {
-		return a
-	}
-	return u.Redacted()
-}
 
 // Client is a sink.Client over opensearch-go. It never retries by itself.
 type Client struct {
