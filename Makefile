@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 SERVICES := scripts/services.sh
 
-.PHONY: test demo services services-stop services-status unit vet bench fuzz clean lambda
+.PHONY: test demo services services-stop services-status unit vet bench bench-e2e fuzz clean lambda
 
 ## test: start the local services (cached installs) and run every test, unit and integration.
 test: services vet
@@ -32,7 +32,11 @@ vet:
 
 ## bench: the hot-path benchmarks, each beside its plain reference (see BENCHMARKS.md).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/... ./aggregate/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/... ./aggregate/
+
+## bench-e2e: the load test: synthetic records -> kinesalite -> consumer run -> Elasticsearch (see BENCHMARKS.md).
+bench-e2e: services
+	eval "$$($(SERVICES) env)" && KINFLOW_REQUIRE_SERVICES=all $(GO) test -run '^$$' -bench EndToEnd -benchtime 1x -count 3 ./consumer
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
