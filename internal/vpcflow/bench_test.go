@@ -36,32 +36,18 @@ var (
 func loadCorpus(tb testing.TB) *corpus {
 	tb.Helper()
 	corpusOnce.Do(func() {
-		type event struct {
-			ID        string `json:"id"`
-			Timestamp int64  `json:"timestamp"`
-			Message   string `json:"message"`
-		}
-		type envelope struct {
-			MessageType         string   `json:"messageType"`
-			Owner               string   `json:"owner"`
-			LogGroup            string   `json:"logGroup"`
-			LogStream           string   `json:"logStream"`
-			SubscriptionFilters []string `json:"subscriptionFilters"`
-			LogEvents           []event  `json:"logEvents"`
-		}
 		g := flowgen.New(flowgen.DefaultConfig())
 		for _, b := range g.Batches(2000, 50, 500) {
-			env := envelope{MessageType: "DATA_MESSAGE", Owner: "123456789012", LogGroup: "/vpc/flowlogs/bench",
-				LogStream: b.LogStream, SubscriptionFilters: []string{"kinflow"}}
-			for _, e := range b.Events {
-				env.LogEvents = append(env.LogEvents, event{e.ID, e.Timestamp, e.Message})
+			rec := g.Envelope("/vpc/flowlogs/bench", "kinflow", b)
+			zr, err := stdgzip.NewReader(bytes.NewReader(rec))
+			if err != nil {
+				tb.Fatal(err)
 			}
-			raw, _ := json.Marshal(env)
-			var z bytes.Buffer
-			zw := stdgzip.NewWriter(&z)
-			zw.Write(raw)
-			zw.Close()
-			theCorpus.records = append(theCorpus.records, z.Bytes())
+			raw, err := io.ReadAll(zr)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			theCorpus.records = append(theCorpus.records, rec)
 			theCorpus.events += len(b.Events)
 			theCorpus.decompressed += len(raw)
 		}
