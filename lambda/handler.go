@@ -52,7 +52,7 @@ func (h *kinesisHandler) Handle(ctx context.Context, ev events.KinesisEvent) (ev
 	var total pipeline.Result
 	for _, sr := range byShard(ev.Records) {
 		durable, res := h.shard(ctx, work, sr)
-		addResult(&total, res)
+		total.Add(res)
 		for _, r := range sr.records[durable:] {
 			resp.BatchItemFailures = append(resp.BatchItemFailures,
 				events.KinesisBatchItemFailure{ItemIdentifier: r.Kinesis.SequenceNumber})
@@ -92,7 +92,7 @@ func (h *kinesisHandler) shard(ctx, work context.Context, sr shardRecords) (int,
 				"first_sequence", batch[0].SequenceNumber, "error", err)
 			break
 		}
-		addResult(&total, res)
+		total.Add(res)
 		processed += len(batch)
 	}
 	if processed == 0 {
@@ -130,17 +130,6 @@ func shardOf(r events.KinesisEventRecord) string {
 		return id
 	}
 	return "unknown-shard"
-}
-
-func addResult(t *pipeline.Result, r pipeline.Result) {
-	t.Records += r.Records
-	t.Control += r.Control
-	t.Events += r.Events
-	t.Flows += r.Flows
-	t.NoTraffic += r.NoTraffic
-	t.DeadLetters += r.DeadLetters
-	t.Aggregated += r.Aggregated
-	t.Late += r.Late
 }
 
 // emitMetrics writes one CloudWatch embedded-metric-format line: CloudWatch turns it into metrics without API calls.

@@ -151,10 +151,7 @@ func (e *env) run(t *testing.T, shardID string, records []pipeline.Record, batch
 		if err := sh.Cut(ctx); err != nil {
 			t.Fatalf("Cut: %v", err)
 		}
-		total.Records += res.Records
-		total.Flows += res.Flows
-		total.DeadLetters += res.DeadLetters
-		total.Control += res.Control
+		total.Add(res)
 		records = records[n:]
 	}
 	return total

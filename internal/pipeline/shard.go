@@ -29,9 +29,9 @@ type Shard struct {
 	dec *cwlogs.Decoder
 	acc *aggregate.Accumulator
 
-	// The open partial covers the records from firstSeq to lastSeq (empty: nothing since the last cut).
-	firstSeq, lastSeq string
-	watermark         int64
+	// The open partial covers the records from firstSeq on (empty: nothing since the last cut).
+	firstSeq  string
+	watermark int64
 
 	// Reused per batch.
 	env       cwlogs.Envelope
@@ -69,6 +69,19 @@ type Result struct {
 	Late        int // of those, flows for windows already closed
 	// CutDue reports that a limit of the open partial is reached: Cut (and acknowledge) before the next batch.
 	CutDue bool
+}
+
+// Add adds the counts of o to r, for a runtime that reports several Process calls as one.
+func (r *Result) Add(o Result) {
+	r.Records += o.Records
+	r.Control += o.Control
+	r.Events += o.Events
+	r.Flows += o.Flows
+	r.NoTraffic += o.NoTraffic
+	r.DeadLetters += o.DeadLetters
+	r.Aggregated += o.Aggregated
+	r.Late += o.Late
+	r.CutDue = r.CutDue || o.CutDue
 }
 
 // Process decodes and parses records, writes one document per flow and a dead letter per bad record or line, waits
@@ -111,7 +124,6 @@ func (s *Shard) Process(ctx context.Context, records []Record) (Result, error) {
 	if s.firstSeq == "" {
 		s.firstSeq = records[0].SequenceNumber
 	}
-	s.lastSeq = records[len(records)-1].SequenceNumber
 	for i := range s.pending {
 		f := &s.pending[i]
 		sig, err := s.acc.Add(*f)
@@ -138,7 +150,7 @@ func (s *Shard) Process(ctx context.Context, records []Record) (Result, error) {
 	res.Records = len(records)
 	s.p.metrics.observe(&res)
 	s.log.Debug("batch processed", "records", res.Records, "events", res.Events, "flows", res.Flows,
-		"dead_letters", res.DeadLetters, "late", res.Late, "last_sequence", s.lastSeq)
+		"dead_letters", res.DeadLetters, "late", res.Late, "last_sequence", records[len(records)-1].SequenceNumber)
 	return res, nil
 }
 
@@ -293,9 +305,6 @@ func (s *Shard) Cut(ctx context.Context) error {
 	s.cut = nil
 	return nil
 }
-
-// Pending reports whether records were processed since the last successful Cut.
-func (s *Shard) Pending() bool { return s.firstSeq != "" || s.cut != nil }
 
 // bytesOf views s as bytes without copying. The sink only reads Origin.Raw (and copies it into a dead letter), and
 // the envelope's strings stay alive until the batch is written.
