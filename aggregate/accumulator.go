@@ -238,9 +238,10 @@ func (a *Accumulator) Stats() Stats {
 // Cut returns what the open partial holds, one Partial per (window, ip) ordered by window start then ip, and
 // empties the accumulator (limits, watermark and counters stay). shardID and firstSeq name the first record the
 // partial covers: together with window and ip they make the partial's id, so a replay from the checkpoint before
-// firstSeq, cut at the same checkpoint, rewrites the same documents. The partials own their memory. A peer set
-// larger than Config.MaxExactPeers becomes a sketch here.
-func (a *Accumulator) Cut(shardID, firstSeq string) []Partial {
+// firstSeq, cut at the same checkpoint, rewrites the same documents. lastSeq names the last record it covers, so a
+// partial a replay superseded can be told apart (DropSuperseded). The partials own their memory. A peer set larger
+// than Config.MaxExactPeers becomes a sketch here.
+func (a *Accumulator) Cut(shardID, firstSeq, lastSeq string) []Partial {
 	defer a.reset()
 	if len(a.entries) == 0 {
 		return nil
@@ -286,7 +287,7 @@ func (a *Accumulator) Cut(shardID, firstSeq string) []Partial {
 	var off uint32
 	for i, k := range sc.sorted {
 		e, p := &a.entries[k.entry], &parts[i]
-		p.ShardID, p.FirstSequence = shardID, firstSeq
+		p.ShardID, p.FirstSequence, p.LastSequence = shardID, firstSeq, lastSeq
 		p.WindowStart, p.WindowEnd = k.start, k.start+a.width
 		p.IP = sc.byRank[k.rank]
 		p.FlowsSent, p.FlowsReceived, p.FlowsRejected, p.FlowsLate = e.flowsSent, e.flowsRecv, e.rejected, e.late

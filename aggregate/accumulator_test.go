@@ -155,7 +155,7 @@ func TestAdd(t *testing.T) {
 					t.Fatalf("Add(%+v): %v", f, err)
 				}
 			}
-			parts := a.Cut("shardId-000000000001", "4959")
+			parts := a.Cut("shardId-000000000001", "4959", "4980")
 			var got []ConnSet
 			for _, p := range parts {
 				if p.ShardID != "shardId-000000000001" || p.FirstSequence != "4959" {
@@ -169,7 +169,7 @@ func TestAdd(t *testing.T) {
 			if s := a.Stats(); s.TrackedIPs != 0 || s.TrackedPeers != 0 || s.OpenWindows != 0 || s.Flows != uint64(len(tt.flows)) {
 				t.Errorf("after Cut: %+v", s)
 			}
-			if again := a.Cut("shardId-000000000001", "5000"); again != nil {
+			if again := a.Cut("shardId-000000000001", "5000", "5001"); again != nil {
 				t.Errorf("a second Cut returned %d partials", len(again))
 			}
 		})
@@ -226,7 +226,7 @@ func TestLimitsAskForACut(t *testing.T) {
 				}
 			}
 			// Nothing is dropped past the limit: the partial holds every flow.
-			if got := len(a.Cut("s", "1")); got != 20 {
+			if got := len(a.Cut("s", "1", "9")); got != 20 {
 				t.Errorf("Cut returned %d partials, want 20", got)
 			}
 			if a.Full() {
@@ -247,7 +247,7 @@ func TestCutEstimatesPastTheCap(t *testing.T) {
 			}
 		}
 	}
-	parts := a.Cut("s", "1")
+	parts := a.Cut("s", "1", "9")
 	var hub *Partial
 	for i := range parts {
 		if parts[i].IP == ipA {

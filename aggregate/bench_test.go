@@ -77,7 +77,7 @@ func BenchmarkAggregate(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			a.Cut("shardId-000000000000", "1")
+			a.Cut("shardId-000000000000", "1", "9")
 		})
 	})
 	b.Run("accumulator-add-only", func(b *testing.B) {
@@ -99,7 +99,7 @@ func BenchmarkAggregate(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			a.Cut("shardId-000000000000", "1")
+			a.Cut("shardId-000000000000", "1", "9")
 		})
 	})
 }
@@ -133,7 +133,7 @@ func BenchmarkMemory(b *testing.B) {
 		fill(a)
 		open := heapNow() - base
 		s := a.Stats()
-		parts := a.Cut("s", "1")
+		parts := a.Cut("s", "1", "9")
 		peak := heapNow() - base
 		runtime.KeepAlive(parts)
 		parts = nil
@@ -167,7 +167,7 @@ func BenchmarkAppendJSON(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	parts := a.Cut("shardId-000000000000", "1")
+	parts := a.Cut("shardId-000000000000", "1", "9")
 	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {

@@ -33,9 +33,11 @@ type ConnSet struct {
 	FirstSeen, LastSeen          int64 // Unix seconds: earliest flow start, latest flow end
 }
 
-// A Partial is what one shard's records from FirstSequence up to a checkpoint contributed to a ConnSet.
+// A Partial is what one shard's records from FirstSequence to LastSequence (a checkpoint) contributed to a
+// ConnSet. LastSequence lets the finalizer recognise a partial that a replay superseded (see DropSuperseded); it is
+// empty in partials written before kinflow recorded it.
 type Partial struct {
-	ShardID, FirstSequence string
+	ShardID, FirstSequence, LastSequence string
 	ConnSet
 }
 
@@ -139,12 +141,14 @@ func (c ConnSet) clone() ConnSet {
 	return c
 }
 
-// A Fold merges the partials of one window and IP into their final ConnSet, counting each partial id once: a
-// partial written twice (a replay) or read twice (an overlapping query) does not add up twice.
+// A Fold merges the partials of one window and IP into their final ConnSet, counting each partial id once (a
+// partial written twice by a replay, or read twice by an overlapping query, does not add up twice) and leaving out
+// partials a replay superseded (DropSuperseded). It holds the partials until Final, so its memory is that of one
+// (window, ip)'s partials.
 type Fold struct {
 	maxExactPeers int
 	ids           map[string]struct{}
-	set           ConnSet
+	partials      []Partial
 }
 
 // NewFold returns an empty fold whose result is exact up to maxExactPeers peers.
@@ -152,25 +156,47 @@ func NewFold(maxExactPeers int) *Fold {
 	return &Fold{maxExactPeers: maxExactPeers, ids: map[string]struct{}{}}
 }
 
-// Add merges p unless a partial with its id was already added, and reports whether it merged.
+// Add takes p unless a partial with its id was already added, and reports whether it took it. A partial of
+// another window or IP than the first is an error wrapping ErrMerge.
 func (f *Fold) Add(p *Partial) (bool, error) {
 	id := p.ID()
 	if _, dup := f.ids[id]; dup {
 		return false, nil
 	}
-	m, err := Merge(f.set, p.ConnSet, f.maxExactPeers)
-	if err != nil {
-		return false, fmt.Errorf("partial %s: %w", id, err)
+	if len(f.partials) > 0 {
+		if first := &f.partials[0]; first.WindowStart != p.WindowStart || first.WindowEnd != p.WindowEnd || first.IP != p.IP {
+			return false, fmt.Errorf("partial %s: %w: window [%d, %d) ip %v after [%d, %d) ip %v", id, ErrMerge,
+				p.WindowStart, p.WindowEnd, p.IP, first.WindowStart, first.WindowEnd, first.IP)
+		}
 	}
-	f.ids[id], f.set = struct{}{}, m
+	f.ids[id] = struct{}{}
+	f.partials = append(f.partials, *p)
 	return true, nil
 }
 
-// Final returns the merged set as a Final of the given revision.
-func (f *Fold) Final(revision int64) Final { return Final{Revision: revision, ConnSet: f.set.clone()} }
+// Len is the number of partials taken.
+func (f *Fold) Len() int { return len(f.partials) }
+
+// Final merges the partials taken, less the superseded ones, into a Final of the given revision, and empties the
+// fold for the next (window, ip).
+func (f *Fold) Final(revision int64) (Final, error) {
+	kept := DropSuperseded(f.partials)
+	var set ConnSet
+	for i := range kept {
+		m, err := Merge(set, kept[i].ConnSet, f.maxExactPeers)
+		if err != nil {
+			return Final{}, fmt.Errorf("partial %s: %w", kept[i].ID(), err)
+		}
+		set = m
+	}
+	clear(f.ids)
+	clear(f.partials)
+	f.partials = f.partials[:0]
+	return Final{Revision: revision, ConnSet: set}, nil
+}
 
 // Finalize folds partials of any windows and IPs into one Final per (window, ip), ordered by window start then ip,
-// all of the given revision. Partials with the same id count once.
+// all of the given revision. Partials with the same id count once; superseded ones (DropSuperseded) not at all.
 func Finalize(partials []Partial, maxExactPeers int, revision int64) ([]Final, error) {
 	type key struct {
 		start int64
@@ -191,7 +217,11 @@ func Finalize(partials []Partial, maxExactPeers int, revision int64) ([]Final, e
 	}
 	finals := make([]Final, 0, len(folds))
 	for _, f := range folds {
-		finals = append(finals, Final{Revision: revision, ConnSet: f.set})
+		fin, err := f.Final(revision)
+		if err != nil {
+			return nil, err
+		}
+		finals = append(finals, fin)
 	}
 	slices.SortFunc(finals, func(x, y Final) int {
 		return cmp.Or(cmp.Compare(x.WindowStart, y.WindowStart), x.IP.Compare(y.IP))

@@ -127,8 +127,9 @@ func splitShards(rng *rand.Rand, flows []Flow, shards int) [][]record {
 // consume runs one shard the way the pipeline does: records in batches, a cut (and a checkpoint) at the end of a
 // batch or when Add reports a limit, partials written by id so a rewrite replaces. It crashes now and then: before
 // writing, after an arbitrary prefix of the batch (the replay starts over from the checkpoint), and after writing
-// but before checkpointing (the replay covers at least the same records, as a redelivered batch does).
-func consume(tb testing.TB, rng *rand.Rand, cfg Config, shardID string, recs []record, index map[string][]byte) (crashes, cuts int) {
+// but before checkpointing: then the replay covers at least the same records (a redelivered batch) or, when
+// earlierCuts is set, may cut earlier (a smaller Lambda batch), which leaves stale partials for DropSuperseded.
+func consume(tb testing.TB, rng *rand.Rand, cfg Config, shardID string, recs []record, index map[string][]byte, earlierCuts bool) (crashes, cuts int) {
 	tb.Helper()
 	checkpoint, atLeast := 0, 0
 	for checkpoint < len(recs) {
@@ -154,7 +155,7 @@ func consume(tb testing.TB, rng *rand.Rand, cfg Config, shardID string, recs []r
 			crashes++
 			continue
 		}
-		for _, p := range acc.Cut(shardID, recs[checkpoint].seq) {
+		for _, p := range acc.Cut(shardID, recs[checkpoint].seq, recs[i-1].seq) {
 			src, err := p.AppendJSON(nil)
 			if err != nil {
 				tb.Fatal(err)
@@ -164,7 +165,9 @@ func consume(tb testing.TB, rng *rand.Rand, cfg Config, shardID string, recs []r
 		cuts++
 		if rng.IntN(6) == 0 { // crash after writing, before the checkpoint
 			crashes++
-			atLeast = i
+			if !earlierCuts || rng.IntN(2) == 0 {
+				atLeast = i
+			}
 			continue
 		}
 		checkpoint, atLeast = i, 0
@@ -176,24 +179,32 @@ func TestAgainstReference(t *testing.T) {
 	small := DefaultConfig()
 	small.Window, small.AllowedLateness = 5*time.Minute, 5*time.Minute
 	small.MaxExactPeers, small.MaxOpenWindows, small.MaxTrackedIPs, small.MaxTrackedPeers = 8, 4, 300, 3000
+	// Limits a batch never reaches, so a replay's cut falls where its batch ends, earlier than the lost run's now
+	// and then.
+	roomy := small
+	roomy.MaxOpenWindows, roomy.MaxTrackedIPs, roomy.MaxTrackedPeers = 1024, 1_000_000, 10_000_000
 	tests := []struct {
-		name   string
-		cfg    Config
-		shards int
-		flows  func(testing.TB) []Flow
+		name        string
+		cfg         Config
+		shards      int
+		earlierCuts bool
+		flows       func(testing.TB) []Flow
 	}{
-		{"defaults, fan-out past the cap", DefaultConfig(), 4, func(tb testing.TB) []Flow {
+		{"defaults, fan-out past the cap", DefaultConfig(), 4, false, func(tb testing.TB) []Flow {
 			batches := 300
 			if testing.Short() {
 				batches = 50
 			}
 			return append(ordinaryFlows(tb, 1, batches), attackFlows(tb, 12_000)...)
 		}},
-		{"small cap and limits", small, 3, func(tb testing.TB) []Flow {
+		{"small cap and limits", small, 3, false, func(tb testing.TB) []Flow {
 			return append(ordinaryFlows(tb, 2, 150), attackFlows(tb, 300)...)
 		}},
+		{"replays that cut earlier", roomy, 3, true, func(tb testing.TB) []Flow {
+			return append(ordinaryFlows(tb, 4, 150), attackFlows(tb, 300)...)
+		}},
 		{"one shard, one-minute windows", Config{Window: time.Minute, AllowedLateness: 0, MaxExactPeers: 100,
-			MaxOpenWindows: 8, MaxTrackedIPs: 5000, MaxTrackedPeers: 50_000}, 1, func(tb testing.TB) []Flow {
+			MaxOpenWindows: 8, MaxTrackedIPs: 5000, MaxTrackedPeers: 50_000}, 1, false, func(tb testing.TB) []Flow {
 			return ordinaryFlows(tb, 3, 100)
 		}},
 	}
@@ -204,7 +215,7 @@ func TestAgainstReference(t *testing.T) {
 			index := map[string][]byte{}
 			var crashes, cuts int
 			for s, recs := range shards {
-				c, n := consume(t, rng, tt.cfg, fmt.Sprintf("shardId-%012d", s), recs, index)
+				c, n := consume(t, rng, tt.cfg, fmt.Sprintf("shardId-%012d", s), recs, index, tt.earlierCuts)
 				crashes, cuts = crashes+c, cuts+n
 			}
 			t.Logf("%d shards, %d cuts, %d crashes, %d partials", tt.shards, cuts, crashes, len(index))

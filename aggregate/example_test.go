@@ -35,7 +35,7 @@ func Example() {
 
 	// At the checkpoint: write each partial under its id.
 	var stored [][]byte
-	for _, p := range acc.Cut("shardId-000000000000", "49590338271490256608559692538361571095921575989136588898") {
+	for _, p := range acc.Cut("shardId-000000000000", "49590338271490256608559692538361571095921575989136588898", "49590338271490256608559692538361571095921575989136588898") {
 		doc, err := p.AppendJSON(nil)
 		if err != nil {
 			fmt.Println(err)

@@ -33,6 +33,7 @@ import (
 //	first_seen, last_seen           date     earliest flow start, latest flow end
 //	partial.shard_id                keyword  partials only
 //	partial.first_sequence          keyword  partials only
+//	partial.last_sequence           keyword  partials only: the last record covered (absent in old partials)
 //	revision                        long     finals only
 //
 // Objects are written nested ({"flows":{"sent":1}}), which Elasticsearch and OpenSearch map to the dotted names.
@@ -51,6 +52,10 @@ func (p *Partial) AppendJSON(dst []byte) ([]byte, error) {
 	dst = appendString(dst, p.ShardID)
 	dst = append(dst, `,"first_sequence":`...)
 	dst = appendString(dst, p.FirstSequence)
+	if p.LastSequence != "" {
+		dst = append(dst, `,"last_sequence":`...)
+		dst = appendString(dst, p.LastSequence)
+	}
 	return append(dst, "}}"...), nil
 }
 
@@ -188,6 +193,7 @@ type doc struct {
 	Partial        *struct {
 		ShardID       *string `json:"shard_id"`
 		FirstSequence *string `json:"first_sequence"`
+		LastSequence  string  `json:"last_sequence"`
 	} `json:"partial"`
 	Revision *int64 `json:"revision"`
 }
@@ -201,7 +207,8 @@ func DecodePartial(src []byte) (Partial, error) {
 	if d.Partial == nil || d.Partial.ShardID == nil || d.Partial.FirstSequence == nil {
 		return Partial{}, fmt.Errorf("%w: partial.shard_id or partial.first_sequence missing", ErrDecode)
 	}
-	return Partial{ShardID: *d.Partial.ShardID, FirstSequence: *d.Partial.FirstSequence, ConnSet: c}, nil
+	return Partial{ShardID: *d.Partial.ShardID, FirstSequence: *d.Partial.FirstSequence,
+		LastSequence: d.Partial.LastSequence, ConnSet: c}, nil
 }
 
 // DecodeFinal reads a final back from its document source.

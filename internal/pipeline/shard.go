@@ -29,9 +29,9 @@ type Shard struct {
 	dec *cwlogs.Decoder
 	acc *aggregate.Accumulator
 
-	// The open partial covers the records from firstSeq on (empty: nothing since the last cut).
-	firstSeq  string
-	watermark int64
+	// The open partial covers the records from firstSeq to lastSeq (firstSeq empty: nothing since the last cut).
+	firstSeq, lastSeq string
+	watermark         int64
 
 	// Reused per batch.
 	env       cwlogs.Envelope
@@ -124,6 +124,7 @@ func (s *Shard) Process(ctx context.Context, records []Record) (Result, error) {
 	if s.firstSeq == "" {
 		s.firstSeq = records[0].SequenceNumber
 	}
+	s.lastSeq = records[len(records)-1].SequenceNumber
 	for i := range s.pending {
 		f := &s.pending[i]
 		sig, err := s.acc.Add(*f)
@@ -271,7 +272,7 @@ func (s *Shard) flowIndexName(sec int64) string {
 // does nothing. If the write fails, the cut partials are kept and the next Cut writes them first.
 func (s *Shard) Cut(ctx context.Context) error {
 	if s.cut == nil && s.firstSeq != "" {
-		partials := s.acc.Cut(s.id, s.firstSeq)
+		partials := s.acc.Cut(s.id, s.firstSeq, s.lastSeq)
 		s.cutArena = s.cutArena[:0]
 		spans := make([][2]int, len(partials))
 		for i := range partials {
@@ -305,6 +306,10 @@ func (s *Shard) Cut(ctx context.Context) error {
 	s.cut = nil
 	return nil
 }
+
+// Watermark is the latest flow start (Unix seconds) among the records processed so far, 0 before the first flow.
+// Once the runtime has acknowledged those records it is the shard's progress in event time.
+func (s *Shard) Watermark() int64 { return s.watermark }
 
 // bytesOf views s as bytes without copying. The sink only reads Origin.Raw (and copies it into a dead letter), and
 // the envelope's strings stay alive until the batch is written.

@@ -140,7 +140,7 @@ func connsProperties() obj {
 		"flows":           props(obj{"sent": typ("long"), "received": typ("long"), "rejected": typ("long"), "late": typ("long")}),
 		"bytes":           counters(),
 		"packets":         counters(),
-		"partial":         props(obj{"shard_id": kw(), "first_sequence": kw()}),
+		"partial":         props(obj{"shard_id": kw(), "first_sequence": kw(), "last_sequence": kw()}),
 		"revision":        typ("long"),
 	}
 }
