@@ -4,6 +4,7 @@
 //	consumer setup   install the index templates
 //	consumer decode  print the documents a record produces (debugging)
 //	consumer demo    the local demo behind `make demo`
+//	consumer health  probe the running consumer's /healthz or /readyz (the container health check)
 package main
 
 import (
@@ -31,6 +32,7 @@ func commands() []command {
 		{"run", "read the Kinesis stream as a KCL worker (the default)", runConsumer},
 		{"setup", "install the index templates into the configured cluster", runSetup},
 		{"demo", "create the local log group, stream and subscription, feed synthetic flow logs, process them", runDemo},
+		{"health", "exit 0 if the consumer on this machine answers /healthz (or /readyz with -ready), 1 otherwise", runHealth},
 	}
 }
 
