@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"math/big"
 	"net"
@@ -12,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/faultproxy"
@@ -169,12 +174,23 @@ func (r *rig) checkpoints() map[string]string {
 	return got
 }
 
-// Split a shard and merge its children while the worker runs: every flow once, connection sets exact, and the
-// closed parents checkpointed at their end, so their children were started.
+// Split a shard and merge its children while the worker runs: every flow once, connection sets exact, the closed
+// parents checkpointed at their end, and each child's first record processed only after every parent of it (both,
+// for a merge) had reached its end and checkpointed it.
 func TestRunResharding(t *testing.T) {
 	r := newRig(t, 2)
 	r.put(10)
-	stop := r.worker(r.es, "w1")
+	// The worker of r.worker, logging at debug level into logs: the per-batch and per-lease lines are the order in
+	// which the shard processors ran (one slog handler, so one sequence).
+	logs := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(r.ctx)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- dispatch(ctx, []string{"run", "-stream", r.name, "-application", r.name, "-kinesis-endpoint", r.kin,
+			"-dynamodb-endpoint", r.ddb, "-sink-url", r.es, "-index-prefix", r.name, "-metrics-addr", "127.0.0.1:0",
+			"-region", testenv.Region, "-worker-id", "w1", "-log-level", "debug", "-shutdown-timeout", "20s"}, nil, io.Discard, logs)
+	}()
+	stop := func() error { cancel(); return <-errc }
 	r.waitFlows(90 * time.Second)
 
 	shards, err := r.client.ListShards(r.ctx, &kinesis.ListShardsInput{StreamName: &r.name})
@@ -210,6 +226,134 @@ func TestRunResharding(t *testing.T) {
 			t.Errorf("closed shard %s checkpointed at %q, want SHARD_END; all: %v", closed, cp[closed], cp)
 		}
 	}
+
+	// Children after parents. Kinesis says who is whose parent; the log says when each parent's processor was shut
+	// down at its end (released with TERMINATE after checkpointing SHARD_END, or a warning that it could not) and
+	// when each shard's first batch was made durable.
+	shards, err = r.client.ListShards(r.ctx, &kinesis.ListShardsInput{StreamName: &r.name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parents := map[string][]string{}
+	for _, s := range shards.Shards {
+		for _, p := range []*string{s.ParentShardId, s.AdjacentParentShardId} {
+			if p != nil {
+				parents[*s.ShardId] = append(parents[*s.ShardId], *p)
+			}
+		}
+	}
+	wantParents := map[string][]string{
+		"shardId-000000000002": {"shardId-000000000000"},
+		"shardId-000000000003": {"shardId-000000000000"},
+		"shardId-000000000004": {"shardId-000000000002", "shardId-000000000003"},
+	}
+	if diff := cmp.Diff(wantParents, parents); diff != "" {
+		t.Fatalf("shard lineage (-want +got):\n%s", diff)
+	}
+	lines := logs.lines(t)
+	firstBatch, ended, records := map[string]int{}, map[string]int{}, map[string]int{}
+	for i, l := range lines {
+		switch {
+		case l.Msg == "batch durable":
+			if _, ok := firstBatch[l.Shard]; !ok {
+				firstBatch[l.Shard] = i
+			}
+			records[l.Shard] += l.Records
+		case l.Msg == "shard released" && l.Reason == "TERMINATE":
+			ended[l.Shard] = i
+		case strings.Contains(l.Msg, "shard end"):
+			t.Errorf("log line %d: shard %s: %s: %s", i, l.Shard, l.Msg, l.Error)
+		}
+	}
+	inShard := r.recordsPerShard(shards.Shards)
+	for child, ps := range wantParents {
+		// Children are processed at all: every record the split and the merge sent to a child went through it.
+		if inShard[child] == 0 || records[child] != inShard[child] {
+			t.Errorf("child %s: %d records processed, %d in the shard; want all of them, and some", child, records[child], inShard[child])
+			continue
+		}
+		for _, p := range ps {
+			end, ok := ended[p]
+			switch {
+			case !ok:
+				t.Errorf("parent %s of %s never shut down at its end (TERMINATE)", p, child)
+			case firstBatch[child] < end:
+				t.Errorf("child %s: first batch (log line %d) before its parent %s reached its end and checkpointed it (line %d)",
+					child, firstBatch[child], p, end)
+			}
+		}
+	}
+	// The parents' own records, all processed before they ended.
+	for _, p := range []string{"shardId-000000000000", "shardId-000000000001"} {
+		if records[p] != inShard[p] {
+			t.Errorf("shard %s: %d records processed, %d in the shard", p, records[p], inShard[p])
+		}
+	}
+	t.Logf("records per shard %v; log lines: first batch %v, ended %v", inShard, firstBatch, ended)
+}
+
+// recordsPerShard counts the records each shard holds, reading each from its start (kinesalite keeps them all).
+func (r *rig) recordsPerShard(shards []kinesistypes.Shard) map[string]int {
+	r.t.Helper()
+	out := map[string]int{}
+	for _, s := range shards {
+		it, err := r.client.GetShardIterator(r.ctx, &kinesis.GetShardIteratorInput{StreamName: &r.name, ShardId: s.ShardId,
+			ShardIteratorType: kinesistypes.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for next := it.ShardIterator; next != nil; {
+			res, err := r.client.GetRecords(r.ctx, &kinesis.GetRecordsInput{ShardIterator: next})
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			out[*s.ShardId] += len(res.Records)
+			if len(res.Records) == 0 && aws.ToInt64(res.MillisBehindLatest) == 0 {
+				break // an open shard's tip
+			}
+			next = res.NextShardIterator // nil past a closed shard's end
+		}
+	}
+	return out
+}
+
+// lockedBuffer collects a worker's log; the KCL goroutines may still write while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// logLine is what the resharding test reads of the consumer's JSON log lines.
+type logLine struct {
+	Msg     string `json:"msg"`
+	Shard   string `json:"shard"`
+	Reason  string `json:"reason"`
+	Records int    `json:"records"`
+	Error   string `json:"error"`
+}
+
+func (l *lockedBuffer) lines(tb testing.TB) []logLine {
+	tb.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []logLine
+	for _, raw := range bytes.Split(l.b.Bytes(), []byte("\n")) {
+		if len(raw) == 0 {
+			continue
+		}
+		var line logLine
+		if err := json.Unmarshal(raw, &line); err != nil {
+			tb.Fatalf("log line %q: %v", raw, err)
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 // The cluster goes dark for 30 seconds mid-run: the worker waits, resumes, and loses nothing.
