@@ -1,0 +1,263 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const (
+	// bodyExcerpt is how much of a failed answer's body a DeliveryError keeps.
+	bodyExcerpt = 1 << 10
+	// drainLimit bounds what is read of an answer to let its connection be reused; a longer body costs a new
+	// connection, not an unbounded read.
+	drainLimit = 64 << 10
+)
+
+// Options are the client's collaborators; the zero Options work.
+type Options struct {
+	// HTTPClient sends the requests; nil: a client with its own transport. Either way the Client uses a copy that
+	// follows no redirect.
+	HTTPClient *http.Client
+	Registerer prometheus.Registerer // nil: metrics are kept but not registered
+	Logger     *slog.Logger          // nil: no logs
+	// Sleep waits d between attempts or returns ctx's error when ctx ends first; nil: a timer. Tests record the
+	// waits instead.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// A Client delivers chunks to one webhook. It is safe for concurrent use.
+type Client struct {
+	cfg     Config
+	hc      *http.Client
+	metrics *metrics
+	log     *slog.Logger
+	sleep   func(context.Context, time.Duration) error
+	now     func() time.Time // for Retry-After dates
+}
+
+// New validates cfg and returns a client.
+func New(cfg Config, opts Options) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	var hc http.Client
+	if opts.HTTPClient != nil {
+		hc = *opts.HTTPClient
+	} else {
+		hc.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	// A redirect is answered, not followed: net/http would resend a signed POST elsewhere, or as a bodiless GET.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c := &Client{cfg: cfg, hc: &hc, metrics: m, log: opts.Logger, sleep: opts.Sleep, now: time.Now}
+	c.cfg.Secret = slices.Clone(cfg.Secret) // the caller may reuse its slice
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.sleep == nil {
+		c.sleep = sleep
+	}
+	return c, nil
+}
+
+// Config returns the client's configuration (the finalizer reads ChunkIPs and TopN from it).
+func (c *Client) Config() Config {
+	cfg := c.cfg
+	cfg.Secret = slices.Clone(c.cfg.Secret)
+	return cfg
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Deliver POSTs the chunk until the webhook accepts it (nil), refuses it, or MaxAttempts attempts failed (both a
+// *DeliveryError). If ctx ends first, the error wraps ctx.Err() and is no DeliveryError. An answer that arrives is
+// final even when ctx ends right after.
+func (c *Client) Deliver(ctx context.Context, ch *Chunk) error {
+	target, body, key, err := c.Request(ch)
+	if err != nil {
+		return err
+	}
+	header := c.header(ch, key, body)
+	shown := redactURL(target)
+	for n := 1; ; n++ {
+		a := c.attempt(ctx, target, body, header)
+		if a.outcome == "2xx" {
+			c.metrics.deliveries.WithLabelValues(resultDelivered).Inc()
+			return nil
+		}
+		if a.status == 0 && ctx.Err() != nil {
+			return c.cancelled(ctx, key, shown, a.err)
+		}
+		de := &DeliveryError{Key: key, URL: shown, Attempts: n, Status: a.status, Body: a.body}
+		retryable := a.status == 0 || a.status == http.StatusTooManyRequests || a.status >= 500
+		if !retryable || n >= c.cfg.MaxAttempts {
+			result, sentinel := resultExhausted, ErrExhausted
+			if !retryable {
+				result, sentinel, de.Permanent = resultRejected, ErrRejected, true
+			}
+			de.Err = sentinel
+			if a.err != nil {
+				de.Err = fmt.Errorf("%w: %w", sentinel, a.err)
+			}
+			c.metrics.deliveries.WithLabelValues(result).Inc()
+			c.log.Warn("webhook delivery failed", "key", key, "url", shown, "attempts", n, "status", a.status,
+				"reason", de.Reason(), "error", a.err)
+			return de
+		}
+		wait, fromHeader := a.retryAfter, a.hasRetryAfter
+		if !fromHeader {
+			wait = c.backoff(n)
+		}
+		c.log.Warn("webhook attempt failed, retrying", "key", key, "url", shown, "attempt", n,
+			"max_attempts", c.cfg.MaxAttempts, "status", a.status, "outcome", a.outcome, "wait", wait,
+			"retry_after", fromHeader, "error", a.err)
+		if err := c.sleep(ctx, wait); err != nil {
+			return c.cancelled(ctx, key, shown, err)
+		}
+	}
+}
+
+func (c *Client) cancelled(ctx context.Context, key, shown string, last error) error {
+	c.metrics.deliveries.WithLabelValues(resultCancelled).Inc()
+	cause := ctx.Err()
+	if cause == nil { // an injected Sleep failed on its own
+		cause = last
+	}
+	return fmt.Errorf("webhook: delivering %s to %s: %w", key, shown, cause)
+}
+
+// header is the same for every attempt of a chunk.
+func (c *Client) header(ch *Chunk, key string, body []byte) http.Header {
+	h := make(http.Header, 8)
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", "kinflow")
+	h.Set("Idempotency-Key", key)
+	h.Set("X-Kinflow-Window-Start", strconv.FormatInt(ch.WindowStart, 10))
+	h.Set("X-Kinflow-Revision", strconv.FormatInt(ch.Revision, 10))
+	part := strconv.Itoa(ch.Index)
+	if ch.Last {
+		part += "; last"
+	}
+	h.Set("X-Kinflow-Chunk", part)
+	if len(c.cfg.Secret) > 0 {
+		mac := hmac.New(sha256.New, c.cfg.Secret)
+		mac.Write(body)
+		h.Set("X-Kinflow-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	}
+	return h
+}
+
+// attemptResult is what one POST came to: an answer (status set), or a transport failure or timeout (err set).
+type attemptResult struct {
+	outcome       string // metric label: status class, network or timeout
+	status        int
+	body          string // excerpt of a non-2xx answer
+	retryAfter    time.Duration
+	hasRetryAfter bool
+	err           error
+}
+
+func (c *Client) attempt(ctx context.Context, target string, body []byte, header http.Header) (a attemptResult) {
+	start := time.Now()
+	defer func() {
+		c.metrics.attempts.WithLabelValues(a.outcome).Inc()
+		c.metrics.duration.WithLabelValues(a.outcome).Observe(time.Since(start).Seconds())
+	}()
+	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil { // Validate parsed the URL and only digits replace the placeholder, so this is not expected
+		return attemptResult{outcome: outcomeNetwork, err: fmt.Errorf("building the request: %w", err)}
+	}
+	req.Header = header.Clone()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		// url.Error repeats the URL, query included; DeliveryError.URL shows it redacted instead.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
+		var ne net.Error
+		if ctx.Err() == nil && (actx.Err() != nil || errors.As(err, &ne) && ne.Timeout()) {
+			// Not wrapping context.DeadlineExceeded: that is for the caller's context (see DeliveryError).
+			return attemptResult{outcome: outcomeTimeout, err: fmt.Errorf("%w: no answer within %v", ErrTimeout, c.cfg.Timeout)}
+		}
+		return attemptResult{outcome: outcomeNetwork, err: err}
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
+		_ = resp.Body.Close()
+	}()
+	a = attemptResult{outcome: strconv.Itoa(resp.StatusCode/100) + "xx", status: resp.StatusCode}
+	if resp.StatusCode/100 == 2 {
+		return a
+	}
+	// A body cut short by the timeout still leaves the status to decide by; the excerpt is what arrived.
+	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, bodyExcerpt))
+	a.body = strings.ToValidUTF8(string(excerpt), "\uFFFD")
+	a.retryAfter, a.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now(), c.cfg.MaxRetryAfter)
+	return a
+}
+
+// parseRetryAfter reads a Retry-After value, delay-seconds or an HTTP date, as a wait capped at limit. A date in
+// the past means now; a value that is neither form is ignored (the backoff applies).
+func parseRetryAfter(v string, now time.Time, limit time.Duration) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
+		d = limit
+		if secs < uint64(limit/time.Second) {
+			d = time.Duration(secs) * time.Second
+		}
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = max(t.Sub(now), 0)
+	} else {
+		return 0, false
+	}
+	return min(d, limit), true
+}
+
+// backoff is the wait after the n-th failed attempt: d = min(RetryMax, RetryInitial*2^(n-1)), drawn from
+// [d/2, d] so that clients failing together do not retry together.
+func (c *Client) backoff(n int) time.Duration {
+	d := c.cfg.RetryInitial
+	for i := 1; i < n && d < c.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, c.cfg.RetryMax)
+	return d/2 + rand.N(d/2+1)
+}
