@@ -149,6 +149,7 @@ type Fold struct {
 	maxExactPeers int
 	ids           map[string]struct{}
 	partials      []Partial
+	dropped       int
 }
 
 // NewFold returns an empty fold whose result is exact up to maxExactPeers peers.
@@ -174,13 +175,14 @@ func (f *Fold) Add(p *Partial) (bool, error) {
 	return true, nil
 }
 
-// Len is the number of partials taken.
-func (f *Fold) Len() int { return len(f.partials) }
+// Dropped is how many superseded partials the last Final left out.
+func (f *Fold) Dropped() int { return f.dropped }
 
 // Final merges the partials taken, less the superseded ones, into a Final of the given revision, and empties the
 // fold for the next (window, ip).
 func (f *Fold) Final(revision int64) (Final, error) {
 	kept := DropSuperseded(f.partials)
+	f.dropped = len(f.partials) - len(kept)
 	var set ConnSet
 	for i := range kept {
 		m, err := Merge(set, kept[i].ConnSet, f.maxExactPeers)

@@ -1,0 +1,96 @@
+package finalize
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/sink"
+)
+
+// Config shapes when windows close and how the finalizer reads them. Start from DefaultConfig.
+type Config struct {
+	// Window, AllowedLateness and MaxExactPeers are the aggregate settings the shard processors use.
+	Window          time.Duration
+	AllowedLateness time.Duration
+	MaxExactPeers   int
+	// MaxDelay is the safety net: a window closes when the wall clock passes its end plus MaxDelay, even if a shard
+	// holds the watermark back (a stalled worker, a shard nobody reads).
+	MaxDelay time.Duration
+	// IdleAfter: a shard that is caught up and has carried no flows for this long does not hold the watermark back.
+	IdleAfter time.Duration
+	// Horizon is how far back (from now) windows are looked at: closed ones are finalized, finalized ones are
+	// corrected when late partials changed them. Older partials are left alone.
+	Horizon time.Duration
+	// PageSize is how many partials one search page returns: memory is about one page plus one IP's partials.
+	PageSize int
+	// Prefix names the indices (sink.Indices).
+	Prefix string
+	// Interval is the pause between passes of the long-running loop (consumer mode).
+	Interval time.Duration
+	// LockLease is the finalizer lock's lease: a holder that dies is replaced after at most this long.
+	LockLease time.Duration
+	// MaxResponseBytes caps a search response.
+	MaxResponseBytes int64
+}
+
+// DefaultConfig: the aggregate defaults, a one-hour safety net, shards idle after two minutes, a day of
+// corrections, 500 partials a page, a pass every 30 seconds under a 60-second lock lease.
+func DefaultConfig() Config {
+	a := aggregate.DefaultConfig()
+	return Config{
+		Window:           a.Window,
+		AllowedLateness:  a.AllowedLateness,
+		MaxExactPeers:    a.MaxExactPeers,
+		MaxDelay:         time.Hour,
+		IdleAfter:        2 * time.Minute,
+		Horizon:          24 * time.Hour,
+		PageSize:         500,
+		Prefix:           sink.DefaultPrefix,
+		Interval:         30 * time.Second,
+		LockLease:        60 * time.Second,
+		MaxResponseBytes: 256 << 20,
+	}
+}
+
+// ErrConfig is wrapped by every error Validate returns.
+var ErrConfig = errors.New("finalize: invalid config")
+
+// Validate reports every problem of c at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
+	agg := aggregate.DefaultConfig()
+	agg.Window, agg.AllowedLateness, agg.MaxExactPeers = c.Window, c.AllowedLateness, c.MaxExactPeers
+	if err := agg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MaxDelay < c.AllowedLateness {
+		bad("MaxDelay %v: want at least AllowedLateness (%v)", c.MaxDelay, c.AllowedLateness)
+	}
+	if c.IdleAfter <= 0 {
+		bad("IdleAfter %v: want a positive duration", c.IdleAfter)
+	}
+	if c.Horizon < c.Window+c.MaxDelay {
+		bad("Horizon %v: want at least Window + MaxDelay (%v)", c.Horizon, c.Window+c.MaxDelay)
+	}
+	if c.PageSize < 1 || c.PageSize > 10_000 {
+		bad("PageSize %d: want 1 to 10000 (the clusters' default max_result_window)", c.PageSize)
+	}
+	if err := sink.ValidatePrefix(c.Prefix); err != nil {
+		bad("Prefix: %v", err)
+	}
+	if c.Interval <= 0 {
+		bad("Interval %v: want a positive duration", c.Interval)
+	}
+	if c.LockLease < 3*time.Second {
+		bad("LockLease %v: want 3s or more", c.LockLease)
+	}
+	if c.MaxResponseBytes < 1<<20 {
+		bad("MaxResponseBytes %d: want 1 MiB or more", c.MaxResponseBytes)
+	}
+	return errors.Join(errs...)
+}

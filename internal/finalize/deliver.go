@@ -1,0 +1,114 @@
+package finalize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/webhook"
+)
+
+// windowWriter collects one window's finals in chunks of chunkIPs: each full chunk is written to the index, then
+// posted. A chunk is only sent once the next final exists, so the last one is known to be last.
+type windowWriter struct {
+	f               *Finalizer
+	start, end, rev int64
+	chunkIPs        int
+	top             *webhook.Top // rich format only
+
+	pending []aggregate.Final
+	chunk   int // index of the next chunk
+
+	finals, delivered, deadLettered, superseded int
+}
+
+func (w *windowWriter) add(ctx context.Context, fin aggregate.Final) error {
+	if len(w.pending) == w.chunkIPs {
+		if err := w.flush(ctx, false); err != nil {
+			return err
+		}
+	}
+	w.pending = append(w.pending, fin)
+	if w.top != nil {
+		w.top.Add(&w.pending[len(w.pending)-1])
+	}
+	return nil
+}
+
+// flush writes the pending finals and delivers them as the next chunk.
+func (w *windowWriter) flush(ctx context.Context, last bool) error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	f := w.f
+	docs := make([]sink.Doc, len(w.pending))
+	index := f.indices.Conns(time.Unix(w.start, 0))
+	var arena []byte
+	spans := make([][2]int, len(w.pending))
+	for i := range w.pending {
+		spans[i][0] = len(arena)
+		var err error
+		if arena, err = w.pending[i].AppendJSON(arena); err != nil {
+			return err
+		}
+		spans[i][1] = len(arena)
+	}
+	for i := range w.pending {
+		docs[i] = sink.Doc{Index: index, ID: w.pending[i].ID(), Op: sink.OpIndex, Source: arena[spans[i][0]:spans[i][1]]}
+	}
+	if err := f.parts.Sink.Write(ctx, docs); err != nil {
+		return fmt.Errorf("writing %d finals: %w", len(docs), err)
+	}
+	w.finals += len(docs)
+	f.metrics.finals.Add(float64(len(docs)))
+	if err := f.step(StepFinalsWritten, w.start, w.chunk); err != nil {
+		return err
+	}
+	if f.parts.Webhook != nil {
+		ch := &webhook.Chunk{WindowStart: w.start, WindowEnd: w.end, Revision: w.rev, Index: w.chunk, Last: last,
+			Sets: w.pending}
+		if last && w.top != nil {
+			ch.Top = w.top.Sets()
+		}
+		if err := w.deliver(ctx, ch); err != nil {
+			return err
+		}
+	}
+	w.chunk++
+	clear(w.pending)
+	w.pending = w.pending[:0]
+	return nil
+}
+
+// deliver posts one chunk. A chunk the webhook refused, or that failed its last attempt, goes to the dead-letter
+// index with its body and idempotency key; only a context end (the pass stops, the window is redone) is an error.
+func (w *windowWriter) deliver(ctx context.Context, ch *webhook.Chunk) error {
+	f := w.f
+	err := f.parts.Webhook.Deliver(ctx, ch)
+	var derr *webhook.DeliveryError
+	switch {
+	case err == nil:
+		w.delivered++
+		return nil
+	case !errors.As(err, &derr):
+		return fmt.Errorf("delivering chunk %d: %w", ch.Index, err)
+	}
+	_, body, key, rerr := f.parts.Webhook.Request(ch)
+	if rerr != nil {
+		return rerr
+	}
+	// Dead letters are keyed by shard and sequence number; a webhook chunk has neither, so "webhook" and its
+	// idempotency key stand in: a redo that fails again leaves one dead letter, not two.
+	dl := sink.NewDeadLetter(f.indices.DeadLetter(), sink.Origin{ShardID: "webhook", SequenceNumber: key, Raw: body},
+		sink.StageWebhook, derr.Reason(), err, f.now())
+	if werr := f.parts.Sink.Write(ctx, []sink.Doc{dl}); werr != nil {
+		return fmt.Errorf("dead-lettering chunk %s: %w", key, werr)
+	}
+	w.deadLettered++
+	f.metrics.deadLettered.WithLabelValues(derr.Reason()).Inc()
+	f.log.Error("webhook chunk dead-lettered", "key", key, "reason", derr.Reason(), "error", err)
+	return nil
+}

@@ -1,0 +1,271 @@
+// Package finalize turns closed windows into final connection sets: it reads the shards' progress to compute the
+// event-time watermark, finds the windows it closed, merges each window's partials from the index one IP at a time
+// (bounded memory), writes the final rollups, delivers them to the webhook in chunks, and records the window as
+// done, in that order. A crash at any step leaves the window to the next pass, which redoes it with the same
+// document ids and the same idempotency keys. Windows that late partials change after they were finalized are
+// finalized again as a correction, with the next revision.
+//
+// Exactly one finalizer should be active at a time (Run holds a DynamoDB lock; the Lambda handler does the same
+// around RunOnce). Two at once would still write the same documents and keys, and the window records' conditional
+// writes let only one of them move a window on.
+package finalize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/state"
+	"github.com/kinflow/kinflow/internal/webhook"
+)
+
+// A Searcher sends a JSON request to the cluster; sink.Client is one.
+type Searcher interface {
+	Do(ctx context.Context, method, path string, body []byte, maxBody int64) (status int, resp []byte, err error)
+}
+
+var _ Searcher = sink.Client(nil)
+
+// State is what the finalizer keeps in DynamoDB; *state.Store is it.
+type State interface {
+	Progress(ctx context.Context) ([]state.Progress, error)
+	Windows(ctx context.Context, from, to int64) ([]state.Window, error)
+	Claim(ctx context.Context, w state.Window) error
+	Finish(ctx context.Context, start, revision int64, now time.Time) error
+}
+
+var _ State = (*state.Store)(nil)
+
+// Parts are the finalizer's collaborators.
+type Parts struct {
+	Search  Searcher        // reads partials
+	Sink    sink.Sink       // writes finals and dead letters
+	State   State           // progress, window records
+	Webhook *webhook.Client // nil: no webhook, finals are only written
+}
+
+// Step names a point in a window's finalization, for Options.Hook.
+type Step string
+
+const (
+	StepClaimed       Step = "claimed"        // the revision is claimed, nothing written yet
+	StepFinalsWritten Step = "finals_written" // a chunk's finals are durable, the chunk not yet posted
+	StepDelivered     Step = "delivered"      // every chunk is posted, the window not yet recorded done
+)
+
+// Options are optional collaborators.
+type Options struct {
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	Now        func() time.Time // nil: time.Now
+	// Hook, when set, is called at each Step; an error stops the pass there as a crash would (tests).
+	Hook func(step Step, windowStart int64, chunk int) error
+}
+
+// A Finalizer runs passes over the windows. It is not safe for concurrent use.
+type Finalizer struct {
+	cfg     Config
+	parts   Parts
+	search  Searcher
+	indices sink.Indices
+	log     *slog.Logger
+	now     func() time.Time
+	hook    func(Step, int64, int) error
+	metrics *metrics
+}
+
+// New returns a finalizer, or every problem of cfg and parts.
+func New(cfg Config, parts Parts, opts Options) (*Finalizer, error) {
+	var errs []error
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if parts.Search == nil || parts.Sink == nil || parts.State == nil {
+		errs = append(errs, errors.New("finalize: Search, Sink and State are required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	f := &Finalizer{cfg: cfg, parts: parts, search: parts.Search, indices: sink.Indices{Prefix: cfg.Prefix},
+		log: opts.Logger, now: opts.Now, hook: opts.Hook, metrics: m}
+	if f.log == nil {
+		f.log = slog.Default()
+	}
+	if f.now == nil {
+		f.now = time.Now
+	}
+	return f, nil
+}
+
+// Report says what one pass did.
+type Report struct {
+	Watermark    int64 // Unix seconds; 0 when no shard has reported progress
+	Windows      int   // windows with partials within the horizon
+	Open         int   // of those, not closed yet
+	Finalized    int   // windows finalized for the first time
+	Corrected    int   // windows finalized again because late partials changed them
+	Finals       int   // final rollups written
+	Chunks       int   // webhook chunks delivered
+	DeadLettered int   // webhook chunks dead-lettered after their last attempt
+	Superseded   int   // partials left out as superseded by a replay
+}
+
+// RunOnce runs one pass: every closed window within the horizon that is not done, or whose partials changed since
+// it was done, is finalized. It stops at the first error (the cluster, DynamoDB, the context); what it finished
+// stays finished, and the next pass picks up the rest.
+func (f *Finalizer) RunOnce(ctx context.Context) (Report, error) {
+	var rep Report
+	started := f.now()
+	now := started.Unix()
+	progress, err := f.parts.State.Progress(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("finalize: reading shard progress: %w", err)
+	}
+	wm, haveWM := state.Watermark(progress, started, f.cfg.IdleAfter)
+	if haveWM {
+		rep.Watermark = wm
+		f.metrics.watermark.Set(float64(wm))
+	}
+	width := int64(f.cfg.Window / time.Second)
+	from := now - int64(f.cfg.Horizon/time.Second)
+	from -= from % width
+	windows, err := f.partialWindows(ctx, from)
+	if err != nil {
+		return rep, err
+	}
+	rep.Windows = len(windows)
+	records, err := f.parts.State.Windows(ctx, from, now+1)
+	if err != nil {
+		return rep, fmt.Errorf("finalize: reading window records: %w", err)
+	}
+	done := make(map[int64]state.Window, len(records))
+	for _, r := range records {
+		done[r.Start] = r
+	}
+	lateness, maxDelay := int64(f.cfg.AllowedLateness/time.Second), int64(f.cfg.MaxDelay/time.Second)
+	for _, w := range windows {
+		end := w.start + width
+		closedByWatermark := haveWM && wm >= end+lateness
+		if !closedByWatermark && now < end+maxDelay {
+			rep.Open++
+			continue
+		}
+		rec, seen := done[w.start]
+		if seen && rec.Done && rec.Fingerprint == w.fingerprint {
+			continue
+		}
+		if !closedByWatermark {
+			f.metrics.forced.Inc()
+			f.log.Warn("closing a window by the wall clock: the watermark is held back", "window_start", w.start,
+				"watermark", wm, "max_delay", f.cfg.MaxDelay)
+		}
+		if err := f.window(ctx, w, rec, seen, &rep); err != nil {
+			return rep, err
+		}
+	}
+	f.metrics.passSeconds.Observe(f.now().Sub(started).Seconds())
+	return rep, nil
+}
+
+// window finalizes one closed window: claim the revision, write finals and deliver them chunk by chunk, record done.
+func (f *Finalizer) window(ctx context.Context, w partialWindow, rec state.Window, seen bool, rep *Report) error {
+	rev := int64(1)
+	switch {
+	case !seen:
+	case rec.Done:
+		rev = rec.Revision + 1 // a correction: late partials changed a finished window
+	case rec.Fingerprint == w.fingerprint:
+		rev = rec.Revision // a redo after a crash: same partials, same documents, same keys
+	default:
+		// A crash left revision r unfinished and the partials changed since: its remaining chunks would carry other
+		// content under keys a receiver may already have seen. Close r as it is and deliver everything as r+1.
+		if err := f.parts.State.Finish(ctx, w.start, rec.Revision, f.now()); err != nil {
+			return f.conflict(err, w.start)
+		}
+		rev = rec.Revision + 1
+	}
+	if err := f.parts.State.Claim(ctx, state.Window{Start: w.start, Revision: rev, Fingerprint: w.fingerprint}); err != nil {
+		return f.conflict(err, w.start)
+	}
+	if err := f.step(StepClaimed, w.start, 0); err != nil {
+		return err
+	}
+	log := f.log.With("window_start", w.start, "revision", rev)
+	out := &windowWriter{f: f, start: w.start, end: w.start + int64(f.cfg.Window/time.Second), rev: rev}
+	if f.parts.Webhook != nil {
+		cfg := f.parts.Webhook.Config()
+		out.chunkIPs = cfg.ChunkIPs
+		if cfg.Format == webhook.FormatRich {
+			out.top = webhook.NewTop(cfg.TopN)
+		}
+	} else {
+		out.chunkIPs = 5000
+	}
+	fold := aggregate.NewFold(f.cfg.MaxExactPeers)
+	err := f.eachIP(ctx, w.start, func(ps []aggregate.Partial) error {
+		for i := range ps {
+			if _, err := fold.Add(&ps[i]); err != nil {
+				return err
+			}
+		}
+		final, err := fold.Final(rev)
+		if err != nil {
+			return err
+		}
+		out.superseded += fold.Dropped()
+		return out.add(ctx, final)
+	})
+	if err == nil {
+		err = out.flush(ctx, true)
+	}
+	if err != nil {
+		return fmt.Errorf("finalize: window %d revision %d: %w", w.start, rev, err)
+	}
+	if err := f.step(StepDelivered, w.start, out.chunk); err != nil {
+		return err
+	}
+	if err := f.parts.State.Finish(ctx, w.start, rev, f.now()); err != nil {
+		return f.conflict(err, w.start)
+	}
+	rep.Finals += out.finals
+	rep.Chunks += out.delivered
+	rep.DeadLettered += out.deadLettered
+	rep.Superseded += out.superseded
+	if rev == 1 {
+		rep.Finalized++
+		f.metrics.windows.WithLabelValues("finalized").Inc()
+	} else {
+		rep.Corrected++
+		f.metrics.windows.WithLabelValues("corrected").Inc()
+	}
+	log.Info("window finalized", "ips", out.finals, "chunks", out.chunk, "dead_lettered", out.deadLettered,
+		"superseded_partials", out.superseded, "fingerprint", w.fingerprint)
+	return nil
+}
+
+// conflict turns a lost race on a window record into a skip: another finalizer moved the window on.
+func (f *Finalizer) conflict(err error, start int64) error {
+	if errors.Is(err, state.ErrConflict) {
+		f.metrics.windows.WithLabelValues("conflict").Inc()
+		f.log.Warn("window record moved on under this finalizer; leaving the window to it", "window_start", start, "error", err)
+		return nil
+	}
+	return fmt.Errorf("finalize: window %d: %w", start, err)
+}
+
+func (f *Finalizer) step(s Step, start int64, chunk int) error {
+	if f.hook == nil {
+		return nil
+	}
+	return f.hook(s, start, chunk)
+}

@@ -1,0 +1,47 @@
+package finalize
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the finalizer's; the webhook client counts its own attempts and deliveries.
+type metrics struct {
+	watermark    prometheus.Gauge
+	windows      *prometheus.CounterVec
+	forced       prometheus.Counter
+	finals       prometheus.Counter
+	deadLettered *prometheus.CounterVec
+	lockHeld     prometheus.Gauge
+	passSeconds  prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		watermark: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "kinflow", Name: "finalizer_watermark_seconds",
+			Help: "Event-time watermark over all shards (Unix seconds)."}),
+		windows: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kinflow", Name: "finalizer_windows_total",
+			Help: "Windows finalized (first revision), corrected (later revisions), or left to another finalizer (conflict)."},
+			[]string{"result"}),
+		forced: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kinflow", Name: "finalizer_forced_windows_total",
+			Help: "Windows closed by the wall-clock safety net because the watermark was held back."}),
+		finals: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kinflow", Name: "finals_written_total",
+			Help: "Final connection-set documents written."}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kinflow", Name: "webhook_dead_letters_total",
+			Help: "Webhook chunks dead-lettered after their last attempt, by reason."}, []string{"reason"}),
+		lockHeld: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "kinflow", Name: "finalizer_lock_held",
+			Help: "1 while this process holds the finalizer lock."}),
+		passSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "kinflow", Name: "finalizer_pass_seconds",
+			Help: "Duration of finalizer passes.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 16)}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.watermark, m.windows, m.forced, m.finals, m.deadLettered, m.lockHeld, m.passSeconds} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("finalize: registering metrics: %w", err)
+		}
+	}
+	return m, nil
+}
