@@ -1,10 +1,11 @@
 // Command consumer is kinflow's long-running mode and its command-line tool.
 //
-//	consumer [run]   read the Kinesis stream as a KCL worker (the default)
-//	consumer setup   install the index templates
-//	consumer decode  print the documents a record produces (debugging)
-//	consumer demo    the local demo behind `make demo`
-//	consumer health  probe the running consumer's /healthz or /readyz (the container health check)
+//	consumer [run]     read the Kinesis stream as a KCL worker (the default)
+//	consumer setup     install the index templates
+//	consumer finalize  run one finalizer pass (closed windows -> final connection sets, webhook)
+//	consumer decode    print the documents a record produces (debugging)
+//	consumer demo      the local demo behind `make demo`
+//	consumer health    probe the running consumer's /healthz or /readyz (the container health check)
 package main
 
 import (
@@ -31,6 +32,7 @@ func commands() []command {
 		{"decode", "print the documents the records in files or stdin produce (NDJSON); errors to stderr", runDecode},
 		{"run", "read the Kinesis stream as a KCL worker (the default)", runConsumer},
 		{"setup", "install the index templates into the configured cluster", runSetup},
+		{"finalize", "run one finalizer pass: closed windows become final connection sets (JSON report)", runFinalize},
 		{"demo", "create the local log group, stream and subscription, feed synthetic flow logs, process them", runDemo},
 		{"health", "exit 0 if the consumer on this machine answers /healthz (or /readyz with -ready), 1 otherwise", runHealth},
 	}

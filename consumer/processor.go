@@ -9,7 +9,11 @@ import (
 	kcl "github.com/vmware/vmware-go-kcl-v2/clientlibrary/interfaces"
 
 	"github.com/kinflow/kinflow/internal/pipeline"
+	"github.com/kinflow/kinflow/internal/state"
 )
+
+// caughtUpMillis: a shard read less than this far behind its tip counts as caught up for the watermark.
+const caughtUpMillis = 10_000
 
 // processorFactory makes one shardProcessor per shard lease the KCL worker takes.
 type processorFactory struct {
@@ -19,6 +23,8 @@ type processorFactory struct {
 	metrics  *consumerMetrics
 	log      *slog.Logger
 	now      func() time.Time
+	// state receives each shard's progress after its checkpoints (nil: the finalizer is not used).
+	state *state.Store
 }
 
 func (f *processorFactory) CreateProcessor() kcl.IRecordProcessor {
@@ -35,6 +41,11 @@ type shardProcessor struct {
 	log     *slog.Logger
 	lastSeq string // last record processed since the last checkpoint
 	lastCut time.Time
+	// Progress for the finalizer's watermark: how far behind the tip the last batch was, when flows last came, and
+	// when progress was last recorded.
+	millisBehind int64
+	lastDataAt   time.Time
+	lastProgress time.Time
 	// failed: a batch could not be made durable (only at shutdown: the sink waits out cluster outages). From then
 	// on nothing is processed or checkpointed, so no checkpoint can pass the gap; the next lease owner redoes it.
 	failed bool
@@ -65,6 +76,7 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 		return
 	}
 	p.f.metrics.millisBehind.WithLabelValues(p.shardID).Set(float64(in.MillisBehindLatest))
+	p.millisBehind = in.MillisBehindLatest
 	if len(in.Records) > 0 {
 		batch := make([]pipeline.Record, len(in.Records))
 		for i, r := range in.Records {
@@ -76,6 +88,9 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 			return
 		}
 		p.lastSeq = batch[len(batch)-1].SequenceNumber
+		if res.Aggregated > 0 {
+			p.lastDataAt = p.f.now()
+		}
 		p.log.Debug("batch durable", "records", res.Records, "flows", res.Flows, "dead_letters", res.DeadLetters,
 			"late", res.Late, "millis_behind_latest", in.MillisBehindLatest)
 		if res.CutDue {
@@ -85,6 +100,9 @@ func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 	}
 	if p.lastSeq != "" && p.f.now().Sub(p.lastCut) >= p.f.interval {
 		p.checkpoint(in.Checkpointer, "interval")
+	} else if p.lastSeq == "" && p.f.now().Sub(p.lastProgress) >= p.f.interval {
+		// Nothing unacknowledged: an idle or caught-up shard still reports, so it does not hold the watermark back.
+		p.recordProgress(false)
 	}
 }
 
@@ -105,6 +123,26 @@ func (p *shardProcessor) checkpoint(cp kcl.IRecordProcessorCheckpointer, why str
 	p.f.metrics.checkpoints.WithLabelValues(why).Inc()
 	p.f.metrics.lastCheckpoint.WithLabelValues(p.shardID).SetToCurrentTime()
 	p.lastSeq, p.lastCut = "", p.f.now()
+	p.recordProgress(false)
+}
+
+// recordProgress tells the finalizer how far this shard has acknowledged in event time. It is advisory: a failed
+// write only delays finalization (the next one, or the finalizer's wall-clock safety net, makes up for it), so it
+// never fails the shard.
+func (p *shardProcessor) recordProgress(ended bool) {
+	if p.f.state == nil {
+		return
+	}
+	now := p.f.now()
+	p.lastProgress = now
+	ctx, cancel := context.WithTimeout(p.f.ctx, 5*time.Second)
+	defer cancel()
+	err := p.f.state.PutProgress(ctx, state.Progress{ShardID: p.shardID, Watermark: p.shard.Watermark(),
+		CaughtUp: ended || p.millisBehind < caughtUpMillis, Ended: ended, LastDataAt: p.lastDataAt, UpdatedAt: now})
+	if err != nil {
+		p.f.metrics.progressErrors.Inc()
+		p.log.Warn("recording shard progress failed; the watermark waits", "error", err)
+	}
 }
 
 func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
@@ -133,6 +171,7 @@ func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 			return
 		}
 		p.f.metrics.checkpoints.WithLabelValues("shard_end").Inc()
+		p.recordProgress(true)
 	case kcl.REQUESTED:
 		if p.lastSeq != "" {
 			p.checkpoint(in.Checkpointer, "shutdown")

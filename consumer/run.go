@@ -25,6 +25,7 @@ import (
 
 	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
+	"github.com/kinflow/kinflow/internal/state"
 )
 
 // checkpointInterval bounds how long a shard with data goes without a checkpoint (and a partial cut).
@@ -90,8 +91,22 @@ func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *pro
 	}
 	tuneKCL(kc)
 
+	store, err := stateStore(work, cfg, awsCfg, table)
+	if err != nil {
+		return err
+	}
 	factory := &processorFactory{ctx: work, pipe: parts.Pipeline, interval: checkpointInterval, metrics: metrics,
-		log: log, now: time.Now}
+		log: log, now: time.Now, state: store}
+	var finalizerDone chan struct{}
+	if cfg.RunFinalizer {
+		fin, err := assemble.Finalizer(work, parts, store, reg, log.With("component", "finalizer"))
+		if err != nil {
+			return err
+		}
+		finalizerDone = make(chan struct{})
+		// The finalizer stops with ctx (SIGTERM), releasing its lock, while the shards flush and checkpoint.
+		go func() { defer close(finalizerDone); fin.Run(ctx, store, workerID) }()
+	}
 	var ready atomic.Bool
 	srv, err := serveHTTP(cfg.MetricsAddr, reg, &ready, log)
 	if err != nil {
@@ -119,7 +134,27 @@ func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *pro
 		cancelWork()
 		<-done
 	}
+	if finalizerDone != nil {
+		<-finalizerDone
+	}
 	return nil
+}
+
+// stateStore opens the state table: KINFLOW_STATE_TABLE, or <lease table>-state, which it creates when missing (a
+// table of its own: the KCL library scans the lease table's first page only, so other items there could hide
+// leases).
+func stateStore(ctx context.Context, cfg config.Config, awsCfg aws.Config, leaseTable string) (*state.Store, error) {
+	if cfg.StateTable == "" {
+		cfg.StateTable = leaseTable + "-state"
+	}
+	store, err := assemble.State(cfg, awsCfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.EnsureTable(ctx); err != nil {
+		return nil, err
+	}
+	return store, nil
 }
 
 // startWorker starts a KCL worker, trying again for a while when it fails: workers that start together race to
@@ -212,6 +247,7 @@ type consumerMetrics struct {
 	lastCheckpoint   *prometheus.GaugeVec
 	checkpoints      *prometheus.CounterVec
 	checkpointErrors prometheus.Counter
+	progressErrors   prometheus.Counter
 }
 
 func newConsumerMetrics(reg prometheus.Registerer) *consumerMetrics {
@@ -226,8 +262,10 @@ func newConsumerMetrics(reg prometheus.Registerer) *consumerMetrics {
 			Help: "Checkpoints written, by what caused them."}, []string{"cause"}),
 		checkpointErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kinflow", Name: "checkpoint_errors_total",
 			Help: "Checkpoints that failed (lease lost, DynamoDB error)."}),
+		progressErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kinflow", Name: "progress_errors_total",
+			Help: "Shard progress writes (for the finalizer's watermark) that failed."}),
 	}
-	reg.MustRegister(m.shardsHeld, m.millisBehind, m.lastCheckpoint, m.checkpoints, m.checkpointErrors)
+	reg.MustRegister(m.shardsHeld, m.millisBehind, m.lastCheckpoint, m.checkpoints, m.checkpointErrors, m.progressErrors)
 	return m
 }
 

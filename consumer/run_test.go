@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +17,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
+	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/flowgen"
 	"github.com/kinflow/kinflow/internal/testenv"
 )
@@ -58,15 +63,21 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	}
 
-	args := []string{"run", "-stream", name, "-application", name, "-kinesis-endpoint", kin, "-dynamodb-endpoint", ddb,
-		"-sink-url", es, "-index-prefix", name, "-metrics-addr", "127.0.0.1:0", "-region", testenv.Region, "-log-level", "warn"}
-	run := func() {
+	hook := newWebhookRecorder(t)
+	common := []string{"-application", name, "-kinesis-endpoint", kin, "-dynamodb-endpoint", ddb,
+		"-sink-url", es, "-index-prefix", name, "-region", testenv.Region, "-log-level", "warn",
+		"-webhook-url", hook.srv.URL + "/connection_sets/{bucket_time}", "-finalizer-interval", "1s"}
+	args := append([]string{"run", "-stream", name, "-metrics-addr", "127.0.0.1:0"}, common...)
+	run := func(waitFinals bool) {
 		runCtx, stop := context.WithCancel(ctx)
 		errc := make(chan error, 1)
 		var out, errs strings.Builder
 		go func() { errc <- dispatch(runCtx, args, nil, &out, &errs) }()
 		deadline := time.Now().Add(90 * time.Second)
-		for testenv.Count(t, es, name+"-flows-*") < valid && time.Now().Before(deadline) {
+		// The flows are from 12:00 to 13:00 today (flowgen), long enough ago that the finalizer's wall-clock safety
+		// net closes their windows at once: the running worker finalizes on its own.
+		for (testenv.Count(t, es, name+"-flows-*") < valid || waitFinals && testenv.Count(t, es, name+"-conns-2*") == 0) &&
+			time.Now().Before(deadline) {
 			time.Sleep(time.Second)
 		}
 		stop()
@@ -74,7 +85,10 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Fatalf("consumer run: %v\n%s", err, errs.String())
 		}
 	}
-	run()
+	run(true)
+	if got := testenv.Count(t, es, name+"-conns-2*"); got == 0 {
+		t.Error("the running worker's finalizer wrote no final connection sets")
+	}
 	if got := testenv.Count(t, es, name+"-flows-*"); got != valid {
 		t.Fatalf("flow documents = %d, want %d", got, valid)
 	}
@@ -102,10 +116,94 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 
 	// A second worker life starts from the checkpoints: nothing is written again.
-	run()
+	run(false)
 	if n, p := testenv.Count(t, es, name+"-flows-*"), testenv.Count(t, es, name+"-conns-partial-*"); n != valid || p != partials {
 		t.Errorf("after a restart: %d flows and %d partials, want %d and %d", n, p, valid, partials)
 	}
+
+	// One more pass after the shutdown cuts: the finals are exactly the merged partials, and the webhook got each.
+	var out, errs strings.Builder
+	if err := dispatch(ctx, append([]string{"finalize"}, common...), nil, &out, &errs); err != nil {
+		t.Fatalf("consumer finalize: %v\n%s", err, errs.String())
+	}
+	t.Logf("finalize: %s", out.String())
+	want := map[string]uint64{}
+	byKey := map[string][]aggregate.Partial{}
+	for _, raw := range testenv.Sources(t, es, name+"-conns-partial-*") {
+		p, err := aggregate.DecodePartial(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := strconv.FormatInt(p.WindowStart, 10) + " " + p.IP.String()
+		byKey[k] = append(byKey[k], p)
+	}
+	for k, ps := range byKey {
+		f, err := aggregate.Finalize(ps, aggregate.DefaultConfig().MaxExactPeers, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[k] = f[0].PeersCount
+	}
+	finals := map[string]uint64{}
+	for _, raw := range testenv.Sources(t, es, name+"-conns-2*") {
+		f, err := aggregate.DecodeFinal(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		finals[strconv.FormatInt(f.WindowStart, 10)+" "+f.IP.String()] = f.PeersCount
+	}
+	if fmt.Sprint(finals) != fmt.Sprint(want) {
+		t.Errorf("finals (%d) differ from the merged partials (%d)", len(finals), len(want))
+	}
+	if got := hook.latest(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the webhook's latest revisions hold %d connection sets, want %d", len(got), len(want))
+	}
+}
+
+// webhookRecorder is a connection-set receiver keeping, per window, the body of its highest revision.
+type webhookRecorder struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	revs map[string]int
+	sets map[string]map[string]uint64 // window start -> ip -> peers, of the highest revision
+}
+
+func newWebhookRecorder(t *testing.T) *webhookRecorder {
+	r := &webhookRecorder{revs: map[string]int{}, sets: map[string]map[string]uint64{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var body map[string]uint64
+		if err := json.NewDecoder(req.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		window := strings.TrimPrefix(req.URL.Path, "/connection_sets/")
+		rev, _ := strconv.Atoi(req.Header.Get("X-Kinflow-Revision"))
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if rev > r.revs[window] {
+			r.revs[window], r.sets[window] = rev, map[string]uint64{}
+		}
+		if rev == r.revs[window] {
+			for ip, n := range body {
+				r.sets[window][ip] = n
+			}
+		}
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// latest returns (window start, ip) -> peers over the highest revision of each window.
+func (r *webhookRecorder) latest() map[string]uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]uint64{}
+	for w, sets := range r.sets {
+		for ip, n := range sets {
+			out[w+" "+ip] = n
+		}
+	}
+	return out
 }
 
 // attr returns a string attribute's value ("" when it is absent or not a string).

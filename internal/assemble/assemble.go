@@ -30,7 +30,9 @@ import (
 type Parts struct {
 	AWS      aws.Config
 	Sink     sink.Sink
+	Client   sink.Client // the sink's cluster client, for the finalizer's searches
 	Pipeline *pipeline.Pipeline
+	Config   config.Config // c with the secrets loaded
 }
 
 // AWSConfig loads the AWS SDK configuration (the default credential chain) for c's region.
@@ -52,12 +54,19 @@ func Build(ctx context.Context, c config.Config, awsCfg aws.Config, reg promethe
 		return nil, err
 	}
 	opts := sink.Options{Registerer: reg, Logger: log}
+	var client sink.Client
 	var s *sink.BulkSink
 	switch c.Sink.Kind {
 	case config.SinkOpenSearch:
-		s, err = opensearch.New(ctx, c.OpenSearch(SigningConfig(c, awsCfg), ca), opts)
+		oc := c.OpenSearch(SigningConfig(c, awsCfg), ca)
+		if client, err = opensearch.NewClient(oc); err == nil {
+			s, err = sink.Open(ctx, client, oc.SetupOnStart, oc.Templates, oc.Sink, opts)
+		}
 	default:
-		s, err = elastic.New(ctx, c.Elastic(ca), opts)
+		ec := c.Elastic(ca)
+		if client, err = elastic.NewClient(ec); err == nil {
+			s, err = sink.Open(ctx, client, ec.SetupOnStart, ec.Templates, ec.Sink, opts)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", c.Sink.Kind, err)
@@ -79,7 +88,7 @@ func Build(ctx context.Context, c config.Config, awsCfg aws.Config, reg promethe
 	if err != nil {
 		return nil, err
 	}
-	return &Parts{AWS: awsCfg, Sink: s, Pipeline: p}, nil
+	return &Parts{AWS: awsCfg, Sink: s, Client: client, Pipeline: p, Config: c}, nil
 }
 
 // CA returns the PEM certificate authorities named by KINFLOW_SINK_CA_FILE, or nil when none is set.

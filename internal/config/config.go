@@ -14,10 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kinflow/kinflow/internal/finalize"
 	"github.com/kinflow/kinflow/internal/pipeline"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/sink/opensearch"
 	"github.com/kinflow/kinflow/internal/vpcflow"
+	"github.com/kinflow/kinflow/internal/webhook"
 )
 
 // Sink kinds.
@@ -28,7 +30,8 @@ const (
 
 // Lambda handlers, chosen with KINFLOW_LAMBDA_HANDLER.
 const (
-	LambdaBatch = "batch" // the Kinesis event source mapping's batches
+	LambdaBatch     = "batch"     // the Kinesis event source mapping's batches
+	LambdaFinalizer = "finalizer" // the scheduled finalizer
 )
 
 // Initial positions of a new lease (KCL).
@@ -45,6 +48,18 @@ type Config struct {
 	Discovery bool
 
 	Sink SinkConfig
+
+	// StateTable is the DynamoDB table of shard progress, window records and the finalizer lock. The consumer
+	// defaults it to <lease table>-state and creates it when missing; the Lambda functions need it set.
+	StateTable string
+	// Finalizer configures when windows close; its aggregate fields follow Pipeline.Aggregate.
+	Finalizer finalize.Config
+	// RunFinalizer: the consumer runs the finalizer loop (one worker at a time holds its lock).
+	RunFinalizer bool
+	Webhook      WebhookConfig
+	// DeadLetterQueueURL is the Lambda mode's SQS queue for batches the event source mapping gives up on. The
+	// mapping sends them there; the runtime only reports it.
+	DeadLetterQueueURL string
 
 	// AWS: region and, for local emulators, endpoints (empty: the AWS default).
 	Region            string
@@ -84,6 +99,17 @@ type SinkConfig struct {
 	Bulk         sink.Config
 }
 
+// WebhookConfig configures the receiver of closed windows; an empty URL means none.
+type WebhookConfig struct {
+	URL       string
+	Format    string
+	Secret    string // HMAC-SHA256 key
+	SecretARN string // Secrets Manager secret holding the key (plain text, or {"secret": "..."}); read at start
+	Timeout   time.Duration
+	Attempts  int
+	ChunkIPs  int
+}
+
 // Default returns the local default: Elasticsearch on 127.0.0.1:9200, the default flow-log format, 10-minute
 // windows with 15 minutes of allowed lateness.
 func Default() Config {
@@ -97,6 +123,10 @@ func Default() Config {
 			Setup:        true,
 			Bulk:         sink.DefaultConfig(),
 		},
+		Finalizer:    finalize.DefaultConfig(),
+		RunFinalizer: true,
+		Webhook: WebhookConfig{Format: string(webhook.FormatCompat), Timeout: webhook.DefaultConfig().Timeout,
+			Attempts: webhook.DefaultConfig().MaxAttempts, ChunkIPs: webhook.DefaultConfig().ChunkIPs},
 		Region:            "us-east-1",
 		ApplicationName:   "kinflow",
 		InitialPosition:   TrimHorizon,
@@ -207,6 +237,20 @@ func settings() []setting {
 		duration("KINFLOW_SHUTDOWN_TIMEOUT", "shutdown-timeout", "bound on flushing and checkpointing at SIGTERM", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 		duration("KINFLOW_LAMBDA_DEADLINE_RESERVE", "", "time kept back from a Lambda invocation's deadline to cut partials and answer", func(c *Config) *time.Duration { return &c.LambdaDeadlineCut }),
 		text("KINFLOW_LAMBDA_HANDLER", "", "which handler the Lambda function runs: batch", func(c *Config) *string { return &c.LambdaHandler }),
+		text("KINFLOW_STATE_TABLE", "state-table", "DynamoDB table of shard progress, finalized windows and the finalizer lock (consumer default: <lease table>-state)", func(c *Config) *string { return &c.StateTable }),
+		boolean("KINFLOW_FINALIZER", "finalizer", "consumer: run the finalizer (one worker at a time holds its lock)", func(c *Config) *bool { return &c.RunFinalizer }),
+		duration("KINFLOW_FINALIZER_INTERVAL", "finalizer-interval", "pause between finalizer passes (consumer)", func(c *Config) *time.Duration { return &c.Finalizer.Interval }),
+		duration("KINFLOW_MAX_DELAY", "max-delay", "a window closes at the latest this long after its end, even if a shard holds the watermark back", func(c *Config) *time.Duration { return &c.Finalizer.MaxDelay }),
+		duration("KINFLOW_IDLE_AFTER", "idle-after", "a caught-up shard without flows for this long does not hold the watermark back", func(c *Config) *time.Duration { return &c.Finalizer.IdleAfter }),
+		duration("KINFLOW_CORRECTION_HORIZON", "correction-horizon", "how far back windows are finalized and corrected for late partials", func(c *Config) *time.Duration { return &c.Finalizer.Horizon }),
+		text("KINFLOW_WEBHOOK_URL", "webhook-url", "receiver of closed windows; {bucket_time} becomes the window start (Unix seconds)", func(c *Config) *string { return &c.Webhook.URL }),
+		text("KINFLOW_WEBHOOK_FORMAT", "webhook-format", "compat ({\"<ip>\": <distinct peers>}) or rich", func(c *Config) *string { return &c.Webhook.Format }),
+		text("KINFLOW_WEBHOOK_SECRET", "", "HMAC-SHA256 key signing webhook bodies (X-Kinflow-Signature)", func(c *Config) *string { return &c.Webhook.Secret }),
+		text("KINFLOW_WEBHOOK_SECRET_ARN", "webhook-secret-arn", "Secrets Manager secret holding the webhook HMAC key", func(c *Config) *string { return &c.Webhook.SecretARN }),
+		duration("KINFLOW_WEBHOOK_TIMEOUT", "webhook-timeout", "bound on one webhook attempt", func(c *Config) *time.Duration { return &c.Webhook.Timeout }),
+		integer("KINFLOW_WEBHOOK_ATTEMPTS", "webhook-attempts", "attempts per webhook chunk before it is dead-lettered", func(c *Config) *int { return &c.Webhook.Attempts }),
+		integer("KINFLOW_WEBHOOK_CHUNK_IPS", "webhook-chunk-ips", "connection sets per webhook POST", func(c *Config) *int { return &c.Webhook.ChunkIPs }),
+		text("KINFLOW_DEADLETTER_QUEUE_URL", "", "lambda: SQS queue the event source mapping sends failed batches to (reported, not read)", func(c *Config) *string { return &c.DeadLetterQueueURL }),
 		text("KINFLOW_LOG_LEVEL", "log-level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
 	}
 }
@@ -254,7 +298,7 @@ func Variables() [][2]string {
 }
 
 // secretVars are never echoed back in errors.
-var secretVars = []string{"KINFLOW_SINK_API_KEY", "KINFLOW_SINK_PASSWORD"}
+var secretVars = []string{"KINFLOW_SINK_API_KEY", "KINFLOW_SINK_PASSWORD", "KINFLOW_WEBHOOK_SECRET"}
 
 func redact(env, v string) string {
 	if slices.Contains(secretVars, env) {
@@ -335,8 +379,19 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("KINFLOW_SHUTDOWN_TIMEOUT %v: want a positive duration", c.ShutdownTimeout))
 	}
-	if c.LambdaHandler != LambdaBatch {
-		errs = append(errs, fmt.Errorf("KINFLOW_LAMBDA_HANDLER %q: want %s (the finalizer handler is not built yet)", c.LambdaHandler, LambdaBatch))
+	if c.LambdaHandler != LambdaBatch && c.LambdaHandler != LambdaFinalizer {
+		errs = append(errs, fmt.Errorf("KINFLOW_LAMBDA_HANDLER %q: want %s or %s", c.LambdaHandler, LambdaBatch, LambdaFinalizer))
+	}
+	if err := c.FinalizerConfig().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Webhook.URL != "" {
+		if err := c.WebhookClientConfig().Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if c.Webhook.Secret != "" && c.Webhook.SecretARN != "" {
+			errs = append(errs, errors.New("KINFLOW_WEBHOOK_SECRET and KINFLOW_WEBHOOK_SECRET_ARN: set one, not both"))
+		}
 	}
 	if c.LambdaDeadlineCut <= 0 {
 		errs = append(errs, fmt.Errorf("KINFLOW_LAMBDA_DEADLINE_RESERVE %v: want a positive duration", c.LambdaDeadlineCut))

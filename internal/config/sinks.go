@@ -3,6 +3,9 @@ package config
 import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/kinflow/kinflow/internal/finalize"
+	"github.com/kinflow/kinflow/internal/webhook"
+
 	"github.com/kinflow/kinflow/internal/sink/elastic"
 	"github.com/kinflow/kinflow/internal/sink/opensearch"
 )
@@ -35,4 +38,24 @@ func (c Config) OpenSearch(awsCfg *aws.Config, caPEM []byte) opensearch.Config {
 	o.Sink.Prefix = c.Pipeline.Prefix
 	o.Templates.Prefix = c.Pipeline.Prefix
 	return o
+}
+
+// FinalizerConfig returns the finalizer's configuration: its own settings, with the window, lateness, exact-peer
+// cap and index prefix the shard processors use.
+func (c Config) FinalizerConfig() finalize.Config {
+	f := c.Finalizer
+	f.Window, f.AllowedLateness = c.Pipeline.Aggregate.Window, c.Pipeline.Aggregate.AllowedLateness
+	f.MaxExactPeers, f.Prefix = c.Pipeline.Aggregate.MaxExactPeers, c.Pipeline.Prefix
+	return f
+}
+
+// WebhookClientConfig returns the webhook client's configuration (the secret as loaded; see Webhook.SecretARN).
+func (c Config) WebhookClientConfig() webhook.Config {
+	w := webhook.DefaultConfig()
+	w.URL, w.Format, w.Timeout = c.Webhook.URL, webhook.Format(c.Webhook.Format), c.Webhook.Timeout
+	w.MaxAttempts, w.ChunkIPs = c.Webhook.Attempts, c.Webhook.ChunkIPs
+	if c.Webhook.Secret != "" {
+		w.Secret = []byte(c.Webhook.Secret)
+	}
+	return w
 }

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/kinflow/kinflow/internal/assemble"
+	"github.com/kinflow/kinflow/internal/config"
+	"github.com/kinflow/kinflow/internal/finalize"
+)
+
+// runFinalize is `consumer finalize`: one finalizer pass under the lock, for operators (close what is due now)
+// and tests. It prints the pass's report as JSON. When another finalizer holds the lock it fails and says so.
+func runFinalize(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig("finalize", "Runs one finalizer pass: closed windows become final connection sets.", args,
+		stderr, config.Config.Validate)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel(cfg.LogLevel)}))
+	awsCfg, err := assemble.AWSConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	parts, err := assemble.Build(ctx, cfg, awsCfg, nil, log)
+	if err != nil {
+		return err
+	}
+	defer parts.Sink.Close(context.WithoutCancel(ctx))
+	leaseTable := cfg.LeaseTable
+	if leaseTable == "" {
+		leaseTable = cfg.ApplicationName
+	}
+	store, err := stateStore(ctx, cfg, awsCfg, leaseTable)
+	if err != nil {
+		return err
+	}
+	fin, err := assemble.Finalizer(ctx, parts, store, nil, log)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	lock, err := store.Hold(ctx, finalize.LockName, fmt.Sprintf("%s-%d-finalize", host, os.Getpid()), cfg.Finalizer.LockLease)
+	if err != nil {
+		return fmt.Errorf("finalizer lock (another finalizer runs?): %w", err)
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
+	rep, err := fin.RunOnce(ctx)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(rep)
+}

@@ -1,0 +1,82 @@
+package assemble
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/internal/config"
+	"github.com/kinflow/kinflow/internal/finalize"
+	"github.com/kinflow/kinflow/internal/state"
+	"github.com/kinflow/kinflow/internal/webhook"
+)
+
+// State returns the state store of c.StateTable (required) on c's DynamoDB endpoint.
+func State(c config.Config, awsCfg aws.Config) (*state.Store, error) {
+	if c.StateTable == "" {
+		return nil, errors.New("KINFLOW_STATE_TABLE is required")
+	}
+	return state.New(dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if c.DynamoDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.DynamoDBEndpoint)
+		}
+	}), c.StateTable)
+}
+
+// Finalizer builds the finalizer over Build's parts: the same cluster and sink, the state store, and the webhook
+// when one is configured (its key read from Secrets Manager when KINFLOW_WEBHOOK_SECRET_ARN is set).
+func Finalizer(ctx context.Context, p *Parts, store *state.Store, reg prometheus.Registerer, log *slog.Logger) (*finalize.Finalizer, error) {
+	c := p.Config
+	var wh *webhook.Client
+	if c.Webhook.URL != "" {
+		if err := loadWebhookSecret(ctx, &c, p.AWS); err != nil {
+			return nil, err
+		}
+		var err error
+		if wh, err = webhook.New(c.WebhookClientConfig(), webhook.Options{Registerer: reg, Logger: log}); err != nil {
+			return nil, err
+		}
+	}
+	return finalize.New(c.FinalizerConfig(), finalize.Parts{Search: p.Client, Sink: p.Sink, State: store, Webhook: wh},
+		finalize.Options{Registerer: reg, Logger: log})
+}
+
+// loadWebhookSecret reads the HMAC key: the secret string itself, or a JSON object's "secret" field.
+func loadWebhookSecret(ctx context.Context, c *config.Config, awsCfg aws.Config) error {
+	if c.Webhook.SecretARN == "" {
+		return nil
+	}
+	sm := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
+		if c.SecretsEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.SecretsEndpoint)
+		}
+	})
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &c.Webhook.SecretARN})
+	if err != nil {
+		return fmt.Errorf("reading webhook secret %s: %w", c.Webhook.SecretARN, err)
+	}
+	v := aws.ToString(out.SecretString)
+	if strings.HasPrefix(strings.TrimSpace(v), "{") {
+		var obj struct {
+			Secret string `json:"secret"`
+		}
+		// Never wrap the decoding error: it can quote the secret.
+		if json.Unmarshal([]byte(v), &obj) != nil || obj.Secret == "" {
+			return fmt.Errorf("webhook secret %s: a JSON secret needs a non-empty \"secret\" field", c.Webhook.SecretARN)
+		}
+		v = obj.Secret
+	}
+	if v == "" {
+		return fmt.Errorf("webhook secret %s is empty", c.Webhook.SecretARN)
+	}
+	c.Webhook.Secret = v
+	return nil
+}
