@@ -27,9 +27,12 @@ type ConsumerServiceProps struct {
 // container health check.
 type ConsumerService struct {
 	constructs.Construct
-	Vpc        awsec2.IVpc
-	Cluster    awsecs.Cluster
-	Leases     awsdynamodb.Table
+	Vpc     awsec2.IVpc
+	Cluster awsecs.Cluster
+	Leases  awsdynamodb.Table
+	// State holds the shards' progress, finalized windows and the finalizer lock: a table of its own, because the
+	// KCL library reads only the first page of a lease-table scan and other items there could hide leases.
+	State      awsdynamodb.Table
 	TaskRole   awsiam.Role
 	Logs       awslogs.LogGroup
 	TaskDef    awsecs.FargateTaskDefinition
@@ -78,6 +81,7 @@ func NewConsumerService(scope constructs.Construct, id string, p ConsumerService
 	}
 	s.Cluster = awsecs.NewCluster(c, jsii.String("Cluster"), &awsecs.ClusterProps{Vpc: s.Vpc, ContainerInsightsV2: insights})
 	s.Leases = newStateTable(c, "Leases")
+	s.State = newStateTable(c, "State")
 
 	s.TaskRole = awsiam.NewRole(c, jsii.String("TaskRole"), &awsiam.RoleProps{
 		Description: jsii.String("kinflow: the consumer reads the stream, holds leases and writes the sink"),
@@ -87,7 +91,7 @@ func NewConsumerService(scope constructs.Construct, id string, p ConsumerService
 			}),
 	})
 	p.Stream.Stream.GrantRead(s.TaskRole)
-	grantState(s.TaskRole, s.Leases)
+	grantState(s.TaskRole, s.Leases, s.State)
 
 	s.Logs = newRuntimeLogGroup(c, "Logs")
 	s.TaskDef = awsecs.NewFargateTaskDefinition(c, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
@@ -115,7 +119,7 @@ func NewConsumerService(scope constructs.Construct, id string, p ConsumerService
 	}
 	env[EnvStreamName] = p.Stream.Stream.StreamName()
 	env[EnvLeaseTable] = s.Leases.TableName()
-	env[EnvStateTable] = s.Leases.TableName()
+	env[EnvStateTable] = s.State.TableName()
 	env[EnvApplicationName] = awscdk.Aws_STACK_NAME()
 	env[EnvInitialPosition] = jsii.String("TRIM_HORIZON")
 	s.TaskDef.AddContainer(jsii.String("consumer"), &awsecs.ContainerDefinitionOptions{

@@ -80,11 +80,16 @@ var stateActions = []string{
 	"dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem",
 }
 
-func grantState(role awsiam.IRole, table awsdynamodb.Table) {
+// grantState lets role use the tables, in one statement: a Sid is unique within a policy.
+func grantState(role awsiam.IRole, tables ...awsdynamodb.Table) {
+	arns := make([]*string, len(tables))
+	for i, t := range tables {
+		arns[i] = t.TableArn()
+	}
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("UseStateTable"),
 		Actions:   jsii.Strings(stateActions...),
-		Resources: &[]*string{table.TableArn()},
+		Resources: &arns,
 	}))
 }
 

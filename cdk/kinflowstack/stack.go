@@ -144,7 +144,8 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 		out("StateTable", "DynamoDB table of the finalizer lock and watermarks", k.Lambda.State.TableName())
 	}
 	if k.Consumer != nil {
-		out("LeaseTable", "DynamoDB lease table of the consumer (and finalizer state)", k.Consumer.Leases.TableName())
+		out("LeaseTable", "DynamoDB lease table of the consumer", k.Consumer.Leases.TableName())
+		out("StateTable", "DynamoDB table of shard progress, finalized windows and the finalizer lock", k.Consumer.State.TableName())
 		out("Service", "ECS service running the consumer", k.Consumer.Service.ServiceName())
 	}
 	if k.FlowLogs != nil {

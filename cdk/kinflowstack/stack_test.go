@@ -415,8 +415,8 @@ func checkConsumer(t *testing.T, tpl *template, maxTasks int, public bool) {
 			t.Errorf("container: no %s in %s", k, jsonString(e))
 		}
 	}
-	if jsonString(e[EnvLeaseTable]) != jsonString(e[EnvStateTable]) || !strings.Contains(jsonString(e[EnvLeaseTable]), "ConsumerLeases") {
-		t.Errorf("lease %s and state %s tables: want the one lease table", jsonString(e[EnvLeaseTable]), jsonString(e[EnvStateTable]))
+	if !strings.Contains(jsonString(e[EnvLeaseTable]), "ConsumerLeases") || !strings.Contains(jsonString(e[EnvStateTable]), "ConsumerState") {
+		t.Errorf("lease %s and state %s tables: want a table each", jsonString(e[EnvLeaseTable]), jsonString(e[EnvStateTable]))
 	}
 	tpl.has(t, "AWS::DynamoDB::Table", map[string]any{
 		"KeySchema":   []any{map[string]any{"AttributeName": "ShardID", "KeyType": "HASH"}},
