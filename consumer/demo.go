@@ -110,6 +110,14 @@ wait:
 	fmt.Fprintf(stdout, "kinflow processed %.0f records: %.0f log events, %.0f flow documents, %.0f dead letters (%s-deadletter), %.0f flows into connection sets\n",
 		counter(reg, "kinflow_records_total"), counter(reg, "kinflow_log_events_total"), counter(reg, "kinflow_flows_total"),
 		counter(reg, "kinflow_bad_input_total"), kcfg.Pipeline.Prefix, counter(reg, "kinflow_flows_aggregated_total"))
+	// The running worker's finalizer closes windows every 30 s; one more pass after the shutdown cuts closes every
+	// window the watermark (the newest flow, now) has passed by 15 minutes.
+	rep, err := finalizeOnce(ctx, kcfg, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "finalizer: watermark %s, %d windows closed, %d still open, %d final connection sets (%s-conns-*)\n",
+		time.Unix(rep.Watermark, 0).UTC().Format(time.RFC3339), rep.Windows-rep.Open, rep.Open, countFinals(ctx, o.sinkURL, kcfg.Pipeline.Prefix), kcfg.Pipeline.Prefix)
 	return report(ctx, stdout, o.sinkURL, kcfg.Pipeline.Prefix)
 }
 
@@ -155,8 +163,18 @@ func counter(reg *prometheus.Registry, name string) float64 {
 	return total
 }
 
+// countFinals counts the final connection sets in the index.
+func countFinals(ctx context.Context, url, prefix string) int {
+	var count struct {
+		Count int `json:"count"`
+	}
+	queryJSON(ctx, url+"/"+prefix+"-conns-2*/_refresh", "", nil)
+	queryJSON(ctx, url+"/"+prefix+"-conns-2*/_count", "", &count)
+	return count.Count
+}
+
 // report prints what a dashboard would show first: rejected flows, and the IPs with the most distinct peers in one
-// window (from the partial connection sets; the finalizer that merges them is not built yet).
+// closed window (from the final connection sets).
 func report(ctx context.Context, w io.Writer, url, prefix string) error {
 	var count struct {
 		Count int `json:"count"`
@@ -164,7 +182,7 @@ func report(ctx context.Context, w io.Writer, url, prefix string) error {
 	if _, err := queryJSON(ctx, url+"/"+prefix+"-flows-*/_refresh", "", nil); err != nil {
 		return err
 	}
-	queryJSON(ctx, url+"/"+prefix+"-conns-partial-*/_refresh", "", nil)
+	queryJSON(ctx, url+"/"+prefix+"-conns-2*/_refresh", "", nil)
 	if _, err := queryJSON(ctx, url+"/"+prefix+"-flows-*/_count", `{"query":{"term":{"event.action":"reject"}}}`, &count); err != nil {
 		return err
 	}
@@ -186,10 +204,10 @@ func report(ctx context.Context, w io.Writer, url, prefix string) error {
 	}
 	q := `{"size":0,"aggs":{"ips":{"terms":{"field":"ip","size":5,"order":{"peers":"desc"}},
 		"aggs":{"peers":{"max":{"field":"peers_count"}},"rejected":{"sum":{"field":"flows.rejected"}}}}}}`
-	if _, err := queryJSON(ctx, url+"/"+prefix+"-conns-partial-*/_search", q, &top); err != nil {
+	if _, err := queryJSON(ctx, url+"/"+prefix+"-conns-2*/_search", q, &top); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "most distinct peers in one 10-minute window (partial connection sets):")
+	fmt.Fprintln(w, "most distinct peers in one closed 10-minute window (final connection sets):")
 	for _, b := range top.Aggregations.IPs.Buckets {
 		fmt.Fprintf(w, "  %-16s %6.0f peers  %6.0f rejected flows\n", b.Key, b.Peers.Value, b.Rejected.Value)
 	}

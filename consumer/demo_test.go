@@ -32,7 +32,10 @@ func TestDemo(t *testing.T) {
 	if put != events || dead != "2" {
 		t.Errorf("put %s events, processed %s, %s documents, %s dead letters: want all processed and 2 dead letters", put, events, docs, dead)
 	}
-	if !regexp.MustCompile(`\(partial connection sets\):\n\s+10\.0\.3\.7 `).MatchString(out.String()) {
+	if f := regexp.MustCompile(`finalizer: watermark \S+, (\d+) windows closed, \d+ still open, (\d+) final`).FindStringSubmatch(out.String()); f == nil || f[1] == "0" || f[2] == "0" {
+		t.Errorf("no window was finalized:\n%s", out.String())
+	}
+	if !regexp.MustCompile(`\(final connection sets\):\n\s+10\.0\.3\.7 `).MatchString(out.String()) {
 		t.Errorf("the fan-out scanner 10.0.3.7 is not first:\n%s", out.String())
 	}
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+
 	"encoding/json"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"io"
 	"log/slog"
 	"os"
@@ -26,9 +28,18 @@ func runFinalize(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	parts, err := assemble.Build(ctx, cfg, awsCfg, nil, log)
+	rep, err := finalizeOnce(ctx, cfg, awsCfg, log)
 	if err != nil {
 		return err
+	}
+	return json.NewEncoder(stdout).Encode(rep)
+}
+
+// finalizeOnce runs one finalizer pass of cfg under the finalizer lock.
+func finalizeOnce(ctx context.Context, cfg config.Config, awsCfg aws.Config, log *slog.Logger) (finalize.Report, error) {
+	parts, err := assemble.Build(ctx, cfg, awsCfg, nil, log)
+	if err != nil {
+		return finalize.Report{}, err
 	}
 	defer parts.Sink.Close(context.WithoutCancel(ctx))
 	leaseTable := cfg.LeaseTable
@@ -37,21 +48,17 @@ func runFinalize(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	}
 	store, err := stateStore(ctx, cfg, awsCfg, leaseTable)
 	if err != nil {
-		return err
+		return finalize.Report{}, err
 	}
 	fin, err := assemble.Finalizer(ctx, parts, store, nil, log)
 	if err != nil {
-		return err
+		return finalize.Report{}, err
 	}
 	host, _ := os.Hostname()
 	lock, err := store.Hold(ctx, finalize.LockName, fmt.Sprintf("%s-%d-finalize", host, os.Getpid()), cfg.Finalizer.LockLease)
 	if err != nil {
-		return fmt.Errorf("finalizer lock (another finalizer runs?): %w", err)
+		return finalize.Report{}, fmt.Errorf("finalizer lock (another finalizer runs?): %w", err)
 	}
 	defer lock.Release(context.WithoutCancel(ctx))
-	rep, err := fin.RunOnce(ctx)
-	if err != nil {
-		return err
-	}
-	return json.NewEncoder(stdout).Encode(rep)
+	return fin.RunOnce(ctx)
 }
