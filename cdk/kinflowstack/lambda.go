@@ -97,10 +97,12 @@ func grantState(role awsiam.IRole, tables ...awsdynamodb.Table) {
 // serves both modes.
 func newStateTable(c constructs.Construct, id string) awsdynamodb.Table {
 	return awsdynamodb.NewTable(c, jsii.String(id), &awsdynamodb.TableProps{
-		PartitionKey:  &awsdynamodb.Attribute{Name: jsii.String("ShardID"), Type: awsdynamodb.AttributeType_STRING},
-		BillingMode:   awsdynamodb.BillingMode_PAY_PER_REQUEST,
-		Encryption:    awsdynamodb.TableEncryption_AWS_MANAGED,
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("ShardID"), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		// Ended shards' progress, old window records and abandoned locks carry ExpiresAt (internal/state).
+		TimeToLiveAttribute: jsii.String("ExpiresAt"),
+		Encryption:          awsdynamodb.TableEncryption_AWS_MANAGED,
+		RemovalPolicy:       awscdk.RemovalPolicy_DESTROY,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},

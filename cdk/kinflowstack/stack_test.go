@@ -419,8 +419,9 @@ func checkConsumer(t *testing.T, tpl *template, maxTasks int, public bool) {
 		t.Errorf("lease %s and state %s tables: want a table each", jsonString(e[EnvLeaseTable]), jsonString(e[EnvStateTable]))
 	}
 	tpl.has(t, "AWS::DynamoDB::Table", map[string]any{
-		"KeySchema":   []any{map[string]any{"AttributeName": "ShardID", "KeyType": "HASH"}},
-		"BillingMode": "PAY_PER_REQUEST",
+		"KeySchema":               []any{map[string]any{"AttributeName": "ShardID", "KeyType": "HASH"}},
+		"BillingMode":             "PAY_PER_REQUEST",
+		"TimeToLiveSpecification": map[string]any{"AttributeName": "ExpiresAt", "Enabled": true},
 	})
 	tpl.has(t, "AWS::ApplicationAutoScaling::ScalableTarget", map[string]any{"MinCapacity": 1, "MaxCapacity": maxTasks})
 	tpl.has(t, "AWS::ApplicationAutoScaling::ScalingPolicy", map[string]any{"PolicyType": "TargetTrackingScaling"})
