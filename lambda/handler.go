@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"strings"
@@ -11,11 +10,28 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/kinflow/kinflow/internal/pipeline"
+	"github.com/kinflow/kinflow/internal/state"
 )
 
 // chunkRecords is how many records one Process call covers. A chunk is the unit of acknowledgement: when the
 // invocation runs out of time, the records from the first unfinished chunk on are reported as failures.
 const chunkRecords = 100
+
+// caughtUpWithin: a shard whose last acknowledged record arrived in the stream at most this long ago is at its tip
+// (the Lambda's stand-in for the KCL's MillisBehindLatest). An event source mapping invokes again within seconds
+// when there is more to read, so a minute is well past the normal lag of a shard that keeps up.
+const caughtUpWithin = 60 * time.Second
+
+// progressTimeout bounds recording a shard's progress. It comes out of the reserve, after the cut: a slow
+// DynamoDB must not make the invocation miss its deadline and have the whole batch redelivered.
+const progressTimeout = 2 * time.Second
+
+// A ProgressStore records shard progress for the finalizer; *state.Store is one.
+type ProgressStore interface {
+	PutProgress(ctx context.Context, p state.Progress) error
+}
+
+var _ ProgressStore = (*state.Store)(nil)
 
 // kinesisHandler runs the pipeline over a Kinesis event source mapping's batches and answers with partial batch
 // responses (ReportBatchItemFailures).
@@ -27,6 +43,16 @@ type kinesisHandler struct {
 	log     *slog.Logger
 	emf     io.Writer // CloudWatch embedded-metric-format lines (stdout)
 	now     func() time.Time
+	// progress records each shard's event-time progress after its records are acknowledged; nil when no state
+	// table is configured (then no finalizer reads it).
+	progress ProgressStore
+}
+
+// shardOutcome is what became of one shard's records in an invocation.
+type shardOutcome struct {
+	durable       int // leading records acknowledged
+	res           pipeline.Result
+	progressError bool // the records are acknowledged, but their progress was not recorded
 }
 
 // shardRecords are the records of one shard in the batch, in order.
@@ -50,30 +76,35 @@ func (h *kinesisHandler) Handle(ctx context.Context, ev events.KinesisEvent) (ev
 
 	var resp events.KinesisEventResponse
 	var total pipeline.Result
+	progressErrors := 0
 	for _, sr := range byShard(ev.Records) {
-		durable, res := h.shard(ctx, work, sr)
-		total.Add(res)
-		for _, r := range sr.records[durable:] {
+		out := h.shard(ctx, work, sr)
+		total.Add(out.res)
+		if out.progressError {
+			progressErrors++
+		}
+		for _, r := range sr.records[out.durable:] {
 			resp.BatchItemFailures = append(resp.BatchItemFailures,
 				events.KinesisBatchItemFailure{ItemIdentifier: r.Kinesis.SequenceNumber})
 		}
 	}
 	h.log.Info("batch done", "records", len(ev.Records), "flows", total.Flows, "dead_letters", total.DeadLetters,
-		"late", total.Late, "failures", len(resp.BatchItemFailures), "duration", h.now().Sub(start))
-	h.emitMetrics(&total, len(ev.Records), len(resp.BatchItemFailures), h.now().Sub(start))
+		"late", total.Late, "failures", len(resp.BatchItemFailures), "progress_errors", progressErrors,
+		"duration", h.now().Sub(start))
+	h.emitMetrics(&total, len(ev.Records), len(resp.BatchItemFailures), progressErrors, h.now().Sub(start))
 	return resp, nil
 }
 
 // shard processes one shard's records chunk by chunk until done or out of time, then cuts the partial rollups of
-// what was processed. It returns how many leading records are durable.
-func (h *kinesisHandler) shard(ctx, work context.Context, sr shardRecords) (int, pipeline.Result) {
+// what was processed and records the shard's progress. It returns how many leading records are durable.
+func (h *kinesisHandler) shard(ctx, work context.Context, sr shardRecords) shardOutcome {
 	var total pipeline.Result
 	// A fresh processor per invocation: a partial cut here covers exactly the records this invocation
 	// acknowledges, named by this batch's first sequence number, so a retried batch rewrites its own partials.
 	sh, err := h.pipe.Shard(sr.shardID)
 	if err != nil {
 		h.log.Error("cannot process shard", "shard", sr.shardID, "error", err)
-		return 0, total
+		return shardOutcome{}
 	}
 	chunk := h.chunk
 	if chunk <= 0 {
@@ -96,14 +127,45 @@ func (h *kinesisHandler) shard(ctx, work context.Context, sr shardRecords) (int,
 		processed += len(batch)
 	}
 	if processed == 0 {
-		return 0, total
+		return shardOutcome{res: total}
 	}
 	// The reserve is for this: cut with the invocation's own deadline, not the work deadline that may have passed.
 	if err := sh.Cut(ctx); err != nil {
 		h.log.Warn("partial rollups not durable; reporting the shard's records for retry", "shard", sr.shardID, "error", err)
-		return 0, total
+		return shardOutcome{res: total}
 	}
-	return processed, total
+	// Acknowledged from here on: the records are left out of BatchItemFailures whatever happens next.
+	return shardOutcome{durable: processed, res: total,
+		progressError: !h.recordProgress(ctx, sr.shardID, sh, sr.records[processed-1], total)}
+}
+
+// recordProgress tells the finalizer how far the shard has acknowledged in event time, and reports whether it
+// succeeded (or there is no state table). It is advisory: a failed write only delays finalization until a later
+// batch's write or the finalizer's wall-clock safety net, so it never fails the batch.
+//
+// sh lives for this invocation only, so its Watermark covers this batch's flows; the store keeps the maximum, so a
+// retried or older batch cannot move the shard's progress back.
+func (h *kinesisHandler) recordProgress(ctx context.Context, shardID string, sh *pipeline.Shard, last events.KinesisEventRecord, res pipeline.Result) bool {
+	if h.progress == nil {
+		return true
+	}
+	now := h.now()
+	p := state.Progress{
+		ShardID:   shardID,
+		Watermark: sh.Watermark(),
+		CaughtUp:  now.Sub(last.Kinesis.ApproximateArrivalTimestamp.Time) <= caughtUpWithin,
+		UpdatedAt: now,
+	}
+	if res.Aggregated > 0 {
+		p.LastDataAt = now // else zero: the stored one stays, and the shard may count as idle
+	}
+	pctx, cancel := context.WithTimeout(ctx, progressTimeout)
+	defer cancel()
+	if err := h.progress.PutProgress(pctx, p); err != nil {
+		h.log.Warn("recording shard progress failed; the finalizer's watermark waits", "shard", shardID, "error", err)
+		return false
+	}
+	return true
 }
 
 // byShard groups records by shard, keeping their order. An event source mapping sends one shard per batch, but
@@ -132,20 +194,9 @@ func shardOf(r events.KinesisEventRecord) string {
 	return "unknown-shard"
 }
 
-// emitMetrics writes one CloudWatch embedded-metric-format line: CloudWatch turns it into metrics without API calls.
-func (h *kinesisHandler) emitMetrics(r *pipeline.Result, records, failures int, took time.Duration) {
-	if h.emf == nil {
-		return
-	}
-	type metric struct {
-		Name string `json:"Name"`
-		Unit string `json:"Unit"`
-	}
-	values := []struct {
-		name  string
-		unit  string
-		value float64
-	}{
+// emitMetrics writes the batch's embedded-metric-format line.
+func (h *kinesisHandler) emitMetrics(r *pipeline.Result, records, failures, progressErrors int, took time.Duration) {
+	writeEMF(h.emf, h.now(), []emfValue{
 		{"Records", "Count", float64(records)},
 		{"LogEvents", "Count", float64(r.Events)},
 		{"Flows", "Count", float64(r.Flows)},
@@ -153,25 +204,7 @@ func (h *kinesisHandler) emitMetrics(r *pipeline.Result, records, failures int, 
 		{"LateFlows", "Count", float64(r.Late)},
 		{"ControlMessages", "Count", float64(r.Control)},
 		{"BatchItemFailures", "Count", float64(failures)},
+		{"ProgressErrors", "Count", float64(progressErrors)},
 		{"BatchDuration", "Milliseconds", float64(took.Milliseconds())},
-	}
-	line := map[string]any{"Service": "kinflow"}
-	metrics := make([]metric, len(values))
-	for i, v := range values {
-		metrics[i] = metric{v.name, v.unit}
-		line[v.name] = v.value
-	}
-	line["_aws"] = map[string]any{
-		"Timestamp": h.now().UnixMilli(),
-		"CloudWatchMetrics": []any{map[string]any{
-			"Namespace":  "kinflow",
-			"Dimensions": [][]string{{"Service"}},
-			"Metrics":    metrics,
-		}},
-	}
-	b, err := json.Marshal(line)
-	if err != nil {
-		return
-	}
-	h.emf.Write(append(b, '\n'))
+	})
 }

@@ -31,6 +31,7 @@ type cluster struct {
 	prefix  string
 	proxy   *faultproxy.Proxy
 	client  *elastic.Client // direct, for checking what landed
+	sink    sink.Sink       // the last handler's sink (through the proxy), for the finalizer's writes
 	writes  atomic.Int32    // sink.Write calls, to time faults in the middle of a batch
 	onWrite func(n int32)
 }
@@ -87,6 +88,7 @@ func (c *cluster) handler(t *testing.T, chunk int) *kinesisHandler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close(context.Background()) })
+	c.sink = s
 	resolver, err := vpcflow.NewResolver(vpcflow.DefaultConfig(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -1,15 +1,22 @@
-// Command lambda is kinflow's serverless mode: an AWS Lambda function (provided.al2023, built with -tags
-// lambda.norpc) behind a Kinesis event source mapping with ReportBatchItemFailures. It runs the same pipeline as
-// the consumer.
+// Command lambda is kinflow's serverless mode: one AWS Lambda binary (provided.al2023, built with -tags
+// lambda.norpc) that runs one of two handlers, chosen by KINFLOW_LAMBDA_HANDLER:
+//
+//   - batch: behind a Kinesis event source mapping with ReportBatchItemFailures, it runs the same pipeline as the
+//     consumer. After a shard's records are durable and acknowledged it records the shard's event-time progress in
+//     the state table (KINFLOW_STATE_TABLE, when set), from which the finalizer computes the watermark.
+//   - finalizer: on a schedule (EventBridge, any payload), it takes the finalizer lock in the state table and runs
+//     one pass: closed windows become final connection sets, written to the index and posted to the webhook. When
+//     another finalizer holds the lock it does nothing; a pass the deadline cuts short is continued by the next run.
 //
 // Configuration comes from the environment (see README.md) and is validated once, at cold start. A bad
 // configuration fails every invocation with the list of problems: the batch is retried, never half-processed.
-// The sink is connected on the first invocation and reused; a connection that fails (the cluster is down) is tried
-// again on the next invocation.
+// The sink (and the state store, and the finalizer) are built on the first invocation and reused; a build that
+// fails (the cluster is down) is tried again on the next invocation.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +26,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
@@ -30,6 +38,8 @@ func main() {
 	switch app.cfg.LambdaHandler {
 	case config.LambdaBatch:
 		lambda.Start(app.handleKinesis)
+	case config.LambdaFinalizer:
+		lambda.Start(app.handleSchedule)
 	default:
 		lambda.Start(func(context.Context) error { return app.configErr })
 	}
@@ -41,14 +51,20 @@ type app struct {
 	configErr error
 	log       *slog.Logger
 
-	mu      sync.Mutex
-	kinesis *kinesisHandler // built on first use
+	mu        sync.Mutex
+	kinesis   *kinesisHandler   // built on first use
+	finalizer *finalizerHandler // built on first use
 }
 
 func newApp(lookup func(string) (string, bool), log *slog.Logger) *app {
 	a := &app{log: log}
 	cfg, err := config.Load(lookup)
-	if err = errors.Join(err, cfg.Validate()); err != nil {
+	err = errors.Join(err, cfg.Validate())
+	if cfg.LambdaHandler == config.LambdaFinalizer && cfg.StateTable == "" {
+		// The finalizer's lock, progress and window records live there; without it no pass can run.
+		err = errors.Join(err, errors.New("KINFLOW_STATE_TABLE is required by KINFLOW_LAMBDA_HANDLER=finalizer"))
+	}
+	if err != nil {
 		a.configErr = fmt.Errorf("invalid configuration: %w", err)
 		log.Error("invalid configuration; every invocation will fail until it is fixed", "error", err)
 	}
@@ -79,10 +95,77 @@ func (a *app) kinesisHandler(ctx context.Context) (*kinesisHandler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Progress is recorded only where a finalizer reads it: a deployment without a state table has none.
+	var progress ProgressStore
+	if a.cfg.StateTable != "" {
+		store, err := assemble.State(a.cfg, awsCfg)
+		if err != nil {
+			return nil, err
+		}
+		progress = store
+	}
 	parts, err := assemble.Build(ctx, a.cfg, awsCfg, nil, a.log)
 	if err != nil {
 		return nil, err
 	}
-	a.kinesis = &kinesisHandler{pipe: parts.Pipeline, reserve: a.cfg.LambdaDeadlineCut, log: a.log, emf: os.Stdout, now: time.Now}
+	a.kinesis = &kinesisHandler{pipe: parts.Pipeline, reserve: a.cfg.LambdaDeadlineCut, log: a.log, emf: os.Stdout,
+		now: time.Now, progress: progress}
 	return a.kinesis, nil
+}
+
+// handleSchedule is the finalizer function's handler. The payload (an EventBridge scheduled event, or anything an
+// operator invokes it with) carries nothing it needs.
+func (a *app) handleSchedule(ctx context.Context, _ json.RawMessage) error {
+	h, err := a.finalizerHandler(ctx)
+	if err != nil {
+		return err
+	}
+	return h.Handle(ctx, lockOwner(ctx))
+}
+
+// finalizerHandler builds the finalizer once per container: the sink and its cluster client, the state store
+// and the webhook client.
+func (a *app) finalizerHandler(ctx context.Context) (*finalizerHandler, error) {
+	if a.configErr != nil {
+		return nil, a.configErr
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.finalizer != nil {
+		return a.finalizer, nil
+	}
+	awsCfg, err := assemble.AWSConfig(ctx, a.cfg)
+	if err != nil {
+		return nil, err
+	}
+	store, err := assemble.State(a.cfg, awsCfg)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := assemble.Build(ctx, a.cfg, awsCfg, nil, a.log)
+	if err != nil {
+		return nil, err
+	}
+	fin, err := assemble.Finalizer(ctx, parts, store, nil, a.log)
+	if err != nil {
+		// The next invocation builds everything again; this sink's connections must not linger meanwhile.
+		parts.Sink.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	a.finalizer = &finalizerHandler{fin: fin, locks: store, lease: a.cfg.Finalizer.LockLease,
+		reserve: a.cfg.LambdaDeadlineCut, log: a.log, emf: os.Stdout, now: time.Now}
+	return a.finalizer, nil
+}
+
+// lockOwner names this invocation as the lock's owner: the function and the request id, so a lock left behind
+// is traced to its invocation's logs. Outside the Lambda runtime (no request id) the log stream names the
+// container, and failing that a fixed name serves.
+func lockOwner(ctx context.Context) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		return lambdacontext.FunctionName + "/" + lc.AwsRequestID
+	}
+	if lambdacontext.LogStreamName != "" {
+		return lambdacontext.LogStreamName
+	}
+	return "kinflow-lambda-finalizer"
 }
