@@ -34,6 +34,10 @@ func (f *processorFactory) CreateProcessor() kcl.IRecordProcessor {
 // shardProcessor runs one shard's records through the pipeline. A batch is checkpointed only after its documents
 // and its partial connection sets are durable; a partial is cut (and the shard checkpointed) when the interval has
 // passed, when a limit of the open partial is reached, at shard end, and at shutdown.
+//
+// Batches overlap by one: ProcessRecords decodes and parses batch N+1 (and the KCL fetches it) while batch N's
+// bulk write is in flight, then waits for N before committing N+1. So a shard is held back by Kinesis or the
+// cluster, not by its own decoding; memory holds two batches at most.
 type shardProcessor struct {
 	f       *processorFactory
 	shardID string
@@ -46,6 +50,8 @@ type shardProcessor struct {
 	millisBehind int64
 	lastDataAt   time.Time
 	lastProgress time.Time
+	// inflight is the batch being committed in the background, if any.
+	inflight *commit
 	// failed: a batch could not be made durable (only at shutdown: the sink waits out cluster outages). From then
 	// on nothing is processed or checkpointed, so no checkpoint can pass the gap; the next lease owner redoes it.
 	failed bool
@@ -71,39 +77,84 @@ func (p *shardProcessor) Initialize(in *kcl.InitializationInput) {
 	p.log.Info("shard lease taken", "checkpoint", start)
 }
 
+// commit is a batch being written in the background.
+type commit struct {
+	done chan struct{}
+	last string // the batch's last sequence number
+	res  pipeline.Result
+	err  error
+}
+
 func (p *shardProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 	if p.failed {
 		return
 	}
 	p.f.metrics.millisBehind.WithLabelValues(p.shardID).Set(float64(in.MillisBehindLatest))
 	p.millisBehind = in.MillisBehindLatest
+	var prepared *pipeline.Batch
+	var last string
 	if len(in.Records) > 0 {
 		batch := make([]pipeline.Record, len(in.Records))
 		for i, r := range in.Records {
 			batch[i] = pipeline.Record{SequenceNumber: aws.ToString(r.SequenceNumber), Data: r.Data}
 		}
-		res, err := p.shard.Process(p.f.ctx, batch)
-		if err != nil {
-			p.fail("batch not durable", err)
-			return
-		}
-		p.lastSeq = batch[len(batch)-1].SequenceNumber
-		if res.Aggregated > 0 {
-			p.lastDataAt = p.f.now()
-		}
-		p.log.Debug("batch durable", "records", res.Records, "flows", res.Flows, "dead_letters", res.DeadLetters,
-			"late", res.Late, "millis_behind_latest", in.MillisBehindLatest)
-		if res.CutDue {
-			p.checkpoint(in.Checkpointer, "limit")
+		last = batch[len(batch)-1].SequenceNumber
+		var err error
+		// While the previous batch is being written.
+		if prepared, err = p.shard.Prepare(p.f.ctx, batch); err != nil {
+			p.await(in.Checkpointer)
+			p.fail("batch not prepared", err)
 			return
 		}
 	}
-	if p.lastSeq != "" && p.f.now().Sub(p.lastCut) >= p.f.interval {
-		p.checkpoint(in.Checkpointer, "interval")
-	} else if p.lastSeq == "" && p.f.now().Sub(p.lastProgress) >= p.f.interval {
+	if !p.await(in.Checkpointer) {
+		return
+	}
+	if prepared != nil {
+		c := &commit{done: make(chan struct{}), last: last}
+		p.inflight = c
+		go func() {
+			defer close(c.done)
+			c.res, c.err = p.shard.Commit(p.f.ctx, prepared)
+		}()
+	}
+	switch {
+	case (p.lastSeq != "" || p.inflight != nil) && p.f.now().Sub(p.lastCut) >= p.f.interval:
+		if p.await(in.Checkpointer) && p.lastSeq != "" {
+			p.checkpoint(in.Checkpointer, "interval")
+		}
+	case p.lastSeq == "" && p.inflight == nil && p.f.now().Sub(p.lastProgress) >= p.f.interval:
 		// Nothing unacknowledged: an idle or caught-up shard still reports, so it does not hold the watermark back.
 		p.recordProgress(false)
 	}
+}
+
+// await waits for the batch in flight, if any, and takes its result: a limit of the open partial reached means a
+// cut and checkpoint now. It reports whether the shard may go on.
+func (p *shardProcessor) await(cp kcl.IRecordProcessorCheckpointer) bool {
+	c := p.inflight
+	if c == nil {
+		return !p.failed
+	}
+	<-c.done
+	p.inflight = nil
+	if p.failed {
+		return false
+	}
+	if c.err != nil {
+		p.fail("batch not durable", c.err)
+		return false
+	}
+	p.lastSeq = c.last
+	if c.res.Aggregated > 0 {
+		p.lastDataAt = p.f.now()
+	}
+	p.log.Debug("batch durable", "records", c.res.Records, "flows", c.res.Flows, "dead_letters", c.res.DeadLetters,
+		"late", c.res.Late, "millis_behind_latest", p.millisBehind)
+	if c.res.CutDue {
+		p.checkpoint(cp, "limit")
+	}
+	return !p.failed
 }
 
 // checkpoint cuts the open partial and, once it is durable, checkpoints the last record processed.
@@ -157,6 +208,17 @@ func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 	if p.failed || p.shard == nil {
 		return
 	}
+	if in.ShutdownReason == kcl.ZOMBIE {
+		// Another worker owns the lease now: checkpointing would move its position. Let the write in flight end
+		// (it is idempotent) and drop what is open.
+		if p.inflight != nil {
+			<-p.inflight.done
+		}
+		return
+	}
+	if !p.await(in.Checkpointer) {
+		return
+	}
 	switch in.ShutdownReason {
 	case kcl.TERMINATE:
 		// The shard is closed and every record was delivered: make the rest durable and checkpoint the end, so the
@@ -176,8 +238,6 @@ func (p *shardProcessor) Shutdown(in *kcl.ShutdownInput) {
 		if p.lastSeq != "" {
 			p.checkpoint(in.Checkpointer, "shutdown")
 		}
-	case kcl.ZOMBIE:
-		// Another worker owns the lease now: checkpointing would move its position. Drop what is open.
 	}
 }
 

@@ -236,7 +236,7 @@ func settings() []setting {
 		text("KINFLOW_METRICS_ADDR", "metrics-addr", "address of /metrics, /healthz and /readyz (consumer)", func(c *Config) *string { return &c.MetricsAddr }),
 		duration("KINFLOW_SHUTDOWN_TIMEOUT", "shutdown-timeout", "bound on flushing and checkpointing at SIGTERM", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 		duration("KINFLOW_LAMBDA_DEADLINE_RESERVE", "", "time kept back from a Lambda invocation's deadline to cut partials and answer", func(c *Config) *time.Duration { return &c.LambdaDeadlineCut }),
-		text("KINFLOW_LAMBDA_HANDLER", "", "which handler the Lambda function runs: batch", func(c *Config) *string { return &c.LambdaHandler }),
+		text("KINFLOW_LAMBDA_HANDLER", "", "which handler the Lambda function runs: batch or finalizer", func(c *Config) *string { return &c.LambdaHandler }),
 		text("KINFLOW_STATE_TABLE", "state-table", "DynamoDB table of shard progress, finalized windows and the finalizer lock (consumer default: <lease table>-state)", func(c *Config) *string { return &c.StateTable }),
 		boolean("KINFLOW_FINALIZER", "finalizer", "consumer: run the finalizer (one worker at a time holds its lock)", func(c *Config) *bool { return &c.RunFinalizer }),
 		duration("KINFLOW_FINALIZER_INTERVAL", "finalizer-interval", "pause between finalizer passes (consumer)", func(c *Config) *time.Duration { return &c.Finalizer.Interval }),

@@ -33,15 +33,14 @@ type Shard struct {
 	firstSeq, lastSeq string
 	watermark         int64
 
-	// Reused per batch.
+	// Reused per batch by Prepare.
 	env       cwlogs.Envelope
 	flow      vpcflow.Flow
 	enc       vpcflow.Encoder
-	arena     []byte
-	spans     []docSpan
-	pending   []aggregate.Flow
-	docs      []sink.Doc
 	flowIndex map[int64]string // flow index name by day
+	// Two batch buffers, alternating, so a runtime can prepare the next batch while the previous one is written.
+	batches [2]Batch
+	next    int
 
 	// cut holds partial documents that were cut but not yet written, so a failed Cut is retried with them.
 	cut      []sink.Doc
@@ -84,49 +83,84 @@ func (r *Result) Add(o Result) {
 	r.CutDue = r.CutDue || o.CutDue
 }
 
-// Process decodes and parses records, writes one document per flow and a dead letter per bad record or line, waits
-// until all are durable, and only then adds the flows to the open partial. On error nothing of this call counts
-// (the open partial is as before) and the records must be redelivered.
+// A Batch is a prepared batch of records: its documents and dead letters encoded, its flows parsed, nothing
+// written yet. It belongs to the Shard that prepared it, and stays valid until the Shard prepares its second batch
+// after it (a Shard alternates two buffers).
+type Batch struct {
+	first, last string // sequence numbers
+	arena       []byte
+	spans       []docSpan
+	pending     []aggregate.Flow
+	docs        []sink.Doc
+	res         Result
+}
+
+// Process is Prepare then Commit: decode and parse records, write their documents, and add their flows to the open
+// partial once the documents are durable. On error nothing of this call counts (the open partial is as before) and
+// the records must be redelivered.
 func (s *Shard) Process(ctx context.Context, records []Record) (Result, error) {
-	var res Result
-	if len(records) == 0 {
-		return res, nil
+	b, err := s.Prepare(ctx, records)
+	if err != nil || b == nil {
+		return Result{}, err
 	}
-	s.arena, s.spans, s.pending = s.arena[:0], s.spans[:0], s.pending[:0]
+	return s.Commit(ctx, b)
+}
+
+// Prepare decodes and parses records into a Batch: one document per flow and a dead letter per bad record or
+// line, encoded but not written. It touches nothing Commit does, so the runtime may prepare the next batch while
+// the previous one commits (from two goroutines, at most one Prepare and one Commit at a time, commits in order).
+// Its only error is a context end while a flow-log format lookup is being retried. No records: a nil Batch.
+func (s *Shard) Prepare(ctx context.Context, records []Record) (*Batch, error) {
+	if len(records) == 0 {
+		return nil, nil
+	}
+	b := &s.batches[s.next]
+	s.next ^= 1
+	b.arena, b.spans, b.pending, b.res = b.arena[:0], b.spans[:0], b.pending[:0], Result{}
 	for i := range records {
-		if err := s.record(ctx, &records[i], &res); err != nil {
-			return Result{}, err
+		if err := s.record(ctx, b, &records[i]); err != nil {
+			return nil, err
 		}
 	}
-	s.docs = s.docs[:0]
-	for i := range s.spans {
-		sp := &s.spans[i]
+	b.docs = b.docs[:0]
+	for i := range b.spans {
+		sp := &b.spans[i]
 		if sp.isDeadLetter {
-			s.docs = append(s.docs, sp.deadLetter)
+			b.docs = append(b.docs, sp.deadLetter)
 			continue
 		}
-		s.docs = append(s.docs, sink.Doc{
+		b.docs = append(b.docs, sink.Doc{
 			Index:  sp.index,
-			ID:     string(s.arena[sp.id[0]:sp.id[1]]),
+			ID:     string(b.arena[sp.id[0]:sp.id[1]]),
 			Op:     sink.OpCreate,
-			Source: s.arena[sp.src[0]:sp.src[1]],
+			Source: b.arena[sp.src[0]:sp.src[1]],
 			Origin: sp.origin,
 		})
 	}
+	b.first, b.last = records[0].SequenceNumber, records[len(records)-1].SequenceNumber
+	b.res.Records = len(records)
+	return b, nil
+}
+
+// Commit writes a prepared batch's documents, waits until all are durable, and only then adds its flows to the open
+// partial. Batches must be committed in the order they were prepared. On error nothing of the batch counts and its
+// records must be redelivered.
+func (s *Shard) Commit(ctx context.Context, b *Batch) (Result, error) {
+	res := b.res
 	start := time.Now()
-	if err := s.p.sink.Write(ctx, s.docs); err != nil {
-		return Result{}, fmt.Errorf("shard %s: writing %d documents of records %s..%s: %w", s.id, len(s.docs),
-			records[0].SequenceNumber, records[len(records)-1].SequenceNumber, err)
+	if err := s.p.sink.Write(ctx, b.docs); err != nil {
+		return Result{}, fmt.Errorf("shard %s: writing %d documents of records %s..%s: %w", s.id, len(b.docs),
+			b.first, b.last, err)
 	}
 	s.p.metrics.writeSeconds.Observe(time.Since(start).Seconds())
 
 	// Durable: the records now belong to the open partial.
 	if s.firstSeq == "" {
-		s.firstSeq = records[0].SequenceNumber
+		s.firstSeq = b.first
 	}
-	s.lastSeq = records[len(records)-1].SequenceNumber
-	for i := range s.pending {
-		f := &s.pending[i]
+	s.lastSeq = b.last
+	for i := range b.pending {
+		f := &b.pending[i]
 		sig, err := s.acc.Add(*f)
 		if err != nil {
 			// The flow's document is indexed; it only cannot be aggregated (an address family or time aggregate
@@ -148,15 +182,15 @@ func (s *Shard) Process(ctx context.Context, records []Record) (Result, error) {
 	// The shard's own progress in event time: flows whose window closed the allowed lateness before the newest
 	// flow this shard has seen are late. (The finalizer's watermark spans all shards.)
 	s.acc.SetWatermark(s.watermark)
-	res.Records = len(records)
 	s.p.metrics.observe(&res)
 	s.log.Debug("batch processed", "records", res.Records, "events", res.Events, "flows", res.Flows,
-		"dead_letters", res.DeadLetters, "late", res.Late, "last_sequence", records[len(records)-1].SequenceNumber)
+		"dead_letters", res.DeadLetters, "late", res.Late, "last_sequence", b.last)
 	return res, nil
 }
 
 // record decodes one record and parses its events into the batch.
-func (s *Shard) record(ctx context.Context, rec *Record, res *Result) error {
+func (s *Shard) record(ctx context.Context, b *Batch, rec *Record) error {
+	res := &b.res
 	origin := sink.Origin{ShardID: s.id, SequenceNumber: rec.SequenceNumber}
 	if err := s.dec.Decode(&s.env, rec.Data); err != nil {
 		var cerr *cwlogs.Error
@@ -164,7 +198,7 @@ func (s *Shard) record(ctx context.Context, rec *Record, res *Result) error {
 			origin.LogGroup, origin.LogStream = cerr.LogGroup, cerr.LogStream
 		}
 		origin.Raw = rec.Data
-		s.deadLetter(sink.StageDecode, origin, err, res)
+		s.deadLetter(b, sink.StageDecode, origin, err)
 		return nil
 	}
 	if s.env.IsControl() {
@@ -184,27 +218,28 @@ func (s *Shard) record(ctx context.Context, rec *Record, res *Result) error {
 		o := origin
 		o.EventID, o.Raw = ev.ID, bytesOf(ev.Message)
 		if err := parser.Parse(&s.flow, &src, ev.Message); err != nil {
-			s.deadLetter(sink.StageParse, o, err, res)
+			s.deadLetter(b, sink.StageParse, o, err)
 			continue
 		}
-		s.addFlow(&src, o, ev, res)
+		s.addFlow(b, &src, o, ev)
 	}
 	return nil
 }
 
 // addFlow encodes the parsed flow as a document and, when it carried traffic between two addresses, keeps it for
 // the open partial.
-func (s *Shard) addFlow(src *vpcflow.Source, o sink.Origin, ev *cwlogs.LogEvent, res *Result) {
+func (s *Shard) addFlow(b *Batch, src *vpcflow.Source, o sink.Origin, ev *cwlogs.LogEvent) {
+	res := &b.res
 	f := &s.flow
 	when := f.EventTime(ev.Timestamp)
 	sp := docSpan{index: s.flowIndexName(when), origin: o}
-	sp.id[0] = len(s.arena)
-	s.arena = docid.AppendFlow(s.arena, src.LogGroup, src.LogStream, ev.ID, ev.Timestamp, o.Raw)
-	sp.id[1] = len(s.arena)
-	sp.src[0] = len(s.arena)
-	s.arena = s.enc.AppendDocument(s.arena, f, src)
-	sp.src[1] = len(s.arena)
-	s.spans = append(s.spans, sp)
+	sp.id[0] = len(b.arena)
+	b.arena = docid.AppendFlow(b.arena, src.LogGroup, src.LogStream, ev.ID, ev.Timestamp, o.Raw)
+	sp.id[1] = len(b.arena)
+	sp.src[0] = len(b.arena)
+	b.arena = s.enc.AppendDocument(b.arena, f, src)
+	sp.src[1] = len(b.arena)
+	b.spans = append(b.spans, sp)
 	res.Flows++
 
 	if f.LogStatus == vpcflow.LogStatusNoData || f.LogStatus == vpcflow.LogStatusSkipData {
@@ -216,7 +251,7 @@ func (s *Shard) addFlow(src *vpcflow.Source, o sink.Origin, ev *cwlogs.LogEvent,
 		s.p.metrics.notAggregated.Inc()
 		return
 	}
-	s.pending = append(s.pending, aggregate.Flow{
+	b.pending = append(b.pending, aggregate.Flow{
 		Start: when, End: f.End,
 		Src: f.SrcAddr, Dst: f.DstAddr,
 		SrcPort: f.SrcPort, DstPort: f.DstPort, Protocol: f.Protocol,
@@ -225,12 +260,12 @@ func (s *Shard) addFlow(src *vpcflow.Source, o sink.Origin, ev *cwlogs.LogEvent,
 	})
 }
 
-func (s *Shard) deadLetter(stage sink.Stage, o sink.Origin, err error, res *Result) {
+func (s *Shard) deadLetter(b *Batch, stage sink.Stage, o sink.Origin, err error) {
 	reason := reasonOf(err)
 	s.p.metrics.badInput.WithLabelValues(string(stage), reason).Inc()
-	s.spans = append(s.spans, docSpan{isDeadLetter: true,
+	b.spans = append(b.spans, docSpan{isDeadLetter: true,
 		deadLetter: sink.NewDeadLetter(s.p.indices.DeadLetter(), o, stage, reason, err, s.p.now())})
-	res.DeadLetters++
+	b.res.DeadLetters++
 }
 
 // parser returns the log group's parser, waiting out transient discovery failures with jittered backoff: a
