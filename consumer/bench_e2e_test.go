@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,7 +16,11 @@ import (
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinflow/kinflow/internal/flowgen"
+	"github.com/kinflow/kinflow/internal/pipeline"
+	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/sink/sinktest"
 	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/vpcflow"
 )
 
 // BenchmarkEndToEnd is the load test behind `make bench-e2e`: synthetic CloudWatch Logs records are put into a
@@ -22,7 +28,9 @@ import (
 // local Elasticsearch. It reports events/s from the first put to the last searchable document, the delay from put
 // to searchable at the median and 99th-percentile event (read off the two cumulative curves, sampled every 100 ms),
 // the CPU time of this process per event (the consumer, plus the putting client; not kinesalite or the cluster) and
-// the process's peak RSS.
+// the process's peak RSS. In the same iteration the bare bulk loader (internal/sink/sinktest.BareLoad: the same
+// flow documents, pre-encoded, 1000 a request, 4 at a time) indexes the same events into a fresh index, so
+// e2e/bare says what Kinesis, the KCL, decoding and checkpointing cost against the cluster's own speed.
 //
 //	go test -run '^$' -bench EndToEnd -benchtime 1x ./consumer
 func BenchmarkEndToEnd(b *testing.B) {
@@ -35,11 +43,14 @@ func BenchmarkEndToEnd(b *testing.B) {
 	var records [][]byte
 	var perRecord []int
 	events := 0
-	for _, batch := range g.Batches(1000, 50, 200) {
+	const warm = 16 // records put before the timed load
+	for _, batch := range g.Batches(1000+warm, 50, 200) {
 		records = append(records, g.Envelope("/vpc/flow-logs/bench", "kinflow", batch))
 		perRecord = append(perRecord, len(batch.Events))
 		events += len(batch.Events)
 	}
+	bodies := sinktest.BulkBodies(flowDocs(b, records), 1000)
+	hc := sinktest.BareClient(b, 4)
 	b.ReportAllocs()
 	for b.Loop() {
 		ctx := testenv.Context(b, 10*time.Minute)
@@ -60,6 +71,22 @@ func BenchmarkEndToEnd(b *testing.B) {
 			"-sink-url", es, "-index-prefix", name, "-metrics-addr", "127.0.0.1:0", "-region", testenv.Region, "-log-level", "error"}
 		go func() { errc <- dispatch(runCtx, args, nil, io.Discard, io.Discard) }()
 
+		// Warm-up, not timed: the worker creates its tables, takes both leases and indexes a few records. The load
+		// test measures a running consumer, not its start.
+		warmEvents := 0
+		entries := make([]kintypes.PutRecordsRequestEntry, 0, warm)
+		for j := range warm {
+			entries = append(entries, kintypes.PutRecordsRequestEntry{Data: records[j], PartitionKey: aws.String(strconv.Itoa(j))})
+			warmEvents += perRecord[j]
+		}
+		if _, err := client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: &name, Records: entries}); err != nil {
+			b.Fatal(err)
+		}
+		for testenv.Count(b, es, name+"-flows-*") < warmEvents {
+			time.Sleep(100 * time.Millisecond)
+		}
+		timed := events - warmEvents
+
 		cpu0 := cpuTime()
 		start := time.Now()
 		// The put curve: when the events of each PutRecords call were accepted.
@@ -69,7 +96,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		}
 		var puts []point
 		put := 0
-		for i := 0; i < len(records); i += 100 {
+		for i := warm; i < len(records); i += 100 {
 			entries := make([]kintypes.PutRecordsRequestEntry, 0, 100)
 			n := 0
 			for j := i; j < min(i+100, len(records)); j++ {
@@ -86,13 +113,13 @@ func BenchmarkEndToEnd(b *testing.B) {
 		// The searchable curve.
 		var seen []point
 		for {
-			n := testenv.Count(b, es, name+"-flows-*")
+			n := testenv.Count(b, es, name+"-flows-*") - warmEvents
 			seen = append(seen, point{time.Since(start), n})
-			if n >= events {
+			if n >= timed {
 				break
 			}
 			if time.Since(start) > 5*time.Minute {
-				b.Fatalf("only %d of %d events searchable after 5 minutes", n, events)
+				b.Fatalf("only %d of %d events searchable after 5 minutes", n, timed)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -103,18 +130,112 @@ func BenchmarkEndToEnd(b *testing.B) {
 			b.Fatal(err)
 		}
 		at := func(curve []point, q float64) time.Duration {
-			target := int(q * float64(events))
+			target := int(q * float64(timed))
 			i := slices.IndexFunc(curve, func(p point) bool { return p.events >= target })
 			return curve[max(i, 0)].at
 		}
-		b.ReportMetric(float64(events)/took.Seconds(), "events/s")
+		b.ReportMetric(float64(timed)/took.Seconds(), "events/s")
+		b.ReportMetric(float64(timed)/puts[len(puts)-1].at.Seconds(), "put-events/s")
 		b.ReportMetric(float64(at(seen, 0.5)-at(puts, 0.5))/1e6, "p50-delay-ms")
 		b.ReportMetric(float64(at(seen, 0.99)-at(puts, 0.99))/1e6, "p99-delay-ms")
-		b.ReportMetric(float64(cpu.Nanoseconds())/float64(events), "cpu-ns/event")
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(timed), "cpu-ns/event")
 		b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
-		b.ReportMetric(float64(events), "events")
+		b.ReportMetric(float64(timed), "events")
+
+		bareStart := time.Now()
+		sinktest.BareLoad(b, hc, es, name+"-flows-bare", bodies, 4)
+		bare := time.Since(bareStart)
+		if n := testenv.Count(b, es, name+"-flows-bare"); n != events {
+			b.Fatalf("bare loader: %d documents, want %d", n, events)
+		}
+		b.ReportMetric(float64(events)/bare.Seconds(), "bare-events/s")
+		b.ReportMetric((float64(timed)/took.Seconds())/(float64(events)/bare.Seconds()), "e2e/bare")
+
+		readStart := time.Now()
+		if n := readAll(b, ctx, client, name); n != len(records) {
+			b.Fatalf("bare reader: %d records, want %d", n, len(records))
+		}
+		b.ReportMetric(float64(events)/time.Since(readStart).Seconds(), "read-events/s")
 	}
 }
+
+// readAll is the bare reader: GetRecords from TRIM_HORIZON on every shard at once, 10,000 records a call, until
+// each shard's reader is at its tip. It returns the records read: what the emulator serves without a KCL or a
+// pipeline behind it.
+func readAll(tb testing.TB, ctx context.Context, client *kinesis.Client, stream string) int {
+	shards, err := client.ListShards(ctx, &kinesis.ListShardsInput{StreamName: &stream})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	counts := make([]int, len(shards.Shards))
+	var wg sync.WaitGroup
+	for i, sh := range shards.Shards {
+		wg.Go(func() {
+			it, err := client.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: &stream, ShardId: sh.ShardId,
+				ShardIteratorType: kintypes.ShardIteratorTypeTrimHorizon})
+			if err != nil {
+				tb.Error(err)
+				return
+			}
+			iter := it.ShardIterator
+			for iter != nil {
+				out, err := client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(10000)})
+				if err != nil {
+					tb.Error(err)
+					return
+				}
+				counts[i] += len(out.Records)
+				if len(out.Records) == 0 && aws.ToInt64(out.MillisBehindLatest) == 0 {
+					return
+				}
+				iter = out.NextShardIterator
+			}
+		})
+	}
+	wg.Wait()
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	return total
+}
+
+// flowDocs runs records through the pipeline into memory: the flow documents the consumer writes, for the bare
+// loader.
+func flowDocs(tb testing.TB, records [][]byte) []sink.Doc {
+	resolver, err := vpcflow.NewResolver(vpcflow.DefaultConfig(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var c collector
+	p, err := pipeline.New(pipeline.DefaultConfig(), resolver, &c, pipeline.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	shard, err := p.Shard("shardId-000000000000")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i, r := range records {
+		if _, err := shard.Process(context.Background(), []pipeline.Record{{SequenceNumber: strconv.Itoa(i + 1), Data: r}}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return c.docs
+}
+
+// collector is a sink that keeps what it is given.
+type collector struct{ docs []sink.Doc }
+
+func (c *collector) Write(_ context.Context, docs []sink.Doc) error {
+	for _, d := range docs {
+		d.Source, d.Origin = bytes.Clone(d.Source), sink.Origin{}
+		c.docs = append(c.docs, d)
+	}
+	return nil
+}
+
+func (c *collector) Close(context.Context) error { return nil }
 
 func cpuTime() time.Duration {
 	var ru syscall.Rusage

@@ -33,21 +33,8 @@ func Bench(b *testing.B, be Backend) {
 	sc.MaxInFlight = 4
 
 	// The bare loader's bodies: the same lines the sink writes, built once, targeting /<index>/_bulk.
-	var bodies [][]byte
-	for start := 0; start < len(docs); start += sc.FlushDocs {
-		var buf bytes.Buffer
-		for _, d := range docs[start:min(start+sc.FlushDocs, len(docs))] {
-			fmt.Fprintf(&buf, `{"create":{"_id":%q}}`+"\n", d.ID)
-			buf.Write(d.Source)
-			buf.WriteByte('\n')
-		}
-		bodies = append(bodies, buf.Bytes())
-	}
-	tr, err := sink.HTTPTransport(sink.TLSConfig{}, sc.MaxInFlight)
-	if err != nil {
-		b.Fatal(err)
-	}
-	hc := &http.Client{Transport: tr}
+	bodies := BulkBodies(docs, sc.FlushDocs)
+	hc := BareClient(b, sc.MaxInFlight)
 	iteration := 0
 	next := func(kind string) string {
 		iteration++
@@ -61,7 +48,7 @@ func Bench(b *testing.B, be Backend) {
 	b.ReportAllocs()
 	for b.Loop() {
 		start := time.Now()
-		bareLoad(b, hc, be.URL, next("bare"), bodies, sc.MaxInFlight)
+		BareLoad(b, hc, be.URL, next("bare"), bodies, sc.MaxInFlight)
 		mid := time.Now()
 		index := next("sink")
 		for i := range docs {
@@ -85,7 +72,34 @@ func Bench(b *testing.B, be Backend) {
 	}
 }
 
-func bareLoad(tb testing.TB, hc *http.Client, base, index string, bodies [][]byte, workers int) {
+// BulkBodies builds the bare loader's _bulk bodies of docs (create actions with their ids, the sources as they are),
+// perBody documents each.
+func BulkBodies(docs []sink.Doc, perBody int) [][]byte {
+	var bodies [][]byte
+	for start := 0; start < len(docs); start += perBody {
+		var buf bytes.Buffer
+		for _, d := range docs[start:min(start+perBody, len(docs))] {
+			fmt.Fprintf(&buf, `{"create":{"_id":%q}}`+"\n", d.ID)
+			buf.Write(d.Source)
+			buf.WriteByte('\n')
+		}
+		bodies = append(bodies, buf.Bytes())
+	}
+	return bodies
+}
+
+// BareClient is the bare loader's HTTP client: the sink's transport settings for workers connections.
+func BareClient(tb testing.TB, workers int) *http.Client {
+	tr, err := sink.HTTPTransport(sink.TLSConfig{}, workers)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &http.Client{Transport: tr}
+}
+
+// BareLoad is the reference the sink and the end-to-end load test are measured against: ready-made _bulk bodies
+// POSTed to /<index>/_bulk by workers goroutines over net/http, each answer's errors flag checked.
+func BareLoad(tb testing.TB, hc *http.Client, base, index string, bodies [][]byte, workers int) {
 	u := base + "/" + index + "/_bulk?filter_path=" + url.QueryEscape(sink.BulkFilterPath)
 	work := make(chan []byte)
 	var wg sync.WaitGroup
