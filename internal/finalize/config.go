@@ -20,6 +20,11 @@ type Config struct {
 	MaxDelay time.Duration
 	// IdleAfter: a shard that is caught up and has carried no flows for this long does not hold the watermark back.
 	IdleAfter time.Duration
+	// StaleAfter: a shard whose progress has not been recorded for this long does not hold the watermark back
+	// either. Consumer workers record every shard they hold every 10 seconds, so a stale shard is one nobody reads
+	// any more: in Lambda mode a closed parent shard (the event source mapping never reports its end) or a shard
+	// gone quiet after a backlog.
+	StaleAfter time.Duration
 	// Horizon is how far back (from now) windows are looked at: closed ones are finalized, finalized ones are
 	// corrected when late partials changed them. Older partials are left alone.
 	Horizon time.Duration
@@ -35,7 +40,7 @@ type Config struct {
 	MaxResponseBytes int64
 }
 
-// DefaultConfig: the aggregate defaults, a one-hour safety net, shards idle after two minutes, a day of
+// DefaultConfig: the aggregate defaults, a one-hour safety net, shards idle after two minutes and stale after 20, a day of
 // corrections, 500 partials a page, a pass every 30 seconds under a 60-second lock lease.
 func DefaultConfig() Config {
 	a := aggregate.DefaultConfig()
@@ -45,6 +50,7 @@ func DefaultConfig() Config {
 		MaxExactPeers:    a.MaxExactPeers,
 		MaxDelay:         time.Hour,
 		IdleAfter:        2 * time.Minute,
+		StaleAfter:       20 * time.Minute,
 		Horizon:          24 * time.Hour,
 		PageSize:         500,
 		Prefix:           sink.DefaultPrefix,
@@ -73,6 +79,9 @@ func (c Config) Validate() error {
 	}
 	if c.IdleAfter <= 0 {
 		bad("IdleAfter %v: want a positive duration", c.IdleAfter)
+	}
+	if c.StaleAfter < c.IdleAfter {
+		bad("StaleAfter %v: want at least IdleAfter (%v)", c.StaleAfter, c.IdleAfter)
 	}
 	if c.Horizon < c.Window+c.MaxDelay {
 		bad("Horizon %v: want at least Window + MaxDelay (%v)", c.Horizon, c.Window+c.MaxDelay)

@@ -131,7 +131,7 @@ func (f *Finalizer) RunOnce(ctx context.Context) (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("finalize: reading shard progress: %w", err)
 	}
-	wm, haveWM := state.Watermark(progress, started, f.cfg.IdleAfter)
+	wm, haveWM := state.Watermark(unstale(progress, started, f.cfg.StaleAfter), started, f.cfg.IdleAfter)
 	if haveWM {
 		rep.Watermark = wm
 		f.metrics.watermark.Set(float64(wm))
@@ -175,6 +175,17 @@ func (f *Finalizer) RunOnce(ctx context.Context) (Report, error) {
 	}
 	f.metrics.passSeconds.Observe(f.now().Sub(started).Seconds())
 	return rep, nil
+}
+
+// unstale returns ps with every shard whose progress is older than staleAfter counted as caught up and idle, so
+// it no longer holds the watermark back (see Config.StaleAfter). ps is modified in place.
+func unstale(ps []state.Progress, now time.Time, staleAfter time.Duration) []state.Progress {
+	for i := range ps {
+		if now.Sub(ps[i].UpdatedAt) >= staleAfter {
+			ps[i].CaughtUp, ps[i].LastDataAt = true, time.Time{}
+		}
+	}
+	return ps
 }
 
 // window finalizes one closed window: claim the revision, write finals and deliver them chunk by chunk, record done.
