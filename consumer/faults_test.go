@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -87,13 +89,14 @@ func (r *rig) put(n int) {
 	}
 }
 
-// worker starts `consumer run` against sinkURL; stop ends it gracefully and returns its error.
-func (r *rig) worker(sinkURL, id string) (stop func() error) {
+// worker starts `consumer run` against sinkURL, with extra flags; stop ends it gracefully and returns its error.
+func (r *rig) worker(sinkURL, id string, extra ...string) (stop func() error) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	errc := make(chan error, 1)
 	args := []string{"run", "-stream", r.name, "-application", r.name, "-kinesis-endpoint", r.kin,
 		"-dynamodb-endpoint", r.ddb, "-sink-url", sinkURL, "-index-prefix", r.name, "-metrics-addr", "127.0.0.1:0",
 		"-region", testenv.Region, "-worker-id", id, "-log-level", "error", "-shutdown-timeout", "20s"}
+	args = append(args, extra...)
 	go func() { errc <- dispatch(ctx, args, nil, io.Discard, io.Discard) }()
 	return func() error { cancel(); return <-errc }
 }
@@ -378,6 +381,56 @@ func TestRunClusterOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.check()
+}
+
+// A webhook that never answers: the finalizer's chunks time out and end as dead letters, while the shards keep
+// indexing and checkpointing as if there were no webhook.
+func TestRunWebhookHangs(t *testing.T) {
+	r := newRig(t, 2)
+	var posts atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		posts.Add(1)
+		io.Copy(io.Discard, req.Body) // a read body lets the server notice the client hanging up
+		<-req.Context().Done()
+	}))
+	defer hook.Close()
+	r.put(10)
+	stop := r.worker(r.es, "w1", "-webhook-url", hook.URL+"/connection_sets/{bucket_time}", "-webhook-timeout", "2s",
+		"-webhook-attempts", "2", "-finalizer-interval", "1s")
+	r.waitFlows(90 * time.Second)
+	// The flows are hours old, so the finalizer closes their windows at once and gets stuck on the webhook.
+	for deadline := time.Now().Add(time.Minute); posts.Load() == 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the finalizer never called the webhook")
+		}
+	}
+	r.put(15) // arrives while the finalizer waits on the webhook
+	r.waitFlows(time.Minute)
+	// The finalizer gives each chunk up after its attempts and dead-letters it.
+	for deadline := time.Now().Add(time.Minute); testenv.Count(t, r.es, r.name+"-deadletter") == 0; time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no webhook chunk dead-lettered within a minute (%d attempts)", posts.Load())
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	r.check()
+	var letters int
+	for _, raw := range testenv.Sources(t, r.es, r.name+"-deadletter") {
+		var dl struct{ Stage, Reason string }
+		if err := json.Unmarshal(raw, &dl); err != nil {
+			t.Fatal(err)
+		}
+		if dl.Stage != "webhook" || dl.Reason != "webhook_exhausted_timeout" {
+			t.Errorf("dead letter %s: want stage webhook, reason webhook_exhausted_timeout", raw)
+		}
+		letters++
+	}
+	t.Logf("%d webhook attempts, %d chunks dead-lettered, %d flows indexed meanwhile", posts.Load(), letters, len(r.lines))
+	if letters == 0 {
+		t.Error("no webhook chunk was dead-lettered")
+	}
 }
 
 // Two worker processes share a 4-shard stream; one is killed with SIGKILL mid-run. The other takes its leases over
