@@ -23,12 +23,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/faultproxy"
+	"github.com/kinflow/kinflow/internal/finalize"
 	"github.com/kinflow/kinflow/internal/flowgen"
 	"github.com/kinflow/kinflow/internal/testenv"
 )
@@ -454,7 +456,8 @@ func TestRunWorkerKilled(t *testing.T) {
 		ln.Close()
 		cmd := exec.CommandContext(r.ctx, bin, "run", "-stream", r.name, "-application", r.name,
 			"-kinesis-endpoint", r.kin, "-dynamodb-endpoint", r.ddb, "-sink-url", r.es, "-index-prefix", r.name,
-			"-metrics-addr", addr, "-region", testenv.Region, "-worker-id", id, "-log-level", "error")
+			"-metrics-addr", addr, "-region", testenv.Region, "-worker-id", id, "-log-level", "error",
+			"-finalizer-interval", "1s", "-finalizer-lease", "5s")
 		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=kinflow-test", "AWS_SECRET_ACCESS_KEY=kinflow-test")
 		logs[id] = &strings.Builder{}
 		cmd.Stderr = logs[id]
@@ -492,23 +495,54 @@ func TestRunWorkerKilled(t *testing.T) {
 	}
 	t.Logf("leases balanced: w1 holds %d, w2 %d", leases(a1), leases(a2))
 	r.put(20)
-	if err := w1.Process.Kill(); err != nil {
+	// Kill the worker that holds the finalizer lock, so the test also proves the lock moves on.
+	workers := map[string]*exec.Cmd{"w1": w1, "w2": w2}
+	addrs := map[string]string{"w1": a1, "w2": a2}
+	victim := r.lockOwner(time.Minute)
+	survivor := map[string]string{"w1": "w2", "w2": "w1"}[victim]
+	if err := workers[victim].Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	w1.Wait()
+	workers[victim].Wait()
 	r.put(20)
 	r.waitFlows(3 * time.Minute)
-	if got := leases(a2); got != 4 {
+	if got := leases(addrs[survivor]); got != 4 {
 		t.Errorf("after the kill the survivor holds %d leases, want 4", got)
 	}
+	// The killed holder's 5 s lease runs out and the survivor's finalizer takes the lock.
+	for deadline := time.Now().Add(time.Minute); r.lockOwner(time.Minute) != survivor; time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the finalizer lock stayed with the killed worker %s", victim)
+		}
+	}
 	// Stop the survivor as a deployment would: it checkpoints, releases its leases and exits 0.
-	if err := w2.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := workers[survivor].Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := w2.Wait(); err != nil {
+	if err := workers[survivor].Wait(); err != nil {
 		t.Errorf("the survivor did not exit cleanly on SIGTERM: %v", err)
 	}
+	t.Logf("killed %s (the finalizer lock holder); %s took the leases and the lock over", victim, survivor)
 	r.check()
+}
+
+// lockOwner waits up to within for the finalizer lock to be held and returns its owner.
+func (r *rig) lockOwner(within time.Duration) string {
+	r.t.Helper()
+	db := dynamodb.NewFromConfig(testenv.AWSConfig(r.ddb))
+	table := r.name + "-state"
+	for deadline := time.Now().Add(within); ; time.Sleep(500 * time.Millisecond) {
+		out, err := db.GetItem(r.ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: aws.Bool(true),
+			Key: map[string]ddbtypes.AttributeValue{"ShardID": &ddbtypes.AttributeValueMemberS{Value: "lock#" + finalize.LockName}}})
+		if err == nil {
+			if owner := attr(out.Item["Owner"]); owner != "" {
+				return owner
+			}
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("nobody held the finalizer lock within %v (last error: %v)", within, err)
+		}
+	}
 }
 
 // deleteStream removes a test's stream, so that emulators that live across test runs do not fill up with shards.

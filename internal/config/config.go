@@ -240,6 +240,7 @@ func settings() []setting {
 		text("KINFLOW_STATE_TABLE", "state-table", "DynamoDB table of shard progress, finalized windows and the finalizer lock (consumer default: <lease table>-state)", func(c *Config) *string { return &c.StateTable }),
 		boolean("KINFLOW_FINALIZER", "finalizer", "consumer: run the finalizer (one worker at a time holds its lock)", func(c *Config) *bool { return &c.RunFinalizer }),
 		duration("KINFLOW_FINALIZER_INTERVAL", "finalizer-interval", "pause between finalizer passes (consumer)", func(c *Config) *time.Duration { return &c.Finalizer.Interval }),
+		duration("KINFLOW_FINALIZER_LOCK_LEASE", "finalizer-lease", "the finalizer lock's lease: a dead holder is replaced after at most this long", func(c *Config) *time.Duration { return &c.Finalizer.LockLease }),
 		duration("KINFLOW_MAX_DELAY", "max-delay", "a window closes at the latest this long after its end, even if a shard holds the watermark back", func(c *Config) *time.Duration { return &c.Finalizer.MaxDelay }),
 		duration("KINFLOW_IDLE_AFTER", "idle-after", "a caught-up shard without flows for this long does not hold the watermark back", func(c *Config) *time.Duration { return &c.Finalizer.IdleAfter }),
 		duration("KINFLOW_CORRECTION_HORIZON", "correction-horizon", "how far back windows are finalized and corrected for late partials", func(c *Config) *time.Duration { return &c.Finalizer.Horizon }),
