@@ -25,6 +25,7 @@ import (
 	"github.com/kinflow/kinflow/internal/pipeline"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/sink/elastic"
+	"github.com/kinflow/kinflow/internal/sink/opensearch"
 	"github.com/kinflow/kinflow/internal/state"
 	"github.com/kinflow/kinflow/internal/testenv"
 	"github.com/kinflow/kinflow/internal/vpcflow"
@@ -45,7 +46,7 @@ type env struct {
 	t        *testing.T
 	esURL    string
 	prefix   string
-	client   *elastic.Client
+	client   finalize.Searcher
 	sink     sink.Sink
 	pipe     *pipeline.Pipeline
 	store    *state.Store
@@ -56,24 +57,39 @@ type env struct {
 	gen      *flowgen.Generator
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvOn(t, testenv.Elasticsearch) }
+
+// newEnvOn is newEnv on the given cluster: Elasticsearch or OpenSearch.
+func newEnvOn(t *testing.T, cluster testenv.Service) *env {
 	t.Helper()
-	esURL := testenv.URL(t, testenv.Elasticsearch)
+	esURL := testenv.URL(t, cluster)
 	ddbURL := testenv.URL(t, testenv.Dynalite)
 	ctx := testenv.Context(t, time.Minute)
 	e := &env{t: t, esURL: esURL, prefix: testenv.UniqueName(t, "kff")}
 	testenv.DropPrefix(t, esURL, e.prefix)
 
-	cfg := elastic.DefaultConfig()
-	cfg.Addresses = []string{esURL}
-	cfg.Templates.Prefix, cfg.Templates.Dynamic, cfg.Templates.Replicas = e.prefix, "strict", 0
-	cfg.Sink.Prefix = e.prefix
-	cfg.SetupOnStart = true
 	var err error
-	if e.client, err = elastic.NewClient(cfg); err != nil {
-		t.Fatal(err)
+	if cluster == testenv.OpenSearch {
+		cfg := opensearch.DefaultConfig()
+		cfg.Addresses = []string{esURL}
+		cfg.Templates.Prefix, cfg.Templates.Dynamic, cfg.Templates.Replicas = e.prefix, "strict", 0
+		cfg.Sink.Prefix = e.prefix
+		if e.client, err = opensearch.NewClient(cfg); err != nil {
+			t.Fatal(err)
+		}
+		e.sink, err = opensearch.New(ctx, cfg, sink.Options{})
+	} else {
+		cfg := elastic.DefaultConfig()
+		cfg.Addresses = []string{esURL}
+		cfg.Templates.Prefix, cfg.Templates.Dynamic, cfg.Templates.Replicas = e.prefix, "strict", 0
+		cfg.Sink.Prefix = e.prefix
+		cfg.SetupOnStart = true
+		if e.client, err = elastic.NewClient(cfg); err != nil {
+			t.Fatal(err)
+		}
+		e.sink, err = elastic.New(ctx, cfg, sink.Options{})
 	}
-	if e.sink, err = elastic.New(ctx, cfg, sink.Options{}); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.sink.Close(context.Background()) })
@@ -340,7 +356,14 @@ func delivered(t *testing.T, posts []post) (map[string]uint64, map[string][]stri
 }
 
 func TestFinalizeAgainstReference(t *testing.T) {
-	e := newEnv(t)
+	for _, cluster := range []testenv.Service{testenv.Elasticsearch, testenv.OpenSearch} {
+		t.Run(cluster.Name, func(t *testing.T) { testAgainstReference(t, newEnvOn(t, cluster)) })
+	}
+}
+
+// testAgainstReference: three shards fed out of order, a pass, the finals against the brute-force sets and the
+// webhook's posts; an idle pass; late flows for a finalized window and its correction as revision 2.
+func testAgainstReference(t *testing.T, e *env) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	batches := e.gen.Batches(150, 20, 60)
 	rng.Shuffle(len(batches), func(i, j int) { batches[i], batches[j] = batches[j], batches[i] })
