@@ -25,6 +25,8 @@ type processorFactory struct {
 	now      func() time.Time
 	// state receives each shard's progress after its checkpoints (nil: the finalizer is not used).
 	state *state.Store
+	// parents holds a merged shard back until its second parent ended (nil: no wait).
+	parents *parentGate
 }
 
 func (f *processorFactory) CreateProcessor() kcl.IRecordProcessor {
@@ -69,6 +71,13 @@ func (p *shardProcessor) Initialize(in *kcl.InitializationInput) {
 		return
 	}
 	p.shard = shard
+	if p.f.parents != nil {
+		if err := p.f.parents.wait(p.f.ctx, in.ShardId); err != nil {
+			// Only a failing Kinesis or DynamoDB call, or shutdown: processing out of order loses nothing
+			// (idempotent ids, event-time windows), so go on rather than stall the shard.
+			p.log.Warn("could not wait for the adjacent parent shard", "error", err)
+		}
+	}
 	p.f.metrics.shardsHeld.Inc()
 	start := ""
 	if in.ExtendedSequenceNumber != nil {

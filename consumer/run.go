@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -96,7 +98,20 @@ func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *pro
 		return err
 	}
 	factory := &processorFactory{ctx: work, pipe: parts.Pipeline, interval: checkpointInterval, metrics: metrics,
-		log: log, now: time.Now, state: store}
+		log: log, now: time.Now, state: store, parents: &parentGate{
+			kinesis: kinesis.NewFromConfig(awsCfg, func(o *kinesis.Options) {
+				if cfg.KinesisEndpoint != "" {
+					o.BaseEndpoint = aws.String(cfg.KinesisEndpoint)
+				}
+			}),
+			stream: cfg.StreamName,
+			ddb: dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+				if cfg.DynamoDBEndpoint != "" {
+					o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
+				}
+			}),
+			leaseTable: table, poll: time.Second, log: log,
+		}}
 	var finalizerDone chan struct{}
 	if cfg.RunFinalizer {
 		fin, err := assemble.Finalizer(work, parts, store, reg, log.With("component", "finalizer"))
