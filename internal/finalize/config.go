@@ -28,8 +28,14 @@ type Config struct {
 	// Horizon is how far back (from now) windows are looked at: closed ones are finalized, finalized ones are
 	// corrected when late partials changed them. Older partials are left alone.
 	Horizon time.Duration
-	// PageSize is how many partials one search page returns: memory is about one page plus one IP's partials.
+	// PageSize is how many partials one search page returns.
 	PageSize int
+	// ChunkBytes bounds a chunk of finals (written together, then posted as one webhook request) besides the
+	// webhook's IPs per chunk: a chunk also ends before its finals' estimated size passes ChunkBytes. The estimate
+	// (sizeOf) bounds both a set's rich JSON and the memory it holds, so a window of heavy fan-out IPs neither
+	// builds a huge body nor holds thousands of 10,000-peer sets at once. Memory is then about one page of
+	// partials, one IP's partials and one chunk.
+	ChunkBytes int
 	// Prefix names the indices (sink.Indices).
 	Prefix string
 	// Interval is the pause between passes of the long-running loop (consumer mode).
@@ -53,6 +59,7 @@ func DefaultConfig() Config {
 		StaleAfter:       20 * time.Minute,
 		Horizon:          24 * time.Hour,
 		PageSize:         500,
+		ChunkBytes:       4 << 20,
 		Prefix:           sink.DefaultPrefix,
 		Interval:         30 * time.Second,
 		LockLease:        60 * time.Second,
@@ -85,6 +92,9 @@ func (c Config) Validate() error {
 	}
 	if c.Horizon < c.Window+c.MaxDelay {
 		bad("Horizon %v: want at least Window + MaxDelay (%v)", c.Horizon, c.Window+c.MaxDelay)
+	}
+	if c.ChunkBytes < 64<<10 {
+		bad("ChunkBytes %d: want 64 KiB or more", c.ChunkBytes)
 	}
 	if c.PageSize < 1 || c.PageSize > 10_000 {
 		bad("PageSize %d: want 1 to 10000 (the clusters' default max_result_window)", c.PageSize)

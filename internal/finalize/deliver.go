@@ -19,19 +19,22 @@ type windowWriter struct {
 	chunkIPs        int
 	top             *webhook.Top // rich format only
 
-	pending []aggregate.Final
-	chunk   int // index of the next chunk
+	pending      []aggregate.Final
+	pendingBytes int // sizeOf the pending finals
+	chunk        int // index of the next chunk
 
 	finals, delivered, deadLettered, superseded int
 }
 
 func (w *windowWriter) add(ctx context.Context, fin aggregate.Final) error {
-	if len(w.pending) == w.chunkIPs {
+	size := sizeOf(&fin)
+	if len(w.pending) == w.chunkIPs || len(w.pending) > 0 && w.pendingBytes+size > w.f.cfg.ChunkBytes {
 		if err := w.flush(ctx, false); err != nil {
 			return err
 		}
 	}
 	w.pending = append(w.pending, fin)
+	w.pendingBytes += size
 	if w.top != nil {
 		w.top.Add(&w.pending[len(w.pending)-1])
 	}
@@ -79,8 +82,19 @@ func (w *windowWriter) flush(ctx context.Context, last bool) error {
 	}
 	w.chunk++
 	clear(w.pending)
-	w.pending = w.pending[:0]
+	w.pending, w.pendingBytes = w.pending[:0], 0
 	return nil
+}
+
+// sizeOf bounds a final's size both as rich webhook JSON (an IPv6 peer is at most 41 characters, quoted, with a
+// comma; a port 6; the rest under 512) and in memory (24 bytes a peer, 2 a port, 16 KiB a sketch). It depends on
+// the final alone, so a redo cuts a window into the same chunks.
+func sizeOf(f *aggregate.Final) int {
+	n := 512 + 44*len(f.Peers) + 6*len(f.DstPorts)
+	if f.PeersEstimated {
+		n += 16 << 10
+	}
+	return n
 }
 
 // deliver posts one chunk. A chunk the webhook refused, or that failed its last attempt, goes to the dead-letter

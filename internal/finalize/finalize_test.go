@@ -55,6 +55,7 @@ type env struct {
 	lines    []string // every valid line fed, for the reference
 	receiver *receiver
 	gen      *flowgen.Generator
+	editCfg  func(*finalize.Config) // applied to every finalizer's config, when set
 }
 
 func newEnv(t *testing.T) *env { return newEnvOn(t, testenv.Elasticsearch) }
@@ -165,6 +166,9 @@ func (e *env) finalizer(now time.Time, wh *webhook.Client, hook func(finalize.St
 	e.t.Helper()
 	cfg := finalize.DefaultConfig()
 	cfg.Prefix, cfg.PageSize = e.prefix, 37 // small pages: many search_after round trips, IPs split across pages
+	if e.editCfg != nil {
+		e.editCfg(&cfg)
+	}
 	f, err := finalize.New(cfg, finalize.Parts{Search: e.client, Sink: e.sink, State: e.store, Webhook: wh},
 		finalize.Options{Now: func() time.Time { return now }, Hook: hook})
 	if err != nil {
@@ -560,5 +564,44 @@ func TestWebhookFailuresEndInDeadLetters(t *testing.T) {
 				t.Errorf("second pass posted %d more times", n-posts)
 			}
 		})
+	}
+}
+
+// TestChunksCutByBytes: with room for 5000 IPs a chunk but only 64 KiB, windows go out in several chunks, each
+// within the budget, and together they carry every final.
+func TestChunksCutByBytes(t *testing.T) {
+	e := newEnv(t)
+	e.feed(e.gen.Batches(60, 20, 60), rand.New(rand.NewPCG(7, 8)))
+	e.editCfg = func(c *finalize.Config) { c.ChunkBytes = 64 << 10 }
+	wh := e.webhook(webhook.FormatRich, func(c *webhook.Config) { c.ChunkIPs = 5000 })
+	rep, err := e.finalizer(flowStart.Add(65*time.Minute), wh, nil).RunOnce(testenv.Context(t, 2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := e.finals()
+	posts := e.receiver.all()
+	perWindow := map[string]int{}
+	sets := 0
+	for _, p := range posts {
+		if len(p.body) > 64<<10 {
+			t.Errorf("chunk %s: %d bytes, over the 64 KiB budget", p.key, len(p.body))
+		}
+		var body struct {
+			ConnectionSets []json.RawMessage `json:"connection_sets"`
+		}
+		if err := json.Unmarshal(p.body, &body); err != nil {
+			t.Fatal(err)
+		}
+		sets += len(body.ConnectionSets)
+		perWindow[p.path]++
+	}
+	t.Logf("%+v; chunks per window %v", rep, perWindow)
+	if sets != len(got) || rep.Chunks != len(posts) {
+		t.Errorf("%d sets in %d posts (%d reported), want the %d finals", sets, len(posts), rep.Chunks, len(got))
+	}
+	for w, n := range perWindow {
+		if n < 2 {
+			t.Errorf("window %s went out in %d chunk; the byte budget did not cut it", w, n)
+		}
 	}
 }
