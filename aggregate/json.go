@@ -79,7 +79,26 @@ func (c *ConnSet) appendFields(dst []byte) ([]byte, error) {
 	dst = appendDate(dst, c.WindowStart)
 	dst = append(dst, `,"end":`...)
 	dst = appendDate(dst, c.WindowEnd)
-	dst = append(dst, `},"ip":"`...)
+	dst = append(dst, `},`...)
+	dst, err := c.appendMembers(dst, true)
+	if err != nil {
+		return dst[:n], err
+	}
+	return dst, nil
+}
+
+// AppendSetJSON appends the set as one JSON object with the document's fields from ip to last_seen, without the
+// window and the sketch: the webhook's rich body carries each set this way.
+func (c *ConnSet) AppendSetJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	dst, _ = c.appendMembers(dst, false) // fails only when encoding a sketch
+	return append(dst, '}')
+}
+
+// appendMembers writes the fields from ip to last_seen, without braces; withSketch adds peers_sketch to an estimated
+// set (the documents need it to merge; the webhook does not).
+func (c *ConnSet) appendMembers(dst []byte, withSketch bool) ([]byte, error) {
+	dst = append(dst, `"ip":"`...)
 	dst = c.IP.AppendTo(dst)
 	dst = append(dst, '"')
 	if !c.PeersEstimated {
@@ -98,13 +117,13 @@ func (c *ConnSet) appendFields(dst []byte) ([]byte, error) {
 	dst = strconv.AppendUint(dst, c.PeersCount, 10)
 	dst = append(dst, `,"peers_estimated":`...)
 	dst = strconv.AppendBool(dst, c.PeersEstimated)
-	if c.PeersEstimated {
+	if withSketch && c.PeersEstimated {
 		if c.sketch == nil {
-			return dst[:n], fmt.Errorf("aggregate: encoding %v: estimated peer set without a sketch", c.IP)
+			return dst, fmt.Errorf("aggregate: encoding %v: estimated peer set without a sketch", c.IP)
 		}
 		raw, err := c.sketch.MarshalBinary()
 		if err != nil {
-			return dst[:n], fmt.Errorf("aggregate: encoding the sketch of %v: %w", c.IP, err)
+			return dst, fmt.Errorf("aggregate: encoding the sketch of %v: %w", c.IP, err)
 		}
 		dst = append(dst, `,"peers_sketch":"`...)
 		dst = base64.StdEncoding.AppendEncode(dst, raw)

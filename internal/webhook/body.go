@@ -126,7 +126,7 @@ func appendRich(dst []byte, ch *Chunk) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendSet(dst, &ch.Sets[i])
+		dst = ch.Sets[i].AppendSetJSON(dst)
 	}
 	dst = append(dst, ']')
 	if len(ch.Top) > 0 {
@@ -145,53 +145,6 @@ func appendRich(dst []byte, ch *Chunk) []byte {
 		dst = append(dst, ']')
 	}
 	return append(dst, '}')
-}
-
-func appendSet(dst []byte, f *aggregate.Final) []byte {
-	dst = append(dst, `{"ip":"`...)
-	dst = f.IP.AppendTo(dst)
-	dst = append(dst, '"')
-	if !f.PeersEstimated {
-		dst = append(dst, `,"peers":[`...)
-		for i, p := range f.Peers {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, '"')
-			dst = p.AppendTo(dst)
-			dst = append(dst, '"')
-		}
-		dst = append(dst, ']')
-	}
-	dst = append(dst, `,"peers_count":`...)
-	dst = strconv.AppendUint(dst, f.PeersCount, 10)
-	dst = append(dst, `,"peers_estimated":`...)
-	dst = strconv.AppendBool(dst, f.PeersEstimated)
-	dst = append(dst, `,"dst_ports":[`...)
-	for i, p := range f.DstPorts {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = strconv.AppendUint(dst, uint64(p), 10)
-	}
-	dst = append(dst, `],"dst_ports_count":`...)
-	dst = strconv.AppendInt(dst, int64(len(f.DstPorts)), 10)
-	dst = appendPair(dst, `,"flows":{"sent":`, f.FlowsSent, `,"received":`, f.FlowsReceived)
-	dst = appendPair(dst, `,"rejected":`, f.FlowsRejected, `,"late":`, f.FlowsLate)
-	dst = appendPair(dst, `},"bytes":{"sent":`, f.BytesSent, `,"received":`, f.BytesReceived)
-	dst = appendPair(dst, `},"packets":{"sent":`, f.PacketsSent, `,"received":`, f.PacketsReceived)
-	dst = append(dst, `},"first_seen":`...)
-	dst = appendDate(dst, f.FirstSeen)
-	dst = append(dst, `,"last_seen":`...)
-	dst = appendDate(dst, f.LastSeen)
-	return append(dst, '}')
-}
-
-func appendPair(dst []byte, k1 string, v1 uint64, k2 string, v2 uint64) []byte {
-	dst = append(dst, k1...)
-	dst = strconv.AppendUint(dst, v1, 10)
-	dst = append(dst, k2...)
-	return strconv.AppendUint(dst, v2, 10)
 }
 
 func appendDate(dst []byte, unix int64) []byte {
