@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -104,12 +103,8 @@ func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *pro
 					o.BaseEndpoint = aws.String(cfg.KinesisEndpoint)
 				}
 			}),
-			stream: cfg.StreamName,
-			ddb: dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-				if cfg.DynamoDBEndpoint != "" {
-					o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
-				}
-			}),
+			stream:     cfg.StreamName,
+			ddb:        assemble.DynamoDB(cfg, awsCfg),
 			leaseTable: table, poll: time.Second, log: log,
 		}}
 	var finalizerDone chan struct{}

@@ -120,21 +120,16 @@ func LoadSecret(ctx context.Context, c *config.Config, awsCfg aws.Config) error 
 	if c.Sink.SecretARN == "" {
 		return nil
 	}
-	sm := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
-		if c.SecretsEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.SecretsEndpoint)
-		}
-	})
-	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &c.Sink.SecretARN})
+	secret, err := readSecret(ctx, *c, awsCfg, "sink", c.Sink.SecretARN)
 	if err != nil {
-		return fmt.Errorf("reading sink secret %s: %w", c.Sink.SecretARN, err)
+		return err
 	}
 	var v struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
 		APIKey   string `json:"api_key"`
 	}
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil {
+	if err := json.Unmarshal([]byte(secret), &v); err != nil {
 		// The error of json.Unmarshal can quote the input: never wrap it, it is the secret.
 		return fmt.Errorf("sink secret %s is not a JSON object with username/password or api_key", c.Sink.SecretARN)
 	}
@@ -143,4 +138,18 @@ func LoadSecret(ctx context.Context, c *config.Config, awsCfg aws.Config) error 
 	}
 	c.Sink.Username, c.Sink.Password, c.Sink.APIKey = v.Username, v.Password, v.APIKey
 	return nil
+}
+
+// readSecret returns the string of the Secrets Manager secret arn; what names it in errors (sink, webhook).
+func readSecret(ctx context.Context, c config.Config, awsCfg aws.Config, what, arn string) (string, error) {
+	sm := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
+		if c.SecretsEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.SecretsEndpoint)
+		}
+	})
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
+	if err != nil {
+		return "", fmt.Errorf("reading %s secret %s: %w", what, arn, err)
+	}
+	return aws.ToString(out.SecretString), nil
 }

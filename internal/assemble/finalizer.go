@@ -10,7 +10,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinflow/kinflow/internal/config"
@@ -24,11 +23,16 @@ func State(c config.Config, awsCfg aws.Config) (*state.Store, error) {
 	if c.StateTable == "" {
 		return nil, errors.New("KINFLOW_STATE_TABLE is required")
 	}
-	return state.New(dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+	return state.New(DynamoDB(c, awsCfg), c.StateTable)
+}
+
+// DynamoDB returns a DynamoDB client on c's endpoint (KINFLOW_DYNAMODB_ENDPOINT, or AWS's).
+func DynamoDB(c config.Config, awsCfg aws.Config) *dynamodb.Client {
+	return dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
 		if c.DynamoDBEndpoint != "" {
 			o.BaseEndpoint = aws.String(c.DynamoDBEndpoint)
 		}
-	}), c.StateTable)
+	})
 }
 
 // Finalizer builds the finalizer over Build's parts: the same cluster and sink, the state store, and the webhook
@@ -54,16 +58,10 @@ func loadWebhookSecret(ctx context.Context, c *config.Config, awsCfg aws.Config)
 	if c.Webhook.SecretARN == "" {
 		return nil
 	}
-	sm := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
-		if c.SecretsEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.SecretsEndpoint)
-		}
-	})
-	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &c.Webhook.SecretARN})
+	v, err := readSecret(ctx, *c, awsCfg, "webhook", c.Webhook.SecretARN)
 	if err != nil {
-		return fmt.Errorf("reading webhook secret %s: %w", c.Webhook.SecretARN, err)
+		return err
 	}
-	v := aws.ToString(out.SecretString)
 	if strings.HasPrefix(strings.TrimSpace(v), "{") {
 		var obj struct {
 			Secret string `json:"secret"`
