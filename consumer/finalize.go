@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
 	"github.com/kinflow/kinflow/internal/finalize"
+	"github.com/kinflow/kinflow/internal/state"
 )
 
 // runFinalize is `consumer finalize`: one finalizer pass under the lock, for operators (close what is due now)
@@ -42,11 +44,7 @@ func finalizeOnce(ctx context.Context, cfg config.Config, awsCfg aws.Config, log
 		return finalize.Report{}, err
 	}
 	defer parts.Sink.Close(context.WithoutCancel(ctx))
-	leaseTable := cfg.LeaseTable
-	if leaseTable == "" {
-		leaseTable = cfg.ApplicationName
-	}
-	store, err := stateStore(ctx, cfg, awsCfg, leaseTable)
+	store, err := stateStore(ctx, cfg, awsCfg)
 	if err != nil {
 		return finalize.Report{}, err
 	}
@@ -55,10 +53,9 @@ func finalizeOnce(ctx context.Context, cfg config.Config, awsCfg aws.Config, log
 		return finalize.Report{}, err
 	}
 	host, _ := os.Hostname()
-	lock, err := store.Hold(ctx, finalize.LockName, fmt.Sprintf("%s-%d-finalize", host, os.Getpid()), cfg.Finalizer.LockLease)
-	if err != nil {
-		return finalize.Report{}, fmt.Errorf("finalizer lock (another finalizer runs?): %w", err)
+	rep, err := fin.RunOnceLocked(ctx, store, fmt.Sprintf("%s-%d-finalize", host, os.Getpid()))
+	if errors.Is(err, state.ErrNotHeld) {
+		return rep, fmt.Errorf("another finalizer holds the lock: %w", err)
 	}
-	defer lock.Release(context.WithoutCancel(ctx))
-	return fin.RunOnce(ctx)
+	return rep, err
 }

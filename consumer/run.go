@@ -71,10 +71,7 @@ func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *pro
 		host, _ := os.Hostname()
 		workerID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	table := cfg.LeaseTable
-	if table == "" {
-		table = cfg.ApplicationName
-	}
+	table := cfg.LeaseTableName()
 	position := kclcfg.TRIM_HORIZON
 	if cfg.InitialPosition == config.Latest {
 		position = kclcfg.LATEST
@@ -92,7 +89,7 @@ func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *pro
 	}
 	tuneKCL(kc)
 
-	store, err := stateStore(work, cfg, awsCfg, table)
+	store, err := stateStore(work, cfg, awsCfg)
 	if err != nil {
 		return err
 	}
@@ -153,9 +150,9 @@ func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *pro
 // stateStore opens the state table: KINFLOW_STATE_TABLE, or <lease table>-state, which it creates when missing (a
 // table of its own: the KCL library scans the lease table's first page only, so other items there could hide
 // leases).
-func stateStore(ctx context.Context, cfg config.Config, awsCfg aws.Config, leaseTable string) (*state.Store, error) {
+func stateStore(ctx context.Context, cfg config.Config, awsCfg aws.Config) (*state.Store, error) {
 	if cfg.StateTable == "" {
-		cfg.StateTable = leaseTable + "-state"
+		cfg.StateTable = cfg.LeaseTableName() + "-state"
 	}
 	store, err := assemble.State(cfg, awsCfg)
 	if err != nil {

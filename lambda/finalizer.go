@@ -12,16 +12,12 @@ import (
 	"github.com/kinflow/kinflow/internal/state"
 )
 
-// A passRunner runs one finalizer pass; *finalize.Finalizer is one.
+// A passRunner runs one finalizer pass under the lock; *finalize.Finalizer is one.
 type passRunner interface {
-	RunOnce(ctx context.Context) (finalize.Report, error)
+	RunOnceLocked(ctx context.Context, locks finalize.Locker, owner string) (finalize.Report, error)
 }
 
 var _ passRunner = (*finalize.Finalizer)(nil)
-
-// releaseTimeout bounds releasing the lock after a pass. A release that fails leaves the lease to expire
-// (LockLease), which only makes the next scheduled run find the lock taken and skip.
-const releaseTimeout = 5 * time.Second
 
 // finalizerHandler runs one finalizer pass per scheduled invocation, under the deployment's finalizer lock, so
 // that a slow pass overlapping the next schedule, or a consumer-mode finalizer on the same table, never runs
@@ -29,7 +25,6 @@ const releaseTimeout = 5 * time.Second
 type finalizerHandler struct {
 	fin   passRunner
 	locks finalize.Locker
-	lease time.Duration // the lock's lease; renewed in the background while the pass runs
 	// reserve is kept back from the invocation's deadline to release the lock and log the report.
 	reserve time.Duration
 	log     *slog.Logger
@@ -43,40 +38,16 @@ type finalizerHandler struct {
 // is returned, so the invocation counts as an error; the next schedule retries.
 func (h *finalizerHandler) Handle(ctx context.Context, owner string) error {
 	start := h.now()
-	lock, err := h.locks.Hold(ctx, finalize.LockName, owner, h.lease)
+	pass, cancel := context.WithCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		pass, cancel = context.WithDeadline(ctx, deadline.Add(-h.reserve))
+	}
+	rep, err := h.fin.RunOnceLocked(pass, h.locks, owner)
+	deadlineCut := errors.Is(pass.Err(), context.DeadlineExceeded)
+	cancel()
 	if errors.Is(err, state.ErrNotHeld) {
 		h.log.Info("finalizer already running; nothing to do", "owner", owner)
 		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("taking the finalizer lock: %w", err)
-	}
-
-	var pass context.Context
-	var cancel context.CancelFunc
-	if deadline, ok := ctx.Deadline(); ok {
-		pass, cancel = context.WithDeadline(ctx, deadline.Add(-h.reserve))
-	} else {
-		pass, cancel = context.WithCancel(ctx)
-	}
-	lost := make(chan struct{})
-	go func() {
-		// A lost lock stops the pass: another finalizer may be running already.
-		select {
-		case <-lock.Lost():
-			close(lost)
-			cancel()
-		case <-pass.Done():
-		}
-	}()
-	rep, err := h.fin.RunOnce(pass)
-	deadlineCut := errors.Is(pass.Err(), context.DeadlineExceeded)
-	cancel()
-
-	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-	defer rcancel()
-	if rerr := lock.Release(rctx); rerr != nil {
-		h.log.Warn("finalizer lock: release failed; it expires after its lease", "lease", h.lease, "error", rerr)
 	}
 
 	took := h.now().Sub(start)
@@ -88,19 +59,8 @@ func (h *finalizerHandler) Handle(ctx context.Context, owner string) error {
 	case deadlineCut:
 		h.log.Warn("finalizer pass cut short by the invocation deadline; the next run continues", "error", err)
 		return nil
-	case isClosed(lost):
-		return fmt.Errorf("finalizer lock lost during the pass: %w", err)
 	default:
 		return fmt.Errorf("finalizer pass: %w", err)
-	}
-}
-
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
 	}
 }
 

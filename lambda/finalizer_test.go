@@ -88,7 +88,7 @@ func (c *cluster) finalizerHandler(t *testing.T, store *state.Store, rcv *receiv
 		t.Fatal(err)
 	}
 	logs, emf = &bytes.Buffer{}, &bytes.Buffer{}
-	h = &finalizerHandler{fin: fin, locks: store, lease: fcfg.LockLease, reserve: time.Second,
+	h = &finalizerHandler{fin: fin, locks: store, reserve: time.Second,
 		log: slog.New(slog.NewJSONHandler(logs, nil)), emf: emf, now: clock}
 	return h, logs, emf
 }

@@ -152,7 +152,7 @@ func (a *app) finalizerHandler(ctx context.Context) (*finalizerHandler, error) {
 		parts.Sink.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	a.finalizer = &finalizerHandler{fin: fin, locks: store, lease: a.cfg.Finalizer.LockLease,
+	a.finalizer = &finalizerHandler{fin: fin, locks: store,
 		reserve: a.cfg.LambdaDeadlineCut, log: a.log, emf: os.Stdout, now: time.Now}
 	return a.finalizer, nil
 }

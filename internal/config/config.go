@@ -400,6 +400,14 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// LeaseTableName is the consumer's lease table: LeaseTable, or the application name.
+func (c Config) LeaseTableName() string {
+	if c.LeaseTable != "" {
+		return c.LeaseTable
+	}
+	return c.ApplicationName
+}
+
 // ValidateConsumer adds the checks only the KCL consumer needs.
 func (c Config) ValidateConsumer() error {
 	var errs []error

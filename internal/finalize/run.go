@@ -3,6 +3,7 @@ package finalize
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/kinflow/kinflow/internal/state"
@@ -11,12 +12,32 @@ import (
 // LockName is the DynamoDB lock every finalizer of a deployment takes before a pass.
 const LockName = "finalizer"
 
+// ErrLockLost is wrapped by the error of work stopped because the finalizer lock was lost (another finalizer may
+// run already).
+var ErrLockLost = errors.New("finalize: the lock was lost")
+
+// releaseTimeout bounds releasing the lock. A release that fails leaves the lease to expire (LockLease).
+const releaseTimeout = 5 * time.Second
+
 // A Locker hands out the finalizer lock; *state.Store is one.
 type Locker interface {
 	Hold(ctx context.Context, name, owner string, lease time.Duration) (*state.Lock, error)
 }
 
 var _ Locker = (*state.Store)(nil)
+
+// RunOnceLocked takes the finalizer lock as owner, runs one pass while holding it, and releases it: the Lambda
+// finalizer and `consumer finalize`. When another finalizer holds the lock it returns an error wrapping
+// state.ErrNotHeld at once; a lock lost during the pass stops it with an error wrapping ErrLockLost.
+func (f *Finalizer) RunOnceLocked(ctx context.Context, locks Locker, owner string) (Report, error) {
+	var rep Report
+	err := f.withLock(ctx, locks, owner, func(ctx context.Context) error {
+		var err error
+		rep, err = f.RunOnce(ctx)
+		return err
+	})
+	return rep, err
+}
 
 // Run is the long-running finalizer of consumer mode: every worker runs it, and the one holding the lock runs a
 // pass every Interval while the others wait to take over (a dead holder's lease expires after LockLease). It
@@ -26,7 +47,14 @@ func (f *Finalizer) Run(ctx context.Context, locks Locker, owner string) error {
 	t := time.NewTicker(f.cfg.Interval)
 	defer t.Stop()
 	for {
-		f.hold(ctx, locks, owner, t.C)
+		err := f.withLock(ctx, locks, owner, func(ctx context.Context) error { return f.passes(ctx, owner, t.C) })
+		switch {
+		case ctx.Err() != nil:
+		case errors.Is(err, ErrLockLost):
+			f.log.Warn("finalizer lock lost; another worker takes over")
+		case err != nil && !errors.Is(err, state.ErrNotHeld):
+			f.log.Warn("finalizer lock: could not ask for it", "error", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -35,39 +63,13 @@ func (f *Finalizer) Run(ctx context.Context, locks Locker, owner string) error {
 	}
 }
 
-// hold takes the lock if it is free and runs passes while it lasts.
-func (f *Finalizer) hold(ctx context.Context, locks Locker, owner string, tick <-chan time.Time) {
-	lock, err := locks.Hold(ctx, LockName, owner, f.cfg.LockLease)
-	if err != nil {
-		if !errors.Is(err, state.ErrNotHeld) && ctx.Err() == nil {
-			f.log.Warn("finalizer lock: could not ask for it", "error", err)
-		}
-		return
-	}
-	f.metrics.lockHeld.Set(1)
+// passes runs a pass at every tick until ctx ends (the lock was lost, or the worker stops).
+func (f *Finalizer) passes(ctx context.Context, owner string, tick <-chan time.Time) error {
 	f.log.Info("finalizer lock taken", "owner", owner, "lease", f.cfg.LockLease)
-	passCtx, cancel := context.WithCancel(ctx)
-	defer func() {
-		cancel()
-		f.metrics.lockHeld.Set(0)
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer rcancel()
-		if err := lock.Release(rctx); err != nil {
-			f.log.Warn("finalizer lock: release", "error", err)
-		}
-	}()
-	go func() {
-		// A lost lock stops the pass in flight: another finalizer may be running already.
-		select {
-		case <-lock.Lost():
-			cancel()
-		case <-passCtx.Done():
-		}
-	}()
 	for {
-		rep, err := f.RunOnce(passCtx)
+		rep, err := f.RunOnce(ctx)
 		switch {
-		case err != nil && passCtx.Err() == nil:
+		case err != nil && ctx.Err() == nil:
 			f.log.Warn("finalizer pass failed; retrying at the next interval", "error", err)
 		case err == nil && (rep.Finalized > 0 || rep.Corrected > 0):
 			f.log.Info("finalizer pass", "watermark", rep.Watermark, "windows", rep.Windows, "open", rep.Open,
@@ -75,12 +77,45 @@ func (f *Finalizer) hold(ctx context.Context, locks Locker, owner string, tick <
 				"dead_lettered", rep.DeadLettered, "superseded_partials", rep.Superseded)
 		}
 		select {
-		case <-passCtx.Done():
-			if ctx.Err() == nil {
-				f.log.Warn("finalizer lock lost; another worker takes over")
-			}
-			return
+		case <-ctx.Done():
+			return ctx.Err()
 		case <-tick:
 		}
+	}
+}
+
+// withLock takes the lock, runs work with a context that ends when ctx does or the lock is lost, and releases the
+// lock. work's error is returned, wrapped in ErrLockLost when the lock was lost.
+func (f *Finalizer) withLock(ctx context.Context, locks Locker, owner string, work func(context.Context) error) error {
+	lock, err := locks.Hold(ctx, LockName, owner, f.cfg.LockLease)
+	if err != nil {
+		return err
+	}
+	f.metrics.lockHeld.Set(1)
+	held, cancel := context.WithCancel(ctx)
+	lost, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-lock.Lost():
+			close(lost)
+			cancel()
+		case <-held.Done():
+		}
+	}()
+	err = work(held)
+	cancel()
+	<-watched
+	f.metrics.lockHeld.Set(0)
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer rcancel()
+	if rerr := lock.Release(rctx); rerr != nil {
+		f.log.Warn("finalizer lock: release failed; it expires after its lease", "lease", f.cfg.LockLease, "error", rerr)
+	}
+	select {
+	case <-lost:
+		return fmt.Errorf("%w: %w", ErrLockLost, err)
+	default:
+		return err
 	}
 }
