@@ -212,15 +212,15 @@ func (f *Finalizer) window(ctx context.Context, w partialWindow, rec state.Windo
 		return err
 	}
 	log := f.log.With("window_start", w.start, "revision", rev)
-	out := &windowWriter{f: f, start: w.start, end: w.start + int64(f.cfg.Window/time.Second), rev: rev}
+	// Without a webhook, finals are still written in chunks of the webhook's default size.
+	hook := webhook.DefaultConfig()
 	if f.parts.Webhook != nil {
-		cfg := f.parts.Webhook.Config()
-		out.chunkIPs = cfg.ChunkIPs
-		if cfg.Format == webhook.FormatRich {
-			out.top = webhook.NewTop(cfg.TopN)
-		}
-	} else {
-		out.chunkIPs = 5000
+		hook = f.parts.Webhook.Config()
+	}
+	out := &windowWriter{f: f, start: w.start, end: w.start + int64(f.cfg.Window/time.Second), rev: rev,
+		chunkIPs: hook.ChunkIPs}
+	if f.parts.Webhook != nil && hook.Format == webhook.FormatRich {
+		out.top = webhook.NewTop(hook.TopN)
 	}
 	fold := aggregate.NewFold(f.cfg.MaxExactPeers)
 	err := f.eachIP(ctx, w.start, func(ps []aggregate.Partial) error {
