@@ -56,7 +56,7 @@ func parseLines(tb testing.TB, lines []string) []Flow {
 // ordinaryFlows is flowgen's default traffic: batches deliveries of 50 to 150 lines, NODATA and SKIPDATA left out.
 func ordinaryFlows(tb testing.TB, seed uint64, batches int) []Flow {
 	tb.Helper()
-	cfg := flowgen.DefaultConfig()
+	cfg := flowgen.DefaultConfig(flowgen.FixedStart)
 	cfg.Seed = seed
 	var lines []string
 	for _, b := range flowgen.New(cfg).Batches(batches, 50, 150) {

@@ -123,9 +123,8 @@ wait:
 
 // demoTraffic is an hour of ordinary traffic up to now, plus the patterns a security dashboard should surface.
 func demoTraffic(seed uint64, batches int, now time.Time) []flowgen.Batch {
-	cfg := flowgen.DefaultConfig()
+	cfg := flowgen.DefaultConfig(now.Add(-time.Hour).Truncate(time.Second))
 	cfg.Seed = seed
-	cfg.Start = now.Add(-time.Hour).Truncate(time.Second)
 	g := flowgen.New(cfg)
 	out := g.Batches(batches, 50, 200)
 	enis := g.Interfaces()

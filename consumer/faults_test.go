@@ -62,7 +62,7 @@ func newRig(t *testing.T, shards int32) *rig {
 	}
 	t.Cleanup(func() { deleteStream(r.client, r.name) })
 	r.waitActive()
-	cfg := flowgen.DefaultConfig()
+	cfg := flowgen.DefaultConfig(time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Hour))
 	cfg.Seed = 17
 	r.gen = flowgen.New(cfg)
 	return r
@@ -400,7 +400,8 @@ func TestRunWebhookHangs(t *testing.T) {
 	stop := r.worker(r.es, "w1", "-webhook-url", hook.URL+"/connection_sets/{bucket_time}", "-webhook-timeout", "2s",
 		"-webhook-attempts", "2", "-finalizer-interval", "1s")
 	r.waitFlows(90 * time.Second)
-	// The flows are hours old, so the finalizer closes their windows at once and gets stuck on the webhook.
+	// The batches spread over the corpus's hour: once both shards reported them, the watermark is past the first
+	// windows, which the finalizer closes and then gets stuck on the webhook.
 	for deadline := time.Now().Add(time.Minute); posts.Load() == 0; time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the finalizer never called the webhook")

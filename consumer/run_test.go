@@ -42,7 +42,8 @@ func TestRunEndToEnd(t *testing.T) {
 		Wait(ctx, &kinesis.DescribeStreamInput{StreamName: &name}, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	cfg := flowgen.DefaultConfig()
+	// Three days old: a backlog, finalized by event time (the wall clock closes nothing here).
+	cfg := flowgen.DefaultConfig(time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Hour))
 	cfg.Seed = 5
 	g := flowgen.New(cfg)
 	lastSeq := map[string]string{}
@@ -66,7 +67,9 @@ func TestRunEndToEnd(t *testing.T) {
 	hook := newWebhookRecorder(t)
 	common := []string{"-application", name, "-kinesis-endpoint", kin, "-dynamodb-endpoint", ddb,
 		"-sink-url", es, "-index-prefix", name, "-region", testenv.Region, "-log-level", "warn",
-		"-webhook-url", hook.srv.URL + "/connection_sets/{bucket_time}", "-finalizer-interval", "1s"}
+		"-webhook-url", hook.srv.URL + "/connection_sets/{bucket_time}", "-finalizer-interval", "1s",
+		// A quiet stream closes its last windows once its shards are idle: within seconds here, not minutes.
+		"-idle-after", "2s"}
 	args := append([]string{"run", "-stream", name, "-metrics-addr", "127.0.0.1:0"}, common...)
 	run := func(waitFinals bool) {
 		runCtx, stop := context.WithCancel(ctx)
@@ -74,8 +77,8 @@ func TestRunEndToEnd(t *testing.T) {
 		var out, errs strings.Builder
 		go func() { errc <- dispatch(runCtx, args, nil, &out, &errs) }()
 		deadline := time.Now().Add(90 * time.Second)
-		// The flows are from 12:00 to 13:00 today (flowgen), long enough ago that the finalizer's wall-clock safety
-		// net closes their windows at once: the running worker finalizes on its own.
+		// Once both shards have reported their whole hour, the watermark passes the first windows' ends plus the
+		// allowed lateness: the running worker finalizes them on its own.
 		for (testenv.Count(t, es, name+"-flows-*") < valid || waitFinals && testenv.Count(t, es, name+"-conns-2*") == 0) &&
 			time.Now().Before(deadline) {
 			time.Sleep(time.Second)

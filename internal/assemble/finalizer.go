@@ -35,8 +35,9 @@ func DynamoDB(c config.Config, awsCfg aws.Config) *dynamodb.Client {
 	})
 }
 
-// Finalizer builds the finalizer over Build's parts: the same cluster and sink, the state store, and the webhook
-// when one is configured (its key read from Secrets Manager when KINFLOW_WEBHOOK_SECRET_ARN is set).
+// Finalizer builds the finalizer over Build's parts: the same cluster and sink, the state store, the webhook when
+// one is configured (its key read from Secrets Manager when KINFLOW_WEBHOOK_SECRET_ARN is set), and, when c names a
+// stream (consumer mode), the KCL lease table and the stream's shards as the inventory of shards that must report.
 func Finalizer(ctx context.Context, p *Parts, store *state.Store, reg prometheus.Registerer, log *slog.Logger) (*finalize.Finalizer, error) {
 	c := p.Config
 	var wh *webhook.Client
@@ -49,8 +50,16 @@ func Finalizer(ctx context.Context, p *Parts, store *state.Store, reg prometheus
 			return nil, err
 		}
 	}
-	return finalize.New(c.FinalizerConfig(), finalize.Parts{Search: p.Client, Sink: p.Sink, State: store, Webhook: wh},
-		finalize.Options{Registerer: reg, Logger: log})
+	parts := finalize.Parts{Search: p.Client, Sink: p.Sink, State: store, Webhook: wh}
+	if c.StreamName != "" {
+		// Consumer mode: the lease table and the stream say which shards must report before windows close.
+		leases, err := state.NewLeaseTable(DynamoDB(c, p.AWS), c.LeaseTableName())
+		if err != nil {
+			return nil, err
+		}
+		parts.Leases = &consumerShards{leases: leases, kinesis: Kinesis(c, p.AWS), stream: c.StreamName}
+	}
+	return finalize.New(c.FinalizerConfig(), parts, finalize.Options{Registerer: reg, Logger: log})
 }
 
 // loadWebhookSecret reads the HMAC key: the secret string itself, or a JSON object's "secret" field.

@@ -38,7 +38,15 @@ type State interface {
 	Windows(ctx context.Context, from, to int64) ([]state.Window, error)
 	Claim(ctx context.Context, w state.Window) error
 	Finish(ctx context.Context, start, revision int64, now time.Time) error
+	Register(ctx context.Context, shardID string, now time.Time) error
 }
+
+// Leases lists the shards of the consumer's KCL lease table; *state.LeaseTable is one.
+type Leases interface {
+	Leases(ctx context.Context) ([]state.Lease, error)
+}
+
+var _ Leases = (*state.LeaseTable)(nil)
 
 var _ State = (*state.Store)(nil)
 
@@ -48,6 +56,9 @@ type Parts struct {
 	Sink    sink.Sink       // writes finals and dead letters
 	State   State           // progress, window records
 	Webhook *webhook.Client // nil: no webhook, finals are only written
+	// Leases, in consumer mode, is the KCL lease table: every shard in it holds the watermark back until it
+	// reports, and one whose lease no live worker holds keeps holding it at its last progress. nil in Lambda mode.
+	Leases Leases
 }
 
 // Step names a point in a window's finalization, for Options.Hook.
@@ -112,6 +123,7 @@ type Report struct {
 	Watermark    int64 // Unix seconds; 0 when no shard has reported progress
 	Windows      int   // windows with partials within the horizon
 	Open         int   // of those, not closed yet
+	Forced       int   // windows closed only because shards made no progress for MaxDelay
 	Finalized    int   // windows finalized for the first time
 	Corrected    int   // windows finalized again because late partials changed them
 	Finals       int   // final rollups written
@@ -126,25 +138,33 @@ type Report struct {
 func (f *Finalizer) RunOnce(ctx context.Context) (Report, error) {
 	var rep Report
 	started := f.now()
-	now := started.Unix()
-	progress, err := f.parts.State.Progress(ctx)
+	cl, err := f.closeline(ctx, started)
 	if err != nil {
-		return rep, fmt.Errorf("finalize: reading shard progress: %w", err)
+		return rep, err
 	}
-	wm, haveWM := state.Watermark(unstale(progress, started, f.cfg.StaleAfter), started, f.cfg.IdleAfter)
-	if haveWM {
-		rep.Watermark = wm
-		f.metrics.watermark.Set(float64(wm))
+	if !cl.ok {
+		return rep, nil // no shard has reported or is known: nothing can close
 	}
+	rep.Watermark = cl.watermark
+	f.metrics.watermark.Set(float64(cl.watermark))
+	if len(cl.stuck) > 0 {
+		f.log.Warn("shards without progress for max delay no longer hold the watermark back", "shards", cl.stuck,
+			"max_delay", f.cfg.MaxDelay, "watermark", cl.watermark, "held_at", cl.strict)
+	}
+	// The horizon is event time, like the closing: measured from the newest flow any shard acknowledged, so a
+	// consumer reading a backlog days old finalizes and corrects its windows as it would live ones.
 	width := int64(f.cfg.Window / time.Second)
-	from := now - int64(f.cfg.Horizon/time.Second)
+	from := cl.newest - int64(f.cfg.Horizon/time.Second)
 	from -= from % width
 	windows, err := f.partialWindows(ctx, from)
 	if err != nil {
 		return rep, err
 	}
 	rep.Windows = len(windows)
-	records, err := f.parts.State.Windows(ctx, from, now+1)
+	if len(windows) == 0 {
+		return rep, nil
+	}
+	records, err := f.parts.State.Windows(ctx, from, windows[len(windows)-1].start+1)
 	if err != nil {
 		return rep, fmt.Errorf("finalize: reading window records: %w", err)
 	}
@@ -152,11 +172,10 @@ func (f *Finalizer) RunOnce(ctx context.Context) (Report, error) {
 	for _, r := range records {
 		done[r.Start] = r
 	}
-	lateness, maxDelay := int64(f.cfg.AllowedLateness/time.Second), int64(f.cfg.MaxDelay/time.Second)
+	lateness := int64(f.cfg.AllowedLateness / time.Second)
 	for _, w := range windows {
-		end := w.start + width
-		closedByWatermark := haveWM && wm >= end+lateness
-		if !closedByWatermark && now < end+maxDelay {
+		closeAt := w.start + width + lateness
+		if cl.watermark < closeAt {
 			rep.Open++
 			continue
 		}
@@ -164,10 +183,11 @@ func (f *Finalizer) RunOnce(ctx context.Context) (Report, error) {
 		if seen && rec.Done && rec.Fingerprint == w.fingerprint {
 			continue
 		}
-		if !closedByWatermark {
+		if cl.strict < closeAt {
+			rep.Forced++
 			f.metrics.forced.Inc()
-			f.log.Warn("closing a window by the wall clock: the watermark is held back", "window_start", w.start,
-				"watermark", wm, "max_delay", f.cfg.MaxDelay)
+			f.log.Warn("closing a window because shards made no progress for max delay", "window_start", w.start,
+				"shards", cl.stuck, "held_at", cl.strict, "max_delay", f.cfg.MaxDelay)
 		}
 		if err := f.window(ctx, w, rec, seen, &rep); err != nil {
 			return rep, err
@@ -177,15 +197,33 @@ func (f *Finalizer) RunOnce(ctx context.Context) (Report, error) {
 	return rep, nil
 }
 
-// unstale returns ps with every shard whose progress is older than staleAfter counted as caught up and idle, so
-// it no longer holds the watermark back (see Config.StaleAfter). ps is modified in place.
-func unstale(ps []state.Progress, now time.Time, staleAfter time.Duration) []state.Progress {
-	for i := range ps {
-		if now.Sub(ps[i].UpdatedAt) >= staleAfter {
-			ps[i].CaughtUp, ps[i].LastDataAt = true, time.Time{}
+// closeline reads the shards' progress and, in consumer mode, the lease table, registering every leased shard
+// that has no progress row yet (so it holds the watermark back from now on), and applies the closing rules.
+func (f *Finalizer) closeline(ctx context.Context, now time.Time) (closeline, error) {
+	progress, err := f.parts.State.Progress(ctx)
+	if err != nil {
+		return closeline{}, fmt.Errorf("finalize: reading shard progress: %w", err)
+	}
+	var leases []state.Lease
+	if f.parts.Leases != nil {
+		if leases, err = f.parts.Leases.Leases(ctx); err != nil {
+			return closeline{}, fmt.Errorf("finalize: reading the lease table: %w", err)
+		}
+		known := make(map[string]bool, len(progress))
+		for _, p := range progress {
+			known[p.ShardID] = true
+		}
+		for _, l := range leases {
+			if known[l.ShardID] || l.Ended {
+				continue
+			}
+			if err := f.parts.State.Register(ctx, l.ShardID, now); err != nil {
+				return closeline{}, fmt.Errorf("finalize: registering shard %s: %w", l.ShardID, err)
+			}
+			progress = append(progress, state.Progress{ShardID: l.ShardID, UpdatedAt: now, Registered: true})
 		}
 	}
-	return ps
+	return f.cfg.computeCloseline(progress, leases, now), nil
 }
 
 // window finalizes one closed window: claim the revision, write finals and deliver them chunk by chunk, record done.

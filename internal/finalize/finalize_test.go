@@ -37,8 +37,14 @@ const (
 	width    = 600 // seconds: the default window
 )
 
-// flowStart is flowgen's default start; the data spans 12:00 to 13:00, six windows.
-var flowStart = flowgen.DefaultConfig().Start
+// flowStart is the corpus start: two days before the test runs, on the hour; the data spans an hour, six windows.
+// The finalizer's clock is injected and every time the tests store is given, so the rules only compare times of
+// the corpus; it is relative to the wall clock all the same, so that nothing is ever older than a TTL or a
+// retention somewhere.
+var flowStart = time.Now().UTC().Truncate(time.Hour).Add(-48 * time.Hour)
+
+// finalizerAt is the finalizers' clock in most tests: an hour after flowStart, the end of the corpus.
+var finalizerAt = flowStart.Add(time.Hour)
 
 // env is a real Elasticsearch (strict templates, a fresh prefix), a real DynamoDB emulator table, a pipeline with
 // three shards, and a recording webhook receiver.
@@ -119,7 +125,7 @@ func newEnvOn(t *testing.T, cluster testenv.Service) *env {
 		t.Fatal(err)
 	}
 	e.receiver = newReceiver(t)
-	gcfg := flowgen.DefaultConfig()
+	gcfg := flowgen.DefaultConfig(flowStart)
 	gcfg.Seed = 7
 	e.gen = flowgen.New(gcfg)
 	return e
@@ -152,9 +158,10 @@ func (e *env) feed(batches []flowgen.Batch, rng *rand.Rand) {
 		if err := sh.Cut(ctx); err != nil {
 			e.t.Fatal(err)
 		}
-		// Caught up and idle: no shard holds the watermark back, so it is the newest flow any shard has seen.
+		// Caught up and idle at the finalizers' clock (flowStart+1h, see finalizerAt): no shard holds the watermark
+		// back, so it is that clock, and windows ending 15 minutes before it close.
 		p := state.Progress{ShardID: fmt.Sprintf("shardId-%012d", i), Watermark: sh.Watermark(), CaughtUp: true,
-			LastDataAt: time.Now().Add(-time.Hour)}
+			LastDataAt: flowStart, UpdatedAt: finalizerAt}
 		if err := e.store.PutProgress(ctx, p); err != nil {
 			e.t.Fatal(err)
 		}
@@ -376,7 +383,7 @@ func testAgainstReference(t *testing.T, e *env) {
 
 	// The newest flow starts just before 13:00, so windows ending by 12:45 (lateness 15 minutes) are closed: the
 	// four from 12:00 to 12:30. The clock is 13:05: the safety net (window end + 1 hour) closes nothing more.
-	now := flowStart.Add(65 * time.Minute)
+	now := finalizerAt
 	wh := e.webhook(webhook.FormatCompat, nil)
 	rep, err := e.finalizer(now, wh, nil).RunOnce(ctx)
 	if err != nil {
@@ -457,7 +464,7 @@ func TestFinalizerCrashes(t *testing.T) {
 			rng := rand.New(rand.NewPCG(3, 4))
 			e.feed(e.gen.Batches(60, 20, 60), rng)
 			ctx := testenv.Context(t, 2*time.Minute)
-			now := flowStart.Add(65 * time.Minute)
+			now := finalizerAt
 			wh := e.webhook(webhook.FormatCompat, nil)
 			errCrash := errors.New("crash")
 			crashes := 0
@@ -527,7 +534,7 @@ func TestWebhookFailuresEndInDeadLetters(t *testing.T) {
 				c.Timeout, c.MaxAttempts, c.ChunkIPs = 200*time.Millisecond, 2, 1000
 			})
 			ctx := testenv.Context(t, 2*time.Minute)
-			rep, err := e.finalizer(flowStart.Add(65*time.Minute), wh, nil).RunOnce(ctx)
+			rep, err := e.finalizer(finalizerAt, wh, nil).RunOnce(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -557,7 +564,7 @@ func TestWebhookFailuresEndInDeadLetters(t *testing.T) {
 			}
 			// Done means done: the next pass neither posts nor dead-letters again.
 			posts := len(e.receiver.all())
-			if rep, err := e.finalizer(flowStart.Add(65*time.Minute), wh, nil).RunOnce(ctx); err != nil || rep.Finalized+rep.DeadLettered != 0 {
+			if rep, err := e.finalizer(finalizerAt, wh, nil).RunOnce(ctx); err != nil || rep.Finalized+rep.DeadLettered != 0 {
 				t.Errorf("second pass: %+v, %v", rep, err)
 			}
 			if n := len(e.receiver.all()); n != posts {
@@ -574,7 +581,7 @@ func TestChunksCutByBytes(t *testing.T) {
 	e.feed(e.gen.Batches(60, 20, 60), rand.New(rand.NewPCG(7, 8)))
 	e.editCfg = func(c *finalize.Config) { c.ChunkBytes = 64 << 10 }
 	wh := e.webhook(webhook.FormatRich, func(c *webhook.Config) { c.ChunkIPs = 5000 })
-	rep, err := e.finalizer(flowStart.Add(65*time.Minute), wh, nil).RunOnce(testenv.Context(t, 2*time.Minute))
+	rep, err := e.finalizer(finalizerAt, wh, nil).RunOnce(testenv.Context(t, 2*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}

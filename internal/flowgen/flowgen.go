@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// Config shapes the traffic. Start from DefaultConfig; a zero count, span, account or start takes its default,
-// while the fractions are taken as given (zero means none).
+// Config shapes the traffic. Start from DefaultConfig; a zero count, span or account takes its default, while the
+// fractions are taken as given (zero means none). Start has no default: every corpus starts where its test says.
 type Config struct {
 	Seed       uint64
 	Account    string        // 12-digit AWS account id
@@ -28,12 +28,18 @@ type Config struct {
 	Reject     float64       // fraction of REJECT flows
 }
 
-// DefaultConfig is a VPC of 200 hosts on 20 interfaces talking to 500 outside peers over one hour.
-func DefaultConfig() Config {
+// FixedStart is a start for corpora whose code under test reads no clock (parsers, encoders, aggregation): their
+// documents and goldens stay byte for byte the same on any day. Code that reads a clock (the finalizer, the
+// consumer, the Lambda, anything behind moto's CloudWatch Logs, which drops events older than 14 days) gets a
+// corpus whose start is relative to that clock instead.
+var FixedStart = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+// DefaultConfig is a VPC of 200 hosts on 20 interfaces talking to 500 outside peers over one hour from start.
+func DefaultConfig(start time.Time) Config {
 	return Config{
 		Seed:       1,
 		Account:    "123456789012",
-		Start:      time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC),
+		Start:      start,
 		Span:       time.Hour,
 		Interfaces: 20,
 		Hosts:      200,
@@ -46,12 +52,9 @@ func DefaultConfig() Config {
 }
 
 func (c Config) withDefaults() Config {
-	d := DefaultConfig()
+	d := DefaultConfig(c.Start)
 	if c.Account == "" {
 		c.Account = d.Account
-	}
-	if c.Start.IsZero() {
-		c.Start = d.Start
 	}
 	if c.Span <= 0 {
 		c.Span = d.Span
@@ -209,6 +212,23 @@ func (g *Generator) Batches(count, minEvents, maxEvents int) []Batch {
 			lines[i] = g.Line()
 		}
 		out = append(out, g.Batch(g.enis[g.rng.IntN(len(g.enis))], lines))
+	}
+	return out
+}
+
+// Timeline returns count deliveries like Batches, but in event-time order, as flow logs arrive from a VPC: the
+// span is cut into count equal slots and delivery i carries flows starting in slot i or up to lag before it (a
+// capture window's aggregation and delivery delay), never before the span. A reader that keeps up with it sees no
+// flow older than lag behind the newest it has seen.
+func (g *Generator) Timeline(count, minEvents, maxEvents int, lag time.Duration) []Batch {
+	start, span := g.cfg.Start, g.cfg.Span
+	defer func() { g.cfg.Start, g.cfg.Span = start, span }()
+	slot := span / time.Duration(count)
+	out := make([]Batch, 0, count)
+	for i := range count {
+		from := start.Add(max(0, time.Duration(i)*slot-lag))
+		g.cfg.Start, g.cfg.Span = from, start.Add(time.Duration(i+1)*slot).Sub(from)
+		out = append(out, g.Batches(1, minEvents, maxEvents)...)
 	}
 	return out
 }

@@ -3,8 +3,10 @@ package flowgen
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDeterministic(t *testing.T) {
@@ -20,7 +22,7 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestLinesAreVersion2(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := DefaultConfig(FixedStart)
 	cfg.Seed, cfg.NoData, cfg.SkipData, cfg.IPv6 = 3, 0.1, 0.05, 0.2
 	g := New(cfg)
 	seen := map[string]int{}
@@ -79,5 +81,40 @@ func TestScenarios(t *testing.T) {
 	}
 	if got := g.RejectedBurst(target, 22, 10); len(got) != 10 || !strings.Contains(got[0], "REJECT OK") {
 		t.Fatalf("RejectedBurst = %q", got)
+	}
+}
+
+// Timeline's deliveries move forward through the span: no flow starts more than lag before the newest one already
+// delivered, and together they cover the whole span.
+func TestTimelineIsInEventTimeOrder(t *testing.T) {
+	cfg := DefaultConfig(FixedStart)
+	cfg.Seed, cfg.Span = 4, 3*time.Hour
+	lag := 2 * time.Minute
+	batches := New(cfg).Timeline(90, 20, 40, lag)
+	if len(batches) != 90 {
+		t.Fatalf("%d batches, want 90", len(batches))
+	}
+	begin, end := FixedStart.Unix(), FixedStart.Add(cfg.Span).Unix()
+	var newest, first, last int64 = 0, end, begin
+	for i, b := range batches {
+		var batchNewest int64
+		for _, e := range b.Events {
+			f := strings.Fields(e.Message)
+			start, err := strconv.ParseInt(f[10], 10, 64)
+			if err != nil {
+				t.Fatalf("batch %d: start of %q: %v", i, e.Message, err)
+			}
+			if start < begin || start >= end {
+				t.Fatalf("batch %d: start %d outside the span [%d, %d)", i, start, begin, end)
+			}
+			if newest > 0 && start < newest-int64(lag/time.Second) {
+				t.Fatalf("batch %d: start %d is more than %v before the newest delivered, %d", i, start, lag, newest)
+			}
+			batchNewest, first, last = max(batchNewest, start), min(first, start), max(last, start)
+		}
+		newest = max(newest, batchNewest)
+	}
+	if first-begin > 120 || end-last > 120 {
+		t.Errorf("flows start from %d to %d, want the span [%d, %d) covered", first, last, begin, end)
 	}
 }

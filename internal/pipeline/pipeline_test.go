@@ -34,7 +34,7 @@ type corpus struct {
 
 func makeCorpus(tb testing.TB, deliveries int) corpus {
 	tb.Helper()
-	cfg := flowgen.DefaultConfig()
+	cfg := flowgen.DefaultConfig(flowgen.FixedStart)
 	cfg.Seed = 42
 	g := flowgen.New(cfg)
 	c := corpus{deadLetters: map[string]int{}}

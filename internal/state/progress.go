@@ -20,6 +20,9 @@ type Progress struct {
 	Ended      bool      // the shard is closed (SHARD_END) and fully acknowledged: it no longer holds the watermark back
 	LastDataAt time.Time // wall clock of the last acknowledged batch that carried flows
 	UpdatedAt  time.Time // wall clock of this write
+	// Registered: the row was written by Register for a shard that has not reported yet; its Watermark means
+	// nothing (0) and UpdatedAt is when the finalizer first saw the shard.
+	Registered bool
 }
 
 // EndedTTL is how long an ended shard's progress stays before DynamoDB's TTL removes it: long past any window it
@@ -33,6 +36,7 @@ const (
 	attrEnded      = "Ended"
 	attrLastDataAt = "LastDataAt"
 	attrUpdatedAt  = "UpdatedAt"
+	attrRegistered = "Registered" // written by Register only: the row is the finalizer's, not the shard's
 )
 
 // errBusy: no write's condition held. Watermark and LastDataAt only grow, so one of the four writes in PutProgress
@@ -85,6 +89,7 @@ func (s *Store) updateProgress(ctx context.Context, k map[string]types.Attribute
 		":ua": millis(p.UpdatedAt),
 	}
 	set := []string{"#cu = :cu", "#ua = :ua"}
+	remove := " REMOVE " + attrRegistered // the shard's own write ends a registration
 	var cond []string
 	if setWm {
 		set = append(set, "#wm = :wm")
@@ -112,7 +117,7 @@ func (s *Store) updateProgress(ctx context.Context, k map[string]types.Attribute
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       k,
-		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ")),
+		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ") + remove),
 		ConditionExpression:       aws.String(strings.Join(cond, " AND ")),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: vals,
@@ -143,6 +148,7 @@ func decodeProgress(it map[string]types.AttributeValue) Progress {
 		Ended:      getBool(it, attrEnded),
 		LastDataAt: getTime(it, attrLastDataAt),
 		UpdatedAt:  getTime(it, attrUpdatedAt),
+		Registered: getBool(it, attrRegistered),
 	}
 }
 
@@ -173,4 +179,31 @@ func Watermark(ps []Progress, now time.Time, idleAfter time.Duration) (wm int64,
 		return minHolding, true
 	}
 	return maxAll, true
+}
+
+// Register records a first progress row for a shard the finalizer knows of (from the KCL lease table) but that
+// has not reported yet: Watermark 0, not caught up, UpdatedAt now. From then on the shard holds the watermark back
+// until it reports, and if it never does, it counts as stuck MaxDelay after now. A shard that already has a row
+// (its own progress, or an earlier registration) is left as it is; that is not an error.
+func (s *Store) Register(ctx context.Context, shardID string, now time.Time) error {
+	const op = "register shard"
+	if shardID == "" {
+		return invalid(op, `""`, "empty shard id")
+	}
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table),
+		Item: map[string]types.AttributeValue{
+			KeyAttribute:   str(progressPrefix + shardID),
+			attrWatermark:  num(0),
+			attrCaughtUp:   boolean(false),
+			attrUpdatedAt:  millis(now),
+			attrRegistered: boolean(true),
+		},
+		ConditionExpression:      aws.String("attribute_not_exists(#k)"),
+		ExpressionAttributeNames: map[string]string{"#k": KeyAttribute},
+	})
+	if err != nil && !conditionFailed(err) {
+		return wrap(op, shardID, err)
+	}
+	return nil
 }

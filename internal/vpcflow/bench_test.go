@@ -36,7 +36,7 @@ var (
 func loadCorpus(tb testing.TB) *corpus {
 	tb.Helper()
 	corpusOnce.Do(func() {
-		g := flowgen.New(flowgen.DefaultConfig())
+		g := flowgen.New(flowgen.DefaultConfig(flowgen.FixedStart))
 		for _, b := range g.Batches(2000, 50, 500) {
 			rec := g.Envelope("/vpc/flowlogs/bench", "kinflow", b)
 			zr, err := stdgzip.NewReader(bytes.NewReader(rec))

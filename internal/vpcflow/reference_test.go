@@ -221,7 +221,7 @@ func TestParseMatchesReference(t *testing.T) {
 		}
 	}
 	// Lines of the corpus's generator, one Flow throughout.
-	g := flowgen.New(flowgen.DefaultConfig())
+	g := flowgen.New(flowgen.DefaultConfig(flowgen.FixedStart))
 	p := mustParser(t, DefaultFormatString)
 	for range 20000 {
 		sameParse(t, p, &fNew, &fRef, src, g.Line())
