@@ -55,7 +55,7 @@ func (c TemplateConfig) Validate() error {
 }
 
 // TemplateVersion is stored in every template's version and _meta; bump it when a mapping changes.
-const TemplateVersion = 1
+const TemplateVersion = 2 // 2: aws.vpcflow.version is a long, as the encoder writes it (a keyword in 1)
 
 // A Template is one request of the installation: a component or an index template.
 type Template struct {
@@ -99,8 +99,8 @@ func flowProperties() obj {
 		"related": props(obj{"ip": typ("ip")}),
 		"aws": props(obj{
 			"cloudwatch": props(obj{"log_group": kw(), "log_stream": kw(), "ingestion_time": dateType()}),
-			// Every flow-log field, by its AWS name. Unknown ones (a new format version) are mapped by the dynamic
-			// templates below instead of being lost: strings as keyword, numbers as long.
+			// Flow-log fields by their AWS names. Those not listed here, known or unknown (a new format version), are
+			// mapped by the dynamic templates below instead of being lost: strings as keyword, numbers as long.
 			"vpcflow": obj{
 				"dynamic": true,
 				"properties": obj{
@@ -108,7 +108,7 @@ func flowProperties() obj {
 					"tcp_flags": typ("long"), "tcp_flags_array": kw(),
 					"packets_lost_no_route": typ("long"), "packets_lost_blackhole": typ("long"),
 					"packets_lost_mtu_exceeded": typ("long"), "packets_lost_ttl_expired": typ("long"),
-					"version": kw(), "account_id": kw(), "interface_id": kw(), "action": kw(), "log_status": kw(),
+					"version": typ("long"), "account_id": kw(), "interface_id": kw(), "action": kw(), "log_status": kw(),
 				},
 			},
 		}),

@@ -86,14 +86,14 @@ func buildDocFields() []DocField {
 		}, 0},
 		{"event.kind", "keyword", `"event"`, false, constant(`"event"`), 0},
 		{"event.category", "keyword", `["network"]`, true, constant(`["network"]`), 0},
-		{"event.type", "keyword", `action: ["connection","allowed"] for ACCEPT, ["connection","denied"] for REJECT`, true, func(dst []byte, c *docCtx) ([]byte, bool) {
+		{"event.type", "keyword", `action: ["connection","allowed"] for ACCEPT, ["connection","denied"] for REJECT; ["connection"] for a record with addresses but no action, unless NODATA or SKIPDATA`, true, func(dst []byte, c *docCtx) ([]byte, bool) {
 			switch c.f.Action {
 			case ActionAccept:
 				return append(dst, `["connection","allowed"]`...), true
 			case ActionReject:
 				return append(dst, `["connection","denied"]`...), true
 			}
-			if c.f.HasAddresses() {
+			if c.f.HasAddresses() && !c.f.NoTraffic() {
 				return append(dst, `["connection"]`...), true
 			}
 			return dst, false

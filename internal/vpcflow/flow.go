@@ -92,8 +92,16 @@ type Flow struct {
 // Has reports whether the line gave field a value.
 func (f *Flow) Has(field Field) bool { return f.Present.Has(field) }
 
-// HasAddresses reports whether the flow has a source or destination address; NODATA and SKIPDATA records never do.
+// HasAddresses reports whether the flow has a source or destination address. NODATA and SKIPDATA records usually
+// have none, but keep those their line carries.
 func (f *Flow) HasAddresses() bool { return f.SrcAddr.IsValid() || f.DstAddr.IsValid() }
+
+// NoTraffic reports whether the record is a NODATA or SKIPDATA record: it reports on a capture window (no traffic,
+// or records skipped), not on a connection, whatever values its line carries. Such records are indexed, but they
+// make no connection in the document (event.type) and must be left out of connection sets.
+func (f *Flow) NoTraffic() bool {
+	return f.LogStatus == LogStatusNoData || f.LogStatus == LogStatusSkipData
+}
 
 // EventTime returns the flow's event time in Unix seconds: its start, or, when the format or line has none, the
 // CloudWatch Logs event timestamp (milliseconds), rounded down.

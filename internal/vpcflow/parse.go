@@ -137,7 +137,8 @@ func offsetOf(spec *fieldSpec, field Field) uintptr {
 // allocation). src, which may be nil, names the line's origin in errors. Errors are *LineError values.
 //
 // Fields are separated by spaces (runs of spaces and tabs count as one, as in lines pasted by hand); "-" means
-// absent. NODATA and SKIPDATA records parse without addresses, even if a line carried some.
+// absent. NODATA and SKIPDATA records keep every value their line carries, addresses included, like any other
+// record; Flow.NoTraffic tells them apart.
 //
 // A Flow that Parse last filled with the same format is reset by writing the format's fields only (a value or
 // zero): the fields the format does not have are still zero from that call. A caller that writes to such a field
@@ -254,10 +255,6 @@ func (p *Parser) Parse(f *Flow, src *Source, line string) error {
 	}
 	if i < len(line) {
 		return p.lineError(src, line, ErrFieldCount, countFields(line), "", "")
-	}
-	if f.LogStatus == LogStatusNoData || f.LogStatus == LogStatusSkipData {
-		f.SrcAddr, f.DstAddr, f.PktSrcAddr, f.PktDstAddr = netip.Addr{}, netip.Addr{}, netip.Addr{}, netip.Addr{}
-		f.Present &^= 1<<FieldSrcAddr | 1<<FieldDstAddr | 1<<FieldPktSrcAddr | 1<<FieldPktDstAddr
 	}
 	return nil
 }

@@ -51,10 +51,6 @@ func (p *Parser) referenceParse(f *Flow, src *Source, line string) error {
 		}
 		return p.lineError(src, line, ErrFieldCount, n, "", "")
 	}
-	if f.LogStatus == LogStatusNoData || f.LogStatus == LogStatusSkipData {
-		f.SrcAddr, f.DstAddr, f.PktSrcAddr, f.PktDstAddr = netip.Addr{}, netip.Addr{}, netip.Addr{}, netip.Addr{}
-		f.Present &^= 1<<FieldSrcAddr | 1<<FieldDstAddr | 1<<FieldPktSrcAddr | 1<<FieldPktDstAddr
-	}
 	return nil
 }
 

@@ -148,12 +148,17 @@ func checkDocument(tb testing.TB, f *Flow, doc []byte) {
 	if err := json.Unmarshal(doc, &m); err != nil {
 		tb.Fatal(err)
 	}
-	if f.LogStatus == LogStatusNoData || f.LogStatus == LogStatusSkipData {
-		for _, k := range []string{"source", "destination", "related"} {
-			if _, ok := m[k]; ok {
-				tb.Errorf("%s record has %s: %s", f.LogStatus, k, doc)
-			}
+	// Every address the line carries is in the document, NODATA and SKIPDATA records included.
+	for path, a := range map[string]netip.Addr{
+		"source.ip": f.SrcAddr, "destination.ip": f.DstAddr, "aws.vpcflow.pkt_srcaddr": f.PktSrcAddr, "aws.vpcflow.pkt_dstaddr": f.PktDstAddr,
+	} {
+		if v, ok := member(m, path); ok != a.IsValid() || ok && v != a.String() {
+			tb.Errorf("%s is %v in the document, %v in the flow: %s", path, v, a, doc)
 		}
+	}
+	// NODATA and SKIPDATA records report on a capture window: no connection, unless the line names an action.
+	if _, ok := member(m, "event.type"); ok && f.NoTraffic() && f.Action == ActionNone {
+		tb.Errorf("%s record without an action has an event.type: %s", f.LogStatus, doc)
 	}
 	if _, ok := m["@timestamp"]; !ok {
 		tb.Errorf("no @timestamp: %s", doc)
@@ -170,6 +175,87 @@ func checkDocument(tb testing.TB, f *Flow, doc []byte) {
 		}
 	}
 	walk("", m)
+}
+
+// member returns the value at a dotted path of a decoded document.
+func member(m map[string]any, path string) (any, bool) {
+	var v any = m
+	for _, k := range strings.Split(path, ".") {
+		o, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = o[k]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// TestNoTrafficRecordsKeepValues: a NODATA or SKIPDATA line keeps every value it carries, addresses as well as
+// ports, protocol and counters, but describes no connection: event.type comes only from an action it names.
+func TestNoTrafficRecordsKeepValues(t *testing.T) {
+	p := mustParser(t, DefaultFormatString)
+	const absent = "absent"
+	tests := []struct {
+		name      string
+		line      string
+		noTraffic bool
+		want      map[string]any // document members by dotted path; absent: not in the document
+	}{
+		{"NODATA as AWS writes it", "2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA", true, map[string]any{
+			"source": absent, "destination": absent, "related": absent, "network": absent, "event.type": absent,
+			"aws.vpcflow.log_status": "NODATA", "aws.vpcflow.interface_id": "eni-1235b8ca123456789", "event.start": "2015-05-10T18:01:16Z",
+		}},
+		{"NODATA with addresses, ports, protocol and counters", "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1431280876 1431280934 - NODATA", true, map[string]any{
+			"source": map[string]any{"ip": "172.31.16.139", "port": 20641.0}, "destination": map[string]any{"ip": "172.31.16.21", "port": 22.0},
+			"network":    map[string]any{"iana_number": "6", "transport": "tcp", "type": "ipv4", "bytes": 4249.0, "packets": 20.0},
+			"related.ip": []any{"172.31.16.139", "172.31.16.21"}, "event.type": absent, "event.action": absent,
+			"aws.vpcflow.log_status": "NODATA",
+		}},
+		{"SKIPDATA with one address", "2 123456789010 eni-11111111aaaaaaaaa 2001:db8::1 - - - - - - 1431280876 1431280934 - SKIPDATA", true, map[string]any{
+			"source": map[string]any{"ip": "2001:db8::1"}, "destination": absent, "network": map[string]any{"type": "ipv6"},
+			"related.ip": []any{"2001:db8::1"}, "event.type": absent, "aws.vpcflow.log_status": "SKIPDATA",
+		}},
+		{"SKIPDATA naming an action", "2 123456789010 eni-11111111aaaaaaaaa 10.0.0.1 10.0.0.2 - - - - - 1431280876 1431280934 REJECT SKIPDATA", true, map[string]any{
+			"source.ip": "10.0.0.1", "destination.ip": "10.0.0.2", "event.type": []any{"connection", "denied"}, "event.action": "reject",
+		}},
+		{"OK without an action is a connection", "2 123456789010 eni-1235b8ca123456789 10.0.0.1 10.0.0.2 - - - - - 1431280876 1431280934 - OK", false, map[string]any{
+			"source.ip": "10.0.0.1", "destination.ip": "10.0.0.2", "event.type": []any{"connection"}, "event.action": absent,
+		}},
+		{"no log-status", "2 123456789010 eni-1235b8ca123456789 10.0.0.1 10.0.0.2 - - - - - 1431280876 1431280934 - -", false, map[string]any{
+			"event.type": []any{"connection"}, "aws.vpcflow.log_status": absent,
+		}},
+	}
+	var f Flow
+	var enc Encoder
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := p.Parse(&f, nil, tt.line); err != nil {
+				t.Fatal(err)
+			}
+			if f.NoTraffic() != tt.noTraffic {
+				t.Errorf("NoTraffic() = %v, want %v", f.NoTraffic(), tt.noTraffic)
+			}
+			doc := enc.AppendDocument(nil, &f, nil)
+			var m map[string]any
+			if err := json.Unmarshal(doc, &m); err != nil {
+				t.Fatalf("%v: %s", err, doc)
+			}
+			got := map[string]any{}
+			for path := range tt.want {
+				if v, ok := member(m, path); ok {
+					got[path] = v
+				} else {
+					got[path] = absent
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("document members (-want +got):\n%s\n%s", diff, doc)
+			}
+			checkDocument(t, &f, doc)
+		})
+	}
 }
 
 func TestParseTyped(t *testing.T) {
