@@ -6,9 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -72,8 +72,15 @@ func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	fmt.Fprintf(stdout, "put %d flow-log events (ordinary traffic, a port scan, a fan-out scanner, rejected bursts, 2 bad lines)\n", n)
 
-	// The consumer, as `consumer run` runs it: a KCL worker with its leases in moto's DynamoDB.
+	// The consumer, as `consumer run` runs it: a KCL worker with its leases in moto's DynamoDB. The demo's story is
+	// on stdout; the worker's log on stderr shows what went wrong (warn) unless KINFLOW_LOG_LEVEL asks for more or
+	// less. That is the only setting the demo takes from the environment: the rest are its flags.
 	kcfg := config.Default()
+	kcfg.LogLevel = "warn"
+	kcfg, err = config.LoadOver(kcfg, config.Only(os.LookupEnv, "KINFLOW_LOG_LEVEL"))
+	if err != nil {
+		return err
+	}
 	kcfg.Sink.URLs = []string{o.sinkURL}
 	kcfg.Pipeline.Prefix = o.prefix
 	kcfg.StreamName, kcfg.ApplicationName = p.Stream, p.Stream
@@ -82,7 +89,8 @@ func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err := kcfg.ValidateConsumer(); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := kcfg.Logger(stderr)
+	log.Debug("configuration", "config", kcfg)
 	reg := prometheus.NewRegistry()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()

@@ -2,14 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
-
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"io"
 	"log/slog"
 	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
@@ -25,7 +25,8 @@ func runFinalize(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel(cfg.LogLevel)}))
+	log := cfg.Logger(stderr)
+	log.Debug("configuration", "config", cfg)
 	awsCfg, err := assemble.AWSConfig(ctx, cfg)
 	if err != nil {
 		return err

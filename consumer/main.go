@@ -16,6 +16,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/kinflow/kinflow/internal/config"
 )
 
 // errUsage marks a command line that could not be understood; main exits 2 for it.
@@ -25,16 +27,20 @@ type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+	// settings: the command takes kinflow's settings from the environment, so a KINFLOW_ variable that is no
+	// setting is reported when it starts. decode takes flags only; health, the container's health check, reads
+	// just the metrics address and must not repeat the report every few seconds.
+	settings bool
 }
 
 func commands() []command {
 	return []command{
-		{"decode", "print the documents the records in files or stdin produce (NDJSON); errors to stderr", runDecode},
-		{"run", "read the Kinesis stream as a KCL worker (the default)", runConsumer},
-		{"setup", "install the index templates into the configured cluster", runSetup},
-		{"finalize", "run one finalizer pass: closed windows become final connection sets (JSON report)", runFinalize},
-		{"demo", "create the local log group, stream and subscription, feed synthetic flow logs, process them", runDemo},
-		{"health", "exit 0 if the consumer on this machine answers /healthz (or /readyz with -ready), 1 otherwise", runHealth},
+		{"decode", "print the documents the records in files or stdin produce (NDJSON); errors to stderr", runDecode, false},
+		{"run", "read the Kinesis stream as a KCL worker (the default)", runConsumer, true},
+		{"setup", "install the index templates into the configured cluster", runSetup, true},
+		{"finalize", "run one finalizer pass: closed windows become final connection sets (JSON report)", runFinalize, true},
+		{"demo", "create the local log group, stream and subscription, feed synthetic flow logs, process them", runDemo, true},
+		{"health", "exit 0 if the consumer on this machine answers /healthz (or /readyz with -ready), 1 otherwise", runHealth, false},
 	}
 }
 
@@ -59,6 +65,9 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	for _, c := range commands() {
 		if c.name == name {
+			if c.settings {
+				warnUnknown(stderr)
+			}
 			return c.run(ctx, args, stdin, stdout, stderr)
 		}
 	}
@@ -67,4 +76,12 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "  %-8s %s\n", c.name, c.summary)
 	}
 	return errUsage
+}
+
+// warnUnknown logs a warning to stderr for each KINFLOW_ variable of the environment that is no setting, at the
+// level KINFLOW_LOG_LEVEL sets (the command's own flags are not parsed yet). The command reports a malformed
+// setting itself.
+func warnUnknown(stderr io.Writer) {
+	cfg, _ := config.LoadEnv()
+	config.WarnUnknown(cfg.Logger(stderr), os.Environ())
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
@@ -19,7 +18,8 @@ func runSetup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := cfg.Logger(stderr)
+	log.Debug("configuration", "config", cfg)
 	awsCfg, err := assemble.AWSConfig(ctx, cfg)
 	if err != nil {
 		return err

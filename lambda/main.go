@@ -10,6 +10,8 @@
 //
 // Configuration comes from the environment (see README.md) and is validated once, at cold start. A bad
 // configuration fails every invocation with the list of problems: the batch is retried, never half-processed.
+// The function logs JSON lines on stderr at KINFLOW_LOG_LEVEL, starting with a warning for each KINFLOW_ variable
+// that is no setting (a misspelling would otherwise be silently ignored).
 // The sink (and the state store, and the finalizer) are built on the first invocation and reused; a build that
 // fails (the cluster is down) is tried again on the next invocation.
 package main
@@ -19,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -33,8 +36,7 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	app := newApp(os.LookupEnv, log)
+	app := coldStart(os.LookupEnv, os.Environ(), os.Stderr)
 	switch app.cfg.LambdaHandler {
 	case config.LambdaBatch:
 		lambda.Start(app.handleKinesis)
@@ -56,9 +58,21 @@ type app struct {
 	finalizer *finalizerHandler // built on first use
 }
 
+// coldStart is the container's start: the logger the configuration asks for (JSON lines on w, which the runtime
+// sends to CloudWatch Logs), a warning for each KINFLOW_ variable of environ that is no setting, then the app.
+func coldStart(lookup func(string) (string, bool), environ []string, w io.Writer) *app {
+	// Only the level is taken here; newApp loads the configuration again and reports what is wrong with it.
+	cfg, _ := config.Load(lookup)
+	log := cfg.Logger(w)
+	config.WarnUnknown(log, environ)
+	return newApp(lookup, log)
+}
+
+// newApp loads and validates the configuration; the handlers log to log.
 func newApp(lookup func(string) (string, bool), log *slog.Logger) *app {
 	a := &app{log: log}
 	cfg, err := config.Load(lookup)
+	log.Debug("configuration", "config", cfg)
 	err = errors.Join(err, cfg.Validate())
 	if cfg.LambdaHandler == config.LambdaFinalizer && cfg.StateTable == "" {
 		// The finalizer's lock, progress and window records live there; without it no pass can run.

@@ -19,7 +19,6 @@ const (
 	EnvIndexPrefix      = "KINFLOW_INDEX_PREFIX"          // kinflow -> kinflow-flows-YYYY.MM.DD, ...
 	EnvWindow           = "KINFLOW_WINDOW"                // Go duration, e.g. 10m0s
 	EnvAllowedLateness  = "KINFLOW_ALLOWED_LATENESS"      // Go duration, e.g. 15m0s
-	EnvDeadLetterQueue  = "KINFLOW_DEADLETTER_QUEUE_URL"  // SQS queue of failed batches (lambda)
 	EnvFlowFormats      = "KINFLOW_FLOW_FORMAT_OVERRIDES" // group=field names;group=field names
 	EnvLambdaHandler    = "KINFLOW_LAMBDA_HANDLER"        // batch | finalizer (lambda)
 )

@@ -138,7 +138,6 @@ func NewLambdaProcessor(scope constructs.Construct, id string, p LambdaProcessor
 		}
 		m[EnvLambdaHandler] = jsii.String(handler)
 		m[EnvStateTable] = l.State.TableName()
-		m[EnvDeadLetterQueue] = l.DeadLetters.QueueUrl()
 		return &m
 	}
 	function := func(id, handler, what string, memory, timeout int, role awsiam.Role, lg awslogs.LogGroup) awslambda.Function {

@@ -212,7 +212,7 @@ func checkLambda(t *testing.T, tpl *template, mapping map[string]any, roles lamb
 			t.Errorf("%s: runtime %v %v %v, want provided.al2023 arm64 bootstrap", h, fn["Runtime"], fn["Architectures"], fn["Handler"])
 		}
 		e := env(t, fn)
-		for _, k := range []string{EnvStateTable, EnvDeadLetterQueue, EnvSinkKind, EnvSinkURL, EnvSinkSetup, EnvIndexPrefix, EnvWindow, EnvAllowedLateness} {
+		for _, k := range []string{EnvStateTable, EnvSinkKind, EnvSinkURL, EnvSinkSetup, EnvIndexPrefix, EnvWindow, EnvAllowedLateness} {
 			if e[k] == nil {
 				t.Errorf("%s: no %s in %s", h, k, jsonString(e))
 			}

@@ -1,7 +1,9 @@
 // Package config is the only reader of kinflow's environment. One table (settings) names every setting once: its
 // environment variable, the consumer's flag, its default and the config field it fills. Load reads the environment,
 // the consumer's flags override it, and Validate reports every problem of every part at once, so a bad deployment
-// fails at start-up with the whole list instead of half-working.
+// fails at start-up with the whole list instead of half-working. A KINFLOW_ variable the table does not declare is
+// reported too (UnknownVariables), with the nearest setting, and Logger is the one logger every runtime builds from
+// its configuration.
 package config
 
 import (
@@ -57,9 +59,6 @@ type Config struct {
 	// RunFinalizer: the consumer runs the finalizer loop (one worker at a time holds its lock).
 	RunFinalizer bool
 	Webhook      WebhookConfig
-	// DeadLetterQueueURL is the Lambda mode's SQS queue for batches the event source mapping gives up on. The
-	// mapping sends them there; the runtime only reports it.
-	DeadLetterQueueURL string
 
 	// AWS: region and, for local emulators, endpoints (empty: the AWS default).
 	Region            string
@@ -76,7 +75,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	LambdaDeadlineCut time.Duration // lambda: time kept back from the invocation deadline to cut and answer
 	LambdaHandler     string        // lambda: which handler this function runs
-	LogLevel          string
+	LogLevel          string        // debug, info, warn or error: what Logger lets through
 }
 
 // SinkConfig chooses and configures the cluster.
@@ -251,15 +250,17 @@ func settings() []setting {
 		duration("KINFLOW_WEBHOOK_TIMEOUT", "webhook-timeout", "bound on one webhook attempt", func(c *Config) *time.Duration { return &c.Webhook.Timeout }),
 		integer("KINFLOW_WEBHOOK_ATTEMPTS", "webhook-attempts", "attempts per webhook chunk before it is dead-lettered", func(c *Config) *int { return &c.Webhook.Attempts }),
 		integer("KINFLOW_WEBHOOK_CHUNK_IPS", "webhook-chunk-ips", "connection sets per webhook POST", func(c *Config) *int { return &c.Webhook.ChunkIPs }),
-		text("KINFLOW_DEADLETTER_QUEUE_URL", "", "lambda: SQS queue the event source mapping sends failed batches to (reported, not read)", func(c *Config) *string { return &c.DeadLetterQueueURL }),
 		text("KINFLOW_LOG_LEVEL", "log-level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
 	}
 }
 
 // Load returns the defaults overridden by the environment, as lookup (os.LookupEnv in production) reports it.
 // It reports every malformed value at once; Validate checks the result.
-func Load(lookup func(string) (string, bool)) (Config, error) {
-	c := Default()
+func Load(lookup func(string) (string, bool)) (Config, error) { return LoadOver(Default(), lookup) }
+
+// LoadOver is Load with base in place of the defaults: a command with defaults of its own (the demo) starts there.
+func LoadOver(base Config, lookup func(string) (string, bool)) (Config, error) {
+	c := base
 	var errs []error
 	for _, s := range settings() {
 		v, ok := lookup(s.env)
@@ -275,6 +276,17 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 
 // LoadEnv is Load from the process environment.
 func LoadEnv() (Config, error) { return Load(os.LookupEnv) }
+
+// Only restricts lookup to the named variables, for a command that takes just those settings from the
+// environment (the demo takes only KINFLOW_LOG_LEVEL).
+func Only(lookup func(string) (string, bool), names ...string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		if !slices.Contains(names, name) {
+			return "", false
+		}
+		return lookup(name)
+	}
+}
 
 // BindFlags defines a flag on fs for every setting that has one; a flag given on the command line overrides the
 // environment. Flags write through to c when fs is parsed; Flag errors name the flag.
@@ -374,7 +386,7 @@ func (c Config) Validate() error {
 	if c.InitialPosition != TrimHorizon && c.InitialPosition != Latest {
 		errs = append(errs, fmt.Errorf("KINFLOW_INITIAL_POSITION %q: want %s or %s", c.InitialPosition, TrimHorizon, Latest))
 	}
-	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+	if _, ok := logLevels[c.LogLevel]; !ok {
 		errs = append(errs, fmt.Errorf("KINFLOW_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel))
 	}
 	if c.ShutdownTimeout <= 0 {
