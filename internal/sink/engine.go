@@ -23,6 +23,10 @@ import (
 // item the cluster refused permanently with a dead letter and sends that in the next round. While workers are busy
 // retrying, the batcher blocks, and so do writers: backpressure, with memory bounded by MaxInFlight+1 batches.
 //
+// Each item settles its Write's ticket exactly once: acknowledged, failed (a refused dead letter, a forced close),
+// or dropped unsent because its writer no longer waits (its context ended, or the Write already failed). A Write
+// returns when all of its items are settled, or at its first failure; the rest of its items are then dropped.
+//
 // The engine is written on the raw _bulk protocol rather than esutil.BulkIndexer because the indexer acknowledges
 // items through per-item callbacks with no way to resend just the failed items inside the same flush or to tell a
 // caller when all of its documents (including their dead letters) are durable; and one engine serves opensearch-go too.
@@ -116,14 +120,15 @@ func contiguous(items []*item) []byte {
 	return first.buf[first.off:prev.end]
 }
 
-// A ticket tracks one Write: it is done when every document is settled.
+// A ticket tracks one Write: each of its documents settles it exactly once, and it is done when all have, or at the
+// first failure, whichever comes first.
 type ticket struct {
 	ctx       context.Context
-	remaining atomic.Int64
+	remaining atomic.Int64 // documents not yet settled
 	done      chan struct{}
 	failed    atomic.Bool
-	err       error // set once, before done is closed
-	errOnce   sync.Once
+	err       error // the Write's outcome, set before done is closed
+	doneOnce  sync.Once
 }
 
 func newTicket(ctx context.Context, n int) *ticket {
@@ -132,18 +137,31 @@ func newTicket(ctx context.Context, n int) *ticket {
 	return t
 }
 
+// settle settles n documents that are written (acknowledged, themselves or as dead letters).
 func (t *ticket) settle(n int) {
 	if t.remaining.Add(-int64(n)) == 0 {
-		close(t.done)
+		t.finish(nil)
 	}
 }
 
-func (t *ticket) fail(err error) {
-	t.errOnce.Do(func() {
+// fail settles n documents that could not be written. The first failure is the Write's outcome and ends it at
+// once; its documents still on their way are dropped when a worker next looks at them (see live).
+func (t *ticket) fail(n int, err error) {
+	t.finish(err) // before settling, so that the last document to settle cannot finish the ticket with nil
+	t.settle(n)
+}
+
+// drop settles n documents left unsent because nobody waits for them any more (see abandoned). They fail the
+// Write with its context's error, should that be what ended it: a dropped document never counts as written.
+func (t *ticket) drop(n int) { t.fail(n, t.ctx.Err()) }
+
+// finish decides the Write's outcome, once: err, or nil when every document is written.
+func (t *ticket) finish(err error) {
+	t.doneOnce.Do(func() {
 		t.err = err
-		t.failed.Store(true)
+		t.failed.Store(err != nil)
+		close(t.done)
 	})
-	t.settle(1)
 }
 
 // abandoned reports whether nobody waits for the ticket any more (its writer gave up, or it already failed).
@@ -157,20 +175,28 @@ func (s *BulkSink) Write(ctx context.Context, docs []Doc) error {
 	if err := validateDocs(docs); err != nil {
 		return err
 	}
+	_, err := s.write(ctx, docs)
+	return err
+}
+
+// write is Write; it also returns the Write's ticket, which tests audit once the sink is closed.
+func (s *BulkSink) write(ctx context.Context, docs []Doc) (*ticket, error) {
 	t := newTicket(ctx, len(docs))
 	for start := 0; start < len(docs); start += s.cfg.FlushDocs {
 		end := min(start+s.cfg.FlushDocs, len(docs))
 		// The writer waits for its documents, so nothing more comes from it: its last chunk is sent at once.
 		c := chunk{items: s.encode(t, docs[start:end]), last: end == len(docs)}
-		if err := s.enqueue(ctx, c); err != nil {
-			return err
+		if err := s.enqueue(t, c); err != nil {
+			// The documents not handed over settle here; those that were are dropped unsent (see live).
+			t.fail(len(docs)-start, err)
+			return t, err
 		}
 	}
 	select {
 	case <-t.done:
-		return t.err
+		return t, t.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return t, ctx.Err()
 	}
 }
 
@@ -180,7 +206,8 @@ type chunk struct {
 	last  bool
 }
 
-func (s *BulkSink) enqueue(ctx context.Context, c chunk) error {
+// enqueue hands a chunk of t's documents to the batcher, unless t's writer stops waiting first.
+func (s *BulkSink) enqueue(t *ticket, c chunk) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	select {
@@ -191,8 +218,10 @@ func (s *BulkSink) enqueue(ctx context.Context, c chunk) error {
 	select {
 	case s.in <- c:
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-t.ctx.Done():
+		return t.ctx.Err()
+	case <-t.done: // an earlier chunk failed the Write
+		return t.err
 	case <-s.closing:
 		return ErrClosed
 	}
@@ -408,15 +437,17 @@ func (s *BulkSink) process(w *worker, items []*item) {
 	}
 }
 
-// live drops the items nobody waits for any more; on a forced close it fails them.
+// live returns the items still to send. It drops, settled, the items nobody waits for any more; on a forced close it
+// fails them.
 func (s *BulkSink) live(items []*item) []*item {
 	stopped := s.stopCtx.Err() != nil
 	out := items[:0]
 	for _, it := range items {
 		switch {
 		case stopped:
-			it.t.fail(ErrClosed)
+			it.t.fail(1, ErrClosed)
 		case it.t.abandoned():
+			it.t.drop(1)
 		default:
 			out = append(out, it)
 		}
@@ -554,7 +585,7 @@ func (s *BulkSink) refuse(next []*item, it *item, typ, msg string) []*item {
 	if it.deadLetter {
 		s.m.requests.WithLabelValues("rejected").Inc()
 		s.log.Error("dead letter refused by the cluster", "index", it.index, "id", it.id, "reason", typ, "error", msg)
-		it.t.fail(fmt.Errorf("%w: %s/%s: %s", ErrDeadLetterRejected, it.index, it.id, msg))
+		it.t.fail(1, fmt.Errorf("%w: %s/%s: %s", ErrDeadLetterRejected, it.index, it.id, msg))
 		return next
 	}
 	s.m.deadLettered.WithLabelValues(family(it.index), typ).Inc()
