@@ -95,7 +95,7 @@ func (c *cluster) handler(t *testing.T, chunk int) *kinesisHandler {
 	}
 	pcfg := pipeline.DefaultConfig()
 	pcfg.Prefix = c.prefix
-	pipe, err := pipeline.New(pcfg, resolver, tapSink{s, c}, pipeline.Options{Logger: quiet})
+	pipe, err := pipeline.New(pcfg, resolver, tapSink{s, c}, pipeline.Options{Logger: quiet, Reader: c.client})
 	if err != nil {
 		t.Fatal(err)
 	}

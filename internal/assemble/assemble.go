@@ -84,7 +84,7 @@ func Build(ctx context.Context, c config.Config, awsCfg aws.Config, reg promethe
 	if err != nil {
 		return nil, err
 	}
-	p, err := pipeline.New(c.Pipeline, resolver, s, pipeline.Options{Registerer: reg, Logger: log})
+	p, err := pipeline.New(c.Pipeline, resolver, s, pipeline.Options{Registerer: reg, Logger: log, Reader: client})
 	if err != nil {
 		return nil, err
 	}

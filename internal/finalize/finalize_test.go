@@ -106,7 +106,7 @@ func newEnvOn(t *testing.T, cluster testenv.Service) *env {
 	}
 	pcfg := pipeline.DefaultConfig()
 	pcfg.Prefix = e.prefix
-	if e.pipe, err = pipeline.New(pcfg, resolver, e.sink, pipeline.Options{}); err != nil {
+	if e.pipe, err = pipeline.New(pcfg, resolver, e.sink, pipeline.Options{Reader: e.client}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {

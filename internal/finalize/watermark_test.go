@@ -13,8 +13,12 @@ import (
 func TestCloseline(t *testing.T) {
 	now := time.Unix(2_000_000_000, 0)
 	cfg := DefaultConfig() // idle 2m, stale 20m, max delay 1h
-	held := func(id string) state.Lease { return state.Lease{ShardID: id, Owner: "w1", Timeout: now.Add(5 * time.Second)} }
-	dead := func(id string) state.Lease { return state.Lease{ShardID: id, Owner: "w1", Timeout: now.Add(-time.Second)} }
+	held := func(id string) state.Lease {
+		return state.Lease{ShardID: id, Owner: "w1", Timeout: now.Add(5 * time.Second)}
+	}
+	dead := func(id string) state.Lease {
+		return state.Lease{ShardID: id, Owner: "w1", Timeout: now.Add(-time.Second)}
+	}
 	busy := func(id string, wm int64) state.Progress {
 		return state.Progress{ShardID: id, Watermark: wm, LastDataAt: now, UpdatedAt: now.Add(-5 * time.Second)}
 	}

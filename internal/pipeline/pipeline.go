@@ -72,6 +72,9 @@ type Options struct {
 	Registerer prometheus.Registerer // nil: metrics are not registered
 	Logger     *slog.Logger          // nil: slog.Default()
 	Now        func() time.Time      // the clock for dead letters; nil: time.Now
+	// Reader reads back flow documents that already existed when written, to learn which record wrote them first
+	// (see Shard.dropDuplicates). nil only where the sink never answers that a document exists.
+	Reader Reader
 }
 
 // A Pipeline holds what every shard shares: the format resolver, the sink and the metrics. It is safe for
@@ -80,6 +83,7 @@ type Pipeline struct {
 	cfg      Config
 	resolver *vpcflow.Resolver
 	sink     sink.Sink
+	reader   Reader
 	indices  sink.Indices
 	metrics  *metrics
 	log      *slog.Logger
@@ -105,7 +109,7 @@ func New(cfg Config, resolver *vpcflow.Resolver, s sink.Sink, opts Options) (*Pi
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	p := &Pipeline{cfg: cfg, resolver: resolver, sink: s, indices: sink.Indices{Prefix: cfg.Prefix}, metrics: m,
+	p := &Pipeline{cfg: cfg, resolver: resolver, sink: s, reader: opts.Reader, indices: sink.Indices{Prefix: cfg.Prefix}, metrics: m,
 		log: opts.Logger, now: opts.Now}
 	if p.log == nil {
 		p.log = slog.Default()

@@ -126,7 +126,7 @@ func newEnv(t *testing.T) *env {
 	}
 	pcfg := pipeline.DefaultConfig()
 	pcfg.Prefix = prefix
-	pipe, err := pipeline.New(pcfg, resolver, s, pipeline.Options{})
+	pipe, err := pipeline.New(pcfg, resolver, s, pipeline.Options{Reader: client})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +200,14 @@ func TestProcessReplayAndPoison(t *testing.T) {
 		t.Errorf("dead letters by stage/reason = %v, want %v", got, c.deadLetters)
 	}
 
+	partials := e.checkPartials(t, c.validLines)
+	t.Logf("%d records: %d flows, %d dead letters %v, %d partial documents", len(c.records), len(flows), len(letters), got, partials)
+}
+
+// checkPartials asserts that the partial rollups merge to the brute-force connection sets of lines, and returns
+// how many partials there are.
+func (e *env) checkPartials(t *testing.T, lines []string) int {
+	t.Helper()
 	partials := e.search(t, e.prefix+"-conns-partial-*")
 	byKey := map[string][]aggregate.Partial{}
 	for _, raw := range partials {
@@ -210,9 +218,7 @@ func TestProcessReplayAndPoison(t *testing.T) {
 		k := strconv.FormatInt(p.WindowStart, 10) + " " + p.IP.String()
 		byKey[k] = append(byKey[k], p)
 	}
-	want := reference(c.validLines, 600)
-	t.Logf("%d records: %d flows, %d dead letters %v, %d partial documents for %d (window, ip) pairs",
-		len(c.records), len(flows), len(letters), got, len(partials), len(want))
+	want := reference(lines, 600)
 	if len(byKey) != len(want) {
 		t.Errorf("(window, ip) pairs in partials = %d, want %d", len(byKey), len(want))
 	}
@@ -237,6 +243,68 @@ func TestProcessReplayAndPoison(t *testing.T) {
 				k, len(peers), f.FlowsSent, f.FlowsReceived, f.BytesSent, len(w.peers()), w.sent, w.received, w.bytesSent)
 		}
 	}
+	return len(partials)
+}
+
+// The same payloads delivered twice, under new sequence numbers on another shard, then both shards replayed (a
+// crash before their checkpoints), in an order where the copy is written first for some records and second for
+// others: every flow document once, every flow counted once in the partials, and the copies' flows reported as
+// duplicates.
+func TestDuplicateDeliveryCountsOnce(t *testing.T) {
+	e := newEnv(t)
+	c := makeCorpus(t, 30)
+	var copies []pipeline.Record
+	copied := 0 // flows the copies carry
+	for i, r := range c.records {
+		if i%3 != 0 {
+			continue
+		}
+		copies = append(copies, pipeline.Record{SequenceNumber: fmt.Sprintf("4960%052d", i), Data: r.Data})
+	}
+	half := len(c.records) / 2
+	// The first half of the originals, then every copy (the first for records of the second half), then the rest.
+	a := e.run(t, "shardId-000000000001", c.records[:half], 5)
+	b := e.run(t, "shardId-000000000002", copies, 5)
+	a.Add(e.run(t, "shardId-000000000001", c.records[half:], 5))
+	for i := 0; i < half; i += 3 {
+		copied += countFlows(t, c.records[i])
+	}
+	if b.Duplicates != copied {
+		t.Errorf("the copies' duplicates = %d, want %d (the flows of the copies whose originals came first)", b.Duplicates, copied)
+	}
+	if a.Duplicates == 0 {
+		t.Error("no duplicates on the originals' shard, though copies of its second half were written first")
+	}
+	// Replays of both shards, cut where they were cut the first time, change nothing.
+	e.run(t, "shardId-000000000002", copies, 5)
+	e.run(t, "shardId-000000000001", c.records[:half], 5)
+	e.run(t, "shardId-000000000001", c.records[half:], 5)
+	if n := len(e.search(t, e.prefix+"-flows-*")); n != len(c.validLines) {
+		t.Errorf("flow documents = %d, want %d", n, len(c.validLines))
+	}
+	e.checkPartials(t, c.validLines)
+}
+
+// countFlows returns how many connection flows (OK lines with both addresses) a record's envelope carries.
+func countFlows(t *testing.T, r pipeline.Record) int {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(r.Data))
+	if err != nil {
+		return 0 // a poison record
+	}
+	var env struct {
+		LogEvents []struct{ Message string } `json:"logEvents"`
+	}
+	if json.NewDecoder(zr).Decode(&env) != nil {
+		return 0
+	}
+	n := 0
+	for _, ev := range env.LogEvents {
+		if f := strings.Fields(ev.Message); len(f) == 14 && f[13] == "OK" {
+			n++
+		}
+	}
+	return n
 }
 
 type refSet struct {

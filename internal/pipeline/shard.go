@@ -52,6 +52,7 @@ type docSpan struct {
 	index        string
 	id, src      [2]int // [start, end) in arena
 	origin       sink.Origin
+	pending      int // the flow's index in Batch.pending; -1 when it aggregates nothing
 	isDeadLetter bool
 	deadLetter   sink.Doc
 }
@@ -64,8 +65,11 @@ type Result struct {
 	Flows       int // flow documents written, NODATA and SKIPDATA records included
 	NoTraffic   int // NODATA and SKIPDATA records among Flows
 	DeadLetters int // records and lines that went to the dead-letter index
-	Aggregated  int // flows added to the open partial
-	Late        int // of those, flows for windows already closed
+	// Duplicates are flows whose document another record had already written (the same payload delivered
+	// twice): that record's partial counts them, this one leaves them out.
+	Duplicates int
+	Aggregated int // flows added to the open partial
+	Late       int // of those, flows for windows already closed
 	// CutDue reports that a limit of the open partial is reached: Cut (and acknowledge) before the next batch.
 	CutDue bool
 }
@@ -78,6 +82,7 @@ func (r *Result) Add(o Result) {
 	r.Flows += o.Flows
 	r.NoTraffic += o.NoTraffic
 	r.DeadLetters += o.DeadLetters
+	r.Duplicates += o.Duplicates
 	r.Aggregated += o.Aggregated
 	r.Late += o.Late
 	r.CutDue = r.CutDue || o.CutDue
@@ -92,6 +97,8 @@ type Batch struct {
 	spans       []docSpan
 	pending     []aggregate.Flow
 	docs        []sink.Doc
+	outcomes    []sink.Outcome // what the sink did with each doc (Doc.Outcome points here)
+	drop        []bool         // pending flows another record counts (see dropDuplicates)
 	res         Result
 }
 
@@ -123,6 +130,8 @@ func (s *Shard) Prepare(ctx context.Context, records []Record) (*Batch, error) {
 		}
 	}
 	b.docs = b.docs[:0]
+	b.outcomes = resize(b.outcomes, len(b.spans))
+	b.drop = resize(b.drop, len(b.pending))
 	for i := range b.spans {
 		sp := &b.spans[i]
 		if sp.isDeadLetter {
@@ -130,11 +139,12 @@ func (s *Shard) Prepare(ctx context.Context, records []Record) (*Batch, error) {
 			continue
 		}
 		b.docs = append(b.docs, sink.Doc{
-			Index:  sp.index,
-			ID:     string(b.arena[sp.id[0]:sp.id[1]]),
-			Op:     sink.OpCreate,
-			Source: b.arena[sp.src[0]:sp.src[1]],
-			Origin: sp.origin,
+			Index:   sp.index,
+			ID:      string(b.arena[sp.id[0]:sp.id[1]]),
+			Op:      sink.OpCreate,
+			Source:  b.arena[sp.src[0]:sp.src[1]],
+			Origin:  sp.origin,
+			Outcome: &b.outcomes[i],
 		})
 	}
 	b.first, b.last = records[0].SequenceNumber, records[len(records)-1].SequenceNumber
@@ -153,6 +163,11 @@ func (s *Shard) Commit(ctx context.Context, b *Batch) (Result, error) {
 			b.first, b.last, err)
 	}
 	s.p.metrics.writeSeconds.Observe(time.Since(start).Seconds())
+	dups, err := s.dropDuplicates(ctx, b)
+	if err != nil {
+		return Result{}, fmt.Errorf("shard %s: records %s..%s: %w", s.id, b.first, b.last, err)
+	}
+	res.Duplicates = dups
 
 	// Durable: the records now belong to the open partial.
 	if s.firstSeq == "" {
@@ -160,6 +175,9 @@ func (s *Shard) Commit(ctx context.Context, b *Batch) (Result, error) {
 	}
 	s.lastSeq = b.last
 	for i := range b.pending {
+		if b.drop[i] {
+			continue
+		}
 		f := &b.pending[i]
 		sig, err := s.acc.Add(*f)
 		if err != nil {
@@ -210,7 +228,8 @@ func (s *Shard) record(ctx context.Context, b *Batch, rec *Record) error {
 		return err
 	}
 	origin.LogGroup, origin.LogStream = s.env.LogGroup, s.env.LogStream
-	src := vpcflow.Source{LogGroup: s.env.LogGroup, LogStream: s.env.LogStream}
+	src := vpcflow.Source{LogGroup: s.env.LogGroup, LogStream: s.env.LogStream, ShardID: s.id,
+		SequenceNumber: rec.SequenceNumber}
 	for i := range s.env.LogEvents {
 		ev := &s.env.LogEvents[i]
 		res.Events++
@@ -232,7 +251,7 @@ func (s *Shard) addFlow(b *Batch, src *vpcflow.Source, o sink.Origin, ev *cwlogs
 	res := &b.res
 	f := &s.flow
 	when := f.EventTime(ev.Timestamp)
-	sp := docSpan{index: s.flowIndexName(when), origin: o}
+	sp := docSpan{index: s.flowIndexName(when), origin: o, pending: -1}
 	sp.id[0] = len(b.arena)
 	b.arena = docid.AppendFlow(b.arena, src.LogGroup, src.LogStream, ev.ID, ev.Timestamp, o.Raw)
 	sp.id[1] = len(b.arena)
@@ -242,7 +261,7 @@ func (s *Shard) addFlow(b *Batch, src *vpcflow.Source, o sink.Origin, ev *cwlogs
 	b.spans = append(b.spans, sp)
 	res.Flows++
 
-	if f.LogStatus == vpcflow.LogStatusNoData || f.LogStatus == vpcflow.LogStatusSkipData {
+	if f.NoTraffic() {
 		res.NoTraffic++
 		return
 	}
@@ -251,6 +270,7 @@ func (s *Shard) addFlow(b *Batch, src *vpcflow.Source, o sink.Origin, ev *cwlogs
 		s.p.metrics.notAggregated.Inc()
 		return
 	}
+	b.spans[len(b.spans)-1].pending = len(b.pending)
 	b.pending = append(b.pending, aggregate.Flow{
 		Start: when, End: f.End,
 		Src: f.SrcAddr, Dst: f.DstAddr,
@@ -263,7 +283,7 @@ func (s *Shard) addFlow(b *Batch, src *vpcflow.Source, o sink.Origin, ev *cwlogs
 func (s *Shard) deadLetter(b *Batch, stage sink.Stage, o sink.Origin, err error) {
 	reason := reasonOf(err)
 	s.p.metrics.badInput.WithLabelValues(string(stage), reason).Inc()
-	b.spans = append(b.spans, docSpan{isDeadLetter: true,
+	b.spans = append(b.spans, docSpan{isDeadLetter: true, pending: -1,
 		deadLetter: sink.NewDeadLetter(s.p.indices.DeadLetter(), o, stage, reason, err, s.p.now())})
 	b.res.DeadLetters++
 }
@@ -345,6 +365,16 @@ func (s *Shard) Cut(ctx context.Context) error {
 // Watermark is the latest flow start (Unix seconds) among the records processed so far, 0 before the first flow.
 // Once the runtime has acknowledged those records it is the shard's progress in event time.
 func (s *Shard) Watermark() int64 { return s.watermark }
+
+// resize returns s with length n and every element zero, reusing its array when it is large enough.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
 
 // bytesOf views s as bytes without copying. The sink only reads Origin.Raw (and copies it into a dead letter), and
 // the envelope's strings stay alive until the batch is written.

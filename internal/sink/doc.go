@@ -53,7 +53,19 @@ type Doc struct {
 	Op     Op
 	Source []byte
 	Origin Origin
+	// Outcome, when set, receives what became of the document once Write returns nil.
+	Outcome *Outcome
 }
+
+// Outcome is what became of a written document.
+type Outcome uint8
+
+const (
+	OutcomeUnknown      Outcome = iota // not reported (Write failed, or nobody asked)
+	OutcomeWritten                     // created or indexed
+	OutcomeExists                      // OpCreate answered 409: a document with its id was already there
+	OutcomeDeadLettered                // refused by the cluster; written to the dead-letter index instead
+)
 
 // Stage names the step of the pipeline at which a dead letter was made.
 type Stage string

@@ -100,8 +100,22 @@ type item struct {
 	off, end   int
 	index, id  string
 	op         Op
-	origin     Origin // Raw points into sink-owned memory
-	deadLetter bool   // the item is itself a dead letter: a permanent refusal fails the write
+	origin     Origin   // Raw points into sink-owned memory
+	deadLetter bool     // the item is itself a dead letter: a permanent refusal fails the write
+	outcome    *Outcome // the caller's Doc.Outcome (carried over to the dead letter that replaces a refused doc)
+}
+
+// settled records what became of it for a caller that asked: status is the item's answer (2xx, or 409 on create).
+func (it *item) settled(status int) {
+	switch {
+	case it.outcome == nil:
+	case it.deadLetter:
+		*it.outcome = OutcomeDeadLettered
+	case status == 409:
+		*it.outcome = OutcomeExists
+	default:
+		*it.outcome = OutcomeWritten
+	}
 }
 
 func (it *item) line() []byte { return it.buf[it.off:it.end] }
@@ -300,6 +314,7 @@ func (s *BulkSink) encode(t *ticket, docs []Doc) []item {
 				buf = buf[:start]
 				dl := newDeadLetter(s.dlIndex, d.Origin, StageIndex, "invalid_json", fmt.Errorf("source of %s/%s: %w", d.Index, d.ID, err), s.now(), d.Index, d.ID)
 				items[i] = s.encodeOne(t, dl, true)
+				items[i].outcome = d.Outcome
 				standalone = append(standalone, i)
 				s.m.deadLettered.WithLabelValues(family(d.Index), "invalid_json").Inc()
 				continue
@@ -315,7 +330,8 @@ func (s *BulkSink) encode(t *ticket, docs []Doc) []item {
 			raws = append(raws, o.Raw...)
 			o.Raw = raws[rs:len(raws):len(raws)]
 		}
-		items[i] = item{t: t, buf: buf, off: start, end: len(buf), index: d.Index, id: d.ID, op: d.Op, origin: o, deadLetter: d.Index == s.dlIndex}
+		items[i] = item{t: t, buf: buf, off: start, end: len(buf), index: d.Index, id: d.ID, op: d.Op, origin: o,
+			deadLetter: d.Index == s.dlIndex, outcome: d.Outcome}
 	}
 	// Every item refers to the final buffer (append may have moved it while encoding), so that consecutive items
 	// can be sent as one slice of it.
@@ -559,6 +575,7 @@ func (s *BulkSink) send(w *worker, pending []*item) sendResult {
 		switch {
 		case r.Status >= 200 && r.Status <= 299, r.Status == 409 && it.op == OpCreate:
 			w.written[family(it.index)]++
+			it.settled(r.Status)
 			ack.add(it.t)
 		case r.Status == 429 || r.Status >= 500 || r.Status == 409 || r.Status == 0:
 			s.m.retried.WithLabelValues(family(it.index), "status_"+strconv.Itoa(r.Status)).Inc()
@@ -591,6 +608,7 @@ func (s *BulkSink) refuse(next []*item, it *item, typ, msg string) []*item {
 	s.m.deadLettered.WithLabelValues(family(it.index), typ).Inc()
 	dl := newDeadLetter(s.dlIndex, it.origin, StageIndex, typ, errors.New(msg), s.now(), it.index, it.id)
 	d := s.encodeOne(it.t, dl, true)
+	d.outcome = it.outcome
 	return append(next, &d)
 }
 
@@ -604,6 +622,7 @@ func (s *BulkSink) ackAll(w *worker, items []*item) {
 	var ack acker
 	for _, it := range items {
 		w.written[family(it.index)]++
+		it.settled(200)
 		ack.add(it.t)
 	}
 	ack.flush()

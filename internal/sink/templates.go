@@ -55,7 +55,9 @@ func (c TemplateConfig) Validate() error {
 }
 
 // TemplateVersion is stored in every template's version and _meta; bump it when a mapping changes.
-const TemplateVersion = 2 // 2: aws.vpcflow.version is a long, as the encoder writes it (a keyword in 1)
+// TemplateVersion history: 2: aws.vpcflow.version is a long, as the encoder writes it (a keyword in 1); 3: the
+// record that first delivered a flow, aws.kinesis.shard_id and aws.kinesis.sequence_number.
+const TemplateVersion = 3
 
 // A Template is one request of the installation: a component or an index template.
 type Template struct {
@@ -99,6 +101,7 @@ func flowProperties() obj {
 		"related": props(obj{"ip": typ("ip")}),
 		"aws": props(obj{
 			"cloudwatch": props(obj{"log_group": kw(), "log_stream": kw(), "ingestion_time": dateType()}),
+			"kinesis":    props(obj{"shard_id": kw(), "sequence_number": kw()}),
 			// Flow-log fields by their AWS names. Those not listed here, known or unknown (a new format version), are
 			// mapped by the dynamic templates below instead of being lost: strings as keyword, numbers as long.
 			"vpcflow": obj{

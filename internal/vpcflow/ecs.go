@@ -229,6 +229,18 @@ func buildDocFields() []DocField {
 			}
 			return appendString(dst, c.src.LogStream), true
 		}, 0},
+		DocField{"aws.kinesis.shard_id", "keyword", "the Kinesis shard of the record that first delivered the flow", false, func(dst []byte, c *docCtx) ([]byte, bool) {
+			if c.src == nil || c.src.ShardID == "" {
+				return dst, false
+			}
+			return appendString(dst, c.src.ShardID), true
+		}, 0},
+		DocField{"aws.kinesis.sequence_number", "keyword", "the sequence number of that record", false, func(dst []byte, c *docCtx) ([]byte, bool) {
+			if c.src == nil || c.src.SequenceNumber == "" {
+				return dst, false
+			}
+			return appendString(dst, c.src.SequenceNumber), true
+		}, 0},
 	)
 }
 

@@ -14,12 +14,18 @@ var (
 	ErrEmptyLine    = errors.New("empty line")
 )
 
-// Source says where a line came from: the CloudWatch Logs event that carried it.
+// Source says where a line came from: the CloudWatch Logs event that carried it, and the Kinesis record that
+// carried the event (empty outside a stream: consumer decode, tests).
 type Source struct {
 	LogGroup  string
 	LogStream string
 	EventID   string
 	Timestamp int64 // the event's timestamp, milliseconds since the epoch
+	// ShardID and SequenceNumber name the record. The document keeps them: they say which delivery of a flow
+	// wrote it first, which is the one whose connection sets count it (a payload delivered twice writes one
+	// document, under the first record's name).
+	ShardID        string
+	SequenceNumber string
 }
 
 // A LineError is a line that cannot be parsed. It is permanent: the line belongs in the dead-letter index.

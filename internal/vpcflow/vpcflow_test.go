@@ -73,7 +73,8 @@ func golden(tb testing.TB, path string, got []byte) {
 }
 
 func source(name string, i int) *Source {
-	return &Source{LogGroup: "/vpc/flowlogs/golden", LogStream: name, EventID: fmt.Sprintf("%056d", i+1), Timestamp: 1795440000123}
+	return &Source{LogGroup: "/vpc/flowlogs/golden", LogStream: name, EventID: fmt.Sprintf("%056d", i+1), Timestamp: 1795440000123,
+		ShardID: "shardId-000000000000", SequenceNumber: fmt.Sprintf("4959%052d", i+1)}
 }
 
 func mustParser(tb testing.TB, formats ...string) *Parser {

@@ -1,0 +1,158 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/kinflow/kinflow/internal/sink"
+)
+
+// A Reader reads documents back from the cluster; sink.Client is one. The pipeline uses it only when a flow's
+// document already existed, to learn which record wrote it first.
+type Reader interface {
+	Do(ctx context.Context, method, path string, body []byte, maxBody int64) (status int, resp []byte, err error)
+}
+
+var _ Reader = sink.Client(nil)
+
+// ErrOwner is wrapped by the errors of looking up who wrote an existing flow document: transient, the batch is
+// retried (nothing of it counts yet).
+var ErrOwner = errors.New("pipeline: reading the first writer of existing flow documents")
+
+// ownerFields are the document fields naming the record that wrote it (vpcflow.Source's ShardID, SequenceNumber).
+const ownerFields = "aws.kinesis.shard_id,aws.kinesis.sequence_number"
+
+// ownerAttempts bounds the lookups of one batch: a document that answered 409 but is not found yet (a replica
+// behind the primary) is looked up again after a short pause; past the last attempt the batch fails and is retried.
+const ownerAttempts = 5
+
+// dropDuplicates leaves out of the batch's pending flows those whose document was already written by another
+// record: the same payload delivered twice (a producer's retry, CloudWatch Logs' at-least-once delivery) on this
+// shard or another. A flow counts in the connection sets of the record that created its document, and only there:
+// a replay of that record (after a crash or a lease steal) finds its own name in the document and counts it again in
+// the same partial (same id), so no interleaving of replays, kills and duplicates counts a flow twice or not at all.
+// Flows whose document was dead-lettered by the cluster are left out as well: they are not in the index, and a
+// redrive that indexes them corrects their windows then.
+func (s *Shard) dropDuplicates(ctx context.Context, b *Batch) (dropped int, err error) {
+	var exists []int // spans whose create answered 409
+	for i := range b.spans {
+		sp := &b.spans[i]
+		if sp.pending < 0 {
+			continue
+		}
+		switch b.outcomes[i] {
+		case sink.OutcomeExists:
+			exists = append(exists, i)
+		case sink.OutcomeDeadLettered:
+			b.drop[sp.pending] = true
+			dropped++
+		}
+	}
+	if len(exists) == 0 {
+		return dropped, nil
+	}
+	if s.p.reader == nil {
+		return 0, fmt.Errorf("%w: %d documents already existed and the pipeline has no Reader", ErrOwner, len(exists))
+	}
+	wait := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		owners, err := s.owners(ctx, b, exists)
+		if err == nil {
+			var missing []int
+			for j, i := range exists {
+				sp := &b.spans[i]
+				switch o := owners[j]; {
+				case !o.found:
+					missing = append(missing, i)
+				case o.shard == "" && o.sequence == "":
+					// Written before documents named their record: counted, as kinflow always did.
+				case o.shard != s.id || o.sequence != sp.origin.SequenceNumber:
+					b.drop[sp.pending] = true
+					dropped++
+				}
+			}
+			if len(missing) == 0 {
+				return dropped, nil
+			}
+			err = fmt.Errorf("%w: %d of %d documents answered 409 but are not found (first: %s/%s)", ErrOwner,
+				len(missing), len(exists), b.spans[missing[0]].index, b.docs[missing[0]].ID)
+			exists = missing
+		}
+		if attempt == ownerAttempts {
+			return 0, err
+		}
+		s.p.metrics.retries.WithLabelValues("owner_lookup").Inc()
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w: %w (last error: %v)", ErrOwner, ctx.Err(), err)
+		case <-time.After(wait/2 + rand.N(wait/2+1)):
+		}
+		wait *= 2
+	}
+}
+
+// owner is what a stored flow document says of the record that wrote it.
+type owner struct {
+	found           bool
+	shard, sequence string
+}
+
+// owners reads the record names of the documents of spans idx with one _mget (realtime: it sees writes that are
+// not yet refreshed).
+func (s *Shard) owners(ctx context.Context, b *Batch, idx []int) ([]owner, error) {
+	type ref struct {
+		Index string `json:"_index"`
+		ID    string `json:"_id"`
+	}
+	refs := make([]ref, len(idx))
+	for j, i := range idx {
+		refs[j] = ref{Index: b.spans[i].index, ID: b.docs[i].ID}
+	}
+	body, err := json.Marshal(map[string]any{"docs": refs})
+	if err != nil {
+		return nil, err
+	}
+	status, resp, err := s.p.reader.Do(ctx, "POST", "/_mget?_source_includes="+ownerFields, body, 64<<20)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOwner, err)
+	}
+	if status != 200 {
+		return nil, fmt.Errorf("%w: status %d: %s", ErrOwner, status, truncate(resp, 512))
+	}
+	var res struct {
+		Docs []struct {
+			Found  bool `json:"found"`
+			Source struct {
+				AWS struct {
+					Kinesis struct {
+						ShardID        string `json:"shard_id"`
+						SequenceNumber string `json:"sequence_number"`
+					} `json:"kinesis"`
+				} `json:"aws"`
+			} `json:"_source"`
+		} `json:"docs"`
+	}
+	if err := json.Unmarshal(resp, &res); err != nil {
+		return nil, fmt.Errorf("%w: decoding the answer: %v", ErrOwner, err)
+	}
+	if len(res.Docs) != len(idx) {
+		return nil, fmt.Errorf("%w: %d documents asked, %d answered", ErrOwner, len(idx), len(res.Docs))
+	}
+	out := make([]owner, len(idx))
+	for j, d := range res.Docs {
+		out[j] = owner{found: d.Found, shard: d.Source.AWS.Kinesis.ShardID, sequence: d.Source.AWS.Kinesis.SequenceNumber}
+	}
+	return out, nil
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return strings.ToValidUTF8(string(b[:n]), "") + "..."
+	}
+	return string(b)
+}
