@@ -13,7 +13,8 @@ import (
 )
 
 // A Flow is what aggregate needs of one flow-log record; the pipeline maps its parsed records to it. Records
-// without traffic (NODATA, SKIPDATA) have no addresses and are not Flows.
+// without traffic (NODATA, SKIPDATA) are not Flows: the pipeline leaves them out by their log status, whatever
+// values their line carries.
 type Flow struct {
 	Start, End       int64 // Unix seconds; the window is chosen by Start, End (0 if unknown) only moves last_seen
 	Src, Dst         netip.Addr

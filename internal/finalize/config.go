@@ -15,8 +15,9 @@ type Config struct {
 	Window          time.Duration
 	AllowedLateness time.Duration
 	MaxExactPeers   int
-	// MaxDelay is the safety net: a window closes when the wall clock passes its end plus MaxDelay, even if a shard
-	// holds the watermark back (a stalled worker, a shard nobody reads).
+	// MaxDelay is the safety net: a shard that holds the watermark back but has recorded no progress for MaxDelay
+	// (a stalled worker, a shard nobody reads) is stuck and stops holding it; windows that close only because of
+	// that are forced. A consumer catching up on a backlog records progress all the time and is never stuck.
 	MaxDelay time.Duration
 	// IdleAfter: a shard that is caught up and has carried no flows for this long does not hold the watermark back.
 	IdleAfter time.Duration
@@ -25,8 +26,9 @@ type Config struct {
 	// any more: in Lambda mode a closed parent shard (the event source mapping never reports its end) or a shard
 	// gone quiet after a backlog.
 	StaleAfter time.Duration
-	// Horizon is how far back (from now) windows are looked at: closed ones are finalized, finalized ones are
-	// corrected when late partials changed them. Older partials are left alone.
+	// Horizon is how far back in event time, from the newest flow any shard has acknowledged, windows are looked
+	// at: closed ones are finalized, finalized ones are corrected when late partials changed them. Older partials
+	// are left alone. Event time, so that a backlog days old is finalized like live data.
 	Horizon time.Duration
 	// PageSize is how many partials one search page returns.
 	PageSize int
