@@ -125,7 +125,8 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			for i := range env.LogEvents {
 				ev := &env.LogEvents[i]
-				src := vpcflow.Source{LogGroup: env.LogGroup, LogStream: env.LogStream, EventID: ev.ID, Timestamp: ev.Timestamp}
+				src := vpcflow.Source{LogGroup: env.LogGroup, LogStream: env.LogStream, EventID: ev.ID, Timestamp: ev.Timestamp,
+					ShardID: benchShard, SequenceNumber: benchSequence}
 				if err := parser.Parse(&f, &src, ev.Message); err != nil {
 					b.Fatal(err)
 				}
@@ -146,7 +147,8 @@ func BenchmarkPipeline(b *testing.B) {
 			buf = buf[:0]
 			for i := range env.LogEvents {
 				ev := &env.LogEvents[i]
-				src := vpcflow.Source{LogGroup: env.LogGroup, LogStream: env.LogStream, EventID: ev.ID, Timestamp: ev.Timestamp}
+				src := vpcflow.Source{LogGroup: env.LogGroup, LogStream: env.LogStream, EventID: ev.ID, Timestamp: ev.Timestamp,
+					ShardID: benchShard, SequenceNumber: benchSequence}
 				if err := parser.Parse(&f, &src, ev.Message); err != nil {
 					b.Fatal(err)
 				}
@@ -252,6 +254,12 @@ func plainDecode(tb testing.TB, rec []byte) *plainEnvelope {
 	return &env
 }
 
+// benchShard and benchSequence name the Kinesis record of every event, as the pipeline does in production.
+const (
+	benchShard    = "shardId-000000000000"
+	benchSequence = "49590338271490256608559692538361571095921575989136588898"
+)
+
 var plainNames = strings.Fields("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status")
 
 // plainParse is the straightforward parser: strings.Fields, then a typed value per field into a map.
@@ -323,6 +331,7 @@ func plainDocument(f map[string]any, group, stream, id string) map[string]any {
 	doc["aws"] = map[string]any{
 		"vpcflow":    map[string]any{"version": f["version"], "interface_id": f["interface-id"], "log_status": f["log-status"]},
 		"cloudwatch": map[string]any{"log_group": group, "log_stream": stream},
+		"kinesis":    map[string]any{"shard_id": benchShard, "sequence_number": benchSequence},
 	}
 	return doc
 }
@@ -385,7 +394,8 @@ func BenchmarkSideBySide(b *testing.B) {
 			buf = buf[:0]
 			for i := range env.LogEvents {
 				ev := &env.LogEvents[i]
-				src := vpcflow.Source{LogGroup: env.LogGroup, LogStream: env.LogStream, EventID: ev.ID, Timestamp: ev.Timestamp}
+				src := vpcflow.Source{LogGroup: env.LogGroup, LogStream: env.LogStream, EventID: ev.ID, Timestamp: ev.Timestamp,
+					ShardID: benchShard, SequenceNumber: benchSequence}
 				if err := parser.Parse(&f, &src, ev.Message); err != nil {
 					b.Fatal(err)
 				}
