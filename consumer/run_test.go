@@ -17,7 +17,6 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/flowgen"
 	"github.com/kinflow/kinflow/internal/testenv"
 )
@@ -130,30 +129,12 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatalf("consumer finalize: %v\n%s", err, errs.String())
 	}
 	t.Logf("finalize: %s", out.String())
-	want := map[string]uint64{}
-	byKey := map[string][]aggregate.Partial{}
-	for _, raw := range testenv.Sources(t, es, name+"-conns-partial-*") {
-		p, err := aggregate.DecodePartial(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k := strconv.FormatInt(p.WindowStart, 10) + " " + p.IP.String()
-		byKey[k] = append(byKey[k], p)
+	want, finals := map[string]uint64{}, map[string]uint64{}
+	for k, set := range mergedPartials(t, es, name) {
+		want[k] = set.PeersCount
 	}
-	for k, ps := range byKey {
-		f, err := aggregate.Finalize(ps, aggregate.DefaultConfig().MaxExactPeers, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want[k] = f[0].PeersCount
-	}
-	finals := map[string]uint64{}
-	for _, raw := range testenv.Sources(t, es, name+"-conns-2*") {
-		f, err := aggregate.DecodeFinal(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		finals[strconv.FormatInt(f.WindowStart, 10)+" "+f.IP.String()] = f.PeersCount
+	for k, set := range finalSets(t, es, name) {
+		finals[k] = set.PeersCount
 	}
 	if fmt.Sprint(finals) != fmt.Sprint(want) {
 		t.Errorf("finals (%d) differ from the merged partials (%d)", len(finals), len(want))

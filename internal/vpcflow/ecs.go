@@ -217,31 +217,29 @@ func buildDocFields() []DocField {
 		}
 	}
 	return append(t,
-		DocField{"aws.cloudwatch.log_group", "keyword", "the CloudWatch Logs group", false, func(dst []byte, c *docCtx) ([]byte, bool) {
-			if c.src == nil || c.src.LogGroup == "" {
-				return dst, false
-			}
-			return appendString(dst, c.src.LogGroup), true
-		}, 0},
-		DocField{"aws.cloudwatch.log_stream", "keyword", "the CloudWatch Logs stream", false, func(dst []byte, c *docCtx) ([]byte, bool) {
-			if c.src == nil || c.src.LogStream == "" {
-				return dst, false
-			}
-			return appendString(dst, c.src.LogStream), true
-		}, 0},
-		DocField{"aws.kinesis.shard_id", "keyword", "the Kinesis shard of the record that first delivered the flow", false, func(dst []byte, c *docCtx) ([]byte, bool) {
-			if c.src == nil || c.src.ShardID == "" {
-				return dst, false
-			}
-			return appendString(dst, c.src.ShardID), true
-		}, 0},
-		DocField{"aws.kinesis.sequence_number", "keyword", "the sequence number of that record", false, func(dst []byte, c *docCtx) ([]byte, bool) {
-			if c.src == nil || c.src.SequenceNumber == "" {
-				return dst, false
-			}
-			return appendString(dst, c.src.SequenceNumber), true
-		}, 0},
+		DocField{"aws.cloudwatch.log_group", "keyword", "the CloudWatch Logs group", false,
+			sourceField(func(s *Source) string { return s.LogGroup }), 0},
+		DocField{"aws.cloudwatch.log_stream", "keyword", "the CloudWatch Logs stream", false,
+			sourceField(func(s *Source) string { return s.LogStream }), 0},
+		DocField{"aws.kinesis.shard_id", "keyword", "the Kinesis shard of the record that first delivered the flow", false,
+			sourceField(func(s *Source) string { return s.ShardID }), 0},
+		DocField{"aws.kinesis.sequence_number", "keyword", "the sequence number of that record", false,
+			sourceField(func(s *Source) string { return s.SequenceNumber }), 0},
 	)
+}
+
+// sourceField writes a string of the line's Source, left out when there is no Source or the string is empty.
+func sourceField(get func(*Source) string) func([]byte, *docCtx) ([]byte, bool) {
+	return func(dst []byte, c *docCtx) ([]byte, bool) {
+		if c.src == nil {
+			return dst, false
+		}
+		v := get(c.src)
+		if v == "" {
+			return dst, false
+		}
+		return appendString(dst, v), true
+	}
 }
 
 func constant(v string) func([]byte, *docCtx) ([]byte, bool) {
