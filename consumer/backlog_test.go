@@ -71,7 +71,7 @@ func scrape(addr, metric string) float64 {
 // other has reported: the lease table must hold the watermark back for the second.
 func TestRunBacklog(t *testing.T) {
 	r := newRig(t, 2)
-	start := time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Hour)
+	start := testenv.Now(t).UTC().Add(-72 * time.Hour).Truncate(time.Hour)
 	cfg := flowgen.DefaultConfig(start)
 	cfg.Seed, cfg.Span = 23, 3*time.Hour
 	g := flowgen.New(cfg)

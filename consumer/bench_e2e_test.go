@@ -38,7 +38,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	b.Setenv("AWS_ACCESS_KEY_ID", "kinflow-test")
 	b.Setenv("AWS_SECRET_ACCESS_KEY", "kinflow-test")
 	client := kinesis.NewFromConfig(testenv.AWSConfig(kin))
-	g := flowgen.New(flowgen.DefaultConfig(time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Hour)))
+	g := flowgen.New(flowgen.DefaultConfig(testenv.Now(b).UTC().Add(-2 * time.Hour).Truncate(time.Hour)))
 	var records [][]byte
 	var perRecord []int
 	events := 0

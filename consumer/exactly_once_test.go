@@ -178,7 +178,7 @@ func TestRunDuplicatesAndKills(t *testing.T) {
 	}
 	r := newRig(t, 4)
 	rng := rand.New(rand.NewPCG(11, 13))
-	cfg := flowgen.DefaultConfig(time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Hour))
+	cfg := flowgen.DefaultConfig(testenv.Now(t).UTC().Add(-3 * time.Hour).Truncate(time.Hour))
 	cfg.Seed = 31
 	batches := flowgen.New(cfg).Timeline(60, 10, 40, 2*time.Minute)
 	bin := filepath.Join(t.TempDir(), "consumer")

@@ -42,7 +42,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Three days old: a backlog, finalized by event time (the wall clock closes nothing here).
-	cfg := flowgen.DefaultConfig(time.Now().UTC().Add(-72 * time.Hour).Truncate(time.Hour))
+	cfg := flowgen.DefaultConfig(testenv.Now(t).UTC().Add(-72 * time.Hour).Truncate(time.Hour))
 	cfg.Seed = 5
 	g := flowgen.New(cfg)
 	lastSeq := map[string]string{}

@@ -135,3 +135,23 @@ func UniqueName(tb testing.TB, prefix string) string {
 	}
 	return fmt.Sprintf("%s-%s-%d", prefix, strings.Trim(name, "-"), time.Now().UnixNano()%1_000_000_000)
 }
+
+// ShiftEnv moves the clock tests build their corpora from (Now) by a Go duration, "-720h" for 30 days back: a run
+// with it proves that no test depends on the day it was written, and that the code under test, which reads the
+// real clock, handles data that much older (a backlog). Tests behind moto's CloudWatch Logs, which drops events older
+// than 14 days as AWS does, keep the real clock.
+const ShiftEnv = "KINFLOW_TEST_SHIFT"
+
+// Now is the clock of test corpora: the wall clock, moved by ShiftEnv when it is set. A malformed shift fails tb.
+func Now(tb testing.TB) time.Time {
+	tb.Helper()
+	v := os.Getenv(ShiftEnv)
+	if v == "" {
+		return time.Now()
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		tb.Fatalf("%s=%q: %v", ShiftEnv, v, err)
+	}
+	return time.Now().Add(d)
+}
