@@ -72,7 +72,7 @@ func ordinaryFlows(tb testing.TB, seed uint64, batches int) []Flow {
 // brute force.
 func attackFlows(tb testing.TB, fanOut int) []Flow {
 	tb.Helper()
-	g := flowgen.New(flowgen.Config{Seed: 99, Span: 10 * time.Minute})
+	g := flowgen.New(flowgen.Config{Seed: 99, Start: flowgen.FixedStart, Span: 10 * time.Minute})
 	scanner, target := netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("10.0.0.5")
 	ports := make([]int, 0, 1024)
 	for p := 1; p <= 1024; p++ {
