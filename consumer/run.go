@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	chk "github.com/vmware/vmware-go-kcl-v2/clientlibrary/checkpoint"
 	kclcfg "github.com/vmware/vmware-go-kcl-v2/clientlibrary/config"
 	"github.com/vmware/vmware-go-kcl-v2/clientlibrary/worker"
 	kcllog "github.com/vmware/vmware-go-kcl-v2/logger"
@@ -102,7 +103,7 @@ func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *pro
 			}),
 			stream:     cfg.StreamName,
 			ddb:        assemble.DynamoDB(cfg, awsCfg),
-			leaseTable: table, poll: time.Second, log: log,
+			leaseTable: table, poll: parentPoll, log: log,
 		}}
 	var finalizerDone chan struct{}
 	if cfg.RunFinalizer {
@@ -121,7 +122,11 @@ func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *pro
 	}
 	defer srv.Close()
 
-	w, err := startWorker(ctx, factory, kc, log)
+	leases := func() *leaseTable {
+		return &leaseTable{Checkpointer: chk.NewDynamoCheckpoint(kc), ctx: work, ddb: assemble.DynamoDB(cfg, awsCfg),
+			table: table, worker: workerID, leases: factory, claimTTL: 2 * failoverTime}
+	}
+	w, err := startWorker(ctx, factory, leases, kc, log)
 	if err != nil {
 		return err
 	}
@@ -164,13 +169,14 @@ func stateStore(ctx context.Context, cfg config.Config, awsCfg aws.Config) (*sta
 	return store, nil
 }
 
-// startWorker starts a KCL worker, trying again for a while when it fails: workers that start together race to
-// create the lease table, and the library gives up on the loser (ResourceInUseException) although the table is about
-// to exist.
-func startWorker(ctx context.Context, f *processorFactory, kc *kclcfg.KinesisClientLibConfiguration, log *slog.Logger) (*worker.Worker, error) {
+// startWorker starts a KCL worker on the lease table leases makes, trying again for a while when it fails: workers
+// that start together race to create the lease table, and the library gives up on the loser
+// (ResourceInUseException) although the table is about to exist.
+func startWorker(ctx context.Context, f *processorFactory, leases func() *leaseTable, kc *kclcfg.KinesisClientLibConfiguration,
+	log *slog.Logger) (*worker.Worker, error) {
 	var err error
 	for attempt, wait := 1, time.Second; attempt <= 6; attempt, wait = attempt+1, 2*wait {
-		w := worker.NewWorker(f, kc)
+		w := worker.NewWorker(f, kc).WithCheckpointer(leases())
 		if err = w.Start(); err == nil {
 			return w, nil
 		}
@@ -204,14 +210,33 @@ func loadConfig(usage, summary string, args []string, stderr io.Writer, validate
 	return cfg, nil
 }
 
+// The KCL timings. A lease lasts failoverTime unless its owner renews it, which the polling consumer does every
+// leaseRenewal. A worker looks for a lease to take every shardSync (±50% jitter, the library's) and takes one at a
+// time, so the shards of a dead worker are taken failoverTime after its last renewal plus about one shardSync per
+// shard it held, and read at once. Each look costs a ListShards and up to two consistent reads of each lease held by
+// another worker.
+const (
+	failoverTime     = 10 * time.Second
+	leaseRenewal     = 2500 * time.Millisecond
+	shardSync        = time.Second
+	idleBetweenReads = time.Second // a caught-up shard's poll interval
+	parentPoll       = time.Second // a child shard's look at whether its parents ended
+)
+
 // tuneKCL sets the KCL timings kinflow wants regardless of the library's defaults.
 func tuneKCL(kc *kclcfg.KinesisClientLibConfiguration) {
-	kc.WithIdleTimeBetweenReadsInMillis(1000).
-		WithShardSyncIntervalMillis(10_000).
-		WithFailoverTimeMillis(10_000).
-		WithLeaseRefreshPeriodMillis(5_000).
+	kc.WithIdleTimeBetweenReadsInMillis(int(idleBetweenReads.Milliseconds())).
+		WithShardSyncIntervalMillis(int(shardSync.Milliseconds())).
+		WithFailoverTimeMillis(int(failoverTime.Milliseconds())).
+		WithLeaseRefreshWaitTime(int(leaseRenewal.Milliseconds())).
 		// Without stealing, the first worker to start keeps every lease and a second one idles.
 		WithLeaseStealing(true)
+	// A claim (a lease steal in progress) holds only while the lease it claims would: when the claimant dies before
+	// taking the shard, the others may take it as soon as the lease ran out, not 2 minutes later (the default). The
+	// owner gives a claimed lease up at its next renewal, and the claimant takes it within one shard sync.
+	kc.LeaseStealingClaimTimeoutMillis = 0
+	// A child shard polls its parent's lease until the parent ended (10 s by default).
+	kc.ParentShardPollIntervalMillis = int(parentPoll.Milliseconds())
 }
 
 // serveHTTP serves /metrics, /healthz (the process is alive) and /readyz (the worker runs) on addr.
@@ -255,6 +280,7 @@ type consumerMetrics struct {
 	checkpoints      *prometheus.CounterVec
 	checkpointErrors prometheus.Counter
 	progressErrors   prometheus.Counter
+	leasesLost       prometheus.Counter
 }
 
 func newConsumerMetrics(reg prometheus.Registerer) *consumerMetrics {
@@ -271,8 +297,11 @@ func newConsumerMetrics(reg prometheus.Registerer) *consumerMetrics {
 			Help: "Checkpoints that failed (lease lost, DynamoDB error)."}),
 		progressErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kinflow", Name: "progress_errors_total",
 			Help: "Shard progress writes (for the finalizer's watermark) that failed."}),
+		leasesLost: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kinflow", Name: "leases_lost_total",
+			Help: "Shard leases lost while processing (taken for balance, run out, or a renewal failed)."}),
 	}
-	reg.MustRegister(m.shardsHeld, m.millisBehind, m.lastCheckpoint, m.checkpoints, m.checkpointErrors, m.progressErrors)
+	reg.MustRegister(m.shardsHeld, m.millisBehind, m.lastCheckpoint, m.checkpoints, m.checkpointErrors, m.progressErrors,
+		m.leasesLost)
 	return m
 }
 
