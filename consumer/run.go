@@ -40,7 +40,8 @@ func runConsumer(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel(cfg.LogLevel)}))
+	log := cfg.Logger(stderr)
+	log.Debug("configuration", "config", cfg)
 	awsCfg, err := assemble.AWSConfig(ctx, cfg)
 	if err != nil {
 		return err
@@ -262,14 +263,6 @@ func serveHTTP(addr string, reg *prometheus.Registry, ready *atomic.Bool, log *s
 		}
 	}()
 	return srv, nil
-}
-
-func logLevel(s string) slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
-		return slog.LevelInfo
-	}
-	return l
 }
 
 // consumerMetrics are the worker's own metrics, beside the pipeline's and the sink's.

@@ -17,6 +17,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
+	"github.com/kinflow/kinflow/internal/finalize"
 	"github.com/kinflow/kinflow/internal/flowgen"
 	"github.com/kinflow/kinflow/internal/testenv"
 )
@@ -123,12 +124,22 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Errorf("after a restart: %d flows and %d partials, want %d and %d", n, p, valid, partials)
 	}
 
-	// One more pass after the shutdown cuts: the finals are exactly the merged partials, and the webhook got each.
-	var out, errs strings.Builder
-	if err := dispatch(ctx, append([]string{"finalize"}, common...), nil, &out, &errs); err != nil {
-		t.Fatalf("consumer finalize: %v\n%s", err, errs.String())
+	// More passes after the shutdown cuts, until the stream has been quiet for -idle-after and every window is
+	// closed: the finals are exactly the merged partials, and the webhook got each.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		var out, errs strings.Builder
+		if err := dispatch(ctx, append([]string{"finalize"}, common...), nil, &out, &errs); err != nil {
+			t.Fatalf("consumer finalize: %v\n%s", err, errs.String())
+		}
+		var rep finalize.Report
+		if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
+			t.Fatalf("consumer finalize printed %q: %v", out.String(), err)
+		}
+		if rep.Open == 0 || time.Now().After(deadline) {
+			t.Logf("finalize: %s", out.String())
+			break
+		}
 	}
-	t.Logf("finalize: %s", out.String())
 	want, finals := map[string]uint64{}, map[string]uint64{}
 	for k, set := range mergedPartials(t, es, name) {
 		want[k] = set.PeersCount
