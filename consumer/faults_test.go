@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +27,6 @@ import (
 	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/faultproxy"
 	"github.com/kinflow/kinflow/internal/finalize"
 	"github.com/kinflow/kinflow/internal/flowgen"
@@ -121,46 +119,10 @@ func (r *rig) check() {
 	if got := testenv.Count(r.t, r.es, r.name+"-flows-*"); got != len(r.lines) {
 		r.t.Errorf("flow documents = %d, want %d (one per line put)", got, len(r.lines))
 	}
-	byKey := map[string][]aggregate.Partial{}
-	for _, src := range testenv.Sources(r.t, r.es, r.name+"-conns-partial-*") {
-		p, err := aggregate.DecodePartial(src)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		k := strconv.FormatInt(p.WindowStart, 10) + " " + p.IP.String()
-		byKey[k] = append(byKey[k], p)
-	}
-	want := map[string]map[netip.Addr]bool{}
-	sent := map[string]uint64{}
-	for _, l := range r.lines {
-		f := strings.Fields(l)
-		if f[13] != "OK" {
-			continue
-		}
-		start, _ := strconv.ParseInt(f[10], 10, 64)
-		w := strconv.FormatInt(start-start%600, 10)
-		src, dst := netip.MustParseAddr(f[3]), netip.MustParseAddr(f[4])
-		for _, k := range [][2]netip.Addr{{src, dst}, {dst, src}} {
-			key := w + " " + k[0].String()
-			if want[key] == nil {
-				want[key] = map[netip.Addr]bool{}
-			}
-			want[key][k[1]] = true
-		}
-		sent[w+" "+src.String()]++
-	}
-	if len(byKey) != len(want) {
-		r.t.Errorf("(window, ip) pairs = %d, want %d", len(byKey), len(want))
-	}
-	for k, ps := range byKey {
-		finals, err := aggregate.Finalize(ps, aggregate.DefaultConfig().MaxExactPeers, 1)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		if f := finals[0]; f.PeersCount != uint64(len(want[k])) || f.FlowsSent != sent[k] {
-			r.t.Errorf("%s: %d peers, %d flows sent; want %d and %d (a lost or double-counted partial)", k,
-				f.PeersCount, f.FlowsSent, len(want[k]), sent[k])
-		}
+	want := referenceSets(r.lines)
+	if diff, n := diffSets(mergedPartials(r.t, r.es, r.name), want, 10); n > 0 {
+		r.t.Errorf("merged partials: %d of %d connection sets differ from the brute force (a lost or double-counted partial):\n%s",
+			n, len(want), strings.Join(diff, "\n"))
 	}
 }
 
@@ -468,21 +430,7 @@ func TestRunWorkerKilled(t *testing.T) {
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		return cmd, addr
 	}
-	leases := func(addr string) int {
-		res, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			return -1
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "kinflow_leases_held "); ok {
-				n, _ := strconv.ParseFloat(v, 64)
-				return int(n)
-			}
-		}
-		return -1
-	}
+	leases := func(addr string) int { return int(scrape(addr, "kinflow_leases_held")) }
 
 	r.put(20)
 	w1, a1 := start("w1")
