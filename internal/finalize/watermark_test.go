@@ -92,3 +92,23 @@ func TestCloseline(t *testing.T) {
 		})
 	}
 }
+
+// The closing rules over 64 shards' progress and leases, as a consumer pass computes them.
+func BenchmarkCloseline(b *testing.B) {
+	now := time.Unix(1_700_000_000, 0)
+	cfg := DefaultConfig()
+	ps := make([]state.Progress, 64)
+	leases := make([]state.Lease, 64)
+	for i := range ps {
+		id := "shardId-" + time.Duration(i).String()
+		ps[i] = state.Progress{ShardID: id, Watermark: int64(1_700_000_000 - i), CaughtUp: i%3 == 0,
+			LastDataAt: now.Add(-time.Duration(i) * time.Second), UpdatedAt: now.Add(-5 * time.Second)}
+		leases[i] = state.Lease{ShardID: id, Owner: "w1", Timeout: now.Add(time.Duration(i%2*20-10) * time.Second)}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if cl := cfg.computeCloseline(ps, leases, now); !cl.ok {
+			b.Fatal("no watermark")
+		}
+	}
+}

@@ -38,6 +38,7 @@ const ownerAttempts = 5
 // the same partial (same id), so no interleaving of replays, kills and duplicates counts a flow twice or not at all.
 // Flows whose document was dead-lettered by the cluster are left out as well: they are not in the index, and a
 // redrive that indexes them corrects their windows then.
+// It returns how many flows it left out as duplicates.
 func (s *Shard) dropDuplicates(ctx context.Context, b *Batch) (dropped int, err error) {
 	var exists []int // spans whose create answered 409
 	for i := range b.spans {
@@ -49,8 +50,7 @@ func (s *Shard) dropDuplicates(ctx context.Context, b *Batch) (dropped int, err 
 		case sink.OutcomeExists:
 			exists = append(exists, i)
 		case sink.OutcomeDeadLettered:
-			b.drop[sp.pending] = true
-			dropped++
+			b.drop[sp.pending] = true // not a duplicate: counted among the dead letters
 		}
 	}
 	if len(exists) == 0 {

@@ -40,28 +40,12 @@ func ExampleStore() {
 			log.Fatal(err)
 		}
 	}
-	// In the finalizer:
+	// In the finalizer, which applies the closing rules to them (internal/finalize):
 	ps, err := st.Progress(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
-	wm, ok := state.Watermark(ps, now, 5*time.Minute)
-	fmt.Println(wm, ok)
-}
-
-func ExampleWatermark() {
-	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	ps := []state.Progress{
-		// Closed parent shard: no longer holds the watermark back.
-		{ShardID: "shardId-000000000000", Watermark: 1_714_564_200, Ended: true},
-		// At the tip and carried flows 10 s ago: holds it back.
-		{ShardID: "shardId-000000000001", Watermark: 1_714_564_500, CaughtUp: true, LastDataAt: now.Add(-10 * time.Second)},
-		// At the tip but quiet for an hour: idle, does not hold it back.
-		{ShardID: "shardId-000000000002", Watermark: 1_714_564_700, CaughtUp: true, LastDataAt: now.Add(-time.Hour)},
+	for _, p := range ps {
+		fmt.Println(p.ShardID, p.Watermark, p.Ended)
 	}
-	fmt.Println(state.Watermark(ps, now, 5*time.Minute))
-	fmt.Println(state.Watermark(nil, now, 5*time.Minute))
-	// Output:
-	// 1714564500 true
-	// 0 false
 }

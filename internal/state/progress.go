@@ -152,35 +152,6 @@ func decodeProgress(it map[string]types.AttributeValue) Progress {
 	}
 }
 
-// Watermark is the event-time watermark over all shards: no shard will still deliver flows older than it (up to
-// the lateness the finalizer allows). Shards that are Ended, or CaughtUp with no data for idleAfter or longer, do
-// not hold it back: they have nothing older to deliver, and an idle shard must not stall every window. It is the
-// minimum Watermark of the other shards, or, when every shard is ended or idle, the maximum of all. ok is false when
-// ps is empty. A shard that never carried data (zero LastDataAt) counts as idle once it is caught up.
-func Watermark(ps []Progress, now time.Time, idleAfter time.Duration) (wm int64, ok bool) {
-	if len(ps) == 0 {
-		return 0, false
-	}
-	var (
-		minHolding int64
-		holding    bool
-		maxAll     = ps[0].Watermark
-	)
-	for _, p := range ps {
-		maxAll = max(maxAll, p.Watermark)
-		if p.Ended || p.CaughtUp && (p.LastDataAt.IsZero() || now.Sub(p.LastDataAt) >= idleAfter) {
-			continue
-		}
-		if !holding || p.Watermark < minHolding {
-			minHolding, holding = p.Watermark, true
-		}
-	}
-	if holding {
-		return minHolding, true
-	}
-	return maxAll, true
-}
-
 // Register records a first progress row for a shard the finalizer knows of (from the KCL lease table) but that
 // has not reported yet: Watermark 0, not caught up, UpdatedAt now. From then on the shard holds the watermark back
 // until it reports, and if it never does, it counts as stuck MaxDelay after now. A shard that already has a row

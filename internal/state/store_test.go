@@ -217,9 +217,6 @@ var storeTests = []struct {
 				t.Fatalf("shard %d: %+v, want %+v", i, p, want)
 			}
 		}
-		if wm, ok := Watermark(got, t0, time.Minute); wm != 1000 || !ok {
-			t.Fatalf("Watermark = %d, %v; want 1000, true", wm, ok)
-		}
 	}},
 	{"progress/racing writers of one shard keep the maximum", true, func(t *testing.T, ctx context.Context, s *Store) {
 		// A lease steal leaves two processors writing one shard for a while; 4 here, each writing 50 watermarks
@@ -249,18 +246,66 @@ var storeTests = []struct {
 			t.Fatalf("Watermark, LastDataAt = %d, %v; want %d, %v", got.Watermark, got.LastDataAt, writers*each, want)
 		}
 	}},
-	{"progress/to watermark", false, func(t *testing.T, ctx context.Context, s *Store) {
-		now := t0
-		mustPut(t, ctx, s, Progress{ShardID: "shardId-000000000000", Watermark: 1_714_564_200, Ended: true, UpdatedAt: now})
-		mustPut(t, ctx, s, Progress{ShardID: "shardId-000000000001", Watermark: 1_714_564_500, CaughtUp: true, LastDataAt: now.Add(-10 * time.Second), UpdatedAt: now})
-		mustPut(t, ctx, s, Progress{ShardID: "shardId-000000000002", Watermark: 1_714_564_700, CaughtUp: true, LastDataAt: now.Add(-time.Hour), UpdatedAt: now})
-		ps, err := s.Progress(ctx)
+	{"progress/register a shard that has not reported", false, func(t *testing.T, ctx context.Context, s *Store) {
+		if err := s.Register(ctx, "b", t0); err != nil {
+			t.Fatal(err)
+		}
+		want := Progress{ShardID: "b", UpdatedAt: t0, Registered: true}
+		if got := progressOf(t, ctx, s, "b"); !cmp.Equal(got, want) {
+			t.Fatalf("registered: %+v, want %+v", got, want)
+		}
+		// A second registration leaves the first: the shard's silence is counted from the first sight.
+		if err := s.Register(ctx, "b", t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if got := progressOf(t, ctx, s, "b"); !cmp.Equal(got, want) {
+			t.Fatalf("registered twice: %+v, want %+v", got, want)
+		}
+		// The shard's own progress ends the registration; registering it later changes nothing.
+		mine := Progress{ShardID: "b", Watermark: 1_714_564_500, CaughtUp: true, LastDataAt: t0.Add(time.Minute), UpdatedAt: t0.Add(time.Minute)}
+		mustPut(t, ctx, s, mine)
+		if err := s.Register(ctx, "b", t0.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if got := progressOf(t, ctx, s, "b"); !cmp.Equal(got, mine) {
+			t.Fatalf("after the shard's own progress and a registration: %+v, want %+v", got, mine)
+		}
+	}},
+	{"leases/read a KCL lease table", false, func(t *testing.T, ctx context.Context, s *Store) {
+		// vmware-go-kcl-v2's lease items, in a table keyed like the KCL's (this store's own, fresh).
+		timeout := t0.Add(10 * time.Second).UTC()
+		items := []map[string]types.AttributeValue{
+			{"ShardID": str("shardId-000000000000"), "Checkpoint": str("SHARD_END")},
+			{"ShardID": str("shardId-000000000001"), "AssignedTo": str("w1"), "LeaseTimeout": str(timeout.Format(time.RFC3339Nano)),
+				"Checkpoint": str("49590000000000000000000000000000000000000000000000000001")},
+			{"ShardID": str("shardId-000000000002"), "ParentShardId": str("shardId-000000000000")},
+			{"ShardID": str("shardId-000000000003"), "AssignedTo": str("w2"), "LeaseTimeout": str("not a time")},
+		}
+		for _, it := range items {
+			if _, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table()), Item: it}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lt, err := NewLeaseTable(s.client, s.Table())
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Shard 0 ended, shard 2 idle: shard 1 holds the watermark.
-		if wm, ok := Watermark(ps, now, 5*time.Minute); wm != 1_714_564_500 || !ok {
-			t.Fatalf("Watermark = %d, %v; want 1714564500, true", wm, ok)
+		got, err := lt.Leases(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []Lease{
+			{ShardID: "shardId-000000000000", Ended: true},
+			{ShardID: "shardId-000000000001", Owner: "w1", Timeout: timeout},
+			{ShardID: "shardId-000000000002"},
+			{ShardID: "shardId-000000000003", Owner: "w2"},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("leases (-want +got):\n%s", diff)
+		}
+		held := []bool{got[0].Held(t0), got[1].Held(t0), got[1].Held(timeout), got[3].Held(t0)}
+		if want := []bool{false, true, false, false}; !cmp.Equal(held, want) {
+			t.Fatalf("held: %v, want %v (free, live, run out, unreadable timeout)", held, want)
 		}
 	}},
 	{"lock/two owners race, exactly one holds", true, func(t *testing.T, ctx context.Context, s *Store) {
