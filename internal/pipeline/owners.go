@@ -20,16 +20,12 @@ type Reader interface {
 
 var _ Reader = sink.Client(nil)
 
-// ErrOwner is wrapped by the errors of looking up who wrote an existing flow document: transient, the batch is
-// retried (nothing of it counts yet).
+// ErrOwner is wrapped by the errors of looking up who wrote an existing flow document. The lookup is retried until
+// the context ends, so Commit returns it only then (nothing of the batch counts).
 var ErrOwner = errors.New("pipeline: reading the first writer of existing flow documents")
 
 // ownerFields are the document fields naming the record that wrote it (vpcflow.Source's ShardID, SequenceNumber).
 const ownerFields = "aws.kinesis.shard_id,aws.kinesis.sequence_number"
-
-// ownerAttempts bounds the lookups of one batch: a document that answered 409 but is not found yet (a replica
-// behind the primary) is looked up again after a short pause; past the last attempt the batch fails and is retried.
-const ownerAttempts = 5
 
 // dropDuplicates leaves out of the batch's pending flows those whose document was already written by another
 // record: the same payload delivered twice (a producer's retry, CloudWatch Logs' at-least-once delivery) on this
@@ -59,8 +55,11 @@ func (s *Shard) dropDuplicates(ctx context.Context, b *Batch) (dropped int, err 
 	if s.p.reader == nil {
 		return 0, fmt.Errorf("%w: %d documents already existed and the pipeline has no Reader", ErrOwner, len(exists))
 	}
-	wait := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	// A lookup that fails (the cluster throttling or down, a document that answered 409 but is not found yet on the
+	// copy that answers) is transient like any write: waited out with capped, jittered backoff until ctx ends,
+	// never turned into a lost or double-counted flow.
+	wait := s.p.cfg.RetryInitial
+	for {
 		owners, err := s.owners(ctx, b, exists)
 		if err == nil {
 			var missing []int
@@ -83,16 +82,14 @@ func (s *Shard) dropDuplicates(ctx context.Context, b *Batch) (dropped int, err 
 				len(missing), len(exists), b.spans[missing[0]].index, b.docs[missing[0]].ID)
 			exists = missing
 		}
-		if attempt == ownerAttempts {
-			return 0, err
-		}
 		s.p.metrics.retries.WithLabelValues("owner_lookup").Inc()
+		s.log.Warn("reading the first writer of existing flow documents failed; retrying", "error", err, "wait", wait)
 		select {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("%w: %w (last error: %v)", ErrOwner, ctx.Err(), err)
 		case <-time.After(wait/2 + rand.N(wait/2+1)):
 		}
-		wait *= 2
+		wait = min(2*wait, s.p.cfg.RetryMax)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,7 +97,10 @@ type env struct {
 	pipe   *pipeline.Pipeline
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvReading(t, nil) }
+
+// newEnvReading is newEnv whose pipeline reads documents back through wrap(client) (nil: the client itself).
+func newEnvReading(t *testing.T, wrap func(pipeline.Reader) pipeline.Reader) *env {
 	t.Helper()
 	url := testenv.URL(t, testenv.Elasticsearch)
 	ctx := testenv.Context(t, time.Minute)
@@ -126,7 +130,12 @@ func newEnv(t *testing.T) *env {
 	}
 	pcfg := pipeline.DefaultConfig()
 	pcfg.Prefix = prefix
-	pipe, err := pipeline.New(pcfg, resolver, s, pipeline.Options{Reader: client})
+	pcfg.RetryInitial, pcfg.RetryMax = time.Millisecond, 10*time.Millisecond
+	var reader pipeline.Reader = client
+	if wrap != nil {
+		reader = wrap(client)
+	}
+	pipe, err := pipeline.New(pcfg, resolver, s, pipeline.Options{Reader: reader})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,6 +290,41 @@ func TestDuplicateDeliveryCountsOnce(t *testing.T) {
 	e.run(t, "shardId-000000000001", c.records[half:], 5)
 	if n := len(e.search(t, e.prefix+"-flows-*")); n != len(c.validLines) {
 		t.Errorf("flow documents = %d, want %d", n, len(c.validLines))
+	}
+	e.checkPartials(t, c.validLines)
+}
+
+// flakyReader answers the first fails requests with 503, then passes them on.
+type flakyReader struct {
+	pipeline.Reader
+	fails, calls atomic.Int64
+}
+
+func (f *flakyReader) Do(ctx context.Context, method, path string, body []byte, maxBody int64) (int, []byte, error) {
+	if f.calls.Add(1) <= f.fails.Load() {
+		return 503, []byte(`{"error":"unavailable"}`), nil
+	}
+	return f.Reader.Do(ctx, method, path, body, maxBody)
+}
+
+// The cluster refuses the lookups of existing documents for a while (503): the shard waits them out and counts
+// every flow once; it neither fails the batch for good nor guesses.
+func TestOwnerLookupWaitsOutTheCluster(t *testing.T) {
+	flaky := &flakyReader{}
+	flaky.fails.Store(6)
+	e := newEnvReading(t, func(r pipeline.Reader) pipeline.Reader { flaky.Reader = r; return flaky })
+	c := makeCorpus(t, 12)
+	copies := make([]pipeline.Record, len(c.records))
+	for i, r := range c.records {
+		copies[i] = pipeline.Record{SequenceNumber: fmt.Sprintf("4960%052d", i), Data: r.Data}
+	}
+	e.run(t, "shardId-000000000001", c.records, 5)
+	res := e.run(t, "shardId-000000000002", copies, 5) // every flow exists: each batch looks its owners up
+	if res.Duplicates == 0 {
+		t.Error("the copies reported no duplicates")
+	}
+	if n := flaky.calls.Load(); n <= 6 {
+		t.Errorf("%d lookups, want the 6 refused and then more", n)
 	}
 	e.checkPartials(t, c.validLines)
 }
