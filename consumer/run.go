@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -97,11 +96,7 @@ func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *pro
 	}
 	factory := &processorFactory{ctx: work, pipe: parts.Pipeline, interval: checkpointInterval, metrics: metrics,
 		log: log, now: time.Now, state: store, parents: &parentGate{
-			kinesis: kinesis.NewFromConfig(awsCfg, func(o *kinesis.Options) {
-				if cfg.KinesisEndpoint != "" {
-					o.BaseEndpoint = aws.String(cfg.KinesisEndpoint)
-				}
-			}),
+			kinesis: assemble.Kinesis(cfg, awsCfg),
 			stream:     cfg.StreamName,
 			ddb:        assemble.DynamoDB(cfg, awsCfg),
 			leaseTable: table, poll: parentPoll, log: log,

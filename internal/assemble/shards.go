@@ -40,9 +40,9 @@ func (s *consumerShards) Leases(ctx context.Context) ([]state.Lease, error) {
 	if err != nil {
 		return nil, err
 	}
-	listed := make(map[string]bool, len(out))
-	for _, l := range out {
-		listed[l.ShardID] = true
+	listed := make(map[string]int, len(out))
+	for i, l := range out {
+		listed[l.ShardID] = i
 	}
 	in := &kinesis.ListShardsInput{StreamName: aws.String(s.stream)}
 	for {
@@ -52,9 +52,19 @@ func (s *consumerShards) Leases(ctx context.Context) ([]state.Lease, error) {
 		}
 		for _, sh := range page.Shards {
 			id := aws.ToString(sh.ShardId)
+			var parents []string
+			for _, p := range []*string{sh.ParentShardId, sh.AdjacentParentShardId} {
+				if p != nil {
+					parents = append(parents, *p)
+				}
+			}
 			open := sh.SequenceNumberRange == nil || sh.SequenceNumberRange.EndingSequenceNumber == nil
-			if open && !listed[id] {
-				out = append(out, state.Lease{ShardID: id})
+			i, inTable := listed[id]
+			switch {
+			case inTable:
+				out[i].Parents = parents // the lease table knows only ParentShardId, not a merge's second parent
+			case open:
+				out = append(out, state.Lease{ShardID: id, Parents: parents})
 			}
 		}
 		if page.NextToken == nil {

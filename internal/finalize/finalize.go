@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,7 @@ type State interface {
 	Claim(ctx context.Context, w state.Window) error
 	Finish(ctx context.Context, start, revision int64, now time.Time) error
 	Register(ctx context.Context, shardID string, now time.Time) error
+	RenewRegistration(ctx context.Context, shardID string, now time.Time) error
 }
 
 // Leases lists the shards of the consumer's KCL lease table; *state.LeaseTable is one.
@@ -143,7 +145,9 @@ func (f *Finalizer) RunOnce(ctx context.Context) (Report, error) {
 		return rep, err
 	}
 	if !cl.ok {
-		return rep, nil // no shard has reported or is known: nothing can close
+		// No shard has ever reported (Lambda mode with every progress write failing, or a lost state table): event
+		// time is unknown, and only the safety net closes windows, MaxDelay after they would have closed.
+		cl.watermark, cl.strict, cl.newest = started.Add(-f.cfg.MaxDelay).Unix(), math.MinInt64, started.Unix()
 	}
 	rep.Watermark = cl.watermark
 	f.metrics.watermark.Set(float64(cl.watermark))
@@ -209,21 +213,43 @@ func (f *Finalizer) closeline(ctx context.Context, now time.Time) (closeline, er
 		if leases, err = f.parts.Leases.Leases(ctx); err != nil {
 			return closeline{}, fmt.Errorf("finalize: reading the lease table: %w", err)
 		}
-		known := make(map[string]bool, len(progress))
-		for _, p := range progress {
-			known[p.ShardID] = true
+		known := make(map[string]int, len(progress))
+		for i, p := range progress {
+			known[p.ShardID] = i
+		}
+		ended := make(map[string]bool, len(leases))
+		for _, l := range leases {
+			ended[l.ShardID] = l.Ended
 		}
 		for _, l := range leases {
-			if known[l.ShardID] || l.Ended {
-				continue
+			i, seen := known[l.ShardID]
+			switch {
+			case l.Ended:
+			case !seen:
+				if err := f.parts.State.Register(ctx, l.ShardID, now); err != nil {
+					return closeline{}, fmt.Errorf("finalize: registering shard %s: %w", l.ShardID, err)
+				}
+				progress = append(progress, state.Progress{ShardID: l.ShardID, UpdatedAt: now, Registered: true})
+			case progress[i].Registered && waiting(l, ended):
+				// A child waiting for its parents cannot report yet: it is not stuck, however long they take.
+				if err := f.parts.State.RenewRegistration(ctx, l.ShardID, now); err != nil {
+					return closeline{}, fmt.Errorf("finalize: renewing the registration of shard %s: %w", l.ShardID, err)
+				}
+				progress[i].UpdatedAt = now
 			}
-			if err := f.parts.State.Register(ctx, l.ShardID, now); err != nil {
-				return closeline{}, fmt.Errorf("finalize: registering shard %s: %w", l.ShardID, err)
-			}
-			progress = append(progress, state.Progress{ShardID: l.ShardID, UpdatedAt: now, Registered: true})
 		}
 	}
 	return f.cfg.computeCloseline(progress, leases, now), nil
+}
+
+// waiting reports whether a shard still waits for a parent the lease table lists as not ended.
+func waiting(l state.Lease, ended map[string]bool) bool {
+	for _, p := range l.Parents {
+		if e, listed := ended[p]; listed && !e {
+			return true
+		}
+	}
+	return false
 }
 
 // window finalizes one closed window: claim the revision, write finals and deliver them chunk by chunk, record done.

@@ -62,6 +62,7 @@ type env struct {
 	receiver *receiver
 	gen      *flowgen.Generator
 	editCfg  func(*finalize.Config) // applied to every finalizer's config, when set
+	leases   finalize.Leases        // the consumer's lease table, when set
 }
 
 func newEnv(t *testing.T) *env { return newEnvOn(t, testenv.Elasticsearch) }
@@ -176,7 +177,7 @@ func (e *env) finalizer(now time.Time, wh *webhook.Client, hook func(finalize.St
 	if e.editCfg != nil {
 		e.editCfg(&cfg)
 	}
-	f, err := finalize.New(cfg, finalize.Parts{Search: e.client, Sink: e.sink, State: e.store, Webhook: wh},
+	f, err := finalize.New(cfg, finalize.Parts{Search: e.client, Sink: e.sink, State: e.store, Webhook: wh, Leases: e.leases},
 		finalize.Options{Now: func() time.Time { return now }, Hook: hook})
 	if err != nil {
 		e.t.Fatal(err)
@@ -381,8 +382,9 @@ func testAgainstReference(t *testing.T, e *env) {
 	e.feed(batches, rng)
 	ctx := testenv.Context(t, 2*time.Minute)
 
-	// The newest flow starts just before 13:00, so windows ending by 12:45 (lateness 15 minutes) are closed: the
-	// four from 12:00 to 12:30. The clock is 13:05: the safety net (window end + 1 hour) closes nothing more.
+	// Every shard is caught up and quiet at the finalizer's clock, the end of the corpus's hour: none holds the
+	// watermark back, so it is the clock, and windows ending 15 minutes (the lateness) before it are closed: the
+	// first four of six.
 	now := finalizerAt
 	wh := e.webhook(webhook.FormatCompat, nil)
 	rep, err := e.finalizer(now, wh, nil).RunOnce(ctx)
@@ -610,5 +612,104 @@ func TestChunksCutByBytes(t *testing.T) {
 		if n < 2 {
 			t.Errorf("window %s went out in %d chunk; the byte budget did not cut it", w, n)
 		}
+	}
+}
+
+// fixedLeases is a lease table that says what the test sets.
+type fixedLeases struct{ leases []state.Lease }
+
+func (f *fixedLeases) Leases(context.Context) ([]state.Lease, error) { return f.leases, nil }
+
+// Consumer mode: a child shard the lease table lists holds the watermark back until it reports, however long its
+// parent takes (it is waiting, not stuck), and after its parent ended for as long as it needs to start; nothing is
+// closed before it reported, and nothing is forced.
+func TestChildShardHoldsTheWatermark(t *testing.T) {
+	e := newEnvOn(t, testenv.Elasticsearch)
+	e.feed(e.gen.Batches(30, 20, 60), rand.New(rand.NewPCG(3, 4)))
+	ctx := testenv.Context(t, 2*time.Minute)
+	const child = "shardId-000000000009"
+	lease := func(i int, at time.Time) state.Lease {
+		return state.Lease{ShardID: fmt.Sprintf("shardId-%012d", i), Owner: "w1", Timeout: at.Add(10 * time.Second)}
+	}
+	leasesAt := func(at time.Time, parentEnded bool) []state.Lease {
+		ls := []state.Lease{lease(0, at), lease(1, at), lease(2, at), {ShardID: child, Parents: []string{"shardId-000000000000"}}}
+		ls[0].Ended = parentEnded
+		return ls
+	}
+	// The three shards report every pass as live workers do: caught up, quiet since the corpus.
+	report := func(at time.Time) {
+		for i, sh := range e.shards {
+			if err := e.store.PutProgress(ctx, state.Progress{ShardID: fmt.Sprintf("shardId-%012d", i), Watermark: sh.Watermark(),
+				CaughtUp: true, LastDataAt: flowStart, UpdatedAt: at}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	wh := e.webhook(webhook.FormatCompat, nil)
+	pass := func(at time.Time, parentEnded bool) finalize.Report {
+		t.Helper()
+		report(at)
+		e.leases = &fixedLeases{leasesAt(at, parentEnded)}
+		rep, err := e.finalizer(at, wh, nil).RunOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	steps := []struct {
+		name        string
+		at          time.Time
+		parentEnded bool
+		finalized   int
+	}{
+		{"the child is first seen: registered, it holds", finalizerAt, false, 0},
+		{"two hours later its parent is still read: waiting, not stuck", finalizerAt.Add(2 * time.Hour), false, 0},
+		{"the parent ended a minute ago, the child has not started yet", finalizerAt.Add(2*time.Hour + time.Minute), true, 0},
+	}
+	for _, st := range steps {
+		if rep := pass(st.at, st.parentEnded); rep.Finalized != st.finalized || rep.Forced != 0 || rep.Watermark != 0 {
+			t.Fatalf("%s: report %+v; want nothing finalized or forced, watermark 0", st.name, rep)
+		}
+	}
+	// The child reports (it read its share, caught up and quiet): every window closes, none forced.
+	at := finalizerAt.Add(2*time.Hour + 2*time.Minute)
+	if err := e.store.PutProgress(ctx, state.Progress{ShardID: child, CaughtUp: true, UpdatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	ls := leasesAt(at, true)
+	ls[3].Owner, ls[3].Timeout = "w2", at.Add(10*time.Second)
+	report(at)
+	e.leases = &fixedLeases{ls}
+	rep, err := e.finalizer(at, wh, nil).RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Finalized != rep.Windows || rep.Windows == 0 || rep.Forced != 0 {
+		t.Fatalf("after the child reported: %+v; want every window finalized, none forced", rep)
+	}
+}
+
+// Without any shard progress (Lambda mode whose progress writes all fail) only the safety net closes windows:
+// MaxDelay after they would have closed, each counted as forced.
+func TestNoProgressOnlyTheSafetyNetCloses(t *testing.T) {
+	e := newEnvOn(t, testenv.Elasticsearch)
+	e.feed(e.gen.Batches(30, 20, 60), rand.New(rand.NewPCG(5, 6)))
+	ctx := testenv.Context(t, 2*time.Minute)
+	empty, err := state.New(dynamodb.NewFromConfig(testenv.AWSConfig(testenv.URL(t, testenv.Dynalite))), testenv.UniqueName(t, "kff"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := empty.EnsureTable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.store = empty
+	wh := e.webhook(webhook.FormatCompat, nil)
+	if rep, err := e.finalizer(finalizerAt, wh, nil).RunOnce(ctx); err != nil || rep.Finalized != 0 {
+		t.Fatalf("at the end of the hour: %+v, %v; want nothing finalized", rep, err)
+	}
+	// An hour later: the four windows that would have closed by then (ending 15 minutes before the hour) close.
+	rep, err := e.finalizer(finalizerAt.Add(time.Hour), wh, nil).RunOnce(ctx)
+	if err != nil || rep.Finalized != 4 || rep.Forced != 4 {
+		t.Fatalf("an hour later: %+v, %v; want 4 finalized, all forced", rep, err)
 	}
 }

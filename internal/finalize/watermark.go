@@ -21,6 +21,9 @@ type closeline struct {
 	stuck []string
 }
 
+// maxAhead is how far past the clock a shard's progress counts.
+const maxAhead = time.Hour
+
 // shardState is one shard's say in the watermark.
 type shardState int
 
@@ -34,9 +37,10 @@ const (
 // mode, the KCL lease table (leases nil: Lambda mode, no inventory).
 //
 //   - A shard that ended (progress Ended, or SHARD_END in the lease table) does not hold.
-//   - With a lease table: a shard whose lease no live worker holds holds at its last progress, caught up or not,
-//     however old: nobody reads it, so flows may still be waiting in it (a dead worker's shard, a child shard not
-//     started yet). A shard without progress holds at 0 (the caller registers it, so it gets a row).
+//   - With a lease table: a shard whose lease no live worker holds holds at its last progress, caught up or not:
+//     nobody reads it, so flows may still be waiting in it (a dead worker's shard, a child shard not started yet).
+//     A shard without progress holds at 0 (the caller registers it, so it gets a row, and renews the row while
+//     the shard waits for its parents).
 //   - A shard the lease table does not list (Lambda mode has no lease table) no longer holds once it has recorded
 //     no progress for StaleAfter (a closed parent shard, whose end the event source mapping never reports).
 //   - A shard caught up and without flows for IdleAfter does not hold (it would stall every window).
@@ -57,8 +61,12 @@ func (c Config) computeCloseline(ps []state.Progress, leases []state.Lease, now 
 	var cl closeline
 	minHold, minAll := int64(0), int64(0)
 	holding, holdingAll := false, false
+	// A flow stamped in the future (a bad clock, a corrupt line) would push a shard's never-decreasing watermark,
+	// and with it the horizon, past every real window: progress counts up to maxAhead past the clock.
+	ahead := now.Add(maxAhead).Unix()
 	for _, p := range ps {
 		cl.ok = true
+		p.Watermark = min(p.Watermark, ahead)
 		if !p.Registered {
 			cl.newest = max(cl.newest, p.Watermark)
 		}

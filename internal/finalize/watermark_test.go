@@ -68,6 +68,8 @@ func TestCloseline(t *testing.T) {
 		{name: "a registered shard that never reports is stuck after MaxDelay", ps: []state.Progress{
 			{ShardID: "a", UpdatedAt: now.Add(-time.Hour), Registered: true}, busy("b", 5000)},
 			leases: []state.Lease{held("a"), held("b")}, wm: 5000, strict: 0, newest: 5000, stuck: []string{"a"}, ok: true},
+		{name: "a flow from the future counts up to an hour past the clock", ps: []state.Progress{busy("a", now.Unix()+86400), busy("b", 5000)},
+			wm: 5000, strict: 5000, newest: now.Unix() + 3600, ok: true},
 		{name: "every shard stuck: the wall clock, strict at the slowest", ps: []state.Progress{
 			{ShardID: "a", Watermark: 1000, UpdatedAt: now.Add(-time.Hour)}},
 			leases: []state.Lease{held("a")}, strict: 1000, newest: 1000, stuck: []string{"a"}, ok: true, wantWallClock: true},

@@ -20,6 +20,8 @@ type Lease struct {
 	Owner   string    // worker id holding it; "" when free
 	Timeout time.Time // the lease is held until then; the owner renews it while it lives
 	Ended   bool      // checkpointed at SHARD_END: fully processed
+	// Parents are the shards it was split or merged from; the KCL starts it only after they ended.
+	Parents []string
 }
 
 // Held reports whether a live worker holds the lease at now.
@@ -31,6 +33,7 @@ const (
 	kclTimeout  = "LeaseTimeout" // RFC 3339 with nanoseconds, UTC
 	kclCheckpnt = "Checkpoint"
 	kclShardEnd = "SHARD_END"
+	kclParent   = "ParentShardId"
 )
 
 // A LeaseTable reads a KCL lease table; it never writes to it.
@@ -66,8 +69,11 @@ func (t *LeaseTable) Leases(ctx context.Context) ([]Lease, error) {
 				continue
 			}
 			timeout, _ := time.Parse(time.RFC3339Nano, getStr(it, kclTimeout))
-			out = append(out, Lease{ShardID: id, Owner: getStr(it, kclOwner), Timeout: timeout,
-				Ended: getStr(it, kclCheckpnt) == kclShardEnd})
+			l := Lease{ShardID: id, Owner: getStr(it, kclOwner), Timeout: timeout, Ended: getStr(it, kclCheckpnt) == kclShardEnd}
+			if p := getStr(it, kclParent); p != "" {
+				l.Parents = []string{p}
+			}
+			out = append(out, l)
 		}
 		if len(page.LastEvaluatedKey) == 0 {
 			break

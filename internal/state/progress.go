@@ -152,6 +152,28 @@ func decodeProgress(it map[string]types.AttributeValue) Progress {
 	}
 }
 
+// RenewRegistration moves the UpdatedAt of a shard's registration (see Register) to now, for a shard that cannot
+// report yet because it waits for its parents: its silence is counted from when it could start. A row the shard
+// has written itself is left as it is; that is not an error.
+func (s *Store) RenewRegistration(ctx context.Context, shardID string, now time.Time) error {
+	const op = "renew registration"
+	if shardID == "" {
+		return invalid(op, `""`, "empty shard id")
+	}
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(progressPrefix + shardID),
+		UpdateExpression:          aws.String("SET #ua = :ua"),
+		ConditionExpression:       aws.String("#r = :true"),
+		ExpressionAttributeNames:  map[string]string{"#ua": attrUpdatedAt, "#r": attrRegistered},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":ua": millis(now), ":true": boolean(true)},
+	})
+	if err != nil && !conditionFailed(err) {
+		return wrap(op, shardID, err)
+	}
+	return nil
+}
+
 // Register records a first progress row for a shard the finalizer knows of (from the KCL lease table) but that
 // has not reported yet: Watermark 0, not caught up, UpdatedAt now. From then on the shard holds the watermark back
 // until it reports, and if it never does, it counts as stuck MaxDelay after now. A shard that already has a row

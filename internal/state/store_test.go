@@ -261,10 +261,21 @@ var storeTests = []struct {
 		if got := progressOf(t, ctx, s, "b"); !cmp.Equal(got, want) {
 			t.Fatalf("registered twice: %+v, want %+v", got, want)
 		}
-		// The shard's own progress ends the registration; registering it later changes nothing.
+		// A shard waiting for its parents has its registration renewed: its silence counts from then.
+		if err := s.RenewRegistration(ctx, "b", t0.Add(30*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		want.UpdatedAt = t0.Add(30 * time.Minute)
+		if got := progressOf(t, ctx, s, "b"); !cmp.Equal(got, want) {
+			t.Fatalf("renewed: %+v, want %+v", got, want)
+		}
+		// The shard's own progress ends the registration; registering or renewing it later changes nothing.
 		mine := Progress{ShardID: "b", Watermark: 1_714_564_500, CaughtUp: true, LastDataAt: t0.Add(time.Minute), UpdatedAt: t0.Add(time.Minute)}
 		mustPut(t, ctx, s, mine)
 		if err := s.Register(ctx, "b", t0.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RenewRegistration(ctx, "b", t0.Add(3*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		if got := progressOf(t, ctx, s, "b"); !cmp.Equal(got, mine) {
@@ -297,7 +308,7 @@ var storeTests = []struct {
 		want := []Lease{
 			{ShardID: "shardId-000000000000", Ended: true},
 			{ShardID: "shardId-000000000001", Owner: "w1", Timeout: timeout},
-			{ShardID: "shardId-000000000002"},
+			{ShardID: "shardId-000000000002", Parents: []string{"shardId-000000000000"}},
 			{ShardID: "shardId-000000000003", Owner: "w2"},
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
