@@ -70,8 +70,10 @@ func (f *processorFactory) lost(shardID string, err error) bool {
 	return len(ps) > 0
 }
 
-// ended is the end of shardID's oldest consumer in this worker, however it ended: the processor stops, if Shutdown
-// has not already stopped it.
+// ended is the end of one of shardID's consumers in this worker, however it ended: the processor stops, if Shutdown
+// has not already stopped it. The library does not say which consumer ended, and one may end before Initialize
+// (never listed); so a processor already stopped (lease lost, or taken again by this worker) is the one taken off
+// the list first, and the oldest only when none is: a live processor is never stopped while a stopped one is listed.
 func (f *processorFactory) ended(shardID string) {
 	f.mu.Lock()
 	ps := f.leases[shardID]
@@ -79,13 +81,20 @@ func (f *processorFactory) ended(shardID string) {
 		f.mu.Unlock()
 		return // it ended before Initialize
 	}
+	i := 0
+	for j, q := range ps {
+		if q.ctx.Err() != nil {
+			i = j
+			break
+		}
+	}
+	p := ps[i]
 	if len(ps) == 1 {
 		delete(f.leases, shardID)
 	} else {
-		f.leases[shardID] = ps[1:]
+		f.leases[shardID] = append(ps[:i:i], ps[i+1:]...)
 	}
 	f.mu.Unlock()
-	p := ps[0]
 	p.cancel()
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -53,7 +53,9 @@ type Doc struct {
 	Op     Op
 	Source []byte
 	Origin Origin
-	// Outcome, when set, receives what became of the document once Write returns nil.
+	// Outcome, when set, receives what became of the document; read it only after Write returned nil. After Write
+	// returned an error, requests still in flight may write it until they end: do not reuse its memory for another
+	// Write (the pipeline abandons a shard whose write failed).
 	Outcome *Outcome
 }
 
