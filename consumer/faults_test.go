@@ -296,13 +296,14 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-// logLine is what the resharding test reads of the consumer's JSON log lines.
+// logLine is what the tests read of the consumer's JSON log lines.
 type logLine struct {
-	Msg     string `json:"msg"`
-	Shard   string `json:"shard"`
-	Reason  string `json:"reason"`
-	Records int    `json:"records"`
-	Error   string `json:"error"`
+	Time    time.Time `json:"time"`
+	Msg     string    `json:"msg"`
+	Shard   string    `json:"shard"`
+	Reason  string    `json:"reason"`
+	Records int       `json:"records"`
+	Error   string    `json:"error"`
 }
 
 func (l *lockedBuffer) lines(tb testing.TB) []logLine {

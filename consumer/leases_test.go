@@ -73,7 +73,7 @@ func TestRunLeaseSteal(t *testing.T) {
 		t.Errorf("w1 lost %v leases, want at least 1: the steal went unnoticed", lost)
 	}
 	for _, w := range workers {
-		for _, problem := range actsWithoutLease(w.logs.events(t)) {
+		for _, problem := range actsWithoutLease(w.logs.events()) {
 			t.Errorf("%s: %s", w.id, problem)
 		}
 	}
@@ -115,7 +115,7 @@ func TestRunDeadClaimant(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("4 minutes after the claim, %s was not read again (released after %v)", shard, released)
 		}
-		for _, e := range w.logs.events(t) {
+		for _, e := range w.logs.events() {
 			switch {
 			case e.Shard != shard || e.Time.Before(claimed):
 			case released == 0 && strings.HasPrefix(e.Msg, "shard lease lost"):
@@ -191,7 +191,7 @@ func TestRunFailover(t *testing.T) {
 					t.Fatalf("2 minutes after the kill the survivor has read %v of the orphaned shards %v (taken: %v)\nsurvivor log:\n%s",
 						read, orphans, taken, survivor.logs.String())
 				}
-				for _, e := range survivor.logs.events(t) {
+				for _, e := range survivor.logs.events() {
 					if e.Time.Before(killed) || !slices.Contains(orphans, e.Shard) {
 						continue
 					}
@@ -434,7 +434,7 @@ func counterValue(tb testing.TB, reg *prometheus.Registry, name string) float64 
 
 // actsWithoutLease lists what a worker's processors did on a shard while the worker did not hold its lease: a batch
 // made durable or a checkpoint after the lease was lost (or before it was taken).
-func actsWithoutLease(events []event) []string {
+func actsWithoutLease(events []logLine) []string {
 	var problems []string
 	holding := map[string]bool{}
 	for i, e := range events {
@@ -453,22 +453,13 @@ func actsWithoutLease(events []event) []string {
 	return problems
 }
 
-// event is what the lease tests read of the consumer's JSON log lines.
-type event struct {
-	Time  time.Time `json:"time"`
-	Msg   string    `json:"msg"`
-	Shard string    `json:"shard"`
-	Error string    `json:"error"`
-}
-
 // events parses the log; lines that are not JSON (a worker process may print a Go runtime message) are skipped.
-func (l *lockedBuffer) events(tb testing.TB) []event {
-	tb.Helper()
+func (l *lockedBuffer) events() []logLine {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out []event
+	var out []logLine
 	for _, raw := range strings.Split(l.b.String(), "\n") {
-		var e event
+		var e logLine
 		if json.Unmarshal([]byte(raw), &e) == nil {
 			out = append(out, e)
 		}
