@@ -11,6 +11,7 @@ import (
 	"github.com/kinflow/kinflow/internal/faultproxy"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/sink/elastic"
+	"github.com/kinflow/kinflow/internal/sink/sinktest"
 	"github.com/kinflow/kinflow/internal/testenv"
 )
 
@@ -68,7 +69,7 @@ func TestSettleThroughFaultProxy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			direct := esClient(t, url)
-			prefix := installTemplates(t, direct)
+			prefix := sinktest.Setup(t, direct)
 			if tt.blockDL {
 				dl := "/" + prefix + "-deadletter"
 				esDo(t, direct, "PUT", dl, nil)
@@ -169,26 +170,6 @@ func esClient(tb testing.TB, url string) sink.Client {
 		tb.Fatal(err)
 	}
 	return c
-}
-
-// installTemplates installs strict templates under a fresh prefix and deletes its indices and templates when tb ends.
-func installTemplates(tb testing.TB, c sink.Client) string {
-	tb.Helper()
-	prefix := testenv.UniqueName(tb, "kf")
-	tc := sink.DefaultTemplateConfig()
-	tc.Prefix, tc.Dynamic, tc.Replicas = prefix, "strict", 0
-	if err := sink.InstallTemplates(testenv.Context(tb, time.Minute), c, tc, slog.New(slog.DiscardHandler)); err != nil {
-		tb.Fatalf("installing templates: %v", err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c.Do(ctx, "DELETE", "/"+prefix+"-*", nil, 1<<20) //nolint:errcheck // best effort
-		for _, t := range slices.Backward(sink.Templates(tc)) {
-			c.Do(ctx, "DELETE", t.Path, nil, 1<<20) //nolint:errcheck
-		}
-	})
-	return prefix
 }
 
 func esDo(tb testing.TB, c sink.Client, method, path string, body []byte) {

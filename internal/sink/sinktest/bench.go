@@ -25,7 +25,7 @@ var BenchDocs = 20000
 // all of them. Each iteration writes into a fresh index, so both paths really index documents.
 func Bench(b *testing.B, be Backend) {
 	c := be.NewClient(b, be.URL, 4)
-	prefix := setup(b, be, c)
+	prefix := Setup(b, c)
 	flows := Corpus(prefix, BenchDocs, 0, 23)
 	docs := Docs(flows)
 	sc := testSinkConfig(be, prefix)

@@ -40,7 +40,7 @@ type docFamily struct {
 // keyword field: the cluster takes it. Unknown format fields are held to the README's aws.vpcflow.<unknown field>.
 func testFieldTypes(t *testing.T, b Backend) {
 	c := b.NewClient(t, b.URL, 4)
-	prefix := setup(t, b, c)
+	prefix := Setup(t, c)
 	root := moduleRoot(t)
 	readme := readmeTables(t, filepath.Join(root, "README.md"))
 	families := []docFamily{

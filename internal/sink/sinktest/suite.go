@@ -41,8 +41,9 @@ func Run(t *testing.T, b Backend) {
 	t.Run("Faults", func(t *testing.T) { testFaults(t, b) })
 }
 
-// setup installs the templates under a fresh prefix and deletes its indices and templates when tb ends.
-func setup(tb testing.TB, b Backend, c sink.Client) string {
+// Setup installs strict templates (no replicas) under a fresh prefix and deletes its indices and templates when tb
+// ends; it returns the prefix.
+func Setup(tb testing.TB, c sink.Client) string {
 	tb.Helper()
 	prefix := testenv.UniqueName(tb, "kf")
 	tc := sink.DefaultTemplateConfig()
@@ -87,7 +88,7 @@ func newSink(tb testing.TB, c sink.Client, sc sink.Config, reg prometheus.Regist
 
 func testTemplatesAndQuery(t *testing.T, b Backend) {
 	c := b.NewClient(t, b.URL, 4)
-	prefix := setup(t, b, c)
+	prefix := Setup(t, c)
 	// The second installation is what every start-up does.
 	tc := sink.DefaultTemplateConfig()
 	tc.Prefix, tc.Dynamic, tc.Replicas = prefix, "strict", 0
@@ -157,7 +158,7 @@ func TopPairs(flows []Flow, n int) []Pair {
 
 func testTopPairs(t *testing.T, b Backend) {
 	c := b.NewClient(t, b.URL, 4)
-	prefix := setup(t, b, c)
+	prefix := Setup(t, c)
 	flows := Corpus(prefix, 6000, 0, 11)
 	s := newSink(t, c, testSinkConfig(b, prefix), nil)
 	if err := s.Write(testenv.Context(t, 2*time.Minute), Docs(flows)); err != nil {
@@ -219,7 +220,7 @@ func aggTopPairs(tb testing.TB, c sink.Client, pattern string, n int) []Pair {
 
 func testIdempotent(t *testing.T, b Backend) {
 	c := b.NewClient(t, b.URL, 4)
-	prefix := setup(t, b, c)
+	prefix := Setup(t, c)
 	flows := Corpus(prefix, 2000, 10, 13)
 	docs := append(Docs(flows), Rollups(prefix, 300)...)
 	s := newSink(t, c, testSinkConfig(b, prefix), nil)
@@ -243,7 +244,7 @@ func testIdempotent(t *testing.T, b Backend) {
 // the items that succeeded were never resent with the failed ones.
 func testOnlyFailedResent(t *testing.T, b Backend) {
 	direct := b.NewClient(t, b.URL, 4)
-	prefix := setup(t, b, direct)
+	prefix := Setup(t, direct)
 	p := newProxy(t, b.URL)
 	p.SetFaults(faultproxy.Faults{
 		Request: func(n int) faultproxy.Fault {
@@ -297,7 +298,7 @@ func testFaults(t *testing.T, b Backend) {
 		t.Skip("the fault test takes over 30 s")
 	}
 	direct := b.NewClient(t, b.URL, 4)
-	prefix := setup(t, b, direct)
+	prefix := Setup(t, direct)
 	p := newProxy(t, b.URL)
 	p.SetFaults(faultproxy.Faults{
 		Request: func(n int) faultproxy.Fault {
