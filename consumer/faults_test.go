@@ -129,14 +129,9 @@ func (r *rig) check() {
 // checkpoints returns each lease's checkpoint.
 func (r *rig) checkpoints() map[string]string {
 	r.t.Helper()
-	db := dynamodb.NewFromConfig(testenv.AWSConfig(r.ddb))
-	out, err := db.Scan(r.ctx, &dynamodb.ScanInput{TableName: &r.name})
-	if err != nil {
-		r.t.Fatal(err)
-	}
 	got := map[string]string{}
-	for _, item := range out.Items {
-		got[attr(item["ShardID"])] = attr(item["Checkpoint"])
+	for _, l := range r.leases() {
+		got[l.shard] = l.checkpoint
 	}
 	return got
 }

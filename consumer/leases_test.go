@@ -42,14 +42,7 @@ func TestRunLeaseSteal(t *testing.T) {
 	r.put(20)
 	w1 := r.inProcess("w1")
 	// Every lease checkpointed: the library balances only once each lease has an owner and a checkpoint.
-	r.waitLeases(2*time.Minute, "w1 holds every lease, each checkpointed", func(ls []lease) bool {
-		for _, l := range ls {
-			if l.checkpoint == "" {
-				return false
-			}
-		}
-		return len(heldBy(ls)["w1"]) == 4
-	})
+	r.waitLeases(2*time.Minute, "w1 holds every lease, each checkpointed", allHeldBy("w1", 4))
 	w2 := r.inProcess("w2")
 	r.waitLeases(2*time.Minute, "two leases each", func(ls []lease) bool {
 		held := heldBy(ls)
@@ -87,14 +80,7 @@ func TestRunDeadClaimant(t *testing.T) {
 	r := newRig(t, 2)
 	r.put(10)
 	w := r.inProcess("w1")
-	r.waitLeases(2*time.Minute, "w1 holds every lease, each checkpointed", func(ls []lease) bool {
-		for _, l := range ls {
-			if l.checkpoint == "" {
-				return false
-			}
-		}
-		return len(heldBy(ls)["w1"]) == 2
-	})
+	r.waitLeases(2*time.Minute, "w1 holds every lease, each checkpointed", allHeldBy("w1", 2))
 	const shard = "shardId-000000000000"
 	db := dynamodb.NewFromConfig(testenv.AWSConfig(r.ddb))
 	if _, err := db.UpdateItem(r.ctx, &dynamodb.UpdateItemInput{TableName: &r.name,
@@ -267,6 +253,19 @@ func (r *rig) leases() []lease {
 		ls = append(ls, l)
 	}
 	return ls
+}
+
+// allHeldBy says that worker holds all n leases, each checkpointed (the library balances only once every lease has
+// an owner and a checkpoint).
+func allHeldBy(worker string, n int) func([]lease) bool {
+	return func(ls []lease) bool {
+		for _, l := range ls {
+			if l.checkpoint == "" {
+				return false
+			}
+		}
+		return len(heldBy(ls)[worker]) == n
+	}
 }
 
 // heldBy returns the shards of the leases held now, by owner: an owner, a lease that has not run out, a shard not

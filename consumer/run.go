@@ -96,7 +96,7 @@ func consume(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *pro
 	}
 	factory := &processorFactory{ctx: work, pipe: parts.Pipeline, interval: checkpointInterval, metrics: metrics,
 		log: log, now: time.Now, state: store, parents: &parentGate{
-			kinesis: assemble.Kinesis(cfg, awsCfg),
+			kinesis:    assemble.Kinesis(cfg, awsCfg),
 			stream:     cfg.StreamName,
 			ddb:        assemble.DynamoDB(cfg, awsCfg),
 			leaseTable: table, poll: parentPoll, log: log,
