@@ -61,17 +61,21 @@ type app struct {
 // coldStart is the container's start: the logger the configuration asks for (JSON lines on w, which the runtime
 // sends to CloudWatch Logs), a warning for each KINFLOW_ variable of environ that is no setting, then the app.
 func coldStart(lookup func(string) (string, bool), environ []string, w io.Writer) *app {
-	// Only the level is taken here; newApp loads the configuration again and reports what is wrong with it.
-	cfg, _ := config.Load(lookup)
+	cfg, err := config.Load(lookup)
 	log := cfg.Logger(w)
 	config.WarnUnknown(log, environ)
-	return newApp(lookup, log)
+	return appFor(cfg, err, log)
 }
 
 // newApp loads and validates the configuration; the handlers log to log.
 func newApp(lookup func(string) (string, bool), log *slog.Logger) *app {
-	a := &app{log: log}
 	cfg, err := config.Load(lookup)
+	return appFor(cfg, err, log)
+}
+
+// appFor validates a loaded configuration (err: what loading it found wrong); the handlers log to log.
+func appFor(cfg config.Config, err error, log *slog.Logger) *app {
+	a := &app{log: log}
 	log.Debug("configuration", "config", cfg)
 	err = errors.Join(err, cfg.Validate())
 	if cfg.LambdaHandler == config.LambdaFinalizer && cfg.StateTable == "" {
