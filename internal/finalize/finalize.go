@@ -26,12 +26,8 @@ import (
 	"github.com/kinflow/kinflow/internal/webhook"
 )
 
-// A Searcher sends a JSON request to the cluster; sink.Client is one.
-type Searcher interface {
-	Do(ctx context.Context, method, path string, body []byte, maxBody int64) (status int, resp []byte, err error)
-}
-
-var _ Searcher = sink.Client(nil)
+// A Searcher sends a JSON request to the cluster; every sink.Client is one.
+type Searcher = sink.Doer
 
 // State is what the finalizer keeps in DynamoDB; *state.Store is it.
 type State interface {

@@ -12,13 +12,9 @@ import (
 	"github.com/kinflow/kinflow/internal/sink"
 )
 
-// A Reader reads documents back from the cluster; sink.Client is one. The pipeline uses it only when a flow's
+// A Reader reads documents back from the cluster; every sink.Client is one. The pipeline uses it only when a flow's
 // document already existed, to learn which record wrote it first.
-type Reader interface {
-	Do(ctx context.Context, method, path string, body []byte, maxBody int64) (status int, resp []byte, err error)
-}
-
-var _ Reader = sink.Client(nil)
+type Reader = sink.Doer
 
 // ErrOwner is wrapped by the errors of looking up who wrote an existing flow document. The lookup is retried until
 // the context ends, so Commit returns it only then (nothing of the batch counts).

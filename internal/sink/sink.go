@@ -36,8 +36,12 @@ type Client interface {
 	// Bulk POSTs an NDJSON body to /_bulk with the filter_path the engine needs and returns the status and body.
 	// err is set only when no HTTP response arrived (connection refused or reset, timeout, TLS).
 	Bulk(ctx context.Context, body []byte, maxBody int64) (status int, resp []byte, err error)
-	// Do sends a JSON request (method, path with query) and returns the status and body, for template installation
-	// and tests.
+	Doer
+}
+
+// A Doer sends a JSON request (method, path with query) and returns the status and body: template installation,
+// the finalizer's searches, the pipeline's reads of existing documents, tests. Every Client is one.
+type Doer interface {
 	Do(ctx context.Context, method, path string, body []byte, maxBody int64) (status int, resp []byte, err error)
 }
 
