@@ -5,9 +5,15 @@ SERVICES := scripts/services.sh
 
 .PHONY: test demo services services-stop services-status unit vet bench bench-e2e fuzz clean lambda
 
-## test: start the local services (cached installs) and run every test, unit and integration.
+# MODULES: the runtime's module (the root) and the CDK app's own (cdk/), so that building the consumer or the Lambda
+# never resolves the CDK's modules.
+MODULES := . cdk
+
+## test: start the local services (cached installs) and run every test of both modules, unit and integration.
 test: services vet
-	eval "$$($(SERVICES) env)" && KINFLOW_REQUIRE_SERVICES=all $(GO) test -count=1 -timeout 30m ./...
+	eval "$$($(SERVICES) env)" && for m in $(MODULES); do \
+	  KINFLOW_REQUIRE_SERVICES=all $(GO) -C $$m test -count=1 -timeout 30m ./... || exit 1; \
+	done
 
 ## demo: the main job on the local default: services, log group + subscription, synthetic flow logs, kinflow.
 demo: services
@@ -25,10 +31,10 @@ services-status:
 
 ## unit: the tests that need no service (integration tests skip unless CI or KINFLOW_REQUIRE_SERVICES is set).
 unit:
-	$(GO) test -count=1 -short ./...
+	for m in $(MODULES); do $(GO) -C $$m test -count=1 -short ./... || exit 1; done
 
 vet:
-	$(GO) vet ./...
+	for m in $(MODULES); do $(GO) -C $$m vet ./... || exit 1; done
 
 ## bench: the hot-path benchmarks, each beside its plain reference (see BENCHMARKS.md).
 bench:

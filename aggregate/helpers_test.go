@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinflow/kinflow/internal/flowgen"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 )
 
 // parseLine turns a version 2 flow-log line into a Flow; ok is false for NODATA and SKIPDATA lines. It stands in
-// for internal/vpcflow, which aggregate must not import.
+// for internal/format/vpcflow, which aggregate must not import.
 func parseLine(tb testing.TB, line string) (f Flow, ok bool) {
 	tb.Helper()
 	fs := strings.Fields(line)

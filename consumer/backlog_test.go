@@ -13,8 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/kinflow/kinflow/internal/flowgen"
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 // postLog records every webhook POST: window start -> the revision of each POST, in arrival order.

@@ -15,12 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/kinflow/kinflow/internal/flowgen"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 	"github.com/kinflow/kinflow/internal/pipeline"
 	"github.com/kinflow/kinflow/internal/sink"
-	"github.com/kinflow/kinflow/internal/sink/sinktest"
-	"github.com/kinflow/kinflow/internal/testenv"
-	"github.com/kinflow/kinflow/internal/vpcflow"
+	"github.com/kinflow/kinflow/internal/testing/sinktest"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 )
 
 // BenchmarkEndToEnd is the load test behind `make bench-e2e`: synthetic CloudWatch Logs records are put into a
@@ -28,7 +28,7 @@ import (
 // local Elasticsearch. It reports events/s from the first put to the last searchable document, the delay from put
 // to searchable at the median and 99th-percentile event (read off the two cumulative curves, sampled every 100 ms),
 // the CPU time of this process per event (the consumer, plus the putting client; not kinesalite or the cluster) and
-// the process's peak RSS. In the same iteration the bare bulk loader (internal/sink/sinktest.BareLoad: the same
+// the process's peak RSS. In the same iteration the bare bulk loader (internal/testing/sinktest.BareLoad: the same
 // flow documents, pre-encoded, 1000 a request, 4 at a time) indexes the same events into a fresh index, so
 // e2e/bare says what Kinesis, the KCL, decoding and checkpointing cost against the cluster's own speed.
 //

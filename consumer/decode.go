@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kinflow/kinflow/internal/cwlogs"
+	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 	"github.com/kinflow/kinflow/internal/docid"
 	"github.com/kinflow/kinflow/internal/sink"
-	"github.com/kinflow/kinflow/internal/vpcflow"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 )
 
 // overrides collects repeated -override flags.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kinflow/kinflow/internal/vpcflow"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 )
 
 var update = flag.Bool("update", false, "rewrite consumer/testdata")
@@ -28,7 +28,7 @@ const motoCustomFormat = "${version} ${vpc-id} ${subnet-id} ${instance-id} ${int
 // not gzip at all.
 func writeInput(tb testing.TB) {
 	tb.Helper()
-	cw := filepath.Join("..", "internal", "cwlogs", "testdata")
+	cw := filepath.Join("..", "internal", "transport", "cwlogs", "testdata")
 	gz := func(p []byte) []byte {
 		var b bytes.Buffer
 		zw := gzip.NewWriter(&b)

@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinflow/kinflow/internal/config"
-	"github.com/kinflow/kinflow/internal/feed"
-	"github.com/kinflow/kinflow/internal/flowgen"
+	"github.com/kinflow/kinflow/internal/testing/feed"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 )
 
 // demoOptions are the demo's flags; the defaults are the addresses scripts/services.sh starts.

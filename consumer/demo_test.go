@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 // The demo stages its input in moto, runs the KCL consumer (leases in moto's DynamoDB) into Elasticsearch and reports: every event it put is a

@@ -27,10 +27,10 @@ import (
 	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kinflow/kinflow/internal/faultproxy"
+	"github.com/kinflow/kinflow/internal/testing/faultproxy"
 	"github.com/kinflow/kinflow/internal/finalize"
-	"github.com/kinflow/kinflow/internal/flowgen"
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 // rig is a stream in kinesalite, a lease table in dynalite and an index prefix in Elasticsearch, for the guarantee

@@ -31,7 +31,7 @@ import (
 
 	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 // A worker holds all four leases of a stream when a second one joins and takes its share. Once the leases settle,

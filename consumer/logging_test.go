@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 // logMessages returns the level of each JSON log line's message in out; other lines are left out.

@@ -18,8 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/kinflow/kinflow/internal/finalize"
-	"github.com/kinflow/kinflow/internal/flowgen"
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 // TestRunEndToEnd runs `consumer run` as a KCL worker against kinesalite (stream) and dynalite (leases) into the

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 // `consumer setup` installs the four index templates for the prefix, in both engines, and running it twice is fine.

@@ -22,7 +22,7 @@ import (
 	"github.com/kinflow/kinflow/internal/finalize"
 	"github.com/kinflow/kinflow/internal/sink/elastic"
 	"github.com/kinflow/kinflow/internal/state"
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 	"github.com/kinflow/kinflow/internal/webhook"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 // logRecord is one JSON log line.

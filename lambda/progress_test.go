@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/kinflow/kinflow/internal/state"
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 // fixtureShard is the shard id of every record of the fixture.

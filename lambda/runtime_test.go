@@ -17,7 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 // runtimeAPI is a small implementation of the Lambda Runtime API (the part a provided.al2023 bootstrap uses): it

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kinflow/kinflow/internal/vpcflow"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 )
 
 func lookup(env map[string]string) func(string) (string, bool) {

@@ -18,7 +18,7 @@ var tooling = []string{
 	"KINFLOW_CACHE", "KINFLOW_ES_VERSION", "KINFLOW_OPENSEARCH_VERSION", "KINFLOW_SEARCH_HEAP",
 	"KINFLOW_SERVICE_USER", "KINFLOW_JAVA_HOME", "KINFLOW_START_TIMEOUT",
 	"KINFLOW_ES_PORT", "KINFLOW_OPENSEARCH_PORT", "KINFLOW_MOTO_PORT", "KINFLOW_KINESALITE_PORT", "KINFLOW_DYNALITE_PORT",
-	// scripts/services.sh env and internal/testenv: the services' addresses, and which must be up.
+	// scripts/services.sh env and internal/testing/testenv: the services' addresses, and which must be up.
 	"KINFLOW_ES_URL", "KINFLOW_OPENSEARCH_URL", "KINFLOW_MOTO_URL", "KINFLOW_KINESALITE_URL", "KINFLOW_DYNALITE_URL",
 	"KINFLOW_REQUIRE_SERVICES", "KINFLOW_TEST_SHIFT",
 	// cdk/kinflowstack tests: the pinned tools.

@@ -111,7 +111,7 @@ func TestSettingsAreKnown(t *testing.T) {
 // misspelling, and one that nothing uses any more would hide a misspelling. The CDK app passes only settings.
 func TestToolingListIsTrue(t *testing.T) {
 	var files []string
-	for _, pattern := range []string{"../../scripts/*", "../../Makefile", "../../internal/testenv/*.go",
+	for _, pattern := range []string{"../../scripts/*", "../../Makefile", "../../internal/testing/testenv/*.go",
 		"../../cdk/kinflowstack/*.go", "../../.ci/*"} {
 		m, err := filepath.Glob(pattern)
 		if err != nil {
@@ -143,7 +143,7 @@ func TestToolingListIsTrue(t *testing.T) {
 	}
 	for _, n := range tooling {
 		if _, ok := used[n]; !ok {
-			t.Errorf("tooling variable %s is used by none of the scripts, the Makefile, internal/testenv or the CDK app", n)
+			t.Errorf("tooling variable %s is used by none of the scripts, the Makefile, internal/testing/testenv or the CDK app", n)
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/kinflow/kinflow/internal/docid"
 	"github.com/kinflow/kinflow/internal/sink"
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 // TestGoldenDocumentsMatchTemplates writes every document of vpcflow's golden files (every version, custom orders,
@@ -19,7 +19,7 @@ import (
 // templates do not map, or map with another type, is refused by the cluster and dead-lettered, and this test fails.
 func TestGoldenDocumentsMatchTemplates(t *testing.T) {
 	e := newEnv(t)
-	files, err := filepath.Glob("../vpcflow/testdata/cases/*.golden.ndjson")
+	files, err := filepath.Glob("../format/vpcflow/testdata/cases/*.golden.ndjson")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("golden documents: %v (%d files)", err, len(files))
 	}

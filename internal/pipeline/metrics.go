@@ -7,8 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinflow/kinflow/aggregate"
-	"github.com/kinflow/kinflow/internal/cwlogs"
-	"github.com/kinflow/kinflow/internal/vpcflow"
+	"github.com/kinflow/kinflow/internal/transport/cwlogs"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 )
 
 // metrics are the pipeline's counters, shared by its shards.

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinflow/kinflow/internal/faultproxy"
+	"github.com/kinflow/kinflow/internal/testing/faultproxy"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/sink/elastic"
-	"github.com/kinflow/kinflow/internal/sink/sinktest"
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/sinktest"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 // TestSettleThroughFaultProxy writes, through the fault proxy in front of the local Elasticsearch, one Write whose

@@ -76,7 +76,7 @@ func kw() obj { return typ("keyword") }
 
 func props(p obj) obj { return obj{"properties": p} }
 
-// flowProperties are the ECS fields of a raw flow document (internal/vpcflow's encoder).
+// flowProperties are the ECS fields of a raw flow document (internal/format/vpcflow's encoder).
 func flowProperties() obj {
 	return obj{
 		"@timestamp": dateType(),

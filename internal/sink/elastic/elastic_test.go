@@ -5,8 +5,8 @@ import (
 
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/sink/elastic"
-	"github.com/kinflow/kinflow/internal/sink/sinktest"
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/sinktest"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 func backend(tb testing.TB) sinktest.Backend {

@@ -3,7 +3,7 @@ package vpcflow
 import (
 	"testing"
 
-	"github.com/kinflow/kinflow/internal/flowgen"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 )
 
 // BenchmarkParse parses flowgen lines of the default format (the lines of BenchmarkSideBySide's corpus) into one

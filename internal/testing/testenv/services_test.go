@@ -23,7 +23,7 @@ import (
 	"github.com/opensearch-project/opensearch-go/v4"
 	"github.com/opensearch-project/opensearch-go/v4/opensearchapi"
 
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 // TestMotoSubscriptionDeliversToKinesis proves the path kinflow reads: log events put into a CloudWatch Logs group

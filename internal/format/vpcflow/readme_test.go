@@ -9,7 +9,7 @@ import (
 // README.md carries the field table users read; it must be the one the encoder's table generates
 // (testdata/ecs-fields.md, itself kept current by the golden tests).
 func TestREADMECarriesTheFieldTable(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

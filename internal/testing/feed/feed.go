@@ -15,7 +15,7 @@ import (
 	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/kinflow/kinflow/internal/flowgen"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 )
 
 // PutLogEvents limits (CloudWatch Logs quotas): 10,000 events and 1,048,576 bytes per call, counting 26 bytes of

@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/kinflow/kinflow/internal/flowgen"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 )
 
 // referenceParse is Parse as it was before formats compiled to steps: it resets the whole Flow, finds each token's

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/kinflow/kinflow/internal/sink"
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 func do(tb testing.TB, c sink.Client, method, path string, body any) []byte {

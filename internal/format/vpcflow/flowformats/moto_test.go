@@ -18,10 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/kinflow/kinflow/internal/cwlogs"
-	"github.com/kinflow/kinflow/internal/flowformats"
-	"github.com/kinflow/kinflow/internal/testenv"
-	"github.com/kinflow/kinflow/internal/vpcflow"
+	"github.com/kinflow/kinflow/internal/transport/cwlogs"
+	"github.com/kinflow/kinflow/internal/format/vpcflow/flowformats"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 )
 
 var update = flag.Bool("update", false, "save the records moto delivers as internal/cwlogs/testdata/moto-*.gz")
@@ -185,7 +185,7 @@ func TestMotoEndToEnd(t *testing.T) {
 			}
 		}
 		if *update {
-			path := filepath.Join("..", "cwlogs", "testdata", "moto-"+name+".gz")
+			path := filepath.Join("..", "..", "..", "transport", "cwlogs", "testdata", "moto-"+name+".gz")
 			if err := os.WriteFile(path, rec.Data, 0o644); err != nil {
 				t.Fatal(err)
 			}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/kinflow/kinflow/internal/sink"
-	"github.com/kinflow/kinflow/internal/testenv"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
 // BenchDocs is how many documents one benchmark iteration writes.

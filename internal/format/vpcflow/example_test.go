@@ -3,7 +3,7 @@ package vpcflow_test
 import (
 	"fmt"
 
-	"github.com/kinflow/kinflow/internal/vpcflow"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 )
 
 func ExampleParser_Parse() {

@@ -1,6 +1,6 @@
 // Package sinktest holds the integration suite every sink backend runs against its real cluster (templates,
-// queries, aggregations, idempotence, faults through internal/faultproxy, the benchmark), and the corpus it writes:
-// flowgen lines encoded as ECS documents by internal/vpcflow's encoder.
+// queries, aggregations, idempotence, faults through internal/testing/faultproxy, the benchmark), and the corpus it writes:
+// flowgen lines encoded as ECS documents by internal/format/vpcflow's encoder.
 package sinktest
 
 import (
@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/kinflow/kinflow/internal/docid"
-	"github.com/kinflow/kinflow/internal/flowgen"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 	"github.com/kinflow/kinflow/internal/sink"
-	"github.com/kinflow/kinflow/internal/vpcflow"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 )
 
 // A Flow is one corpus line with what the tests compute from it.

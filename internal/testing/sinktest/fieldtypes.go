@@ -20,8 +20,8 @@ import (
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/docid"
 	"github.com/kinflow/kinflow/internal/sink"
-	"github.com/kinflow/kinflow/internal/testenv"
-	"github.com/kinflow/kinflow/internal/vpcflow"
+	"github.com/kinflow/kinflow/internal/testing/testenv"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 )
 
 // A docFamily is one kind of document the templates map: its encoder's documents, the README section whose table
@@ -400,7 +400,7 @@ func moduleRoot(tb testing.TB) string {
 // current).
 func flowDocs(tb testing.TB, root, prefix string) []sink.Doc {
 	tb.Helper()
-	files, err := filepath.Glob(filepath.Join(root, "internal", "vpcflow", "testdata", "cases", "*.golden.ndjson"))
+	files, err := filepath.Glob(filepath.Join(root, "internal", "format", "vpcflow", "testdata", "cases", "*.golden.ndjson"))
 	if err != nil || len(files) == 0 {
 		tb.Fatalf("golden documents: %v (%d files)", err, len(files))
 	}
