@@ -15,12 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/kinflow/kinflow/internal/testing/flowgen"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/pipeline"
 	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 	"github.com/kinflow/kinflow/internal/testing/sinktest"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
-	"github.com/kinflow/kinflow/internal/format/vpcflow"
 )
 
 // BenchmarkEndToEnd is the load test behind `make bench-e2e`: synthetic CloudWatch Logs records are put into a

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 	"github.com/kinflow/kinflow/internal/docid"
-	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 )
 
 // overrides collects repeated -override flags.

@@ -27,8 +27,8 @@ import (
 	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kinflow/kinflow/internal/testing/faultproxy"
 	"github.com/kinflow/kinflow/internal/finalize"
+	"github.com/kinflow/kinflow/internal/testing/faultproxy"
 	"github.com/kinflow/kinflow/internal/testing/flowgen"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
 )

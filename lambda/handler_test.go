@@ -18,12 +18,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/kinflow/kinflow/aggregate"
-	"github.com/kinflow/kinflow/internal/testing/faultproxy"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/pipeline"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/sink/elastic"
+	"github.com/kinflow/kinflow/internal/testing/faultproxy"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
-	"github.com/kinflow/kinflow/internal/format/vpcflow"
 )
 
 // cluster is the real local Elasticsearch behind a fault-injecting proxy, under a fresh index prefix.

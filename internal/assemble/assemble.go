@@ -18,12 +18,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinflow/kinflow/internal/config"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/format/vpcflow/flowformats"
 	"github.com/kinflow/kinflow/internal/pipeline"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/sink/elastic"
 	"github.com/kinflow/kinflow/internal/sink/opensearch"
-	"github.com/kinflow/kinflow/internal/format/vpcflow"
 )
 
 // Parts are what Build made. Close the sink when done.

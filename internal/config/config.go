@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/kinflow/kinflow/internal/finalize"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/pipeline"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/sink/opensearch"
-	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/webhook"
 )
 

@@ -21,14 +21,14 @@ import (
 
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/finalize"
-	"github.com/kinflow/kinflow/internal/testing/flowgen"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/pipeline"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/sink/elastic"
 	"github.com/kinflow/kinflow/internal/sink/opensearch"
 	"github.com/kinflow/kinflow/internal/state"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
-	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/webhook"
 )
 

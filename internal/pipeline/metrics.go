@@ -7,8 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinflow/kinflow/aggregate"
-	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 )
 
 // metrics are the pipeline's counters, shared by its shards.

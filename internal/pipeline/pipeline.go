@@ -16,9 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinflow/kinflow/aggregate"
-	"github.com/kinflow/kinflow/internal/transport/cwlogs"
-	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 )
 
 // A Record is one Kinesis record, as any runtime delivers it.

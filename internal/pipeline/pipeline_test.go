@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"github.com/kinflow/kinflow/aggregate"
-	"github.com/kinflow/kinflow/internal/testing/flowgen"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/pipeline"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/sink/elastic"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
-	"github.com/kinflow/kinflow/internal/format/vpcflow"
 )
 
 const logGroup = "/vpc/flow-logs/prod"

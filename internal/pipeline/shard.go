@@ -10,10 +10,10 @@ import (
 	"unsafe"
 
 	"github.com/kinflow/kinflow/aggregate"
-	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 	"github.com/kinflow/kinflow/internal/docid"
-	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 )
 
 // A Shard processes the records of one shard in order. It is not safe for concurrent use.

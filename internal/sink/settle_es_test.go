@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinflow/kinflow/internal/testing/faultproxy"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/sink/elastic"
+	"github.com/kinflow/kinflow/internal/testing/faultproxy"
 	"github.com/kinflow/kinflow/internal/testing/sinktest"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
 )

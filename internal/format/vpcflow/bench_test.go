@@ -15,9 +15,9 @@ import (
 
 	kgzip "github.com/klauspost/compress/gzip"
 
-	"github.com/kinflow/kinflow/internal/transport/cwlogs"
-	"github.com/kinflow/kinflow/internal/testing/flowgen"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
+	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 )
 
 // corpus: 2000 deliveries of 50 to 500 events (flowgen defaults: 15% REJECT, 5% IPv6, 1% NODATA, 0.2% SKIPDATA),

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/kinflow/kinflow/internal/docid"
-	"github.com/kinflow/kinflow/internal/testing/flowgen"
-	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 )
 
 // A Flow is one corpus line with what the tests compute from it.

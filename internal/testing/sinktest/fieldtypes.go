@@ -19,9 +19,9 @@ import (
 
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/docid"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
-	"github.com/kinflow/kinflow/internal/format/vpcflow"
 )
 
 // A docFamily is one kind of document the templates map: its encoder's documents, the README section whose table

@@ -16,8 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/kinflow/kinflow/internal/testing/faultproxy"
 	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/testing/faultproxy"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 

@@ -18,10 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/kinflow/kinflow/internal/transport/cwlogs"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/format/vpcflow/flowformats"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
-	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 )
 
 var update = flag.Bool("update", false, "save the records moto delivers as internal/cwlogs/testdata/moto-*.gz")
