@@ -27,3 +27,8 @@ require (
 	golang.org/x/tools/cmd/godoc v0.1.0-deprecated // indirect
 	golang.org/x/tools/godoc v0.1.0-deprecated // indirect
 )
+
+require github.com/kinflow/kinflow v0.0.0-00010101000000-000000000000
+
+// The CDK app reads the runtime's field and settings registries from this repository, never from a published copy.
+replace github.com/kinflow/kinflow => ../
