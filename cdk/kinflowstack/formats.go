@@ -3,25 +3,23 @@ package kinflowstack
 import (
 	"fmt"
 	"strings"
+
+	"github.com/kinflow/kinflow/internal/schema"
 )
 
-// flowLogFields lists every VPC flow-log field with the format version that introduced it, in AWS's order. The
-// CDK's LogFormat constants stop at version 7, so the stack writes the format string itself.
-var flowLogFields = []struct {
-	name    string
-	version int
-}{
-	{"version", 2}, {"account-id", 2}, {"interface-id", 2}, {"srcaddr", 2}, {"dstaddr", 2}, {"srcport", 2},
-	{"dstport", 2}, {"protocol", 2}, {"packets", 2}, {"bytes", 2}, {"start", 2}, {"end", 2}, {"action", 2},
-	{"log-status", 2},
-	{"vpc-id", 3}, {"subnet-id", 3}, {"instance-id", 3}, {"tcp-flags", 3}, {"type", 3}, {"pkt-srcaddr", 3},
-	{"pkt-dstaddr", 3},
-	{"region", 4}, {"az-id", 4}, {"sublocation-type", 4}, {"sublocation-id", 4},
-	{"pkt-src-aws-service", 5}, {"pkt-dst-aws-service", 5}, {"flow-direction", 5}, {"traffic-path", 5},
-	{"ecs-cluster-arn", 7}, {"ecs-cluster-name", 7}, {"ecs-container-instance-arn", 7},
-	{"ecs-container-instance-id", 7}, {"ecs-container-id", 7}, {"ecs-second-container-id", 7},
-	{"ecs-service-name", 7}, {"ecs-task-definition-arn", 7}, {"ecs-task-arn", 7}, {"ecs-task-id", 7},
-	{"reject-reason", 8},
+// flowLogFields are the fields a VPC flow log can write (transit gateway fields are not among them), with the
+// version that introduced each, in AWS's order: the registry's, which the runtime parses with. The CDK's LogFormat
+// constants stop at version 7, so the stack writes the format string itself.
+var flowLogFields = vpcFlowLogFields()
+
+func vpcFlowLogFields() []schema.FlowLogField {
+	var out []schema.FlowLogField
+	for _, f := range schema.VPCFlowLogFields() {
+		if f.Resources&schema.VPCResources != 0 {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // FlowLogFormats are the named formats accepted by flowLogFormat: "default" is AWS's default (the 14 version 2
@@ -42,11 +40,11 @@ func ResolveFlowLogFormat(f string) (string, error) {
 		}
 		var b strings.Builder
 		for _, fl := range flowLogFields {
-			if fl.version <= upTo {
+			if fl.Version <= upTo {
 				if b.Len() > 0 {
 					b.WriteByte(' ')
 				}
-				b.WriteString("${" + fl.name + "}")
+				b.WriteString("${" + fl.Name + "}")
 			}
 		}
 		return b.String(), nil
@@ -79,7 +77,7 @@ func ResolveFlowLogFormat(f string) (string, error) {
 
 func knownField(name string) bool {
 	for _, fl := range flowLogFields {
-		if fl.name == name {
+		if fl.Name == name {
 			return true
 		}
 	}

@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/kinflow/kinflow/internal/schema"
 )
 
 // TemplateConfig shapes the index templates.
@@ -56,8 +60,12 @@ func (c TemplateConfig) Validate() error {
 
 // TemplateVersion is stored in every template's version and _meta; bump it when a mapping changes.
 // TemplateVersion history: 2: aws.vpcflow.version is a long, as the encoder writes it (a keyword in 1); 3: the
-// record that first delivered a flow, aws.kinesis.shard_id and aws.kinesis.sequence_number.
-const TemplateVersion = 3
+// record that first delivered a flow, aws.kinesis.shard_id and aws.kinesis.sequence_number; 4: the mappings are
+// the registry's (internal/schema): every known aws.vpcflow field is mapped explicitly instead of through the dynamic
+// templates, and the 17 fields no encoder writes are gone (message, ecs.version, event.ingested, event.dataset,
+// event.module, event.provider, source|destination.address|bytes|packets, network.community_id, cloud.instance.id,
+// aws.cloudwatch.ingestion_time, aws.vpcflow.account_id, aws.vpcflow.action).
+const TemplateVersion = 4
 
 // A Template is one request of the installation: a component or an index template.
 type Template struct {
@@ -67,109 +75,98 @@ type Template struct {
 
 type obj = map[string]any
 
-func typ(t string) obj { return obj{"type": t} }
-
-// dateType accepts the RFC 3339 strings the encoders write, and epoch milliseconds.
-func dateType() obj { return obj{"type": "date", "format": "strict_date_optional_time||epoch_millis"} }
-
-func kw() obj { return typ("keyword") }
-
-func props(p obj) obj { return obj{"properties": p} }
-
-// flowProperties are the ECS fields of a raw flow document (internal/format/vpcflow's encoder).
-func flowProperties() obj {
-	return obj{
-		"@timestamp": dateType(),
-		"message":    obj{"type": "text", "index": false},
-		"ecs":        props(obj{"version": kw()}),
-		"event": props(obj{
-			"start": dateType(), "end": dateType(), "ingested": dateType(),
-			"action": kw(), "outcome": kw(), "type": kw(), "kind": kw(), "category": kw(), "id": kw(),
-			"dataset": kw(), "module": kw(), "provider": kw(),
-		}),
-		"source":      props(obj{"ip": typ("ip"), "port": typ("long"), "address": kw(), "bytes": typ("long"), "packets": typ("long")}),
-		"destination": props(obj{"ip": typ("ip"), "port": typ("long"), "address": kw(), "bytes": typ("long"), "packets": typ("long")}),
-		"network": props(obj{
-			"iana_number": kw(), "transport": kw(), "bytes": typ("long"), "packets": typ("long"),
-			"direction": kw(), "type": kw(), "community_id": kw(),
-		}),
-		"cloud": props(obj{
-			"provider": kw(), "region": kw(), "availability_zone": kw(),
-			"account":  props(obj{"id": kw()}),
-			"instance": props(obj{"id": kw()}),
-		}),
-		"related": props(obj{"ip": typ("ip")}),
-		"aws": props(obj{
-			"cloudwatch": props(obj{"log_group": kw(), "log_stream": kw(), "ingestion_time": dateType()}),
-			"kinesis":    props(obj{"shard_id": kw(), "sequence_number": kw()}),
-			// Flow-log fields by their AWS names. Those not listed here, known or unknown (a new format version), are
-			// mapped by the dynamic templates below instead of being lost: strings as keyword, numbers as long.
-			"vpcflow": obj{
-				"dynamic": true,
-				"properties": obj{
-					"pkt_srcaddr": typ("ip"), "pkt_dstaddr": typ("ip"),
-					"tcp_flags": typ("long"), "tcp_flags_array": kw(),
-					"packets_lost_no_route": typ("long"), "packets_lost_blackhole": typ("long"),
-					"packets_lost_mtu_exceeded": typ("long"), "packets_lost_ttl_expired": typ("long"),
-					"version": typ("long"), "account_id": kw(), "interface_id": kw(), "action": kw(), "log_status": kw(),
-				},
-			},
-		}),
+// fieldMapping is the mapping of one field of the registry.
+func fieldMapping(f schema.Field) obj {
+	m := obj{"type": string(f.Type)}
+	switch {
+	case f.Type == schema.Date:
+		// The RFC 3339 strings the encoders write, and epoch milliseconds.
+		m["format"] = "strict_date_optional_time||epoch_millis"
+	case f.NotIndexed:
+		m["index"] = false
 	}
+	return m
 }
 
-func vpcflowDynamicTemplates() []any {
-	return []any{
-		obj{"vpcflow_packets_lost": obj{"path_match": "aws.vpcflow.packets_lost_*", "mapping": typ("long")}},
-		obj{"vpcflow_strings": obj{"path_match": "aws.vpcflow.*", "match_mapping_type": "string", "mapping": obj{"type": "keyword", "ignore_above": 1024}}},
-		obj{"vpcflow_numbers": obj{"path_match": "aws.vpcflow.*", "match_mapping_type": "long", "mapping": typ("long")}},
+// properties returns the mapping properties of a family, nested as its documents are. The object that holds an Any
+// row's prefix is dynamic, so that the fields under it that no row names (a format's fields kinflow does not know)
+// are mapped by the dynamic templates instead of being lost.
+func properties(f schema.Family) obj {
+	root := obj{"properties": obj{}}
+	// object returns the mapping of the object at path, made on the way.
+	object := func(path []string) obj {
+		o := root
+		for _, name := range path {
+			props := o["properties"].(obj)
+			next, ok := props[name].(obj)
+			if !ok {
+				next = obj{"properties": obj{}}
+				props[name] = next
+			}
+			o = next
+		}
+		return o
 	}
+	for _, r := range f.Fields {
+		path := strings.Split(r.Name, ".")
+		parent := object(path[:len(path)-1])
+		if r.Any {
+			parent["dynamic"] = true
+			continue
+		}
+		parent["properties"].(obj)[path[len(path)-1]] = fieldMapping(r)
+	}
+	return root["properties"].(obj)
 }
 
-// connsProperties are the fields of partial and final connection sets (aggregate/).
-func connsProperties() obj {
-	counters := func() obj { return props(obj{"sent": typ("long"), "received": typ("long")}) }
-	return obj{
-		"@timestamp": dateType(),
-		"window":     props(obj{"start": dateType(), "end": dateType()}),
-		"first_seen": dateType(), "last_seen": dateType(),
-		"ip":              typ("ip"),
-		"peers":           typ("ip"),
-		"peers_count":     typ("long"),
-		"peers_estimated": typ("boolean"),
-		"peers_sketch":    typ("binary"),
-		"dst_ports":       typ("long"),
-		"dst_ports_count": typ("long"),
-		"flows":           props(obj{"sent": typ("long"), "received": typ("long"), "rejected": typ("long"), "late": typ("long")}),
-		"bytes":           counters(),
-		"packets":         counters(),
-		"partial":         props(obj{"shard_id": kw(), "first_sequence": kw(), "last_sequence": kw()}),
-		"revision":        typ("long"),
+// dynamicTemplates map the fields under the family's Any rows, the longest prefix first (templates apply in
+// order): keyword rows take strings only, capped so that a long value is kept in _source rather than refused.
+func dynamicTemplates(f schema.Family) []any {
+	var rows []schema.Field
+	for _, r := range f.Fields {
+		if r.Any {
+			rows = append(rows, r)
+		}
 	}
+	slices.SortStableFunc(rows, func(a, b schema.Field) int { return len(b.Name) - len(a.Name) })
+	var out []any
+	for _, r := range rows {
+		name := strings.ReplaceAll(strings.Trim(r.Name, "._"), ".", "_") + "_" + string(r.Type)
+		t := obj{"path_match": r.Name + "*", "mapping": fieldMapping(r)}
+		if r.Type == schema.Keyword {
+			t["match_mapping_type"] = "string"
+			t["mapping"] = obj{"type": "keyword", "ignore_above": 1024}
+		}
+		out = append(out, obj{name: t})
+	}
+	return out
 }
 
-// deadLetterProperties map deadLetterSource. original is text with index false: kept in _source and shown in
-// Discover, never analysed, and free of keyword's term-length limit, so a whole bad record fits.
-func deadLetterProperties() obj {
-	return obj{
-		"@timestamp": dateType(),
-		"stage":      kw(), "reason": kw(),
-		"error":    typ("text"),
-		"shard_id": kw(), "sequence_number": kw(), "log_group": kw(), "log_stream": kw(), "event_id": kw(),
-		"target_index": kw(), "target_id": kw(),
-		"original":          obj{"type": "text", "index": false},
-		"original_encoding": kw(),
+// indexPriority ranks an index pattern above the patterns that also match its indices (conns-* matches every
+// conns-partial-* index): the more specific template wins.
+func indexPriority(pattern string, families []schema.Family) int {
+	literal := strings.TrimSuffix(pattern, "*")
+	p := 200
+	for _, f := range families {
+		for _, other := range f.Indices {
+			o := strings.TrimSuffix(other, "*")
+			if o != literal && strings.HasPrefix(literal, o) && strings.HasSuffix(other, "*") {
+				p += 10
+			}
+		}
 	}
+	return p
 }
 
-// Templates returns the requests that install kinflow's templates: one component template of mappings per
-// document kind, one of settings, and an index template per index pattern composed of them.
+// Templates returns the requests that install kinflow's templates: one component template of settings, one of
+// mappings per document family of the registry, and an index template per index pattern of a family, composed of
+// them.
 func Templates(c TemplateConfig) []Template {
 	p := c.Prefix
 	meta := obj{"managed_by": "kinflow", "version": TemplateVersion}
-	mappings := func(properties obj, dyn []any) obj {
-		m := obj{"dynamic": c.Dynamic, "date_detection": false, "numeric_detection": false, "properties": properties}
-		if dyn != nil {
+	mappings := func(f schema.Family) obj {
+		m := obj{"dynamic": c.Dynamic, "date_detection": false, "numeric_detection": false, "properties": properties(f)}
+		if dyn := dynamicTemplates(f); dyn != nil {
 			m["dynamic_templates"] = dyn
 		}
 		return obj{"template": obj{"mappings": m}, "version": TemplateVersion, "_meta": meta}
@@ -181,26 +178,24 @@ func Templates(c TemplateConfig) []Template {
 	if c.Replicas >= 0 {
 		settings["number_of_replicas"] = c.Replicas
 	}
-	index := func(pattern string, priority int, components ...string) obj {
-		return obj{
-			"index_patterns": []string{pattern},
-			"composed_of":    components,
-			"priority":       priority,
-			"version":        TemplateVersion,
-			"_meta":          meta,
+	families := schema.Families()
+	out := []Template{{"/_component_template/" + p + "-settings", obj{"template": obj{"settings": obj{"index": settings}}, "version": TemplateVersion, "_meta": meta}}}
+	for _, f := range families {
+		out = append(out, Template{"/_component_template/" + p + "-" + f.Name + "-mappings", mappings(f)})
+	}
+	for _, f := range families {
+		for _, pattern := range f.Indices {
+			name := strings.TrimSuffix(strings.TrimSuffix(pattern, "*"), "-")
+			out = append(out, Template{"/_index_template/" + p + "-" + name, obj{
+				"index_patterns": []string{p + "-" + pattern},
+				"composed_of":    []string{p + "-settings", p + "-" + f.Name + "-mappings"},
+				"priority":       indexPriority(pattern, families),
+				"version":        TemplateVersion,
+				"_meta":          meta,
+			}})
 		}
 	}
-	return []Template{
-		{"/_component_template/" + p + "-settings", obj{"template": obj{"settings": obj{"index": settings}}, "version": TemplateVersion, "_meta": meta}},
-		{"/_component_template/" + p + "-flows-mappings", mappings(flowProperties(), vpcflowDynamicTemplates())},
-		{"/_component_template/" + p + "-conns-mappings", mappings(connsProperties(), nil)},
-		{"/_component_template/" + p + "-deadletter-mappings", mappings(deadLetterProperties(), nil)},
-		{"/_index_template/" + p + "-flows", index(p+"-flows-*", 200, p+"-settings", p+"-flows-mappings")},
-		// conns-partial-* also matches conns-*: the higher priority wins (both use the same mappings anyway).
-		{"/_index_template/" + p + "-conns-partial", index(p+"-conns-partial-*", 210, p+"-settings", p+"-conns-mappings")},
-		{"/_index_template/" + p + "-conns", index(p+"-conns-*", 200, p+"-settings", p+"-conns-mappings")},
-		{"/_index_template/" + p + "-deadletter", index(p+"-deadletter", 200, p+"-settings", p+"-deadletter-mappings")},
-	}
+	return out
 }
 
 // InstallTemplates PUTs every template; PUT replaces, so installing twice (every start-up) is harmless. Component

@@ -5,21 +5,26 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/kinflow/kinflow/internal/schema"
 )
 
-// A DocField is one row of the ECS mapping table: a field of the document, its index type, and where its value
-// comes from. The README prints this table; the sink's index template maps exactly these fields.
+// A DocField is one row of the ECS mapping table: a row of the registry's flows family (internal/schema) with the
+// function that writes its value. The registry also makes the README's table and the sink's index template.
 type DocField struct {
 	Name   string // dotted ECS name
-	Type   string // "ip", "date", "long" or "keyword"
+	Type   string // the index type: "ip", "date", "long" or "keyword"
 	Source string // the flow-log field(s), or how the value is made
 	Array  bool   // the value is a JSON array
-	write  func(dst []byte, c *docCtx) ([]byte, bool)
+	write  writeFunc
 	needs  FieldSet // the flow-log fields the value is made from; none for values every document has
 }
 
+// A writeFunc appends a field's JSON value to dst; false when the flow has none (dst is then cut back).
+type writeFunc func(dst []byte, c *docCtx) ([]byte, bool)
+
 // UnknownFieldsPrefix is where the values of unknown format fields go: aws.vpcflow.<name, '-' as '_'>, keyword.
-const UnknownFieldsPrefix = "aws.vpcflow."
+const UnknownFieldsPrefix = schema.VPCFlowLogPrefix
 
 // docCtx is what one document is made from. It lives in an Encoder, so handing it to the table's functions
 // costs no allocation.
@@ -50,32 +55,33 @@ type Encoder struct{ c docCtx }
 // are keywords under UnknownFieldsPrefix.
 func DocumentFields() []DocField { return append([]DocField(nil), docFields...) }
 
-var docFields = withNeeds(buildDocFields())
+// docFields is the registry's flows family with the encoder's writers, made once: the registry is never consulted
+// per event.
+var docFields = docTable(schema.Flows().Fields, writers())
 
-// withNeeds records which flow-log fields each derived document field is made from, so that a format's plan
-// leaves out what its lines can never have.
-func withNeeds(t []DocField) []DocField {
-	needs := map[string][]Field{
-		"event.type": {FieldAction, FieldSrcAddr, FieldDstAddr}, "event.action": {FieldAction}, "event.outcome": {FieldAction},
-		"event.start": {FieldStart}, "event.end": {FieldEnd}, "source.ip": {FieldSrcAddr}, "source.port": {FieldSrcPort},
-		"destination.ip": {FieldDstAddr}, "destination.port": {FieldDstPort}, "network.iana_number": {FieldProtocol},
-		"network.transport": {FieldProtocol}, "network.type": {FieldSrcAddr, FieldDstAddr}, "network.bytes": {FieldBytes},
-		"network.packets": {FieldPackets}, "network.direction": {FieldFlowDirection}, "cloud.account.id": {FieldAccountID},
-		"cloud.region": {FieldRegion}, "cloud.availability_zone": {FieldAZID},
-		"related.ip": {FieldSrcAddr, FieldDstAddr, FieldPktSrcAddr, FieldPktDstAddr},
-	}
-	for i := range t {
-		for _, f := range needs[t[i].Name] {
-			t[i].needs.add(f)
+// docTable joins the registry's rows to their writers. A row without a writer is left out of the documents
+// (TestWritersFollowRegistry fails on it), as is an Any row: unknown fields are written from the format.
+func docTable(rows []schema.Field, w map[string]writeFunc) []DocField {
+	var t []DocField
+	for _, r := range rows {
+		if r.Any || w[r.Name] == nil {
+			continue
 		}
+		df := DocField{Name: r.Name, Type: string(r.Type), Source: r.Source, Array: r.Array, write: w[r.Name]}
+		for _, n := range r.Needs {
+			df.needs.add(LookupField(n))
+		}
+		t = append(t, df)
 	}
 	return t
 }
 
-func buildDocFields() []DocField {
+// writers returns the write function of every document field, by name: those of the values derived or written
+// some other way than as they are, then one per flow-log field stored as it is, at its registry target.
+func writers() map[string]writeFunc {
 	has := func(c *docCtx, f Field) bool { return c.f.Present.Has(f) }
-	t := []DocField{
-		{"@timestamp", "date", "start (the event timestamp when the format has no start)", false, func(dst []byte, c *docCtx) ([]byte, bool) {
+	w := map[string]writeFunc{
+		"@timestamp": func(dst []byte, c *docCtx) ([]byte, bool) {
 			if has(c, FieldStart) {
 				return c.appendDate(dst, c.f.Start*1000), true
 			}
@@ -83,10 +89,10 @@ func buildDocFields() []DocField {
 				return dst, false
 			}
 			return c.appendDate(dst, c.src.Timestamp), true
-		}, 0},
-		{"event.kind", "keyword", `"event"`, false, constant(`"event"`), 0},
-		{"event.category", "keyword", `["network"]`, true, constant(`["network"]`), 0},
-		{"event.type", "keyword", `action: ["connection","allowed"] for ACCEPT, ["connection","denied"] for REJECT; ["connection"] for a record with addresses but no action, unless NODATA or SKIPDATA`, true, func(dst []byte, c *docCtx) ([]byte, bool) {
+		},
+		"event.kind":     constant(`"event"`),
+		"event.category": constant(`["network"]`),
+		"event.type": func(dst []byte, c *docCtx) ([]byte, bool) {
 			switch c.f.Action {
 			case ActionAccept:
 				return append(dst, `["connection","allowed"]`...), true
@@ -97,8 +103,8 @@ func buildDocFields() []DocField {
 				return append(dst, `["connection"]`...), true
 			}
 			return dst, false
-		}, 0},
-		{"event.action", "keyword", "action: accept or reject", false, func(dst []byte, c *docCtx) ([]byte, bool) {
+		},
+		"event.action": func(dst []byte, c *docCtx) ([]byte, bool) {
 			switch c.f.Action {
 			case ActionAccept:
 				return append(dst, `"accept"`...), true
@@ -106,8 +112,8 @@ func buildDocFields() []DocField {
 				return append(dst, `"reject"`...), true
 			}
 			return dst, false
-		}, 0},
-		{"event.outcome", "keyword", "action: success for ACCEPT, failure for REJECT", false, func(dst []byte, c *docCtx) ([]byte, bool) {
+		},
+		"event.outcome": func(dst []byte, c *docCtx) ([]byte, bool) {
 			switch c.f.Action {
 			case ActionAccept:
 				return append(dst, `"success"`...), true
@@ -115,48 +121,40 @@ func buildDocFields() []DocField {
 				return append(dst, `"failure"`...), true
 			}
 			return dst, false
-		}, 0},
-		{"event.start", "date", "start", false, func(dst []byte, c *docCtx) ([]byte, bool) {
+		},
+		"event.start": func(dst []byte, c *docCtx) ([]byte, bool) {
 			if !has(c, FieldStart) {
 				return dst, false
 			}
 			return c.appendDate(dst, c.f.Start*1000), true
-		}, 0},
-		{"event.end", "date", "end", false, func(dst []byte, c *docCtx) ([]byte, bool) {
+		},
+		"event.end": func(dst []byte, c *docCtx) ([]byte, bool) {
 			if !has(c, FieldEnd) {
 				return dst, false
 			}
 			return c.appendDate(dst, c.f.End*1000), true
-		}, 0},
-		{"event.id", "keyword", "the CloudWatch Logs event id", false, func(dst []byte, c *docCtx) ([]byte, bool) {
+		},
+		"event.id": func(dst []byte, c *docCtx) ([]byte, bool) {
 			if c.src == nil || c.src.EventID == "" {
 				return dst, false
 			}
 			return appendString(dst, c.src.EventID), true
-		}, 0},
-		{"source.ip", "ip", "srcaddr", false, addrField(func(f *Flow) netip.Addr { return f.SrcAddr }), 0},
-		{"source.port", "long", "srcport", false, func(dst []byte, c *docCtx) ([]byte, bool) {
-			return strconv.AppendUint(dst, uint64(c.f.SrcPort), 10), has(c, FieldSrcPort)
-		}, 0},
-		{"destination.ip", "ip", "dstaddr", false, addrField(func(f *Flow) netip.Addr { return f.DstAddr }), 0},
-		{"destination.port", "long", "dstport", false, func(dst []byte, c *docCtx) ([]byte, bool) {
-			return strconv.AppendUint(dst, uint64(c.f.DstPort), 10), has(c, FieldDstPort)
-		}, 0},
-		{"network.iana_number", "keyword", "protocol (the number, as text)", false, func(dst []byte, c *docCtx) ([]byte, bool) {
+		},
+		"network.iana_number": func(dst []byte, c *docCtx) ([]byte, bool) {
 			if !has(c, FieldProtocol) {
 				return dst, false
 			}
 			dst = append(dst, '"')
 			return append(strconv.AppendUint(dst, uint64(c.f.Protocol), 10), '"'), true
-		}, 0},
-		{"network.transport", "keyword", "protocol: its IANA keyword (tcp, udp, icmp, ipv6-icmp, ...)", false, func(dst []byte, c *docCtx) ([]byte, bool) {
+		},
+		"network.transport": func(dst []byte, c *docCtx) ([]byte, bool) {
 			name := protocolNames[c.f.Protocol]
 			if !has(c, FieldProtocol) || name == "" {
 				return dst, false
 			}
 			return appendString(dst, name), true
-		}, 0},
-		{"network.type", "keyword", "srcaddr/dstaddr: ipv4 or ipv6", false, func(dst []byte, c *docCtx) ([]byte, bool) {
+		},
+		"network.type": func(dst []byte, c *docCtx) ([]byte, bool) {
 			a := c.f.SrcAddr
 			if !a.IsValid() {
 				a = c.f.DstAddr
@@ -168,10 +166,8 @@ func buildDocFields() []DocField {
 				return append(dst, `"ipv4"`...), true
 			}
 			return append(dst, `"ipv6"`...), true
-		}, 0},
-		{"network.bytes", "long", "bytes", false, countField(FieldBytes), 0},
-		{"network.packets", "long", "packets", false, countField(FieldPackets), 0},
-		{"network.direction", "keyword", "flow-direction: ingress or egress", false, func(dst []byte, c *docCtx) ([]byte, bool) {
+		},
+		"network.direction": func(dst []byte, c *docCtx) ([]byte, bool) {
 			switch c.f.FlowDirection {
 			case DirectionIngress:
 				return append(dst, `"ingress"`...), true
@@ -179,57 +175,71 @@ func buildDocFields() []DocField {
 				return append(dst, `"egress"`...), true
 			}
 			return dst, false
-		}, 0},
-		{"cloud.provider", "keyword", `"aws"`, false, constant(`"aws"`), 0},
-		{"cloud.account.id", "keyword", "account-id", false, stringField(FieldAccountID), 0},
-		{"cloud.region", "keyword", "region", false, stringField(FieldRegion), 0},
-		{"cloud.availability_zone", "keyword", "az-id", false, stringField(FieldAZID), 0},
-		{"related.ip", "ip", "srcaddr, dstaddr, pkt-srcaddr, pkt-dstaddr (distinct)", true, appendRelated, 0},
+		},
+		"cloud.provider": constant(`"aws"`),
+		"related.ip":     appendRelated,
+		"aws.vpcflow.log_status": func(dst []byte, c *docCtx) ([]byte, bool) {
+			return appendString(dst, c.f.LogStatus.String()), has(c, FieldLogStatus)
+		},
+		"aws.vpcflow.tcp_flags": func(dst []byte, c *docCtx) ([]byte, bool) {
+			return strconv.AppendUint(dst, uint64(c.f.TCPFlags), 10), has(c, FieldTCPFlags)
+		},
+		"aws.vpcflow.tcp_flags_array": appendTCPFlagNames,
+		"aws.vpcflow.traffic_path": func(dst []byte, c *docCtx) ([]byte, bool) {
+			return strconv.AppendUint(dst, uint64(c.f.TrafficPath), 10), has(c, FieldTrafficPath)
+		},
+		"aws.cloudwatch.log_group":    sourceField(func(s *Source) string { return s.LogGroup }),
+		"aws.cloudwatch.log_stream":   sourceField(func(s *Source) string { return s.LogStream }),
+		"aws.kinesis.shard_id":        sourceField(func(s *Source) string { return s.ShardID }),
+		"aws.kinesis.sequence_number": sourceField(func(s *Source) string { return s.SequenceNumber }),
 	}
-	for fl := FieldVersion; fl < numFields; fl++ {
-		spec := &fields[fl]
-		if spec.ecs != "" {
-			continue
-		}
-		name := UnknownFieldsPrefix + docName(spec.name)
-		needs := FieldSet(1) << fl
-		switch spec.kind {
-		case kindString:
-			t = append(t, DocField{name, "keyword", spec.name, false, stringField(fl), needs})
-		case kindAddr:
-			t = append(t, DocField{name, "ip", spec.name, false, addrField(func(f *Flow) netip.Addr { return *spec.addr(f) }), needs})
-		case kindCount:
-			t = append(t, DocField{name, "long", spec.name, false, countField(fl), needs})
-		case kindLogStatus:
-			t = append(t, DocField{name, "keyword", spec.name + ": OK, NODATA or SKIPDATA", false, func(dst []byte, c *docCtx) ([]byte, bool) {
-				return appendString(dst, c.f.LogStatus.String()), has(c, FieldLogStatus)
-			}, needs})
-		case kindTrafficPath:
-			t = append(t, DocField{name, "long", spec.name + ": 1 to 8", false, func(dst []byte, c *docCtx) ([]byte, bool) {
-				return strconv.AppendUint(dst, uint64(c.f.TrafficPath), 10), has(c, FieldTrafficPath)
-			}, needs})
-		case kindTCPFlags:
-			t = append(t,
-				DocField{name, "long", spec.name + " (the bits as a number)", false, func(dst []byte, c *docCtx) ([]byte, bool) {
-					return strconv.AppendUint(dst, uint64(c.f.TCPFlags), 10), has(c, FieldTCPFlags)
-				}, needs},
-				DocField{name + "_array", "keyword", spec.name + ": names of the bits set (fin, syn, rst, psh, ack, urg, ece, cwr)", true, appendTCPFlagNames, needs})
+	for _, r := range schema.VPCFlowLogFields() {
+		if plain := plainField(LookupField(r.Name)); plain != nil && w[r.Target] == nil {
+			w[r.Target] = plain
 		}
 	}
-	return append(t,
-		DocField{"aws.cloudwatch.log_group", "keyword", "the CloudWatch Logs group", false,
-			sourceField(func(s *Source) string { return s.LogGroup }), 0},
-		DocField{"aws.cloudwatch.log_stream", "keyword", "the CloudWatch Logs stream", false,
-			sourceField(func(s *Source) string { return s.LogStream }), 0},
-		DocField{"aws.kinesis.shard_id", "keyword", "the Kinesis shard of the record that first delivered the flow", false,
-			sourceField(func(s *Source) string { return s.ShardID }), 0},
-		DocField{"aws.kinesis.sequence_number", "keyword", "the sequence number of that record", false,
-			sourceField(func(s *Source) string { return s.SequenceNumber }), 0},
-	)
+	return w
+}
+
+// plainField writes a flow-log field's value as it is, for the kinds that are a string, an address or a number;
+// nil for the kinds that need a writer of their own.
+func plainField(fl Field) writeFunc {
+	spec := &fields[fl]
+	switch spec.kind {
+	case kindString:
+		str := spec.str
+		return func(dst []byte, c *docCtx) ([]byte, bool) {
+			s := *str(c.f)
+			if s == "" {
+				return dst, false
+			}
+			return appendString(dst, s), true
+		}
+	case kindAddr:
+		addr := spec.addr
+		return func(dst []byte, c *docCtx) ([]byte, bool) {
+			a := *addr(c.f)
+			if !a.IsValid() {
+				return dst, false
+			}
+			return appendAddr(dst, a), true
+		}
+	case kindCount:
+		count := spec.count
+		return func(dst []byte, c *docCtx) ([]byte, bool) {
+			return strconv.AppendUint(dst, *count(c.f), 10), c.f.Present.Has(fl)
+		}
+	case kindPort:
+		port := spec.port
+		return func(dst []byte, c *docCtx) ([]byte, bool) {
+			return strconv.AppendUint(dst, uint64(*port(c.f)), 10), c.f.Present.Has(fl)
+		}
+	}
+	return nil
 }
 
 // sourceField writes a string of the line's Source, left out when there is no Source or the string is empty.
-func sourceField(get func(*Source) string) func([]byte, *docCtx) ([]byte, bool) {
+func sourceField(get func(*Source) string) writeFunc {
 	return func(dst []byte, c *docCtx) ([]byte, bool) {
 		if c.src == nil {
 			return dst, false
@@ -242,36 +252,8 @@ func sourceField(get func(*Source) string) func([]byte, *docCtx) ([]byte, bool) 
 	}
 }
 
-func constant(v string) func([]byte, *docCtx) ([]byte, bool) {
+func constant(v string) writeFunc {
 	return func(dst []byte, _ *docCtx) ([]byte, bool) { return append(dst, v...), true }
-}
-
-func stringField(fl Field) func([]byte, *docCtx) ([]byte, bool) {
-	str := fields[fl].str
-	return func(dst []byte, c *docCtx) ([]byte, bool) {
-		s := *str(c.f)
-		if s == "" {
-			return dst, false
-		}
-		return appendString(dst, s), true
-	}
-}
-
-func countField(fl Field) func([]byte, *docCtx) ([]byte, bool) {
-	count := fields[fl].count
-	return func(dst []byte, c *docCtx) ([]byte, bool) {
-		return strconv.AppendUint(dst, *count(c.f), 10), c.f.Present.Has(fl)
-	}
-}
-
-func addrField(get func(*Flow) netip.Addr) func([]byte, *docCtx) ([]byte, bool) {
-	return func(dst []byte, c *docCtx) ([]byte, bool) {
-		a := get(c.f)
-		if !a.IsValid() {
-			return dst, false
-		}
-		return appendAddr(dst, a), true
-	}
 }
 
 func appendAddr(dst []byte, a netip.Addr) []byte {
@@ -332,7 +314,7 @@ func appendTCPFlagNames(dst []byte, c *docCtx) ([]byte, bool) {
 type docNode struct {
 	key      string // `,"name":`: the comma for all members but the first, written with the key in one append
 	children []*docNode
-	write    func([]byte, *docCtx) ([]byte, bool)
+	write    writeFunc
 	unknown  bool // aws.vpcflow: the format's unknown fields follow the known ones
 }
 

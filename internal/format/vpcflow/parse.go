@@ -71,64 +71,160 @@ func countFields(line string) int {
 }
 
 // A step is one field of a compiled format: how its token becomes a value and where the value goes in a Flow,
-// taken from the field table once, when the format is made. Parsing a line is one loop over its tokens and the
-// format's steps: a switch on the step's kind, no lookup in the general table and no call through the table's
-// accessors: where a field lies in a Flow is found once, by calling its accessor on a probe, and kept as an offset.
+// taken from the field and kind tables once, when the format is made. Parsing a line is one loop over its tokens
+// and the format's steps: a switch on the step's class, no lookup in the general tables and no call through the
+// table's accessors: where a field lies in a Flow is found once, by calling its accessor on a probe, and kept as an
+// offset.
 type step struct {
-	kind  kind
+	class class
+	width uint8 // numbers and words: the bytes of the value in a Flow (1, 2 or 8)
 	field Field
 	bit   FieldSet // the field's bit in Flow.Present; 0 for an unknown field
-	off   uintptr  // the field's offset in a Flow, for the kinds with an accessor and kindTime
+	off   uintptr  // the field's offset in a Flow
+	min   uint64   // numbers: the smallest value
+	span  uint64   // numbers: the largest value minus min
+	words []word   // words: the texts of the values 1, 2, ...
 }
 
-// The typed fields of f at the step's offset; each is valid only for the kinds whose accessor has that type.
+// The typed fields of f at the step's offset; each is valid only for the class whose value has that type.
 func (s *step) str(f *Flow) *string      { return (*string)(unsafe.Add(unsafe.Pointer(f), s.off)) }
 func (s *step) addr(f *Flow) *netip.Addr { return (*netip.Addr)(unsafe.Add(unsafe.Pointer(f), s.off)) }
-func (s *step) count(f *Flow) *uint64    { return (*uint64)(unsafe.Add(unsafe.Pointer(f), s.off)) }
-func (s *step) port(f *Flow) *uint16     { return (*uint16)(unsafe.Add(unsafe.Pointer(f), s.off)) }
-func (s *step) time(f *Flow) *int64      { return (*int64)(unsafe.Add(unsafe.Pointer(f), s.off)) }
 
-// kindUnknown marks the step of an unknown field: its text goes to Flow.Unknown. No row of the table has it.
-const kindUnknown kind = 255
+// store writes v, a number or a word's value, as the step's field: an integer of its width (uint8, uint16, uint64
+// or int64: Flow has no other kind of number).
+func (s *step) store(f *Flow, v uint64) {
+	p := unsafe.Add(unsafe.Pointer(f), s.off)
+	switch s.width {
+	case 1:
+		*(*uint8)(p) = uint8(v)
+	case 2:
+		*(*uint16)(p) = uint16(v)
+	default:
+		*(*uint64)(p) = v
+	}
+}
+
+// A class is how a kind is read: the kinds of a class differ only in their entry of the kinds table.
+type class uint8
+
+const (
+	classString  class = iota // the token as it is
+	classAddr                 // an IPv4 or IPv6 address
+	classNumber               // a decimal number in [min, max]
+	classWord                 // one of the kind's words, stored as its position from 1 (0 is absent)
+	classUnknown              // an unknown field's token, appended to Flow.Unknown
+)
+
+// A kindSpec says how the text of a kind's fields becomes a value.
+type kindSpec struct {
+	class    class
+	width    uint8 // numbers and words: the size of the value in a Flow
+	min, max uint64
+	words    []word
+}
+
+// kinds is the kind table, indexed by kind.
+var kinds = [...]kindSpec{
+	kindString:        {class: classString},
+	kindAddr:          {class: classAddr},
+	kindPort:          {class: classNumber, width: 2, max: 65535},
+	kindProtocol:      {class: classNumber, width: 1, max: 255},
+	kindCount:         {class: classNumber, width: 8, max: 1<<63 - 1},
+	kindTime:          {class: classNumber, width: 8, max: maxTime},
+	kindTCPFlags:      {class: classNumber, width: 2, max: 65535},
+	kindTrafficPath:   {class: classNumber, width: 1, min: 1, max: 255},
+	kindAction:        {class: classWord, width: 1, words: words("ACCEPT", "REJECT")},
+	kindLogStatus:     {class: classWord, width: 1, words: words("OK", "NODATA", "SKIPDATA")},
+	kindFlowDirection: {class: classWord, width: 1, words: words("ingress", "egress")},
+}
+
+// A word is an enumerated value's text, at most 8 bytes, held as a number so that it compares with the line's
+// bytes in one load.
+type word struct {
+	n    int
+	bits uint64 // its bytes, the first in the lowest byte
+	mask uint64 // the low n bytes
+}
+
+func words(texts ...string) []word {
+	out := make([]word, len(texts))
+	for k, t := range texts {
+		if len(t) == 0 || len(t) > 8 {
+			panic("vpcflow: word " + t + ": 1 to 8 bytes") // a table bug; covered by tests
+		}
+		out[k] = word{n: len(t), mask: 1<<(8*len(t)) - 1} // a shift by 64 is 0: all ones for 8 bytes
+		for i := len(t) - 1; i >= 0; i-- {
+			out[k].bits = out[k].bits<<8 | uint64(t[i])
+		}
+	}
+	return out
+}
+
+// peek8 returns the 8 bytes of line at i, the first in the lowest byte, and zeros for those past its end: what a
+// word is compared with, in one load for all but the shortest lines. Parse has it inline (its cost is over the
+// inliner's budget).
+func peek8(line string, i int) uint64 {
+	switch {
+	case len(line)-i >= 8:
+		return load64(line, i)
+	case len(line) >= 8:
+		return load64(line, len(line)-8) >> (8 * (8 - (len(line) - i)))
+	}
+	return peekShort(line, i)
+}
+
+func peekShort(line string, i int) uint64 {
+	var x uint64
+	for k := len(line) - 1; k >= i; k-- {
+		x = x<<8 | uint64(line[k])
+	}
+	return x
+}
+
+// endsAt reports whether a token of line ends at j: a separator or the end of the line.
+func endsAt(line string, j int) bool { return j == len(line) || j < len(line) && isSpace(line[j]) }
 
 // compile returns the steps of a format's fields.
 func compile(fs []Field) []step {
 	steps := make([]step, len(fs))
 	for i, field := range fs {
 		if field == FieldUnknown {
-			steps[i] = step{kind: kindUnknown}
+			steps[i] = step{class: classUnknown}
 			continue
 		}
 		spec := &fields[field]
-		steps[i] = step{kind: spec.kind, field: field, bit: 1 << field, off: offsetOf(spec, field)}
+		k := &kinds[spec.kind]
+		steps[i] = step{class: k.class, width: k.width, field: field, bit: 1 << field, off: offsetOf(spec, field),
+			min: k.min, span: k.max - k.min, words: k.words}
 	}
 	return steps
 }
 
-// offsetOf returns where the field of spec lies in a Flow, found through its accessor; 0 for the kinds written by
-// name (protocol, action, ...), which do not use it.
+// offsetOf returns where the field of spec lies in a Flow: found through its accessor, or, for the fields that have
+// one of their own kind (protocol, start, action, ...), by name.
 func offsetOf(spec *fieldSpec, field Field) uintptr {
 	var probe Flow
 	var p unsafe.Pointer
 	switch {
-	case spec.kind == kindTime && field == FieldStart:
-		p = unsafe.Pointer(&probe.Start)
-	case spec.kind == kindTime:
-		p = unsafe.Pointer(&probe.End)
-	case spec.kind == kindString && spec.str != nil:
+	case spec.str != nil:
 		p = unsafe.Pointer(spec.str(&probe))
-	case spec.kind == kindAddr && spec.addr != nil:
+	case spec.addr != nil:
 		p = unsafe.Pointer(spec.addr(&probe))
-	case spec.kind == kindCount && spec.count != nil:
+	case spec.count != nil:
 		p = unsafe.Pointer(spec.count(&probe))
-	case spec.kind == kindPort && spec.port != nil:
+	case spec.port != nil:
 		p = unsafe.Pointer(spec.port(&probe))
 	default:
-		return 0
+		p = map[Field]unsafe.Pointer{
+			FieldProtocol: unsafe.Pointer(&probe.Protocol), FieldStart: unsafe.Pointer(&probe.Start),
+			FieldEnd: unsafe.Pointer(&probe.End), FieldAction: unsafe.Pointer(&probe.Action),
+			FieldLogStatus: unsafe.Pointer(&probe.LogStatus), FieldTCPFlags: unsafe.Pointer(&probe.TCPFlags),
+			FieldFlowDirection: unsafe.Pointer(&probe.FlowDirection), FieldTrafficPath: unsafe.Pointer(&probe.TrafficPath),
+		}[field]
 	}
 	off := uintptr(p) - uintptr(unsafe.Pointer(&probe))
-	if off >= unsafe.Sizeof(probe) {
-		panic("vpcflow: the accessor of " + spec.name + " points outside its Flow") // a table bug; covered by tests
+	if p == nil || off >= unsafe.Sizeof(probe) {
+		panic("vpcflow: " + spec.name + " has no place in a Flow") // a table bug; covered by tests
 	}
 	return off
 }
@@ -162,101 +258,99 @@ func (p *Parser) Parse(f *Flow, src *Source, line string) error {
 	i := 0
 	for k := range steps {
 		s := &steps[k]
-		for i < len(line) && line[i] <= ' ' && isSpace(line[i]) {
-			i++
-		}
-		if i >= len(line) {
+		if i = skipSpace(line, i); i >= len(line) {
 			f.Present = present
-			f.zero(steps[k:])
-			if k == 0 {
-				return p.lineError(src, line, ErrEmptyLine, 0, "", "")
-			}
-			return p.lineError(src, line, ErrFieldCount, k, "", "")
+			return p.short(f, src, line, k)
 		}
-		// Numbers, addresses and the words of the enumerated fields are read straight from the line, their end
-		// found by reading them; the rest, and whatever the fast reading refuses, go through tokenEnd and set.
+		if line[i] == '-' && endsAt(line, i+1) {
+			f.clear(s)
+			i += 2 // past the separator, or the end of the line
+			continue
+		}
+		// Numbers, addresses and words are read straight from the line, their end found by reading them; the rest,
+		// and whatever the fast reading refuses, go through tokenEnd and set.
 		var j int
-		var v uint64
 		ok := false
-		if line[i] == '-' && (i+1 == len(line) || isSpace(line[i+1])) {
-			j, ok = i+1, true
-			if s.kind == kindUnknown {
-				f.Unknown = append(f.Unknown, "")
-			} else {
-				f.zero(steps[k : k+1])
+		switch s.class {
+		case classString:
+			j = tokenEnd(line, i+1)
+			*s.str(f) = line[i:j]
+			ok = true
+		case classAddr:
+			var a netip.Addr
+			if a, j, ok = scanIPv4(line, i); ok {
+				*s.addr(f) = a
 			}
-		} else {
-			switch s.kind {
-			case kindString:
-				j = tokenEnd(line, i+1)
-				*s.str(f) = line[i:j]
-				ok = true
-			case kindAddr:
-				var a netip.Addr
-				if a, j, ok = scanIPv4(line, i); ok {
-					*s.addr(f) = a
-				}
-			case kindPort:
-				v, j, ok = scanUint(line, i)
-				if ok = ok && v <= 65535; ok {
-					*s.port(f) = uint16(v)
-				}
-			case kindProtocol:
-				v, j, ok = scanUint(line, i)
-				if ok = ok && v <= 255; ok {
-					f.Protocol = uint8(v)
-				}
-			case kindCount:
-				v, j, ok = scanUint(line, i)
-				if ok = ok && v <= 1<<63-1; ok {
-					*s.count(f) = v
-				}
-			case kindTime:
-				v, j, ok = scanUint(line, i)
-				if ok = ok && v <= maxTime; ok {
-					*s.time(f) = int64(v)
-				}
-			case kindAction:
-				if j, ok = i+6, isWord(line, i, "ACCEPT"); ok {
-					f.Action = ActionAccept
-				} else if ok = isWord(line, i, "REJECT"); ok {
-					f.Action = ActionReject
-				}
-			case kindLogStatus:
-				if j, ok = i+2, isWord(line, i, "OK"); ok {
-					f.LogStatus = LogStatusOK
-				} else if j, ok = i+6, isWord(line, i, "NODATA"); ok {
-					f.LogStatus = LogStatusNoData
-				}
-			case kindUnknown:
-				j = tokenEnd(line, i+1)
-				f.Unknown = append(f.Unknown, line[i:j])
-				ok = true
+		case classNumber:
+			var v uint64
+			v, j, ok = scanUint(line, i)
+			if ok = ok && v-s.min <= s.span; ok {
+				s.store(f, v)
 			}
-			if !ok {
-				j = tokenEnd(line, i+1)
-				if !f.set(s, line[i:j]) {
-					f.Present = present
-					f.zero(steps[k:])
-					// A line of another format usually fails on a value first; its length is the better diagnosis.
-					if got := countFields(line); got != len(steps) {
-						return p.lineError(src, line, ErrFieldCount, got, "", "")
-					}
-					return p.lineError(src, line, ErrInvalidValue, 0, format.names[k], line[i:j])
+		case classWord:
+			var x uint64 // peek8(line, i)
+			switch {
+			case len(line)-i >= 8:
+				x = load64(line, i)
+			case len(line) >= 8:
+				x = load64(line, len(line)-8) >> (8 * (8 - (len(line) - i)))
+			default:
+				x = peekShort(line, i)
+			}
+			for w := range s.words {
+				if wd := &s.words[w]; x&wd.mask == wd.bits && endsAt(line, i+wd.n) {
+					j, ok = i+wd.n, true
+					s.store(f, uint64(w+1))
+					break
 				}
 			}
-			present |= s.bit
+		case classUnknown:
+			j = tokenEnd(line, i+1)
+			f.Unknown = append(f.Unknown, line[i:j])
+			ok = true
 		}
+		if !ok {
+			j = tokenEnd(line, i+1)
+			if !f.set(s, line[i:j]) {
+				f.Present = present
+				f.zero(steps[k:])
+				return p.invalid(src, line, format, k, line[i:j])
+			}
+		}
+		present |= s.bit
 		i = j + 1 // line[j] is a separator, or j is the end of the line
 	}
 	f.Present = present
-	for i < len(line) && line[i] <= ' ' && isSpace(line[i]) {
-		i++
-	}
-	if i < len(line) {
+	if skipSpace(line, i) < len(line) {
 		return p.lineError(src, line, ErrFieldCount, countFields(line), "", "")
 	}
 	return nil
+}
+
+// skipSpace returns the index of the first byte of line at or after i that is not a separator, or len(line).
+func skipSpace(line string, i int) int {
+	for i < len(line) && line[i] <= ' ' && isSpace(line[i]) {
+		i++
+	}
+	return i
+}
+
+// short is the error of a line that ended before field k, whose fields and the following are cleared.
+func (p *Parser) short(f *Flow, src *Source, line string, k int) *LineError {
+	f.zero(f.Format.steps[k:])
+	if k == 0 {
+		return p.lineError(src, line, ErrEmptyLine, 0, "", "")
+	}
+	return p.lineError(src, line, ErrFieldCount, k, "", "")
+}
+
+// invalid is the error of a line whose field k has a value tok that field cannot have. A line of another format
+// usually fails on a value first; its length is then the better diagnosis.
+func (p *Parser) invalid(src *Source, line string, format *Format, k int, tok string) *LineError {
+	if got := countFields(line); got != len(format.steps) {
+		return p.lineError(src, line, ErrFieldCount, got, "", "")
+	}
+	return p.lineError(src, line, ErrInvalidValue, 0, format.names[k], tok)
 }
 
 func (p *Parser) lineError(src *Source, line string, err error, got int, field, value string) *LineError {
@@ -273,47 +367,35 @@ func (p *Parser) lineError(src *Source, line string, err error, got int, field, 
 	return e
 }
 
-// zero clears the fields of steps: the fields a line did not give, when a Flow is reused.
+// zero clears the known fields of steps: the fields a line did not give, when a Flow is reused.
 func (f *Flow) zero(steps []step) {
 	for k := range steps {
-		s := &steps[k]
-		switch s.kind {
-		case kindString:
-			*s.str(f) = ""
-		case kindAddr:
-			*s.addr(f) = netip.Addr{}
-		case kindPort:
-			*s.port(f) = 0
-		case kindProtocol:
-			f.Protocol = 0
-		case kindCount:
-			*s.count(f) = 0
-		case kindTime:
-			if s.field == FieldStart {
-				f.Start = 0
-			} else {
-				f.End = 0
-			}
-		case kindAction:
-			f.Action = ActionNone
-		case kindLogStatus:
-			f.LogStatus = LogStatusNone
-		case kindTCPFlags:
-			f.TCPFlags = 0
-		case kindFlowDirection:
-			f.FlowDirection = DirectionNone
-		case kindTrafficPath:
-			f.TrafficPath = 0
+		if steps[k].class != classUnknown {
+			f.clear(&steps[k])
 		}
+	}
+}
+
+// clear makes the field of s absent: its zero value, or, for an unknown field, an empty string in Flow.Unknown.
+func (f *Flow) clear(s *step) {
+	switch s.class {
+	case classString:
+		*s.str(f) = ""
+	case classAddr:
+		*s.addr(f) = netip.Addr{}
+	case classNumber, classWord:
+		s.store(f, 0)
+	case classUnknown:
+		f.Unknown = append(f.Unknown, "")
 	}
 }
 
 // set stores tok, a known field's text other than "-", as the value of step s; false when it is not a valid value.
 func (f *Flow) set(s *step, tok string) bool {
-	switch s.kind {
-	case kindString:
+	switch s.class {
+	case classString:
 		*s.str(f) = tok
-	case kindAddr:
+	case classAddr:
 		a, ok := parseIPv4(tok)
 		if !ok {
 			var err error
@@ -322,76 +404,22 @@ func (f *Flow) set(s *step, tok string) bool {
 			}
 		}
 		*s.addr(f) = a
-	case kindPort:
-		v, ok := parseUint(tok, 65535)
-		if !ok {
+	case classNumber:
+		v, ok := parseUint(tok, s.min+s.span)
+		if !ok || v < s.min {
 			return false
 		}
-		*s.port(f) = uint16(v)
-	case kindProtocol:
-		v, ok := parseUint(tok, 255)
-		if !ok {
-			return false
+		s.store(f, v)
+	case classWord:
+		x := peek8(tok, 0)
+		for w := range s.words {
+			if wd := &s.words[w]; len(tok) == wd.n && x&wd.mask == wd.bits {
+				s.store(f, uint64(w+1))
+				return true
+			}
 		}
-		f.Protocol = uint8(v)
-	case kindCount:
-		v, ok := parseUint(tok, 1<<63-1)
-		if !ok {
-			return false
-		}
-		*s.count(f) = v
-	case kindTime:
-		v, ok := parseUint(tok, maxTime)
-		if !ok {
-			return false
-		}
-		if s.field == FieldStart {
-			f.Start = int64(v)
-		} else {
-			f.End = int64(v)
-		}
-	case kindAction:
-		switch tok {
-		case "ACCEPT":
-			f.Action = ActionAccept
-		case "REJECT":
-			f.Action = ActionReject
-		default:
-			return false
-		}
-	case kindLogStatus:
-		switch tok {
-		case "OK":
-			f.LogStatus = LogStatusOK
-		case "NODATA":
-			f.LogStatus = LogStatusNoData
-		case "SKIPDATA":
-			f.LogStatus = LogStatusSkipData
-		default:
-			return false
-		}
-	case kindTCPFlags:
-		v, ok := parseUint(tok, 65535)
-		if !ok {
-			return false
-		}
-		f.TCPFlags = TCPFlags(v)
-	case kindFlowDirection:
-		switch tok {
-		case "ingress":
-			f.FlowDirection = DirectionIngress
-		case "egress":
-			f.FlowDirection = DirectionEgress
-		default:
-			return false
-		}
-	case kindTrafficPath:
-		v, ok := parseUint(tok, 255)
-		if !ok || v == 0 {
-			return false
-		}
-		f.TrafficPath = TrafficPath(v)
-	case kindUnknown:
+		return false
+	case classUnknown:
 		f.Unknown = append(f.Unknown, tok)
 	}
 	return true

@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// README.md carries the field table users read; it must be the one the encoder's table generates
-// (testdata/ecs-fields.md, itself kept current by the golden tests).
+// README.md carries the field table users read, generated from the registry (internal/schema's TestREADME); the
+// encoder's own table (testdata/ecs-fields.md, kept current by TestDocumentTable) must be in it, row for row.
 func TestREADMECarriesTheFieldTable(t *testing.T) {
 	readme, err := os.ReadFile("../../../README.md")
 	if err != nil {

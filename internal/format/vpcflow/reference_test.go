@@ -203,7 +203,7 @@ func TestParseMatchesReference(t *testing.T) {
 				for _, v := range []string{"-", "x", "-1", "0", "00", "65536", "256", "99999999999999999999",
 					"18446744073709551615", "9223372036854775807", "253402300800", "1.2.3.4", "1.2.3.4x", "01.2.3.4",
 					"2001:db8::1", "fe80::1%eth0", "OK", "NODATA", "SKIPDATA", "ACCEPT", "REJECT", "egress", "8",
-					"-\x01", "1\x01"} {
+					"-\x01", "1\x01", "ACCEPTED", "OKAY", "O", "SKIPDATAS", "NODAT", "ingress", "egres", "ingressx"} {
 					mut := slices.Clone(toks)
 					mut[k] = v
 					lines = append(lines, strings.Join(mut, " "))

@@ -1,16 +1,15 @@
 package sinktest
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,53 +18,51 @@ import (
 
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/docid"
-	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/schema"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
-// A docFamily is one kind of document the templates map: its encoder's documents, the README section whose table
-// documents its fields, and whether that table marks arrays.
+// A docFamily is one kind of document the templates map: the registry's rows and documents its encoder wrote.
 type docFamily struct {
-	name    string
-	section string // the README heading, without "## "
-	docs    []sink.Doc
-	arrays  bool // the table's "(array)" must match what the encoder writes
+	schema.Family
+	docs []sink.Doc
 }
 
-// testFieldTypes: for every field of the flow and connection-set documents, the JSON the encoder writes, the type
-// the README's table states and the type of the mapping the cluster holds once the templates are installed and the
-// documents written must agree (a number is a long, an address string an ip, an RFC 3339 string a date, any other
-// string a keyword, a bool a boolean, base64 a binary). The strict-mapping tests cannot see a number indexed into a
-// keyword field: the cluster takes it. Unknown format fields are held to the README's aws.vpcflow.<unknown field>.
+// testFieldTypes: for every field of the flow, connection-set and dead-letter documents, the JSON the encoder writes,
+// the type the registry (internal/schema, which makes the templates and the README's tables) states and the type of
+// the mapping the cluster holds once the templates are installed and the documents written must agree (a number is
+// a long, an address string an ip, an RFC 3339 string a date, any other string a keyword or text, a bool a boolean,
+// base64 a binary), and every field of the registry must be in a document. The strict-mapping tests cannot see a
+// number indexed into a keyword field: the cluster takes it. Unknown format fields are held to the registry's Any
+// row, aws.vpcflow.<unknown field>.
 func testFieldTypes(t *testing.T, b Backend) {
 	c := b.NewClient(t, b.URL, 4)
 	prefix := Setup(t, c)
-	root := moduleRoot(t)
-	readme := readmeTables(t, filepath.Join(root, "README.md"))
-	families := []docFamily{
-		{"flow", "Field mapping", flowDocs(t, root, prefix), true},
-		{"connection set", "Connection sets", connDocs(t, prefix), false},
-	}
-
-	var all []sink.Doc
-	for _, f := range families {
-		all = append(all, f.docs...)
-	}
+	flows, conns := flowDocs(t, moduleRoot(t), prefix), connDocs(t, prefix)
 	s := newSink(t, c, testSinkConfig(b, prefix), nil)
-	if err := s.Write(testenv.Context(t, time.Minute), all); err != nil {
+	ctx := testenv.Context(t, time.Minute)
+	if err := s.Write(ctx, append(slices.Clone(flows), conns...)); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
 	refresh(t, c, prefix)
 	if n := count(t, c, prefix+"-deadletter*", nil); n != 0 {
 		t.Errorf("%d documents refused by the strict templates: %s", n, getJSON(t, c, "/"+prefix+"-deadletter*/_search?size=20"))
 	}
+	// Dead letters as the pipeline makes them, and as the sink makes them of a document the cluster refuses.
+	letters := deadLetterDocs(prefix)
+	refused := sink.Doc{Index: flows[0].Index, ID: "refused", Op: sink.OpCreate, Source: []byte(`{"not_a_field":1}`),
+		Origin: sink.Origin{ShardID: "shardId-000000000001", SequenceNumber: "7", LogGroup: "/vpc/flows", LogStream: "eni-1-all",
+			EventID: "1", Raw: []byte("2 123456789010 eni-1 not an address")}}
+	if err := s.Write(ctx, append(letters, refused)); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	refresh(t, c, prefix)
+	if letters = readBack(t, c, prefix+"-deadletter"); len(letters) != 3 {
+		t.Fatalf("%d dead letters, want 3", len(letters))
+	}
 
-	for _, fam := range families {
-		table, ok := readme[fam.section]
-		if !ok {
-			t.Fatalf("README.md has no table under ## %s", fam.section)
-		}
+	for _, fam := range []docFamily{{schema.Flows(), flows}, {schema.Conns(), conns}, {schema.DeadLetters(), letters}} {
 		written := encoderFields(t, fam.docs)
 		var indices []string
 		for _, d := range fam.docs {
@@ -77,7 +74,7 @@ func testFieldTypes(t *testing.T, b Backend) {
 		for _, ix := range indices {
 			mapped[ix] = indexMapping(t, getJSON(t, c, "/"+ix+"/_mapping"), ix)
 		}
-		checkFamily(t, fam, table, written, mapped)
+		checkFamily(t, fam, written, mapped)
 		var unused []string
 		for path := range mapped[indices[0]] {
 			if _, ok := written[path]; !ok {
@@ -85,20 +82,15 @@ func testFieldTypes(t *testing.T, b Backend) {
 			}
 		}
 		slices.Sort(unused)
-		t.Logf("%s documents: %d fields compared between encoder, README and %s mapping; the templates also map %d fields the encoder does not write: %v",
-			fam.name, len(written), b.Name, len(unused), unused)
-	}
-
-	// The encoder's own table, which generates the README's (testdata/ecs-fields.md), says the same.
-	for _, df := range vpcflow.DocumentFields() {
-		if row, ok := readme["Field mapping"].lookup(df.Name); !ok || row.typ != df.Type || row.array != df.Array {
-			t.Errorf("flow field %s: the encoder's table says %s (array %v), README %+v", df.Name, df.Type, df.Array, row)
-		}
+		t.Logf("%s: %d fields compared between encoder, registry and %s mapping; the templates also map %d fields the encoder does not write: %v",
+			fam.Title, len(written), b.Name, len(unused), unused)
 	}
 }
 
-// checkFamily compares, field by field, what the encoder wrote, the README's row and each index's mapping.
-func checkFamily(tb testing.TB, fam docFamily, table readmeTable, written map[string]*observed, mapped map[string]map[string]string) {
+// checkFamily compares, field by field, what the encoder wrote, the registry's row and each index's mapping; and
+// reports the registry's fields that no document has. mapped may be empty: the encoder and the registry are then
+// compared alone.
+func checkFamily(tb testing.TB, fam docFamily, written map[string]*observed, mapped map[string]map[string]string) {
 	tb.Helper()
 	paths := make([]string, 0, len(written))
 	for p := range written {
@@ -107,31 +99,31 @@ func checkFamily(tb testing.TB, fam docFamily, table readmeTable, written map[st
 	slices.Sort(paths)
 	for _, path := range paths {
 		w := written[path]
-		row, ok := table.lookup(path)
+		row, ok := fam.Lookup(path)
 		if !ok {
-			tb.Errorf("%s field %s: the encoder writes it (%s), the README's table lacks it", fam.name, path, w)
+			tb.Errorf("%s field %s: the encoder writes it (%s), the registry lacks it", fam.Name, path, w)
 			continue
 		}
 		for _, v := range w.values {
-			if !fits(row.typ, v) {
-				tb.Errorf("%s field %s: the encoder writes %s, the README says %s", fam.name, path, describe(v), row.typ)
+			if !fits(row.Type, v) {
+				tb.Errorf("%s field %s: the encoder writes %s, the registry says %s", fam.Name, path, describe(v), row.Type)
 				break
 			}
 		}
-		if fam.arrays && w.array != row.array {
-			tb.Errorf("%s field %s: the encoder writes an array: %v, the README says array: %v", fam.name, path, w.array, row.array)
+		if w.array != row.Array {
+			tb.Errorf("%s field %s: the encoder writes an array: %v, the registry says array: %v", fam.Name, path, w.array, row.Array)
 		}
 		for ix, m := range mapped {
 			if got, ok := m[path]; !ok {
-				tb.Errorf("%s field %s: not mapped in %s (README: %s)", fam.name, path, ix, row.typ)
-			} else if got != row.typ {
-				tb.Errorf("%s field %s: %s maps it as %s, the README says %s, the encoder writes %s", fam.name, path, ix, got, row.typ, w)
+				tb.Errorf("%s field %s: not mapped in %s (registry: %s)", fam.Name, path, ix, row.Type)
+			} else if got != string(row.Type) {
+				tb.Errorf("%s field %s: %s maps it as %s, the registry says %s, the encoder writes %s", fam.Name, path, ix, got, row.Type, w)
 			}
 		}
 	}
-	for _, name := range table.names {
+	for _, name := range fam.Names() {
 		if _, ok := written[name]; !ok {
-			tb.Errorf("%s field %s: in the README's table, in no document the encoder wrote for this test", fam.name, name)
+			tb.Errorf("%s field %s: in the registry, in no document the encoder wrote for this test", fam.Name, name)
 		}
 	}
 }
@@ -171,36 +163,36 @@ func kind(v any) string {
 func describe(v any) string { return fmt.Sprintf("%s %v", kind(v), v) }
 
 // fits reports whether v, one value the encoder wrote, is a value of the index type typ.
-func fits(typ string, v any) bool {
+func fits(typ schema.Type, v any) bool {
 	switch typ {
-	case "long":
+	case schema.Long:
 		n, ok := v.(json.Number)
 		if !ok {
 			return false
 		}
 		_, err := strconv.ParseInt(string(n), 10, 64)
 		return err == nil
-	case "ip":
+	case schema.IP:
 		s, ok := v.(string)
 		if !ok {
 			return false
 		}
 		_, err := netip.ParseAddr(s)
 		return err == nil
-	case "date":
+	case schema.Date:
 		s, ok := v.(string)
 		if !ok {
 			return false
 		}
 		_, err := time.Parse(time.RFC3339Nano, s)
 		return err == nil
-	case "keyword":
+	case schema.Keyword, schema.Text:
 		_, ok := v.(string)
 		return ok
-	case "boolean":
+	case schema.Boolean:
 		_, ok := v.(bool)
 		return ok
-	case "binary":
+	case schema.Binary:
 		s, ok := v.(string)
 		if !ok {
 			return false
@@ -287,92 +279,6 @@ func indexMapping(tb testing.TB, body []byte, index string) map[string]string {
 		}
 	}
 	walk("", m.Mappings.Properties)
-	return out
-}
-
-// A readmeRow is one field of a README table.
-type readmeRow struct {
-	typ   string
-	array bool
-}
-
-// A readmeTable is a README table of document fields; a name ending in <...> (aws.vpcflow.<unknown field>) stands
-// for every field under its prefix that no other row names.
-type readmeTable struct {
-	rows     map[string]readmeRow
-	names    []string // the rows' exact names, in order
-	wildcard map[string]readmeRow
-}
-
-func (t readmeTable) lookup(path string) (readmeRow, bool) {
-	if r, ok := t.rows[path]; ok {
-		return r, true
-	}
-	for prefix, r := range t.wildcard {
-		if strings.HasPrefix(path, prefix) {
-			return r, true
-		}
-	}
-	return readmeRow{}, false
-}
-
-var backticked = regexp.MustCompile("`([^`]+)`")
-
-// readmeTables reads the first table after each "## " heading of the README whose first column names fields in
-// backticks and whose second is their type ("ip", "ip (array)", ...). Field names may carry " (array)" too.
-func readmeTables(tb testing.TB, path string) map[string]readmeTable {
-	tb.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	out := map[string]readmeTable{}
-	section, done := "", false
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if h, ok := strings.CutPrefix(line, "## "); ok {
-			section, done = h, false
-			continue
-		}
-		if section == "" || done {
-			continue
-		}
-		if !strings.HasPrefix(line, "|") {
-			if _, started := out[section]; started {
-				done = true // the section's first table has ended
-			}
-			continue
-		}
-		cells := strings.Split(line, "|")
-		if len(cells) < 4 {
-			continue
-		}
-		names := backticked.FindAllStringSubmatch(cells[1], -1)
-		if len(names) == 0 {
-			continue // the header and the separator
-		}
-		t, ok := out[section]
-		if !ok {
-			t = readmeTable{rows: map[string]readmeRow{}, wildcard: map[string]readmeRow{}}
-		}
-		typ, typArray := strings.CutSuffix(strings.TrimSpace(cells[2]), " (array)")
-		for _, n := range names {
-			name, nameArray := strings.CutSuffix(n[1], " (array)")
-			row := readmeRow{typ: typ, array: typArray || nameArray}
-			if i := strings.Index(name, "<"); i >= 0 {
-				t.wildcard[name[:i]] = row
-				continue
-			}
-			if _, dup := t.rows[name]; dup {
-				tb.Errorf("README ## %s: %s twice", section, name)
-			}
-			t.rows[name] = row
-			t.names = append(t.names, name)
-		}
-		out[section] = t
-	}
 	return out
 }
 
@@ -465,6 +371,39 @@ func connDocs(tb testing.TB, prefix string) []sink.Doc {
 			tb.Fatal(err)
 		}
 		docs = append(docs, sink.Doc{Index: ix.Conns(time.Unix(f.WindowStart, 0)), ID: f.ID(), Op: sink.OpIndex, Source: src})
+	}
+	return docs
+}
+
+// deadLetterDocs returns dead letters as the pipeline makes them: of a record that is not an envelope (its bytes
+// base64) and of a line that is not a flow log (the line as text).
+func deadLetterDocs(prefix string) []sink.Doc {
+	index := sink.Indices{Prefix: prefix}.DeadLetter()
+	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	return []sink.Doc{
+		sink.NewDeadLetter(index, sink.Origin{ShardID: "shardId-000000000000", SequenceNumber: "1", Raw: []byte{0x1f, 0x8b, 0xff}},
+			sink.StageDecode, "corrupt_gzip", errors.New("gzip: invalid header"), at),
+		sink.NewDeadLetter(index, sink.Origin{ShardID: "shardId-000000000000", SequenceNumber: "2", LogGroup: "/vpc/flows",
+			LogStream: "eni-1-all", EventID: "3", Raw: []byte("2 123456789010 eni-1")}, sink.StageParse, "field_count",
+			errors.New("field count does not match the format"), at),
+	}
+}
+
+// readBack returns the documents of an index as the cluster holds them.
+func readBack(tb testing.TB, c sink.Client, index string) []sink.Doc {
+	tb.Helper()
+	var res struct {
+		Hits struct {
+			Hits []struct {
+				ID     string          `json:"_id"`
+				Source json.RawMessage `json:"_source"`
+			}
+		}
+	}
+	postJSON(tb, c, "/"+index+"/_search", map[string]any{"size": 100}, &res)
+	var docs []sink.Doc
+	for _, h := range res.Hits.Hits {
+		docs = append(docs, sink.Doc{Index: index, ID: h.ID, Source: h.Source})
 	}
 	return docs
 }
