@@ -10,10 +10,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kinflow/kinflow/cdk/kinflowstack"
-	// The registries of the runtime's module (../, through the replace in go.mod): the stack's field and
-	// setting lists come from them. Replaced by their real uses as they land.
-	_ "github.com/kinflow/kinflow/internal/schema"
-	_ "github.com/kinflow/kinflow/internal/settings"
 )
 
 func main() {

@@ -5,30 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kinflow/kinflow/internal/settings"
 )
 
-// ContextKeys lists every context key the app reads (`cdk deploy -c key=value`, or "context" in cdk.json).
-var ContextKeys = []string{
-	"stackName", "mode", "account", "region",
-	"streamName", "streamMode", "shardCount", "streamRetentionHours", "streamEncryption",
-	"logGroupNames", "logGroupFormats", "filterPattern", "accountSubscriptionPolicy", "accountPolicyExclude",
-	"flowLogVpcIds", "flowLogFormat", "flowLogGroupName", "flowLogRetentionDays", "flowLogAggregationSeconds",
-	"lambdaZip", "lambdaMemoryMb", "lambdaTimeoutSeconds", "batchSize", "batchingWindowSeconds",
-	"parallelizationFactor", "retryAttempts", "maxRecordAgeSeconds", "bisectOnError", "startingPosition",
-	"finalizerMemoryMb", "finalizerTimeoutSeconds",
-	"consumerImage", "consumerDockerDir", "consumerDockerfile", "consumerCpu", "consumerMemoryMb",
-	"consumerMinTasks", "consumerMaxTasks", "vpcId", "natGateways", "consumerHealthCommand", "containerInsights",
-	"sink", "sinkKind", "sinkUrl", "sinkSecretArn", "sinkDomainArn",
-	"domainName", "domainEngineVersion", "domainInstanceType", "domainInstanceCount", "domainVolumeGb", "domainDedicatedMasterType",
-	"webhookUrl", "webhookSecretArn", "indexPrefix", "window", "allowedLateness",
-	"alarmTopicArn", "iteratorAgeAlarmMinutes", "deadLetterAlarmThreshold", "dashboardName", "retainData",
-}
+// ContextKeys lists every context key the app reads (`cdk deploy -c key=value`, or "context" in cdk.json): the
+// settings registry's keys.
+var ContextKeys = settings.ContextKeys()
 
 // Context reads one context value; it is what construct.Node().TryGetContext returns (strings from `-c`, JSON
 // values from cdk.json).
@@ -40,12 +30,21 @@ func NodeContext(app awscdk.App) Context {
 }
 
 // FromContext builds Props from DefaultProps and the context, reporting every malformed value at once. Unknown keys
-// are not an error (CDK itself keeps feature flags there), but each known key must parse.
+// are not an error (CDK itself keeps feature flags there), but each known key must parse. Every key is read
+// through the settings registry: a key it does not declare, or declares of another kind, is an error.
 func FromContext(ctx Context) (Props, string, error) {
 	p := DefaultProps()
 	var errs []error
+	rows := settings.ByContext()
+	read := func(key string, kinds ...settings.Kind) any {
+		if s, ok := rows[key]; !ok || !slices.Contains(kinds, s.Kind) {
+			errs = append(errs, fmt.Errorf("%s: the app reads a key the settings registry does not declare as %v", key, kinds))
+			return nil
+		}
+		return ctx(key)
+	}
 	str := func(key string, dst *string) {
-		switch v := ctx(key).(type) {
+		switch v := read(key, settings.String, settings.URL, settings.URLList).(type) {
 		case nil:
 		case string:
 			*dst = v
@@ -54,7 +53,7 @@ func FromContext(ctx Context) (Props, string, error) {
 		}
 	}
 	num := func(key string, dst *int) {
-		switch v := ctx(key).(type) {
+		switch v := read(key, settings.Int).(type) {
 		case nil:
 		case float64:
 			*dst = int(v)
@@ -70,7 +69,7 @@ func FromContext(ctx Context) (Props, string, error) {
 		}
 	}
 	boolean := func(key string, dst *bool) {
-		switch v := ctx(key).(type) {
+		switch v := read(key, settings.Bool).(type) {
 		case nil:
 		case bool:
 			*dst = v
@@ -87,7 +86,7 @@ func FromContext(ctx Context) (Props, string, error) {
 	}
 	// list accepts a JSON array (cdk.json), or a string holding a JSON array or comma-separated values (-c).
 	list := func(key string, dst *[]string) {
-		switch v := ctx(key).(type) {
+		switch v := read(key, settings.List).(type) {
 		case nil:
 		case []any:
 			out := make([]string, 0, len(v))
@@ -124,7 +123,13 @@ func FromContext(ctx Context) (Props, string, error) {
 	}
 	duration := func(key string, dst *time.Duration) {
 		var s string
-		str(key, &s)
+		switch v := read(key, settings.Duration).(type) {
+		case nil:
+		case string:
+			s = v
+		default:
+			errs = append(errs, fmt.Errorf("%s: want a string, got %T", key, v))
+		}
 		if s == "" {
 			return
 		}
@@ -175,7 +180,7 @@ func FromContext(ctx Context) (Props, string, error) {
 	}
 
 	list("logGroupNames", &p.Sources.LogGroupNames)
-	switch v := ctx("logGroupFormats").(type) {
+	switch v := read("logGroupFormats", settings.Map).(type) {
 	case nil:
 	case map[string]any:
 		p.Sources.LogGroupFormats = map[string]string{}

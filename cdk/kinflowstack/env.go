@@ -1,26 +1,29 @@
 package kinflowstack
 
-// Environment variables the stack passes to the runtimes (lambda/ and consumer/). The names are those of
-// internal/config's settings table; nothing here imports it, so this list is the contract.
+import "github.com/kinflow/kinflow/internal/settings"
+
+// Environment variables the stack passes to the runtimes (lambda/ and consumer/): rows of the settings registry,
+// named here for the constructs that set them. TestStackPassesSettings holds each to a setting the runtime it is
+// passed to reads.
 const (
-	EnvStreamName       = "KINFLOW_STREAM_NAME"           // Kinesis stream to read (consumer)
-	EnvApplicationName  = "KINFLOW_APPLICATION_NAME"      // KCL application name (consumer)
-	EnvLeaseTable       = "KINFLOW_LEASE_TABLE"           // KCL lease table, partition key ShardID (consumer)
-	EnvInitialPosition  = "KINFLOW_INITIAL_POSITION"      // TRIM_HORIZON (consumer)
-	EnvStateTable       = "KINFLOW_STATE_TABLE"           // shard progress, finalized windows, finalizer lock; partition key ShardID (S)
-	EnvSinkKind         = "KINFLOW_SINK_KIND"             // elasticsearch | opensearch
-	EnvSinkURL          = "KINFLOW_SINK_URL"              // https endpoint
-	EnvSinkSecretARN    = "KINFLOW_SINK_SECRET_ARN"       // Secrets Manager secret: username/password or api_key
-	EnvSinkAWSRegion    = "KINFLOW_SINK_AWS_REGION"       // sign requests with SigV4 for this region
-	EnvSinkAWSService   = "KINFLOW_SINK_AWS_SERVICE"      // es (Amazon OpenSearch Service domain)
-	EnvSinkSetup        = "KINFLOW_SINK_SETUP"            // true: install the index templates at start-up
-	EnvWebhookURL       = "KINFLOW_WEBHOOK_URL"           // receiver of closed windows
-	EnvWebhookSecretARN = "KINFLOW_WEBHOOK_SECRET_ARN"    // Secrets Manager secret holding the HMAC-SHA256 key
-	EnvIndexPrefix      = "KINFLOW_INDEX_PREFIX"          // kinflow -> kinflow-flows-YYYY.MM.DD, ...
-	EnvWindow           = "KINFLOW_WINDOW"                // Go duration, e.g. 10m0s
-	EnvAllowedLateness  = "KINFLOW_ALLOWED_LATENESS"      // Go duration, e.g. 15m0s
-	EnvFlowFormats      = "KINFLOW_FLOW_FORMAT_OVERRIDES" // group=field names;group=field names
-	EnvLambdaHandler    = "KINFLOW_LAMBDA_HANDLER"        // batch | finalizer (lambda)
+	EnvStreamName       = settings.StreamName          // the stream (consumer)
+	EnvApplicationName  = settings.ApplicationName     // the stack's name (consumer)
+	EnvLeaseTable       = settings.LeaseTable          // the KCL lease table, partition key ShardID (consumer)
+	EnvInitialPosition  = settings.InitialPosition     // TRIM_HORIZON (consumer)
+	EnvStateTable       = settings.StateTable          // shard progress, finalized windows, finalizer lock; partition key ShardID (S)
+	EnvSinkKind         = settings.SinkKind            // sinkKind
+	EnvSinkURL          = settings.SinkURL             // sinkUrl, or the new domain's endpoint
+	EnvSinkSecretARN    = settings.SinkSecretARN       // sinkSecretArn
+	EnvSinkAWSRegion    = settings.SinkAWSRegion       // the region of sinkDomainArn or of the new domain
+	EnvSinkAWSService   = settings.SinkAWSService      // es (Amazon OpenSearch Service domain)
+	EnvSinkSetup        = settings.SinkSetup           // true: install the index templates at start-up
+	EnvWebhookURL       = settings.WebhookURL          // webhookUrl
+	EnvWebhookSecretARN = settings.WebhookSecretARN    // webhookSecretArn
+	EnvIndexPrefix      = settings.IndexPrefix         // indexPrefix
+	EnvWindow           = settings.Window              // window, as a Go duration (10m0s)
+	EnvAllowedLateness  = settings.AllowedLateness     // allowedLateness, as a Go duration (15m0s)
+	EnvFlowFormats      = settings.FlowFormatOverrides // logGroupFormats and the stack's flow logs: group=field names;...
+	EnvLambdaHandler    = settings.LambdaHandler       // batch | finalizer (lambda)
 )
 
 // MetricsNamespace is the CloudWatch namespace of kinflow's own metrics (the Lambda runtime writes EMF there too);

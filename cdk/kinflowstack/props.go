@@ -1,7 +1,8 @@
 // Package kinflowstack owns kinflow's AWS deployment: the CloudFormation stack behind `cdk deploy`, built from small
 // constructs (Stream, Subscriptions, FlowLogs, LambdaProcessor, ConsumerService, Destination, Monitoring) and
-// configured by one Props value that the app reads from CDK context. It imports no runtime package of kinflow: the
-// runtimes receive their configuration through the environment variables listed in env.go.
+// configured by one Props value that the app reads from CDK context. It imports no runtime package of kinflow, only
+// the settings registry (internal/settings): every context key it reads is a row there, and the runtimes receive
+// their configuration through the rows' environment variables (env.go).
 package kinflowstack
 
 import (
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+
+	"github.com/kinflow/kinflow/internal/settings"
 )
 
 // Mode selects the runtime that reads the stream.
@@ -266,7 +269,6 @@ var (
 	topicARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$`)
 	domainNameRE   = regexp.MustCompile(`^[a-z][a-z0-9-]{2,27}$`)
 	streamNameRE   = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
-	indexPrefixRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 )
 
 // fargateMemory lists the memory sizes (MB) Fargate accepts for each CPU value.
@@ -366,15 +368,17 @@ func (p *Props) Validate() error {
 		bad("webhookSecretArn is set without webhookUrl")
 	}
 
+	// What the stack passes on, the runtimes' rows check, so a deployment accepts what the runtimes do; a window
+	// must also divide a day here, so that windows line up with the daily indices.
 	pl := p.Pipeline
-	if !indexPrefixRE.MatchString(pl.IndexPrefix) {
-		bad("indexPrefix %q: lowercase letters, digits, _ and -, at most 64", pl.IndexPrefix)
+	if err := checkSetting(settings.IndexPrefix, pl.IndexPrefix); err != nil {
+		bad("indexPrefix %q: %w", pl.IndexPrefix, err)
 	}
-	if pl.Window < time.Minute || pl.Window > 24*time.Hour || (24*time.Hour)%pl.Window != 0 {
+	if err := checkSetting(settings.Window, pl.Window.String()); err != nil || pl.Window < time.Minute || (24*time.Hour)%pl.Window != 0 {
 		bad("window %v: want 1m to 24h, dividing a day", pl.Window)
 	}
-	if pl.AllowedLateness < 0 || pl.AllowedLateness > 24*time.Hour {
-		bad("allowedLateness %v: want 0 to 24h", pl.AllowedLateness)
+	if err := checkSetting(settings.AllowedLateness, pl.AllowedLateness.String()); err != nil {
+		bad("allowedLateness %v: %w", pl.AllowedLateness, err)
 	}
 
 	a := p.Alarms
@@ -503,6 +507,12 @@ func (p *Props) validateSink(bad func(string, ...any)) {
 			bad("sinkDomainArn (SigV4) and sinkSecretArn (basic auth) exclude each other")
 		}
 	}
+}
+
+// checkSetting checks v against the registry's row of the runtime setting env.
+func checkSetting(env, v string) error {
+	s, _ := settings.Lookup(env)
+	return s.Check(v)
 }
 
 func checkURL(raw string) error {

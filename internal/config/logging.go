@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+
+	"github.com/kinflow/kinflow/internal/settings"
+	"github.com/kinflow/kinflow/internal/sink"
 )
 
 // logLevels are the values of KINFLOW_LOG_LEVEL.
@@ -29,16 +32,23 @@ func (c Config) Logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: c.Level()}))
 }
 
-// LogValue makes a logged Config the settings in effect, by environment variable, in table order: empty ones left
-// out, secrets redacted, and passwords in URLs too. The runtimes log it at debug level when they start.
+// LogValue makes a logged Config the settings in effect, by environment variable, in registry order: empty ones
+// left out, secrets redacted, and passwords in URLs too. The runtimes log it at debug level when they start.
 func (c Config) LogValue() slog.Value {
 	var attrs []slog.Attr
-	for _, s := range settings() {
-		v := s.get(&c)
+	b := bindings()
+	for _, s := range settings.All() {
+		if s.Env == "" {
+			continue
+		}
+		v := b[s.Env].get(&c)
 		if v == "" {
 			continue
 		}
-		attrs = append(attrs, slog.String(s.env, redactURLs(redact(s.env, v))))
+		if s.Secret {
+			v = sink.Redacted
+		}
+		attrs = append(attrs, slog.String(s.Env, redactURLs(v)))
 	}
 	return slog.GroupValue(attrs...)
 }

@@ -1,0 +1,194 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/settings"
+)
+
+// A binding ties a registry row to the Config field it fills. The row says everything else about the setting.
+type binding struct {
+	kinds []settings.Kind // the row kinds the field can hold
+	get   func(c *Config) string
+	set   func(c *Config, v string) error // v has the row's syntax (settings.Setting.CheckSyntax)
+	// check says what the row cannot: a flow-log format's grammar. The error is the whole message after the name.
+	check func(c *Config) error
+}
+
+// bindings maps every runtime setting's variable to its binding; TestBindingsMatchRegistry holds the two to each
+// other, row for binding.
+func bindings() map[string]binding {
+	return map[string]binding{
+		settings.SinkKind:        text(func(c *Config) *string { return &c.Sink.Kind }),
+		settings.SinkURL:         list(func(c *Config) *[]string { return &c.Sink.URLs }),
+		settings.SinkAPIKey:      text(func(c *Config) *string { return &c.Sink.APIKey }),
+		settings.SinkUsername:    text(func(c *Config) *string { return &c.Sink.Username }),
+		settings.SinkPassword:    text(func(c *Config) *string { return &c.Sink.Password }),
+		settings.SinkSecretARN:   text(func(c *Config) *string { return &c.Sink.SecretARN }),
+		settings.SinkAWSRegion:   text(func(c *Config) *string { return &c.Sink.SigV4Region }),
+		settings.SinkAWSService:  text(func(c *Config) *string { return &c.Sink.SigV4Service }),
+		settings.SinkCAFile:      text(func(c *Config) *string { return &c.Sink.CAFile }),
+		settings.SinkSetup:       boolean(func(c *Config) *bool { return &c.Sink.Setup }),
+		settings.IndexPrefix:     text(func(c *Config) *string { return &c.Pipeline.Prefix }),
+		settings.BulkMaxBytes:    integer(func(c *Config) *int { return &c.Sink.Bulk.FlushBytes }),
+		settings.BulkMaxDocs:     integer(func(c *Config) *int { return &c.Sink.Bulk.FlushDocs }),
+		settings.BulkMaxInFlight: integer(func(c *Config) *int { return &c.Sink.Bulk.MaxInFlight }),
+		settings.FlowFormat: checked(text(func(c *Config) *string { return &c.Formats.DefaultFormat }),
+			func(c *Config) error { _, err := vpcflow.ParseFormat(c.Formats.DefaultFormat); return err }),
+		settings.FlowFormatOverrides: {kinds: []settings.Kind{settings.Map},
+			get:   func(c *Config) string { return formatOverrides(c.Formats.Overrides) },
+			set:   func(c *Config, v string) error { c.Formats.Overrides = parseOverrides(v); return nil },
+			check: func(c *Config) error { return checkOverrides(c.Formats.Overrides) }},
+		settings.FormatDiscovery:       boolean(func(c *Config) *bool { return &c.Discovery }),
+		settings.Window:                duration(func(c *Config) *time.Duration { return &c.Pipeline.Aggregate.Window }),
+		settings.AllowedLateness:       duration(func(c *Config) *time.Duration { return &c.Pipeline.Aggregate.AllowedLateness }),
+		settings.MaxExactPeers:         integer(func(c *Config) *int { return &c.Pipeline.Aggregate.MaxExactPeers }),
+		settings.MaxDecompressedBytes:  integer(func(c *Config) *int { return &c.Pipeline.Decode.MaxDecompressedBytes }),
+		settings.AWSRegion:             text(func(c *Config) *string { return &c.Region }),
+		settings.KinesisEndpoint:       text(func(c *Config) *string { return &c.KinesisEndpoint }),
+		settings.DynamoDBEndpoint:      text(func(c *Config) *string { return &c.DynamoDBEndpoint }),
+		settings.EC2Endpoint:           text(func(c *Config) *string { return &c.EC2Endpoint }),
+		settings.SecretsEndpoint:       text(func(c *Config) *string { return &c.SecretsEndpoint }),
+		settings.StreamName:            text(func(c *Config) *string { return &c.StreamName }),
+		settings.ApplicationName:       text(func(c *Config) *string { return &c.ApplicationName }),
+		settings.LeaseTable:            text(func(c *Config) *string { return &c.LeaseTable }),
+		settings.WorkerID:              text(func(c *Config) *string { return &c.WorkerID }),
+		settings.InitialPosition:       text(func(c *Config) *string { return &c.InitialPosition }),
+		settings.MetricsAddr:           text(func(c *Config) *string { return &c.MetricsAddr }),
+		settings.ShutdownTimeout:       duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+		settings.LambdaDeadlineReserve: duration(func(c *Config) *time.Duration { return &c.LambdaDeadlineCut }),
+		settings.LambdaHandler:         text(func(c *Config) *string { return &c.LambdaHandler }),
+		settings.StateTable:            text(func(c *Config) *string { return &c.StateTable }),
+		settings.Finalizer:             boolean(func(c *Config) *bool { return &c.RunFinalizer }),
+		settings.FinalizerInterval:     duration(func(c *Config) *time.Duration { return &c.Finalizer.Interval }),
+		settings.FinalizerLockLease:    duration(func(c *Config) *time.Duration { return &c.Finalizer.LockLease }),
+		settings.MaxDelay:              duration(func(c *Config) *time.Duration { return &c.Finalizer.MaxDelay }),
+		settings.IdleAfter:             duration(func(c *Config) *time.Duration { return &c.Finalizer.IdleAfter }),
+		settings.CorrectionHorizon:     duration(func(c *Config) *time.Duration { return &c.Finalizer.Horizon }),
+		settings.WebhookURL:            text(func(c *Config) *string { return &c.Webhook.URL }),
+		settings.WebhookFormat:         text(func(c *Config) *string { return &c.Webhook.Format }),
+		settings.WebhookSecret:         text(func(c *Config) *string { return &c.Webhook.Secret }),
+		settings.WebhookSecretARN:      text(func(c *Config) *string { return &c.Webhook.SecretARN }),
+		settings.WebhookTimeout:        duration(func(c *Config) *time.Duration { return &c.Webhook.Timeout }),
+		settings.WebhookAttempts:       integer(func(c *Config) *int { return &c.Webhook.Attempts }),
+		settings.WebhookChunkIPs:       integer(func(c *Config) *int { return &c.Webhook.ChunkIPs }),
+		settings.LogLevel:              text(func(c *Config) *string { return &c.LogLevel }),
+	}
+}
+
+func text(p func(c *Config) *string) binding {
+	return binding{kinds: []settings.Kind{settings.String, settings.URL},
+		get: func(c *Config) string { return *p(c) },
+		set: func(c *Config, v string) error { *p(c) = v; return nil }}
+}
+
+func list(p func(c *Config) *[]string) binding {
+	return binding{kinds: []settings.Kind{settings.List, settings.URLList},
+		get: func(c *Config) string { return strings.Join(*p(c), ",") },
+		set: func(c *Config, v string) error { *p(c) = settings.SplitList(v); return nil }}
+}
+
+func duration(p func(c *Config) *time.Duration) binding {
+	return binding{kinds: []settings.Kind{settings.Duration},
+		get: func(c *Config) string { return p(c).String() },
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			*p(c) = d
+			return err
+		}}
+}
+
+func integer(p func(c *Config) *int) binding {
+	return binding{kinds: []settings.Kind{settings.Int},
+		get: func(c *Config) string { return strconv.Itoa(*p(c)) },
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			*p(c) = n
+			return err
+		}}
+}
+
+func boolean(p func(c *Config) *bool) binding {
+	return binding{kinds: []settings.Kind{settings.Bool},
+		get: func(c *Config) string { return strconv.FormatBool(*p(c)) },
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			*p(c) = b
+			return err
+		}}
+}
+
+func checked(b binding, check func(c *Config) error) binding {
+	b.check = check
+	return b
+}
+
+// parseOverrides reads "group=format;prefix*=format" (the row's syntax is checked). Formats contain spaces and
+// '$', never ';' or '='.
+func parseOverrides(v string) []vpcflow.Override {
+	var out []vpcflow.Override
+	for _, part := range strings.Split(v, ";") {
+		if match, format, ok := strings.Cut(part, "="); ok {
+			out = append(out, vpcflow.Override{Match: strings.TrimSpace(match), Format: strings.TrimSpace(format)})
+		}
+	}
+	return out
+}
+
+func formatOverrides(o []vpcflow.Override) string {
+	parts := make([]string, len(o))
+	for i, x := range o {
+		parts[i] = x.Match + "=" + x.Format
+	}
+	return strings.Join(parts, ";")
+}
+
+// checkOverrides says what vpcflow.Config.Validate would of the overrides, by log group instead of by index.
+func checkOverrides(o []vpcflow.Override) error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, x := range o {
+		m := strings.TrimSuffix(x.Match, "*")
+		switch {
+		case m == "" && x.Match != "*":
+			errs = append(errs, fmt.Errorf("%q: want a log group name or a prefix followed by '*'", x.Match))
+		case strings.Contains(m, "*"):
+			errs = append(errs, fmt.Errorf("%q: '*' is allowed only at the end", x.Match))
+		case seen[x.Match]:
+			errs = append(errs, fmt.Errorf("%q appears twice", x.Match))
+		}
+		seen[x.Match] = true
+		var formats []*vpcflow.Format
+		for _, s := range strings.Split(x.Format, "|") {
+			f, err := vpcflow.ParseFormat(s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", x.Match, err))
+				break
+			}
+			formats = append(formats, f)
+		}
+		if len(formats) == len(strings.Split(x.Format, "|")) {
+			if _, err := vpcflow.NewParser(formats...); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", x.Match, err))
+			}
+		}
+	}
+	return joinInline(errs)
+}
+
+// joinInline joins errors on one line: a setting's problems are one line of the report.
+func joinInline(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
