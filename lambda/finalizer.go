@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
 	"github.com/kinflow/kinflow/internal/finalize"
+	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/state"
 )
 
@@ -35,7 +35,7 @@ type finalizerHandler struct {
 // Handle takes the lock as owner and runs a pass until it is done or the invocation's deadline (less the reserve)
 // comes. It returns nil when another finalizer holds the lock, and when the pass was only cut short by the
 // deadline: what it finished stays finished and the next scheduled run continues. Any other failure of the pass
-// is returned, so the invocation counts as an error; the next schedule retries.
+// is returned as a *PassError, so the invocation counts as an error; the next schedule retries.
 func (h *finalizerHandler) Handle(ctx context.Context, owner string) error {
 	start := h.now()
 	pass, cancel := context.WithCancel(ctx)
@@ -59,9 +59,12 @@ func (h *finalizerHandler) Handle(ctx context.Context, owner string) error {
 	case deadlineCut:
 		h.log.Warn("finalizer pass cut short by the invocation deadline; the next run continues", "error", err)
 		return nil
-	default:
-		return fmt.Errorf("finalizer pass: %w", err)
+	case retry.IsPermanent(err):
+		// The next scheduled run fails the same way (a partial it cannot read, a table it may not use): the
+		// invocation fails as any failed pass does, and the log says that waiting will not fix it.
+		h.log.Error("finalizer pass failed permanently; the next run fails the same way until it is fixed", "error", err)
 	}
+	return &PassError{Err: err}
 }
 
 // logReport writes the pass's report as one JSON line.

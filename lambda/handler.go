@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/kinflow/kinflow/internal/pipeline"
+	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/state"
 )
 
@@ -119,8 +120,14 @@ func (h *kinesisHandler) shard(ctx, work context.Context, sr shardRecords) shard
 		}
 		res, err := sh.Process(work, batch)
 		if err != nil {
-			h.log.Warn("records not durable; reporting them for retry", "shard", sr.shardID,
-				"first_sequence", batch[0].SequenceNumber, "error", err)
+			// Reported for retry either way: nothing is skipped. A permanent failure (a dead letter the cluster
+			// refuses, say) will fail again, so it is logged as an error someone has to look at.
+			level := slog.LevelWarn
+			if retry.IsPermanent(err) {
+				level = slog.LevelError
+			}
+			h.log.Log(ctx, level, "records not durable; reporting them for retry", "shard", sr.shardID,
+				"first_sequence", batch[0].SequenceNumber, "permanent", level == slog.LevelError, "error", err)
 			break
 		}
 		total.Add(res)

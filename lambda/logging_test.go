@@ -103,36 +103,45 @@ func TestHandlersLogAtConfiguredLevel(t *testing.T) {
 // At cold start each KINFLOW_ variable that is no setting is a warning naming the nearest setting, at every level
 // that shows warnings, whether the rest of the configuration is good or bad. The tooling's variables are no
 // misspellings.
-func TestColdStartWarnsOfUnknownVariables(t *testing.T) {
-	const windows = "KINFLOW_WINDOWS is not a kinflow setting; did you mean KINFLOW_WINDOW?"
+// A KINFLOW_ variable that is no setting makes the configuration invalid: one error line at cold start, at every
+// log level, naming the variable and the nearest setting but never its value; the tooling's variables pass.
+func TestColdStartRefusesUnknownVariables(t *testing.T) {
+	const invalid = "invalid configuration; every invocation will fail until it is fixed"
 	for _, tt := range []struct {
 		name    string
 		env     map[string]string
 		environ []string
-		want    []string // warnings and errors, in order
+		problem string // in the logged error; "" for a valid configuration
 	}{
 		{"misspelt", map[string]string{}, []string{"KINFLOW_WINDOWS=5m", "KINFLOW_WINDOW=5m", "PATH=/bin"},
-			[]string{windows}},
+			"KINFLOW_WINDOWS is not a kinflow setting; did you mean KINFLOW_WINDOW?"},
 		{"tooling", map[string]string{}, []string{"KINFLOW_ES_URL=http://127.0.0.1:9200", "KINFLOW_REQUIRE_SERVICES=all",
-			"KINFLOW_MOTO_PORT=5000"}, nil},
-		{"finalizer without its table", map[string]string{"KINFLOW_LAMBDA_HANDLER": "finalizer"},
-			[]string{"KINFLOW_WINDOWS=5m"},
-			[]string{windows, "invalid configuration; every invocation will fail until it is fixed"}},
-		{"quieter than warnings", map[string]string{"KINFLOW_LOG_LEVEL": "error"}, []string{"KINFLOW_WINDOWS=5m"}, nil},
+			"KINFLOW_MOTO_PORT=5000"}, ""},
+		{"at log level error too", map[string]string{"KINFLOW_LOG_LEVEL": "error"}, []string{"KINFLOW_WINDOWS=5m"},
+			"KINFLOW_WINDOWS is not a kinflow setting"},
 		{"a secret's value is not logged", map[string]string{}, []string{"KINFLOW_SINK_PASSWD=hunter2"},
-			[]string{"KINFLOW_SINK_PASSWD is not a kinflow setting; did you mean KINFLOW_SINK_PASSWORD?"}},
+			"KINFLOW_SINK_PASSWD is not a kinflow setting; did you mean KINFLOW_SINK_PASSWORD?"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			coldStart(envLookup(tt.env), tt.environ, &logs)
+			a := coldStart(envLookup(tt.env), tt.environ, &logs)
 			var got []string
 			for _, r := range logRecords(t, &logs) {
 				if r.Level != "DEBUG" {
 					got = append(got, r.Msg)
 				}
 			}
-			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
-				t.Errorf("logged %q, want %q\n%s", got, tt.want, logs.String())
+			if tt.problem == "" {
+				if len(got) != 0 || a.configErr != nil {
+					t.Errorf("logged %q, error %v; want neither\n%s", got, a.configErr, logs.String())
+				}
+				return
+			}
+			if len(got) != 1 || got[0] != invalid {
+				t.Errorf("logged %q, want one line %q\n%s", got, invalid, logs.String())
+			}
+			if a.configErr == nil || !strings.Contains(a.configErr.Error(), tt.problem) || !strings.Contains(logs.String(), tt.problem) {
+				t.Errorf("error %v (logged: %s), want it to say %q", a.configErr, logs.String(), tt.problem)
 			}
 			if strings.Contains(logs.String(), "hunter2") {
 				t.Errorf("a value is logged:\n%s", logs.String())

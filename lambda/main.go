@@ -10,8 +10,8 @@
 //
 // Configuration comes from the environment (see README.md) and is validated once, at cold start. A bad
 // configuration fails every invocation with the list of problems: the batch is retried, never half-processed.
-// The function logs JSON lines on stderr at KINFLOW_LOG_LEVEL, starting with a warning for each KINFLOW_ variable
-// that is no setting (a misspelling would otherwise be silently ignored).
+// A KINFLOW_ variable the functions do not read (a misspelling, a setting of the consumer's) is one of those
+// problems: it would otherwise be silently ignored. The function logs JSON lines on stderr at KINFLOW_LOG_LEVEL.
 // The sink (and the state store, and the finalizer) are built on the first invocation and reused; a build that
 // fails (the cluster is down) is tried again on the next invocation.
 package main
@@ -20,7 +20,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -33,6 +32,7 @@ import (
 
 	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
+	"github.com/kinflow/kinflow/internal/settings"
 )
 
 func main() {
@@ -58,18 +58,17 @@ type app struct {
 	finalizer *finalizerHandler // built on first use
 }
 
-// coldStart is the container's start: the logger the configuration asks for (JSON lines on w, which the runtime
-// sends to CloudWatch Logs), a warning for each KINFLOW_ variable of environ that is no setting, then the app.
+// coldStart is the container's start: the Lambda functions' settings from lookup, checked with the rest of
+// environ, the logger the configuration asks for (JSON lines on w, which the runtime sends to CloudWatch Logs),
+// then the app.
 func coldStart(lookup func(string) (string, bool), environ []string, w io.Writer) *app {
-	cfg, err := config.Load(lookup)
-	log := cfg.Logger(w)
-	config.WarnUnknown(log, environ)
-	return appFor(cfg, err, log)
+	cfg, err := config.LoadFor(settings.Lambda, lookup, environ)
+	return appFor(cfg, err, cfg.Logger(w))
 }
 
 // newApp loads and validates the configuration; the handlers log to log.
 func newApp(lookup func(string) (string, bool), log *slog.Logger) *app {
-	cfg, err := config.Load(lookup)
+	cfg, err := config.LoadFor(settings.Lambda, lookup, nil)
 	return appFor(cfg, err, log)
 }
 
@@ -77,13 +76,8 @@ func newApp(lookup func(string) (string, bool), log *slog.Logger) *app {
 func appFor(cfg config.Config, err error, log *slog.Logger) *app {
 	a := &app{log: log}
 	log.Debug("configuration", "config", cfg)
-	err = errors.Join(err, cfg.Validate())
-	if cfg.LambdaHandler == config.LambdaFinalizer && cfg.StateTable == "" {
-		// The finalizer's lock, progress and window records live there; without it no pass can run.
-		err = errors.Join(err, errors.New("KINFLOW_STATE_TABLE is required by KINFLOW_LAMBDA_HANDLER=finalizer"))
-	}
-	if err != nil {
-		a.configErr = fmt.Errorf("invalid configuration: %w", err)
+	if err = errors.Join(err, cfg.ValidateLambda()); err != nil {
+		a.configErr = &ConfigError{Err: err}
 		log.Error("invalid configuration; every invocation will fail until it is fixed", "error", err)
 	}
 	a.cfg = cfg
@@ -93,7 +87,7 @@ func appFor(cfg config.Config, err error, log *slog.Logger) *app {
 func (a *app) handleKinesis(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
 	h, err := a.kinesisHandler(ctx)
 	if err != nil {
-		return events.KinesisEventResponse{}, err
+		return events.KinesisEventResponse{}, setupFailed("batch", err)
 	}
 	return h.Handle(ctx, ev)
 }
@@ -136,7 +130,7 @@ func (a *app) kinesisHandler(ctx context.Context) (*kinesisHandler, error) {
 func (a *app) handleSchedule(ctx context.Context, _ json.RawMessage) error {
 	h, err := a.finalizerHandler(ctx)
 	if err != nil {
-		return err
+		return setupFailed("finalizer", err)
 	}
 	return h.Handle(ctx, lockOwner(ctx))
 }

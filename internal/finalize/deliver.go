@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/webhook"
 )
@@ -67,7 +68,7 @@ func (w *windowWriter) flush(ctx context.Context, last bool) error {
 	}
 	w.finals += len(docs)
 	f.metrics.finals.Add(float64(len(docs)))
-	if err := f.step(StepFinalsWritten, w.start, w.chunk); err != nil {
+	if err := f.reached(stepFinalsWritten, w.start, w.chunk); err != nil {
 		return err
 	}
 	if f.parts.Webhook != nil {
@@ -97,8 +98,9 @@ func sizeOf(f *aggregate.Final) int {
 	return n
 }
 
-// deliver posts one chunk. A chunk the webhook refused, or that failed its last attempt, goes to the dead-letter
-// index with its body and idempotency key; only a context end (the pass stops, the window is redone) is an error.
+// deliver posts one chunk. A delivery that failed for good (retry.IsPermanent: the webhook refused the chunk, or
+// its last attempt failed) goes to the dead-letter index with its body and idempotency key; only a context end
+// (the pass stops, the window is redone) is an error.
 func (w *windowWriter) deliver(ctx context.Context, ch *webhook.Chunk) error {
 	f := w.f
 	err := f.parts.Webhook.Deliver(ctx, ch)
@@ -107,7 +109,9 @@ func (w *windowWriter) deliver(ctx context.Context, ch *webhook.Chunk) error {
 	case err == nil:
 		w.delivered++
 		return nil
-	case !errors.As(err, &derr):
+	case retry.IsRetryable(err) || !errors.As(err, &derr):
+		// Neither delivered nor final: the context ended (the pass stops, the next one redoes the window), or the
+		// chunk is malformed, a bug no dead letter would fix.
 		return fmt.Errorf("delivering chunk %d: %w", ch.Index, err)
 	}
 	_, body, key, rerr := f.parts.Webhook.Request(ch)

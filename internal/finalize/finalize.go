@@ -59,13 +59,13 @@ type Parts struct {
 	Leases Leases
 }
 
-// Step names a point in a window's finalization, for Options.Hook.
-type Step string
+// step names a point in a window's finalization where the crash tests stop a pass (see Options.hook).
+type step string
 
 const (
-	StepClaimed       Step = "claimed"        // the revision is claimed, nothing written yet
-	StepFinalsWritten Step = "finals_written" // a chunk's finals are durable, the chunk not yet posted
-	StepDelivered     Step = "delivered"      // every chunk is posted, the window not yet recorded done
+	stepClaimed       step = "claimed"        // the revision is claimed, nothing written yet
+	stepFinalsWritten step = "finals_written" // a chunk's finals are durable, the chunk not yet posted
+	stepDelivered     step = "delivered"      // every chunk is posted, the window not yet recorded done
 )
 
 // Options are optional collaborators.
@@ -73,8 +73,10 @@ type Options struct {
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 	Now        func() time.Time // nil: time.Now
-	// Hook, when set, is called at each Step; an error stops the pass there as a crash would (tests).
-	Hook func(step Step, windowStart int64, chunk int) error
+
+	// hook, when set, is called at each step; an error stops the pass there as a crash would. Only tests set it
+	// (export_test.go): it is no knob for a deployment.
+	hook func(s step, windowStart int64, chunk int) error
 }
 
 // A Finalizer runs passes over the windows. It is not safe for concurrent use.
@@ -85,7 +87,7 @@ type Finalizer struct {
 	indices sink.Indices
 	log     *slog.Logger
 	now     func() time.Time
-	hook    func(Step, int64, int) error
+	hook    func(step, int64, int) error
 	metrics *metrics
 }
 
@@ -106,7 +108,7 @@ func New(cfg Config, parts Parts, opts Options) (*Finalizer, error) {
 		return nil, err
 	}
 	f := &Finalizer{cfg: cfg, parts: parts, search: parts.Search, indices: sink.Indices{Prefix: cfg.Prefix},
-		log: opts.Logger, now: opts.Now, hook: opts.Hook, metrics: m}
+		log: opts.Logger, now: opts.Now, hook: opts.hook, metrics: m}
 	if f.log == nil {
 		f.log = slog.Default()
 	}
@@ -268,7 +270,7 @@ func (f *Finalizer) window(ctx context.Context, w partialWindow, rec state.Windo
 	if err := f.parts.State.Claim(ctx, state.Window{Start: w.start, Revision: rev, Fingerprint: w.fingerprint}); err != nil {
 		return f.conflict(err, w.start)
 	}
-	if err := f.step(StepClaimed, w.start, 0); err != nil {
+	if err := f.reached(stepClaimed, w.start, 0); err != nil {
 		return err
 	}
 	log := f.log.With("window_start", w.start, "revision", rev)
@@ -302,7 +304,7 @@ func (f *Finalizer) window(ctx context.Context, w partialWindow, rec state.Windo
 	if err != nil {
 		return fmt.Errorf("finalize: window %d revision %d: %w", w.start, rev, err)
 	}
-	if err := f.step(StepDelivered, w.start, out.chunk); err != nil {
+	if err := f.reached(stepDelivered, w.start, out.chunk); err != nil {
 		return err
 	}
 	if err := f.parts.State.Finish(ctx, w.start, rev, f.now()); err != nil {
@@ -334,7 +336,8 @@ func (f *Finalizer) conflict(err error, start int64) error {
 	return fmt.Errorf("finalize: window %d: %w", start, err)
 }
 
-func (f *Finalizer) step(s Step, start int64, chunk int) error {
+// reached runs the test hook, if any, at step s of window start's finalization.
+func (f *Finalizer) reached(s step, start int64, chunk int) error {
 	if f.hook == nil {
 		return nil
 	}

@@ -178,7 +178,7 @@ func (e *env) finalizer(now time.Time, wh *webhook.Client, hook func(finalize.St
 		e.editCfg(&cfg)
 	}
 	f, err := finalize.New(cfg, finalize.Parts{Search: e.client, Sink: e.sink, State: e.store, Webhook: wh, Leases: e.leases},
-		finalize.Options{Now: func() time.Time { return now }, Hook: hook})
+		finalize.WithHook(finalize.Options{Now: func() time.Time { return now }}, hook))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/state"
 )
 
@@ -19,9 +20,9 @@ var ErrLockLost = errors.New("finalize: the lock was lost")
 // releaseTimeout bounds releasing the lock. A release that fails leaves the lease to expire (LockLease).
 const releaseTimeout = 5 * time.Second
 
-// A Locker hands out the finalizer lock; *state.Store is one.
+// A Locker hands out the finalizer lock, with a context that ends when the lock is lost; *state.Store is one.
 type Locker interface {
-	Hold(ctx context.Context, name, owner string, lease time.Duration) (*state.Lock, error)
+	Hold(ctx context.Context, name, owner string, lease time.Duration) (context.Context, *state.Lock, error)
 }
 
 var _ Locker = (*state.Store)(nil)
@@ -69,6 +70,9 @@ func (f *Finalizer) passes(ctx context.Context, owner string, tick <-chan time.T
 	for {
 		rep, err := f.RunOnce(ctx)
 		switch {
+		case err != nil && ctx.Err() == nil && retry.IsPermanent(err):
+			// Retried all the same (the next pass may find the window moved on), but waiting alone will not fix it.
+			f.log.Error("finalizer pass failed; the next one is likely to fail the same way", "error", err)
 		case err != nil && ctx.Err() == nil:
 			f.log.Warn("finalizer pass failed; retrying at the next interval", "error", err)
 		case err == nil && (rep.Finalized > 0 || rep.Corrected > 0):
@@ -84,38 +88,26 @@ func (f *Finalizer) passes(ctx context.Context, owner string, tick <-chan time.T
 	}
 }
 
-// withLock takes the lock, runs work with a context that ends when ctx does or the lock is lost, and releases the
-// lock. work's error is returned, wrapped in ErrLockLost when the lock was lost.
+// withLock takes the lock, runs work under the lock's context (it ends when ctx does or the lock is lost), and
+// releases the lock. work's error is returned, wrapped in ErrLockLost when the lock was lost.
 func (f *Finalizer) withLock(ctx context.Context, locks Locker, owner string, work func(context.Context) error) error {
-	lock, err := locks.Hold(ctx, LockName, owner, f.cfg.LockLease)
+	held, lock, err := locks.Hold(ctx, LockName, owner, f.cfg.LockLease)
 	if err != nil {
 		return err
 	}
 	f.metrics.lockHeld.Set(1)
-	held, cancel := context.WithCancel(ctx)
-	lost, watched := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(watched)
-		select {
-		case <-lock.Lost():
-			close(lost)
-			cancel()
-		case <-held.Done():
-		}
-	}()
 	err = work(held)
-	cancel()
-	<-watched
+	// Read before Release, which ends the context too.
+	lost := errors.Is(context.Cause(held), state.ErrLost)
 	f.metrics.lockHeld.Set(0)
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer rcancel()
 	if rerr := lock.Release(rctx); rerr != nil {
 		f.log.Warn("finalizer lock: release failed; it expires after its lease", "lease", f.cfg.LockLease, "error", rerr)
 	}
-	select {
-	case <-lost:
+	if lost && err != nil {
 		return fmt.Errorf("%w: %w", ErrLockLost, err)
-	default:
-		return err
 	}
+	// A loss after work returned nil came too late to stop anything: the work is done.
+	return err
 }

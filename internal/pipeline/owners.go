@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
+	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/sink"
 )
 
@@ -54,39 +54,39 @@ func (s *Shard) dropDuplicates(ctx context.Context, b *Batch) (dropped int, err 
 	// A lookup that fails (the cluster throttling or down, a document that answered 409 but is not found yet on the
 	// copy that answers) is transient like any write: waited out with capped, jittered backoff until ctx ends,
 	// never turned into a lost or double-counted flow.
-	wait := s.p.cfg.RetryInitial
-	for {
+	err = retry.Do(ctx, s.p.retry, func(ctx context.Context) error {
 		owners, err := s.owners(ctx, b, exists)
-		if err == nil {
-			var missing []int
-			for j, i := range exists {
-				sp := &b.spans[i]
-				switch o := owners[j]; {
-				case !o.found:
-					missing = append(missing, i)
-				case o.shard == "" && o.sequence == "":
-					// Written before documents named their record: counted, as kinflow always did.
-				case o.shard != s.id || o.sequence != sp.origin.SequenceNumber:
-					b.drop[sp.pending] = true
-					dropped++
-				}
-			}
-			if len(missing) == 0 {
-				return dropped, nil
-			}
-			err = fmt.Errorf("%w: %d of %d documents answered 409 but are not found (first: %s/%s)", ErrOwner,
-				len(missing), len(exists), b.spans[missing[0]].index, b.docs[missing[0]].ID)
-			exists = missing
+		if err != nil {
+			return err
 		}
+		var missing []int
+		for j, i := range exists {
+			sp := &b.spans[i]
+			switch o := owners[j]; {
+			case !o.found:
+				missing = append(missing, i)
+			case o.shard == "" && o.sequence == "":
+				// Written before documents named their record: counted, as kinflow always did.
+			case o.shard != s.id || o.sequence != sp.origin.SequenceNumber:
+				b.drop[sp.pending] = true
+				dropped++
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		err = fmt.Errorf("%w: %d of %d documents answered 409 but are not found (first: %s/%s)", ErrOwner,
+			len(missing), len(exists), b.spans[missing[0]].index, b.docs[missing[0]].ID)
+		exists = missing
+		return err
+	}, retry.OnRetry(func(err error, _ int, wait time.Duration) {
 		s.p.metrics.retries.WithLabelValues("owner_lookup").Inc()
 		s.log.Warn("reading the first writer of existing flow documents failed; retrying", "error", err, "wait", wait)
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("%w: %w (last error: %v)", ErrOwner, ctx.Err(), err)
-		case <-time.After(wait/2 + rand.N(wait/2+1)):
-		}
-		wait = min(2*wait, s.p.cfg.RetryMax)
+	}))
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrOwner, err)
 	}
+	return dropped, nil
 }
 
 // owner is what a stored flow document says of the record that wrote it.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 )
@@ -84,6 +85,7 @@ type Pipeline struct {
 	resolver *vpcflow.Resolver
 	sink     sink.Sink
 	reader   Reader
+	retry    retry.Policy // RetryInitial..RetryMax, until the context ends
 	indices  sink.Indices
 	metrics  *metrics
 	log      *slog.Logger
@@ -110,7 +112,7 @@ func New(cfg Config, resolver *vpcflow.Resolver, s sink.Sink, opts Options) (*Pi
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	p := &Pipeline{cfg: cfg, resolver: resolver, sink: s, reader: opts.Reader, indices: sink.Indices{Prefix: cfg.Prefix}, metrics: m,
-		log: opts.Logger, now: opts.Now}
+		log: opts.Logger, now: opts.Now, retry: retry.Policy{Initial: cfg.RetryInitial, Max: cfg.RetryMax}}
 	if p.log == nil {
 		p.log = slog.Default()
 	}

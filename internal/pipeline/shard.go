@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 	"unsafe"
 
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/docid"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 )
@@ -113,10 +113,12 @@ func (s *Shard) Process(ctx context.Context, records []Record) (Result, error) {
 	return s.Commit(ctx, b)
 }
 
-// Prepare decodes and parses records into a Batch: one document per flow and a dead letter per bad record or
-// line, encoded but not written. It touches nothing Commit does, so the runtime may prepare the next batch while
-// the previous one commits (from two goroutines, at most one Prepare and one Commit at a time, commits in order).
-// Its only error is a context end while a flow-log format lookup is being retried. No records: a nil Batch.
+// Prepare decodes and parses records into a Batch: one document per flow and a dead letter per record or line that
+// fails permanently (retry.IsPermanent), encoded but not written. It touches nothing Commit does, so the runtime
+// may prepare the next batch while the previous one commits (from two goroutines, at most one Prepare and one
+// Commit at a time, commits in order). Its errors are a context end while a flow-log format lookup is being
+// retried, a permanent lookup failure, and a decode or parse failure that is not permanent (none are today): the
+// records are to be redelivered, never dead-lettered for a failure that may pass. No records: a nil Batch.
 func (s *Shard) Prepare(ctx context.Context, records []Record) (*Batch, error) {
 	if len(records) == 0 {
 		return nil, nil
@@ -211,6 +213,10 @@ func (s *Shard) record(ctx context.Context, b *Batch, rec *Record) error {
 	res := &b.res
 	origin := sink.Origin{ShardID: s.id, SequenceNumber: rec.SequenceNumber}
 	if err := s.dec.Decode(&s.env, rec.Data); err != nil {
+		if !retry.IsPermanent(err) {
+			// Only input that fails the same way every time is poison; anything else holds the shard back.
+			return fmt.Errorf("shard %s: decoding record %s: %w", s.id, rec.SequenceNumber, err)
+		}
 		var cerr *cwlogs.Error
 		if errors.As(err, &cerr) {
 			origin.LogGroup, origin.LogStream = cerr.LogGroup, cerr.LogStream
@@ -237,6 +243,9 @@ func (s *Shard) record(ctx context.Context, b *Batch, rec *Record) error {
 		o := origin
 		o.EventID, o.Raw = ev.ID, bytesOf(ev.Message)
 		if err := parser.Parse(&s.flow, &src, ev.Message); err != nil {
+			if !retry.IsPermanent(err) {
+				return fmt.Errorf("shard %s: parsing event %s of record %s: %w", s.id, ev.ID, rec.SequenceNumber, err)
+			}
 			s.deadLetter(b, sink.StageParse, o, err)
 			continue
 		}
@@ -291,21 +300,19 @@ func (s *Shard) deadLetter(b *Batch, stage sink.Stage, o sink.Origin, err error)
 // parser returns the log group's parser, waiting out transient discovery failures with jittered backoff: a
 // format that cannot be looked up right now must not turn good lines into dead letters.
 func (s *Shard) parser(ctx context.Context, logGroup string) (*vpcflow.Parser, error) {
-	wait := s.p.cfg.RetryInitial
-	for {
-		parser, err := s.p.resolver.Parser(ctx, logGroup)
-		if err == nil {
-			return parser, nil
-		}
+	var parser *vpcflow.Parser
+	err := retry.Do(ctx, s.p.retry, func(ctx context.Context) error {
+		var err error
+		parser, err = s.p.resolver.Parser(ctx, logGroup)
+		return err
+	}, retry.OnRetry(func(err error, _ int, wait time.Duration) {
 		s.p.metrics.retries.WithLabelValues("format_discovery").Inc()
 		s.log.Warn("flow-log format lookup failed; retrying", "log_group", logGroup, "error", err, "wait", wait)
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("shard %s: format of log group %s: %w (last error: %v)", s.id, logGroup, ctx.Err(), err)
-		case <-time.After(wait/2 + rand.N(wait/2+1)):
-		}
-		wait = min(2*wait, s.p.cfg.RetryMax)
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("shard %s: format of log group %s: %w", s.id, logGroup, err)
 	}
+	return parser, nil
 }
 
 // flowIndexName returns the daily flow index of event time sec, computing each day's name once.
@@ -377,5 +384,6 @@ func resize[T any](s []T, n int) []T {
 }
 
 // bytesOf views s as bytes without copying. The sink only reads Origin.Raw (and copies it into a dead letter), and
-// the envelope's strings stay alive until the batch is written.
+// the envelope's strings stay alive until the batch is written. BenchmarkPrepare pays for the unsafe view: a copy
+// per log event costs about 70% more allocations (19,100 against 11,100 a run) and 23% more bytes.
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

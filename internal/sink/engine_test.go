@@ -136,7 +136,7 @@ func TestDeadLetterContent(t *testing.T) {
 	got.Timestamp = ""
 	want := deadLetterSource{Stage: StageIndex, Reason: "document_parsing_exception", Error: "document_parsing_exception: bad ip",
 		ShardID: "shardId-1", SequenceNumber: "7", EventID: "e-bad", TargetIndex: d.Index, TargetID: "bad",
-		Original: "line bad", OriginalEncoding: EncodingUTF8}
+		Original: "line bad", OriginalEncoding: encodingUTF8}
 	if got != want {
 		t.Fatalf("dead letter\n got %+v\nwant %+v", got, want)
 	}

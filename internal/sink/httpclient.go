@@ -54,8 +54,8 @@ func RedactIfSet(s string) string {
 	return Redacted
 }
 
-// ErrNoAddresses is returned by client constructors given no cluster address.
-var ErrNoAddresses = errors.New("no cluster address")
+// errNoAddresses is reported by ValidateConnection for a configuration without a cluster address.
+var errNoAddresses = errors.New("no cluster address")
 
 // RedactURLs returns the addresses with any password embedded in them hidden.
 func RedactURLs(addrs []string) []string {
@@ -75,7 +75,7 @@ func RedactURLs(addrs []string) []string {
 func ValidateConnection(addrs []string, username, password string, sc Config, tc TemplateConfig) []error {
 	var errs []error
 	if len(addrs) == 0 {
-		errs = append(errs, ErrNoAddresses)
+		errs = append(errs, errNoAddresses)
 	}
 	for i, a := range addrs {
 		if u, err := url.Parse(a); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

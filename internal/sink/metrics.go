@@ -3,6 +3,7 @@ package sink
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -65,4 +66,22 @@ func newMetrics(name string, reg prometheus.Registerer) (*metrics, error) {
 		return nil, fmt.Errorf("registering sink metrics: %w", err)
 	}
 	return m, nil
+}
+
+// observeRequest counts a bulk request and its duration by outcome.
+func (m *metrics) observeRequest(outcome string, took time.Duration) {
+	m.requests.WithLabelValues(outcome).Inc()
+	m.latency.WithLabelValues(outcome).Observe(took.Seconds())
+}
+
+// A tally accumulates a worker's counts per index family for one request or round, so that a batch costs one
+// counter update per family rather than one per document.
+type tally map[string]float64
+
+// flush adds the counts to c and starts over.
+func (t tally) flush(c *prometheus.CounterVec) {
+	for f, n := range t {
+		c.WithLabelValues(f).Add(n)
+	}
+	clear(t)
 }

@@ -1,11 +1,3 @@
-// Package sink owns writing documents to Elasticsearch or Amazon OpenSearch Service: the Sink interface, the bulk
-// engine (batching by bytes, count and interval; bounded concurrent requests; per-item results with retry of only
-// the failed items; dead letters), the index templates and their installation, index names, and the metrics.
-//
-// The engine speaks the _bulk protocol over a small Client seam; internal/sink/elastic (go-elasticsearch) and
-// internal/sink/opensearch (opensearch-go, with SigV4) provide the clients. The contract with the caller is
-// DESIGN.md's first invariant: Write returns nil only when every document is durable or dead-lettered; transient
-// failures are retried with capped, jittered backoff until the caller's context ends; nothing is ever dropped.
 package sink
 
 import (
@@ -16,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/internal/retry"
 )
 
 // A Sink writes documents durably.
@@ -45,12 +39,13 @@ type Doer interface {
 	Do(ctx context.Context, method, path string, body []byte, maxBody int64) (status int, resp []byte, err error)
 }
 
-// Sentinel errors.
+// Sentinel errors. All but ErrClosed are permanent (retry.IsPermanent): the same write, or the same configuration,
+// fails the same way again. A closed sink is only this process's state: the write succeeds elsewhere or later.
 var (
 	ErrClosed             = errors.New("sink closed")
-	ErrInvalidDoc         = errors.New("invalid document")
-	ErrDeadLetterRejected = errors.New("dead letter refused by the cluster")
-	ErrInvalidConfig      = errors.New("invalid sink configuration")
+	ErrInvalidDoc         = retry.Permanent(errors.New("invalid document"))
+	ErrDeadLetterRejected = retry.Permanent(errors.New("dead letter refused by the cluster"))
+	ErrInvalidConfig      = retry.Permanent(errors.New("invalid sink configuration"))
 )
 
 // BulkFilterPath is the filter_path every Client sends with _bulk: only what per-item handling reads, so a

@@ -15,6 +15,8 @@ var (
 	ErrConflict = errors.New("window record changed by another finalizer")
 	// ErrNotHeld: the lock belongs to someone else (or to nobody, for a release).
 	ErrNotHeld = errors.New("lock not held")
+	// ErrLost is the cause of a held lock's context ending because the lock was lost (see Store.Hold).
+	ErrLost = errors.New("lock lost")
 )
 
 // An Error is a failed state operation: Op and Key say what, Err why. Permanent says whether repeating the same
@@ -31,7 +33,7 @@ type Error struct {
 func (e *Error) Error() string { return "state: " + e.Op + " " + e.Key + ": " + e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
-// Permanent reports whether retrying the same request is pointless.
+// Permanent reports whether retrying the same request is pointless; retry.IsPermanent asks it.
 func (e *Error) Permanent() bool { return e.permanent }
 
 // permanentCode reports DynamoDB answers that no retry changes.

@@ -100,6 +100,7 @@ type Lock struct {
 	name, owner  string
 	lease        time.Duration
 	lost         chan struct{}
+	cancel       context.CancelCauseFunc // ends the context Hold handed out
 	stop         chan struct{}
 	done         chan struct{}
 	releaseOnce  sync.Once
@@ -112,22 +113,27 @@ type Lock struct {
 // Hold acquires the lease lock name for owner and keeps renewing it in the background. It does not wait: when
 // someone else holds the lock it returns an error wrapping ErrNotHeld at once.
 //
-// Lost is closed when the holder can no longer rely on the lock: a renewal found another owner (it expired and was
-// taken), renewals failed until the lease ran out, or ctx ended (nobody renews it any more).
-func (s *Store) Hold(ctx context.Context, name, owner string, lease time.Duration) (*Lock, error) {
+// The context it returns, derived from ctx, is the holder's licence to work: it is cancelled, with ErrLost as its
+// cause (context.Cause), as soon as the lock is lost, and when Release is called. Run what needs the lock under it,
+// so that work stops before another owner can have started.
+//
+// The lock is lost, and Lost is closed, when the holder can no longer rely on it: a renewal found another owner (it
+// expired and was taken), renewals failed until the lease ran out, or ctx ended (nobody renews it any more).
+func (s *Store) Hold(ctx context.Context, name, owner string, lease time.Duration) (context.Context, *Lock, error) {
 	held, expires, err := s.Acquire(ctx, name, owner, lease, s.now())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !held {
-		return nil, &Error{Op: "hold lock", Key: name, Err: ErrNotHeld, permanent: true}
+		return nil, nil, &Error{Op: "hold lock", Key: name, Err: ErrNotHeld, permanent: true}
 	}
+	hctx, cancel := context.WithCancelCause(ctx)
 	l := &Lock{
-		s: s, name: name, owner: owner, lease: lease,
+		s: s, name: name, owner: owner, lease: lease, cancel: cancel,
 		lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	go l.renew(ctx, expires)
-	return l, nil
+	return hctx, l, nil
 }
 
 // renew keeps the lease until stop, ctx's end, or the lease is lost.
@@ -140,14 +146,14 @@ func (l *Lock) renew(ctx context.Context, expires time.Time) {
 		case <-l.stop:
 			return
 		case <-ctx.Done():
-			close(l.lost)
+			l.lose()
 			return
 		case <-t.C:
 		}
 		now := l.s.now()
 		if !now.Before(expires) {
 			// Renewals failed (or came too late) until the lease ran out; another owner may hold it already.
-			close(l.lost)
+			l.lose()
 			return
 		}
 		// No renewal attempt may outlive the lease it is trying to extend.
@@ -159,7 +165,7 @@ func (l *Lock) renew(ctx context.Context, expires time.Time) {
 			// Transient (throttling, network): try again at the next tick while the lease lasts.
 		case !held:
 			l.stolen = true
-			close(l.lost)
+			l.lose()
 			return
 		default:
 			expires = next
@@ -167,15 +173,24 @@ func (l *Lock) renew(ctx context.Context, expires time.Time) {
 	}
 }
 
+// lose tells the holder the lock is gone: its context first, since that is what stops its work.
+func (l *Lock) lose() {
+	l.cancel(ErrLost)
+	close(l.lost)
+}
+
 // Lost returns a channel closed when the lock is no longer held (see Hold). Release does not close it.
 func (l *Lock) Lost() <-chan struct{} { return l.lost }
 
-// Release stops the renewals and deletes the lock if it is still this owner's. When another owner took it, it
-// returns an error wrapping ErrNotHeld. Calling it again returns the first answer.
+// Release stops the renewals, ends the context Hold handed out, and deletes the lock if it is still this owner's.
+// When another owner took it, it returns an error wrapping ErrNotHeld. Calling it again returns the first answer.
 func (l *Lock) Release(ctx context.Context) error {
 	l.releaseOnce.Do(func() {
 		close(l.stop)
 		<-l.done
+		// The holder's work must be over before the lock is free for another owner. A context the loss already
+		// cancelled keeps ErrLost as its cause.
+		l.cancel(context.Canceled)
 		if l.stolen {
 			l.releaseError = &Error{Op: "release lock", Key: l.name, Err: ErrNotHeld, permanent: true}
 			return

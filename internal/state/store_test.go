@@ -401,7 +401,7 @@ var storeTests = []struct {
 	{"lock/hold renews in the background", false, func(t *testing.T, ctx context.Context, s *Store) {
 		const lease = 600 * time.Millisecond
 		steppingClock(s, t0, time.Millisecond)
-		l, err := s.Hold(ctx, "finalizer", "a", lease)
+		held, l, err := s.Hold(ctx, "finalizer", "a", lease)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -420,10 +420,17 @@ var storeTests = []struct {
 		if held, _, err := s.Acquire(ctx, "finalizer", "b", lease, time.UnixMilli(first)); held || err != nil {
 			t.Fatalf("b Acquire at the first expiry = %v, %v; want false, nil", held, err)
 		}
-		_, err = s.Hold(ctx, "finalizer", "b", lease)
+		_, _, err = s.Hold(ctx, "finalizer", "b", lease)
 		wantErr(t, err, ErrNotHeld, "state: hold lock finalizer: ")
+		if held.Err() != nil {
+			t.Fatalf("the holder's context ended while the lock was held: %v", context.Cause(held))
+		}
 		if err := l.Release(ctx); err != nil {
 			t.Fatal(err)
+		}
+		// Released: the holder's licence to work ends, and not as a loss.
+		if cause := context.Cause(held); !errors.Is(cause, context.Canceled) {
+			t.Fatalf("holder's context after Release: cause %v, want context.Canceled", cause)
 		}
 		if err := l.Release(ctx); err != nil {
 			t.Fatalf("second Release: %v", err)
@@ -440,7 +447,7 @@ var storeTests = []struct {
 	{"lock/hold lost to a thief", false, func(t *testing.T, ctx context.Context, s *Store) {
 		const lease = 600 * time.Millisecond
 		steppingClock(s, t0, time.Millisecond)
-		l, err := s.Hold(ctx, "finalizer", "a", lease)
+		work, l, err := s.Hold(ctx, "finalizer", "a", lease)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -454,7 +461,19 @@ var storeTests = []struct {
 		case <-ctx.Done():
 			t.Fatal("Lost not closed before the test's deadline")
 		}
+		// The work running under the lock is told at once, and why.
+		select {
+		case <-work.Done():
+		default:
+			t.Fatal("the holder's context is not done once the lock is lost")
+		}
+		if cause := context.Cause(work); !errors.Is(cause, ErrLost) {
+			t.Fatalf("holder's context cause %v, want ErrLost", cause)
+		}
 		wantErr(t, l.Release(ctx), ErrNotHeld, "state: release lock finalizer: ")
+		if cause := context.Cause(work); !errors.Is(cause, ErrLost) {
+			t.Fatalf("holder's context cause after Release %v, want still ErrLost", cause)
+		}
 		if got := getStr(rawItem(t, ctx, s, "lock#finalizer"), attrOwner); got != "b" {
 			t.Fatalf("owner %q, want b (a's Release must not delete b's lock)", got)
 		}
@@ -462,7 +481,7 @@ var storeTests = []struct {
 	{"lock/hold ends with its context", false, func(t *testing.T, ctx context.Context, s *Store) {
 		steppingClock(s, t0, time.Millisecond)
 		hctx, cancel := context.WithCancel(ctx)
-		l, err := s.Hold(hctx, "finalizer", "a", 600*time.Millisecond)
+		_, l, err := s.Hold(hctx, "finalizer", "a", 600*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/internal/retry"
 )
 
 const (
@@ -49,6 +50,7 @@ type Client struct {
 	metrics *metrics
 	log     *slog.Logger
 	sleep   func(context.Context, time.Duration) error
+	policy  retry.Policy
 	now     func() time.Time // for Retry-After dates
 }
 
@@ -69,13 +71,14 @@ func New(cfg Config, opts Options) (*Client, error) {
 	}
 	// A redirect is answered, not followed: net/http would resend a signed POST elsewhere, or as a bodiless GET.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c := &Client{cfg: cfg, hc: &hc, metrics: m, log: opts.Logger, sleep: opts.Sleep, now: time.Now}
+	c := &Client{cfg: cfg, hc: &hc, metrics: m, log: opts.Logger, sleep: opts.Sleep, now: time.Now,
+		policy: retry.Policy{Initial: cfg.RetryInitial, Max: cfg.RetryMax, MaxAttempts: cfg.MaxAttempts}}
 	c.cfg.Secret = slices.Clone(cfg.Secret) // the caller may reuse its slice
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	if c.sleep == nil {
-		c.sleep = sleep
+		c.sleep = retry.Sleep
 	}
 	return c, nil
 }
@@ -85,20 +88,6 @@ func (c *Client) Config() Config {
 	cfg := c.cfg
 	cfg.Secret = slices.Clone(c.cfg.Secret)
 	return cfg
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Deliver POSTs the chunk until the webhook accepts it (nil), refuses it, or MaxAttempts attempts failed (both a
@@ -111,42 +100,42 @@ func (c *Client) Deliver(ctx context.Context, ch *Chunk) error {
 	}
 	header := c.header(ch, key, body)
 	shown := redactURL(target)
-	for n := 1; ; n++ {
-		a := c.attempt(ctx, target, body, header)
-		if a.outcome == "2xx" {
-			c.metrics.deliveries.WithLabelValues(resultDelivered).Inc()
-			return nil
-		}
-		if a.status == 0 && ctx.Err() != nil {
-			return c.cancelled(ctx, key, shown, a.err)
-		}
-		de := &DeliveryError{Key: key, URL: shown, Attempts: n, Status: a.status, Body: a.body}
-		retryable := a.status == 0 || a.status == http.StatusTooManyRequests || a.status >= 500
-		if !retryable || n >= c.cfg.MaxAttempts {
-			result, sentinel := resultExhausted, ErrExhausted
-			if !retryable {
-				result, sentinel, de.Permanent = resultRejected, ErrRejected, true
-			}
-			de.Err = sentinel
-			if a.err != nil {
-				de.Err = fmt.Errorf("%w: %w", sentinel, a.err)
-			}
-			c.metrics.deliveries.WithLabelValues(result).Inc()
-			c.log.Warn("webhook delivery failed", "key", key, "url", shown, "attempts", n, "status", a.status,
-				"reason", de.Reason(), "error", a.err)
-			return de
-		}
-		wait, fromHeader := a.retryAfter, a.hasRetryAfter
-		if !fromHeader {
-			wait = c.backoff(n)
-		}
+	var last attemptResult
+	attempts := 0
+	err = retry.Do(ctx, c.policy, func(ctx context.Context) error {
+		attempts++
+		last = c.attempt(ctx, target, body, header)
+		return last.classify()
+	}, retry.WithSleep(c.sleep), retry.OnRetry(func(_ error, n int, wait time.Duration) {
 		c.log.Warn("webhook attempt failed, retrying", "key", key, "url", shown, "attempt", n,
-			"max_attempts", c.cfg.MaxAttempts, "status", a.status, "outcome", a.outcome, "wait", wait,
-			"retry_after", fromHeader, "error", a.err)
-		if err := c.sleep(ctx, wait); err != nil {
-			return c.cancelled(ctx, key, shown, err)
-		}
+			"max_attempts", c.cfg.MaxAttempts, "status", last.status, "outcome", last.outcome, "wait", wait,
+			"retry_after", last.hasRetryAfter, "error", last.err)
+	}))
+	var stopped *retry.StoppedError
+	switch {
+	case err == nil:
+		c.metrics.deliveries.WithLabelValues(resultDelivered).Inc()
+		return nil
+	case errors.As(err, &stopped):
+		return c.cancelled(ctx, key, shown, stopped.Err)
+	case last.status == 0 && ctx.Err() != nil:
+		// The last attempt got no answer because ctx ended: nothing was refused or exhausted.
+		return c.cancelled(ctx, key, shown, last.err)
 	}
+	de := &DeliveryError{Key: key, URL: shown, Attempts: attempts, Status: last.status, Body: last.body,
+		Permanent: !last.retryable()}
+	result, sentinel := resultExhausted, ErrExhausted
+	if de.Permanent {
+		result, sentinel = resultRejected, ErrRejected
+	}
+	de.Err = sentinel
+	if last.err != nil {
+		de.Err = fmt.Errorf("%w: %w", sentinel, last.err)
+	}
+	c.metrics.deliveries.WithLabelValues(result).Inc()
+	c.log.Warn("webhook delivery failed", "key", key, "url", shown, "attempts", attempts, "status", last.status,
+		"reason", de.Reason(), "error", last.err)
+	return de
 }
 
 func (c *Client) cancelled(ctx context.Context, key, shown string, last error) error {
@@ -187,6 +176,29 @@ type attemptResult struct {
 	retryAfter    time.Duration
 	hasRetryAfter bool
 	err           error
+}
+
+// errAnswer is an attempt's failure as the retry loop sees it; Deliver reports the attemptResult itself.
+var errAnswer = errors.New("webhook: attempt failed")
+
+// retryable reports whether the attempt's failure may succeed later: no answer (a transport error or a timeout),
+// 429, or 5xx. Anything else (3xx, 4xx) is the receiver's final word.
+func (a *attemptResult) retryable() bool {
+	return a.status == 0 || a.status == http.StatusTooManyRequests || a.status >= 500
+}
+
+// classify is the attempt for the retry loop: nil when delivered; else an error it retries or not, after the
+// answer's Retry-After when there is one.
+func (a *attemptResult) classify() error {
+	switch {
+	case a.outcome == "2xx":
+		return nil
+	case !a.retryable():
+		return retry.Permanent(errAnswer)
+	case a.hasRetryAfter:
+		return retry.After(errAnswer, a.retryAfter)
+	}
+	return errAnswer
 }
 
 func (c *Client) attempt(ctx context.Context, target string, body []byte, header http.Header) (a attemptResult) {
@@ -249,15 +261,4 @@ func parseRetryAfter(v string, now time.Time, limit time.Duration) (time.Duratio
 		return 0, false
 	}
 	return min(d, limit), true
-}
-
-// backoff is the wait after the n-th failed attempt: d = min(RetryMax, RetryInitial*2^(n-1)), drawn from
-// [d/2, d] so that clients failing together do not retry together.
-func (c *Client) backoff(n int) time.Duration {
-	d := c.cfg.RetryInitial
-	for i := 1; i < n && d < c.cfg.RetryMax; i++ {
-		d *= 2
-	}
-	d = min(d, c.cfg.RetryMax)
-	return d/2 + rand.N(d/2+1)
 }

@@ -21,6 +21,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/internal/retry"
 )
 
 var testSecret = []byte("s3cret-hmac-key")
@@ -406,6 +408,41 @@ func TestDeliverContextEnds(t *testing.T) {
 	}
 }
 
+// TestDeliveryClassification: what the finalizer asks of Deliver's errors through the one classification. A
+// DeliveryError, refused or exhausted, is permanent (dead-letter the chunk); a context end is retryable (the pass
+// stops and the window is delivered again later).
+func TestDeliveryClassification(t *testing.T) {
+	tests := []struct {
+		name      string
+		script    reply
+		cancel    bool
+		permanent bool
+	}{
+		{"refused", reply{status: 422}, false, true},
+		{"exhausted", reply{status: 503}, false, true},
+		{"cancelled", reply{status: 503}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rcv := newReceiver(t, tt.script)
+			cfg := configFor(rcv.srv.URL, FormatCompat)
+			cfg.MaxAttempts = 2
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			sl := &sleeps{hook: func(int) error {
+				if tt.cancel {
+					cancel()
+				}
+				return nil
+			}}
+			err := newTestClient(t, cfg, Options{Sleep: sl.sleep}).Deliver(ctx, fixtureChunk(t))
+			if err == nil || retry.IsPermanent(err) != tt.permanent || retry.IsRetryable(err) == tt.permanent {
+				t.Errorf("Deliver = %v: permanent %v, want %v", err, retry.IsPermanent(err), tt.permanent)
+			}
+		})
+	}
+}
+
 func TestDeliverWithoutSecretOrPlaceholder(t *testing.T) {
 	rcv := newReceiver(t, reply{status: 200})
 	cfg := configFor(rcv.srv.URL+"/hook?tenant=a", FormatRich)
@@ -484,13 +521,14 @@ func TestBackoffBounds(t *testing.T) {
 	cfg := DefaultConfig()
 	c := newTestClient(t, configFor("http://h/x", FormatCompat), Options{})
 	// d: 500ms, 1s, 2s, ... 16s, then 30s from the 7th wait on, never overflowing.
-	for n := 1; n <= 100; n++ {
-		d := cfg.RetryMax
-		if n <= 6 {
-			d = cfg.RetryInitial << (n - 1)
-		}
-		for range 20 {
-			if w := c.backoff(n); w < d/2 || w > d {
+	for range 20 {
+		b := c.policy.NewBackOff() // the schedule of waits Deliver's retry loop draws from
+		for n := 1; n <= 100; n++ {
+			d := cfg.RetryMax
+			if n <= 6 {
+				d = cfg.RetryInitial << (n - 1)
+			}
+			if w := b.NextBackOff(); w < d/2 || w > d {
 				t.Fatalf("backoff(%d) = %v, want within [%v, %v]", n, w, d/2, d)
 			}
 		}

@@ -4,20 +4,25 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/kinflow/kinflow/internal/retry"
 )
 
 // Sentinels wrapped by a *DeliveryError (ErrRejected, ErrExhausted, ErrTimeout) and by Request and Deliver given
 // a malformed chunk (ErrInvalidChunk, a bug in the caller, so neither delivered nor dead-lettered).
+//
+// ErrRejected and ErrExhausted are marked permanent (retry.IsPermanent), and with them every DeliveryError: the
+// delivery is over, retrying it now is pointless.
 var (
-	ErrRejected     = errors.New("webhook: rejected")
-	ErrExhausted    = errors.New("webhook: attempts exhausted")
+	ErrRejected     = retry.Permanent(errors.New("webhook: rejected"))
+	ErrExhausted    = retry.Permanent(errors.New("webhook: attempts exhausted"))
 	ErrTimeout      = errors.New("webhook: attempt timed out")
 	ErrInvalidChunk = errors.New("webhook: invalid chunk")
 )
 
 // A DeliveryError says that a chunk could not be delivered and never will be by retrying it now: the receiver
-// refused it (Permanent, wrapping ErrRejected) or every attempt failed (wrapping ErrExhausted). The caller
-// dead-letters the chunk.
+// refused it (Permanent, wrapping ErrRejected) or every attempt failed (wrapping ErrExhausted). Either way
+// retry.IsPermanent reports it, and the caller dead-letters the chunk; the Permanent field says which of the two.
 //
 // A per-attempt timeout wraps ErrTimeout and deliberately not context.DeadlineExceeded, so that
 // errors.Is(err, context.DeadlineExceeded) keeps meaning that the caller's own context ended.
