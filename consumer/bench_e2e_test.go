@@ -66,8 +66,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 
 		runCtx, stop := context.WithCancel(ctx)
 		errc := make(chan error, 1)
-		args := []string{"run", "-stream", name, "-application", name, "-kinesis-endpoint", kin, "-dynamodb-endpoint", ddb,
-			"-sink-url", es, "-index-prefix", name, "-metrics-addr", "127.0.0.1:0", "-region", testenv.Region, "-log-level", "error"}
+		args := []string{"run", "-stream-name", name, "-application-name", name, "-kinesis-endpoint", kin, "-dynamodb-endpoint", ddb,
+			"-sink-url", es, "-index-prefix", name, "-metrics-addr", "127.0.0.1:0", "-aws-region", testenv.Region, "-log-level", "error"}
 		go func() { errc <- dispatch(runCtx, args, nil, io.Discard, io.Discard) }()
 
 		// Warm-up, not timed: the worker creates its tables, takes both leases and indexes a few records. The load

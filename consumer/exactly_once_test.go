@@ -186,11 +186,11 @@ func TestRunDuplicatesAndKills(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	hook := newPostLog(t)
-	common := []string{"-stream", r.name, "-application", r.name, "-kinesis-endpoint", r.kin, "-dynamodb-endpoint", r.ddb,
-		"-sink-url", r.es, "-index-prefix", r.name, "-region", testenv.Region, "-log-level", "error",
+	common := []string{"-stream-name", r.name, "-application-name", r.name, "-kinesis-endpoint", r.kin, "-dynamodb-endpoint", r.ddb,
+		"-sink-url", r.es, "-index-prefix", r.name, "-aws-region", testenv.Region, "-log-level", "error",
 		"-webhook-url", hook.srv.URL + "/connection_sets/{bucket_time}", "-finalizer-interval", "1s"}
 	start := func(id string) *exec.Cmd {
-		args := append([]string{"run", "-metrics-addr", "127.0.0.1:0", "-worker-id", id, "-finalizer-lease", "5s"}, common...)
+		args := append([]string{"run", "-metrics-addr", "127.0.0.1:0", "-worker-id", id, "-finalizer-lock-lease", "5s"}, common...)
 		cmd := exec.CommandContext(r.ctx, bin, args...)
 		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=kinflow-test", "AWS_SECRET_ACCESS_KEY=kinflow-test")
 		if err := cmd.Start(); err != nil {

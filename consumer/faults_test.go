@@ -93,9 +93,9 @@ func (r *rig) put(n int) {
 func (r *rig) worker(sinkURL, id string, extra ...string) (stop func() error) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	errc := make(chan error, 1)
-	args := []string{"run", "-stream", r.name, "-application", r.name, "-kinesis-endpoint", r.kin,
+	args := []string{"run", "-stream-name", r.name, "-application-name", r.name, "-kinesis-endpoint", r.kin,
 		"-dynamodb-endpoint", r.ddb, "-sink-url", sinkURL, "-index-prefix", r.name, "-metrics-addr", "127.0.0.1:0",
-		"-region", testenv.Region, "-worker-id", id, "-log-level", "error", "-shutdown-timeout", "20s"}
+		"-aws-region", testenv.Region, "-worker-id", id, "-log-level", "error", "-shutdown-timeout", "20s"}
 	args = append(args, extra...)
 	go func() { errc <- dispatch(ctx, args, nil, io.Discard, io.Discard) }()
 	return func() error { cancel(); return <-errc }
@@ -148,9 +148,9 @@ func TestRunResharding(t *testing.T) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- dispatch(ctx, []string{"run", "-stream", r.name, "-application", r.name, "-kinesis-endpoint", r.kin,
+		errc <- dispatch(ctx, []string{"run", "-stream-name", r.name, "-application-name", r.name, "-kinesis-endpoint", r.kin,
 			"-dynamodb-endpoint", r.ddb, "-sink-url", r.es, "-index-prefix", r.name, "-metrics-addr", "127.0.0.1:0",
-			"-region", testenv.Region, "-worker-id", "w1", "-log-level", "debug", "-shutdown-timeout", "20s"}, nil, io.Discard, logs)
+			"-aws-region", testenv.Region, "-worker-id", "w1", "-log-level", "debug", "-shutdown-timeout", "20s"}, nil, io.Discard, logs)
 	}()
 	stop := func() error { cancel(); return <-errc }
 	r.waitFlows(90 * time.Second)
@@ -413,10 +413,10 @@ func TestRunWorkerKilled(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		cmd := exec.CommandContext(r.ctx, bin, "run", "-stream", r.name, "-application", r.name,
+		cmd := exec.CommandContext(r.ctx, bin, "run", "-stream-name", r.name, "-application-name", r.name,
 			"-kinesis-endpoint", r.kin, "-dynamodb-endpoint", r.ddb, "-sink-url", r.es, "-index-prefix", r.name,
-			"-metrics-addr", addr, "-region", testenv.Region, "-worker-id", id, "-log-level", "error",
-			"-finalizer-interval", "1s", "-finalizer-lease", "5s")
+			"-metrics-addr", addr, "-aws-region", testenv.Region, "-worker-id", id, "-log-level", "error",
+			"-finalizer-interval", "1s", "-finalizer-lock-lease", "5s")
 		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=kinflow-test", "AWS_SECRET_ACCESS_KEY=kinflow-test")
 		logs[id] = &strings.Builder{}
 		cmd.Stderr = logs[id]

@@ -3,18 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
-	"log/slog"
-	"os"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
+	"github.com/kinflow/kinflow/consumer/kcl"
 	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
-	"github.com/kinflow/kinflow/internal/finalize"
-	"github.com/kinflow/kinflow/internal/state"
 )
 
 // runFinalize is `consumer finalize`: one finalizer pass under the lock, for operators (close what is due now)
@@ -31,32 +24,9 @@ func runFinalize(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	rep, err := finalizeOnce(ctx, cfg, awsCfg, log)
+	rep, err := kcl.FinalizeOnce(ctx, cfg, awsCfg, log)
 	if err != nil {
 		return err
 	}
 	return json.NewEncoder(stdout).Encode(rep)
-}
-
-// finalizeOnce runs one finalizer pass of cfg under the finalizer lock.
-func finalizeOnce(ctx context.Context, cfg config.Config, awsCfg aws.Config, log *slog.Logger) (finalize.Report, error) {
-	parts, err := assemble.Build(ctx, cfg, awsCfg, nil, log)
-	if err != nil {
-		return finalize.Report{}, err
-	}
-	defer parts.Sink.Close(context.WithoutCancel(ctx))
-	store, err := stateStore(ctx, cfg, awsCfg)
-	if err != nil {
-		return finalize.Report{}, err
-	}
-	fin, err := assemble.Finalizer(ctx, parts, store, nil, log)
-	if err != nil {
-		return finalize.Report{}, err
-	}
-	host, _ := os.Hostname()
-	rep, err := fin.RunOnceLocked(ctx, store, fmt.Sprintf("%s-%d-finalize", host, os.Getpid()))
-	if errors.Is(err, state.ErrNotHeld) {
-		return rep, fmt.Errorf("another finalizer holds the lock: %w", err)
-	}
-	return rep, err
 }

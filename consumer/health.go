@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kinflow/kinflow/consumer/kcl"
 	"github.com/kinflow/kinflow/internal/config"
 )
 
@@ -43,9 +44,9 @@ func runHealth(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		fmt.Fprintf(stderr, "consumer health: unexpected arguments %q\n", fs.Args())
 		return errUsage
 	}
-	path := "/healthz"
+	path := kcl.HealthPath
 	if *ready {
-		path = "/readyz"
+		path = kcl.ReadyPath
 	}
 	if err := probe(ctx, *addr, path, healthTimeout); err != nil {
 		return err

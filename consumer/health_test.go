@@ -12,11 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/consumer/kcl"
 )
 
 // healthServer answers /healthz 200 "ok" and /readyz 503 "not ready", like a consumer whose worker has not started.
@@ -123,13 +124,12 @@ func TestHealthUsage(t *testing.T) {
 // Through dispatch, against the endpoint `run` really serves, with the address taken from KINFLOW_METRICS_ADDR in
 // its listen form: /healthz answers at once, /readyz only once the worker is marked ready.
 func TestHealthDispatchEnv(t *testing.T) {
-	var ready atomic.Bool
-	srv, err := serveHTTP("127.0.0.1:0", prometheus.NewRegistry(), &ready, slog.New(slog.DiscardHandler))
+	srv, err := kcl.Serve("127.0.0.1:0", prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	_, port, _ := net.SplitHostPort(srv.Addr)
+	_, port, _ := net.SplitHostPort(srv.Addr())
 	t.Setenv("KINFLOW_METRICS_ADDR", ":"+port)
 
 	health := func(args ...string) (string, error) {
@@ -144,7 +144,7 @@ func TestHealthDispatchEnv(t *testing.T) {
 	if _, err := health("-ready"); err == nil || err.Error() != want {
 		t.Errorf("health -ready before the worker runs: %v, want %s", err, want)
 	}
-	ready.Store(true)
+	srv.SetReady(true)
 	if out, err := health("-ready"); err != nil || out != "ok /readyz\n" {
 		t.Errorf("health -ready once ready: %q, %v; want ok /readyz", out, err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	chk "github.com/vmware/vmware-go-kcl-v2/clientlibrary/checkpoint"
 
+	"github.com/kinflow/kinflow/consumer/kcl"
 	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
@@ -322,9 +323,9 @@ type inProcessWorker struct {
 
 func (r *rig) inProcess(id string) *inProcessWorker {
 	r.t.Helper()
-	cfg, err := loadConfig("[run]", "", []string{"-stream", r.name, "-application", r.name, "-kinesis-endpoint", r.kin,
+	cfg, err := loadConfig("[run]", "", []string{"-stream-name", r.name, "-application-name", r.name, "-kinesis-endpoint", r.kin,
 		"-dynamodb-endpoint", r.ddb, "-sink-url", r.es, "-index-prefix", r.name, "-metrics-addr", "127.0.0.1:0",
-		"-region", testenv.Region, "-worker-id", id, "-finalizer", "false", "-shutdown-timeout", "20s"},
+		"-aws-region", testenv.Region, "-worker-id", id, "-finalizer", "false", "-shutdown-timeout", "20s"},
 		io.Discard, config.Config.ValidateConsumer)
 	if err != nil {
 		r.t.Fatal(err)
@@ -337,7 +338,7 @@ func (r *rig) inProcess(id string) *inProcessWorker {
 	log := slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(r.ctx)
 	errc := make(chan error, 1)
-	go func() { errc <- consume(ctx, cfg, awsCfg, w.reg, log) }()
+	go func() { errc <- kcl.Run(ctx, cfg, awsCfg, w.reg, log) }()
 	var once sync.Once
 	var stopErr error
 	w.stop = func() error {
@@ -487,9 +488,9 @@ func (r *rig) process(bin, id string) *workerProcess {
 	}
 	w := &workerProcess{addr: ln.Addr().String(), logs: &lockedBuffer{}}
 	ln.Close()
-	w.cmd = exec.CommandContext(r.ctx, bin, "run", "-stream", r.name, "-application", r.name,
+	w.cmd = exec.CommandContext(r.ctx, bin, "run", "-stream-name", r.name, "-application-name", r.name,
 		"-kinesis-endpoint", r.kin, "-dynamodb-endpoint", r.ddb, "-sink-url", r.es, "-index-prefix", r.name,
-		"-metrics-addr", w.addr, "-region", testenv.Region, "-worker-id", id, "-log-level", "info", "-finalizer", "false")
+		"-metrics-addr", w.addr, "-aws-region", testenv.Region, "-worker-id", id, "-log-level", "info", "-finalizer", "false")
 	w.cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=kinflow-test", "AWS_SECRET_ACCESS_KEY=kinflow-test")
 	w.cmd.Stderr = w.logs
 	if err := w.cmd.Start(); err != nil {

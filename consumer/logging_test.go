@@ -66,39 +66,33 @@ func TestSetupLogsAtConfiguredLevel(t *testing.T) {
 
 // Each command that takes settings from the environment warns of a KINFLOW_ variable that is no setting when it
 // starts, before anything else can fail; decode (flags only) and health (the container's probe) do not.
-func TestCommandsWarnOfUnknownVariables(t *testing.T) {
+// A KINFLOW_ variable that is no setting stops every command that takes settings, with the nearest name and never
+// the value; decode (flags only) and health (the container's health check) do not read settings.
+func TestCommandsRefuseUnknownVariables(t *testing.T) {
 	t.Setenv("KINFLOW_WINDOWS", "t0psecret")
-	const warning = "KINFLOW_WINDOWS is not a kinflow setting; did you mean KINFLOW_WINDOW?"
+	const problem = "KINFLOW_WINDOWS is not a kinflow setting; did you mean KINFLOW_WINDOW?"
 	for _, tt := range []struct {
-		args []string
-		warn bool
+		args   []string
+		refuse bool
 	}{
-		{[]string{"run", "-sink", "solr"}, true}, // an invalid configuration: the command stops at once
-		{[]string{"setup", "-sink", "solr"}, true},
-		{[]string{"finalize", "-sink", "solr"}, true},
-		{[]string{"demo", "-no-such-flag"}, true},
+		{[]string{"run", "-stream-name", "s"}, true},
+		{[]string{"setup"}, true},
+		{[]string{"finalize"}, true},
 		{[]string{"decode", "-no-such-flag"}, false},
 		{[]string{"health", "-no-such-flag"}, false},
 	} {
 		t.Run(tt.args[0], func(t *testing.T) {
 			var out, errs strings.Builder
-			if err := dispatch(t.Context(), tt.args, strings.NewReader(""), &out, &errs); err == nil {
+			err := dispatch(t.Context(), tt.args, strings.NewReader(""), &out, &errs)
+			if err == nil {
 				t.Fatalf("%v succeeded; want it to stop", tt.args)
 			}
-			if level, ok := logMessages(errs.String())[warning]; ok != tt.warn || ok && level != "WARN" {
-				t.Errorf("%v: warning %q at %q, want it: %v\n%s", tt.args, warning, level, tt.warn, errs.String())
+			if got := strings.Contains(err.Error(), problem); got != tt.refuse {
+				t.Errorf("%v: error %q names the unknown variable: %v, want %v", tt.args, err, got, tt.refuse)
 			}
-			if strings.Contains(errs.String(), "t0psecret") {
-				t.Errorf("the variable's value is logged:\n%s", errs.String())
+			if strings.Contains(err.Error()+errs.String(), "t0psecret") {
+				t.Errorf("the variable's value is shown:\n%v\n%s", err, errs.String())
 			}
 		})
-	}
-
-	// Warnings are left out at KINFLOW_LOG_LEVEL=error.
-	t.Setenv("KINFLOW_LOG_LEVEL", "error")
-	var out, errs strings.Builder
-	dispatch(t.Context(), []string{"setup", "-sink", "solr"}, nil, &out, &errs)
-	if strings.Contains(errs.String(), "KINFLOW_WINDOWS") {
-		t.Errorf("a warning at KINFLOW_LOG_LEVEL=error:\n%s", errs.String())
 	}
 }

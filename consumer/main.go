@@ -4,8 +4,10 @@
 //	consumer setup     install the index templates
 //	consumer finalize  run one finalizer pass (closed windows -> final connection sets, webhook)
 //	consumer decode    print the documents a record produces (debugging)
-//	consumer demo      the local demo behind `make demo`
 //	consumer health    probe the running consumer's /healthz or /readyz (the container health check)
+//
+// The local demo behind `make demo` is a command of its own (../demo), so that its emulator staging and synthetic
+// traffic stay out of the image this command is built into.
 package main
 
 import (
@@ -16,8 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/kinflow/kinflow/internal/config"
 )
 
 // errUsage marks a command line that could not be understood; main exits 2 for it.
@@ -27,20 +27,15 @@ type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
-	// settings: the command takes kinflow's settings from the environment, so a KINFLOW_ variable that is no
-	// setting is reported when it starts. decode takes flags only; health, the container's health check, reads
-	// just the metrics address and must not repeat the report every few seconds.
-	settings bool
 }
 
 func commands() []command {
 	return []command{
-		{"decode", "print the documents the records in files or stdin produce (NDJSON); errors to stderr", runDecode, false},
-		{"run", "read the Kinesis stream as a KCL worker (the default)", runConsumer, true},
-		{"setup", "install the index templates into the configured cluster", runSetup, true},
-		{"finalize", "run one finalizer pass: closed windows become final connection sets (JSON report)", runFinalize, true},
-		{"demo", "create the local log group, stream and subscription, feed synthetic flow logs, process them", runDemo, true},
-		{"health", "exit 0 if the consumer on this machine answers /healthz (or /readyz with -ready), 1 otherwise", runHealth, false},
+		{"decode", "print the documents the records in files or stdin produce (NDJSON); errors to stderr", runDecode},
+		{"run", "read the Kinesis stream as a KCL worker (the default)", runConsumer},
+		{"setup", "install the index templates into the configured cluster", runSetup},
+		{"finalize", "run one finalizer pass: closed windows become final connection sets (JSON report)", runFinalize},
+		{"health", "exit 0 if the consumer on this machine answers /healthz (or /readyz with -ready), 1 otherwise", runHealth},
 	}
 }
 
@@ -65,9 +60,6 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	for _, c := range commands() {
 		if c.name == name {
-			if c.settings {
-				warnUnknown(stderr)
-			}
 			return c.run(ctx, args, stdin, stdout, stderr)
 		}
 	}
@@ -76,12 +68,4 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "  %-8s %s\n", c.name, c.summary)
 	}
 	return errUsage
-}
-
-// warnUnknown logs a warning to stderr for each KINFLOW_ variable of the environment that is no setting, at the
-// level KINFLOW_LOG_LEVEL sets (the command's own flags are not parsed yet). The command reports a malformed
-// setting itself.
-func warnUnknown(stderr io.Writer) {
-	cfg, _ := config.LoadEnv()
-	config.WarnUnknown(cfg.Logger(stderr), os.Environ())
 }

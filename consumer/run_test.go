@@ -65,12 +65,12 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 
 	hook := newWebhookRecorder(t)
-	common := []string{"-application", name, "-kinesis-endpoint", kin, "-dynamodb-endpoint", ddb,
-		"-sink-url", es, "-index-prefix", name, "-region", testenv.Region, "-log-level", "warn",
+	common := []string{"-application-name", name, "-kinesis-endpoint", kin, "-dynamodb-endpoint", ddb,
+		"-sink-url", es, "-index-prefix", name, "-aws-region", testenv.Region, "-log-level", "warn",
 		"-webhook-url", hook.srv.URL + "/connection_sets/{bucket_time}", "-finalizer-interval", "1s",
 		// A quiet stream closes its last windows once its shards are idle: within seconds here, not minutes.
 		"-idle-after", "2s"}
-	args := append([]string{"run", "-stream", name, "-metrics-addr", "127.0.0.1:0"}, common...)
+	args := append([]string{"run", "-stream-name", name, "-metrics-addr", "127.0.0.1:0"}, common...)
 	run := func(waitFinals bool) {
 		runCtx, stop := context.WithCancel(ctx)
 		errc := make(chan error, 1)

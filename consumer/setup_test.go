@@ -23,7 +23,7 @@ func TestSetupInstallsTemplates(t *testing.T) {
 			defer cancel()
 			var out, errs strings.Builder
 			for range 2 {
-				err := dispatch(ctx, []string{"setup", "-sink", svc.Name, "-sink-url", url, "-index-prefix", prefix}, nil, &out, &errs)
+				err := dispatch(ctx, []string{"setup", "-sink-kind", svc.Name, "-sink-url", url, "-index-prefix", prefix}, nil, &out, &errs)
 				if err != nil {
 					t.Fatalf("setup: %v\n%s", err, errs.String())
 				}

@@ -1,4 +1,4 @@
-package main
+package kcl
 
 import (
 	"context"

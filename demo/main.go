@@ -1,25 +1,60 @@
+// Command demo is the local demo behind `make demo`: it creates a CloudWatch Logs group subscribed to a Kinesis
+// stream in moto, puts an hour of synthetic flow logs (with a port scan, a fan-out scanner, rejected bursts and two
+// bad lines) into the group, runs kinflow's KCL worker (consumer/kcl, as `consumer run` does, leases in moto's
+// DynamoDB) into Elasticsearch until every event is processed, runs one finalizer pass and prints what a dashboard
+// would show first.
+//
+//	go run ./demo [-moto URL] [-sink-url URL] [-index-prefix P] [-stream-name S] [-log-group G] [-shards N] [-batches N] [-seed N]
+//
+// It is a command of its own, not one of the consumer's, because it links the emulator staging and the traffic
+// generator (internal/testing), which stay out of the production image.
 package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"os"
-	"strings"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kinflow/kinflow/consumer/kcl"
 	"github.com/kinflow/kinflow/internal/config"
 	"github.com/kinflow/kinflow/internal/testing/feed"
-	"github.com/kinflow/kinflow/internal/testing/flowgen"
 )
+
+// errUsage marks a command line that could not be understood; main exits 2 for it, as the consumer does.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// warnUnknown logs a warning to stderr for each KINFLOW_ variable of the environment that is no setting, at the
+// level KINFLOW_LOG_LEVEL sets: a misspelt KINFLOW_LOG_LEVEL, the one setting the demo reads, is then not silently
+// ignored.
+func warnUnknown(stderr io.Writer) {
+	cfg, _ := config.LoadEnv()
+	config.WarnUnknown(cfg.Logger(stderr), os.Environ())
+}
 
 // demoOptions are the demo's flags; the defaults are the addresses scripts/services.sh starts.
 type demoOptions struct {
@@ -33,14 +68,18 @@ type demoOptions struct {
 	seed    uint64
 }
 
-func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+// run is the demo: stage the emulator's log group, subscription and stream, put the traffic, run the KCL worker on
+// it until every event is processed, finalize what closed and report.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// As each of the consumer's commands that take settings does, before anything else can fail.
+	warnUnknown(stderr)
 	var o demoOptions
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.motoURL, "moto", "http://127.0.0.1:5000", "moto server (CloudWatch Logs and Kinesis)")
 	fs.StringVar(&o.sinkURL, "sink-url", "http://127.0.0.1:9200", "Elasticsearch to index into")
 	fs.StringVar(&o.prefix, "index-prefix", "kinflow", "index name prefix")
-	fs.StringVar(&o.stream, "stream", "", "Kinesis stream (default: kinflow-demo-<seed>, a new one each run)")
+	fs.StringVar(&o.stream, "stream-name", "", "Kinesis stream (default: kinflow-demo-<seed>, a new one each run)")
 	fs.StringVar(&o.group, "log-group", "/kinflow/demo/vpc-flow-logs", "CloudWatch Logs group of the flow logs")
 	fs.IntVar(&o.shards, "shards", 2, "shards of the stream")
 	fs.IntVar(&o.batches, "batches", 200, "deliveries of ordinary traffic (50-200 flows each)")
@@ -95,7 +134,7 @@ func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- consume(runCtx, kcfg, cfg, reg, log) }()
+	go func() { errc <- kcl.Run(runCtx, kcfg, cfg, reg, log) }()
 	fmt.Fprintf(stdout, "consumer running (KCL worker, leases in DynamoDB table %s)...\n", kcfg.ApplicationName)
 	deadline := time.After(3 * time.Minute)
 wait:
@@ -120,130 +159,11 @@ wait:
 		counter(reg, "kinflow_bad_input_total"), kcfg.Pipeline.Prefix, counter(reg, "kinflow_flows_aggregated_total"))
 	// The running worker's finalizer closes windows every 30 s; one more pass after the shutdown cuts closes every
 	// window the watermark (the newest flow, now) has passed by 15 minutes.
-	rep, err := finalizeOnce(ctx, kcfg, cfg, log)
+	rep, err := kcl.FinalizeOnce(ctx, kcfg, cfg, log)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "finalizer: watermark %s, %d windows closed, %d still open, %d final connection sets (%s-conns-*)\n",
 		time.Unix(rep.Watermark, 0).UTC().Format(time.RFC3339), rep.Windows-rep.Open, rep.Open, countFinals(ctx, o.sinkURL, kcfg.Pipeline.Prefix), kcfg.Pipeline.Prefix)
 	return report(ctx, stdout, o.sinkURL, kcfg.Pipeline.Prefix)
-}
-
-// demoTraffic is an hour of ordinary traffic up to now, plus the patterns a security dashboard should surface.
-func demoTraffic(seed uint64, batches int, now time.Time) []flowgen.Batch {
-	cfg := flowgen.DefaultConfig(now.Add(-time.Hour).Truncate(time.Second))
-	cfg.Seed = seed
-	g := flowgen.New(cfg)
-	out := g.Batches(batches, 50, 200)
-	enis := g.Interfaces()
-
-	scanner, target := netip.MustParseAddr("198.51.100.23"), netip.MustParseAddr("10.0.0.10")
-	ports := make([]int, 1024)
-	for i := range ports {
-		ports[i] = i + 1
-	}
-	out = append(out,
-		g.Batch(enis[0], g.PortScan(scanner, target, ports)),
-		g.Batch(enis[2], g.FanOut(netip.MustParseAddr("10.0.3.7"), 2000, 445)),
-		g.Batch(enis[1], g.RejectedBurst(netip.MustParseAddr("10.0.0.22"), 22, 300)),
-		// What a misconfigured custom format looks like: dead letters, and the shard moves on.
-		g.Batch(enis[3], []string{
-			"3 123456789012 eni-0a1b2c3d4e5f6 10.0.0.5 10.0.0.6 443 51000 6 10 840 1795440000 1795440060 ACCEPT OK vpc-1",
-			"not a flow-log line at all",
-		}),
-	)
-	return out
-}
-
-// counter sums the values of a counter family in reg.
-func counter(reg *prometheus.Registry, name string) float64 {
-	families, _ := reg.Gather()
-	total := 0.0
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			total += m.GetCounter().GetValue()
-		}
-	}
-	return total
-}
-
-// countFinals counts the final connection sets in the index.
-func countFinals(ctx context.Context, url, prefix string) int {
-	var count struct {
-		Count int `json:"count"`
-	}
-	queryJSON(ctx, url+"/"+prefix+"-conns-2*/_refresh", "", nil)
-	queryJSON(ctx, url+"/"+prefix+"-conns-2*/_count", "", &count)
-	return count.Count
-}
-
-// report prints what a dashboard would show first: rejected flows, and the IPs with the most distinct peers in one
-// closed window (from the final connection sets).
-func report(ctx context.Context, w io.Writer, url, prefix string) error {
-	var count struct {
-		Count int `json:"count"`
-	}
-	if _, err := queryJSON(ctx, url+"/"+prefix+"-flows-*/_refresh", "", nil); err != nil {
-		return err
-	}
-	queryJSON(ctx, url+"/"+prefix+"-conns-2*/_refresh", "", nil)
-	if _, err := queryJSON(ctx, url+"/"+prefix+"-flows-*/_count", `{"query":{"term":{"event.action":"reject"}}}`, &count); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "%s-flows-*: %d rejected flows (try source.ip:10.0.0.0/8 AND event.action:reject)\n", prefix, count.Count)
-	var top struct {
-		Aggregations struct {
-			IPs struct {
-				Buckets []struct {
-					Key   string `json:"key"`
-					Peers struct {
-						Value float64 `json:"value"`
-					} `json:"peers"`
-					Rejected struct {
-						Value float64 `json:"value"`
-					} `json:"rejected"`
-				} `json:"buckets"`
-			} `json:"ips"`
-		} `json:"aggregations"`
-	}
-	q := `{"size":0,"aggs":{"ips":{"terms":{"field":"ip","size":5,"order":{"peers":"desc"}},
-		"aggs":{"peers":{"max":{"field":"peers_count"}},"rejected":{"sum":{"field":"flows.rejected"}}}}}}`
-	if _, err := queryJSON(ctx, url+"/"+prefix+"-conns-2*/_search", q, &top); err != nil {
-		return err
-	}
-	fmt.Fprintln(w, "most distinct peers in one closed 10-minute window (final connection sets):")
-	for _, b := range top.Aggregations.IPs.Buckets {
-		fmt.Fprintf(w, "  %-16s %6.0f peers  %6.0f rejected flows\n", b.Key, b.Peers.Value, b.Rejected.Value)
-	}
-	return nil
-}
-
-// queryJSON POSTs body and decodes the answer into out when out is not nil.
-func queryJSON(ctx context.Context, url, body string, out any) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("querying %s: %w", url, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if res.StatusCode != http.StatusOK {
-		return b, fmt.Errorf("querying %s: %s: %s", url, res.Status, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return b, fmt.Errorf("answer of %s: %w", url, err)
-		}
-	}
-	return b, nil
 }

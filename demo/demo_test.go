@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,8 +21,8 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errs strings.Builder
-	err := dispatch(ctx, []string{"demo", "-moto", moto, "-sink-url", es, "-index-prefix", prefix, "-batches", "20",
-		"-stream", prefix, "-log-group", "/kinflow/test/" + prefix}, nil, &out, &errs)
+	err := run(ctx, []string{"-moto", moto, "-sink-url", es, "-index-prefix", prefix, "-batches", "20",
+		"-stream-name", prefix, "-log-group", "/kinflow/test/" + prefix}, &out, &errs)
 	if err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errs.String())
 	}
@@ -37,5 +39,30 @@ func TestDemo(t *testing.T) {
 	}
 	if !regexp.MustCompile(`\(final connection sets\):\n\s+10\.0\.3\.7 `).MatchString(out.String()) {
 		t.Errorf("the fan-out scanner 10.0.3.7 is not first:\n%s", out.String())
+	}
+}
+
+// Like each of the consumer's commands that take settings, the demo warns of a KINFLOW_ variable that is no setting
+// when it starts, before anything else can fail, without logging its value. (Moved here from the consumer's
+// TestCommandsWarnOfUnknownVariables with the command.)
+func TestDemoWarnsOfUnknownVariables(t *testing.T) {
+	t.Setenv("KINFLOW_WINDOWS", "t0psecret")
+	const warning = "KINFLOW_WINDOWS is not a kinflow setting; did you mean KINFLOW_WINDOW?"
+	var out, errs strings.Builder
+	if err := run(t.Context(), []string{"-no-such-flag"}, &out, &errs); !errors.Is(err, errUsage) {
+		t.Fatalf("demo -no-such-flag: %v; want it to stop with errUsage", err)
+	}
+	level, ok := "", false
+	for _, line := range strings.Split(errs.String(), "\n") {
+		var r struct{ Level, Msg string }
+		if json.Unmarshal([]byte(line), &r) == nil && r.Msg == warning {
+			level, ok = r.Level, true
+		}
+	}
+	if !ok || level != "WARN" {
+		t.Errorf("warning %q at %q, want it at WARN:\n%s", warning, level, errs.String())
+	}
+	if strings.Contains(errs.String(), "t0psecret") {
+		t.Errorf("the variable's value is logged:\n%s", errs.String())
 	}
 }

@@ -1,0 +1,144 @@
+// Package kcl runs kinflow's pipeline as a KCL worker (vmware-go-kcl-v2, polling, leases in DynamoDB): it composes
+// the pipeline, the lease table, the shard processors and the finalizer for one configuration, serves /metrics,
+// /healthz and /readyz beside them, and shuts down by checkpointing what is durable and releasing its leases. It
+// owns the adaptation of the KCL library to the pipeline and nothing else; `consumer run` and the local demo start it.
+package kcl
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/prometheus/client_golang/prometheus"
+	chk "github.com/vmware/vmware-go-kcl-v2/clientlibrary/checkpoint"
+	kclcfg "github.com/vmware/vmware-go-kcl-v2/clientlibrary/config"
+	"github.com/vmware/vmware-go-kcl-v2/clientlibrary/worker"
+
+	"github.com/kinflow/kinflow/internal/assemble"
+	"github.com/kinflow/kinflow/internal/config"
+	"github.com/kinflow/kinflow/internal/state"
+)
+
+// checkpointInterval bounds how long a shard with data goes without a checkpoint (and a partial cut).
+const checkpointInterval = 10 * time.Second
+
+// Run runs the KCL worker of cfg until ctx ends, then shuts it down within cfg.ShutdownTimeout: the shards stop
+// taking records, checkpoint what is durable and release their leases. Metrics go to reg, which /metrics serves on
+// cfg.MetricsAddr. cfg is expected to have passed ValidateConsumer.
+func Run(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *prometheus.Registry, log *slog.Logger) error {
+	// work outlives ctx by the shutdown timeout: the final cuts and checkpoints need a live context.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	parts, err := assemble.Build(work, cfg, awsCfg, reg, log)
+	if err != nil {
+		return err
+	}
+	defer parts.Sink.Close(work)
+	metrics := newConsumerMetrics(reg)
+
+	workerID := cfg.WorkerID
+	if workerID == "" {
+		host, _ := os.Hostname()
+		workerID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	table := cfg.LeaseTableName()
+	kc := kclConfig(cfg, awsCfg, workerID, log)
+
+	store, err := stateStore(work, cfg, awsCfg)
+	if err != nil {
+		return err
+	}
+	factory := &processorFactory{ctx: work, pipe: parts.Pipeline, interval: checkpointInterval, metrics: metrics,
+		log: log, now: time.Now, state: store, parents: &parentGate{
+			kinesis:    assemble.Kinesis(cfg, awsCfg),
+			stream:     cfg.StreamName,
+			ddb:        assemble.DynamoDB(cfg, awsCfg),
+			leaseTable: table, poll: parentPoll, log: log,
+		}}
+	var finalizerDone chan struct{}
+	if cfg.RunFinalizer {
+		fin, err := assemble.Finalizer(work, parts, store, reg, log.With("component", "finalizer"))
+		if err != nil {
+			return err
+		}
+		finalizerDone = make(chan struct{})
+		// The finalizer stops with ctx (SIGTERM), releasing its lock, while the shards flush and checkpoint.
+		go func() { defer close(finalizerDone); fin.Run(ctx, store, workerID) }()
+	}
+	srv, err := Serve(cfg.MetricsAddr, reg, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	leases := func() *leaseTable {
+		return &leaseTable{Checkpointer: chk.NewDynamoCheckpoint(kc), ctx: work, ddb: assemble.DynamoDB(cfg, awsCfg),
+			table: table, worker: workerID, leases: factory, claimTTL: 2 * failoverTime}
+	}
+	w, err := startWorker(ctx, factory, leases, kc, log)
+	if err != nil {
+		return err
+	}
+	srv.SetReady(true)
+	log.Info("consumer running", "stream", cfg.StreamName, "application", cfg.ApplicationName, "lease_table", table,
+		"worker", workerID, "sink", cfg.Sink.Kind, "metrics", srv.Addr())
+	<-ctx.Done()
+
+	srv.SetReady(false)
+	log.Info("shutting down: checkpointing and releasing leases", "timeout", cfg.ShutdownTimeout)
+	done := make(chan struct{})
+	go func() { w.Shutdown(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cfg.ShutdownTimeout):
+		// Writes still waiting on the cluster give up; their records are not checkpointed and will be redone.
+		cancelWork()
+		<-done
+	}
+	if finalizerDone != nil {
+		<-finalizerDone
+	}
+	return nil
+}
+
+// stateStore opens the state table: KINFLOW_STATE_TABLE, or <lease table>-state, which it creates when missing (a
+// table of its own: the KCL library scans the lease table's first page only, so other items there could hide
+// leases).
+func stateStore(ctx context.Context, cfg config.Config, awsCfg aws.Config) (*state.Store, error) {
+	if cfg.StateTable == "" {
+		cfg.StateTable = cfg.LeaseTableName() + "-state"
+	}
+	store, err := assemble.State(cfg, awsCfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.EnsureTable(ctx); err != nil {
+		return nil, err
+	}
+	return store, nil
+}
+
+// startWorker starts a KCL worker on the lease table leases makes, trying again for a while when it fails: workers
+// that start together race to create the lease table, and the library gives up on the loser
+// (ResourceInUseException) although the table is about to exist.
+func startWorker(ctx context.Context, f *processorFactory, leases func() *leaseTable, kc *kclcfg.KinesisClientLibConfiguration,
+	log *slog.Logger) (*worker.Worker, error) {
+	var err error
+	for attempt, wait := 1, time.Second; attempt <= 6; attempt, wait = attempt+1, 2*wait {
+		w := worker.NewWorker(f, kc).WithCheckpointer(leases())
+		if err = w.Start(); err == nil {
+			return w, nil
+		}
+		log.Warn("starting the KCL worker failed; trying again", "attempt", attempt, "error", err, "wait", wait)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait/2 + rand.N(wait/2)):
+		}
+	}
+	return nil, fmt.Errorf("starting the KCL worker: %w", err)
+}
