@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
+	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/state"
 )
 
@@ -125,20 +125,21 @@ func stateStore(ctx context.Context, cfg config.Config, awsCfg aws.Config) (*sta
 // startWorker starts a KCL worker on the lease table leases makes, trying again for a while when it fails: workers
 // that start together race to create the lease table, and the library gives up on the loser
 // (ResourceInUseException) although the table is about to exist.
+// startPolicy bounds the worker's start: its lease table may be still being created by another worker, or DynamoDB
+// may throttle; six attempts over about half a minute, then the command fails and the orchestrator restarts it.
+var startPolicy = retry.Policy{Initial: time.Second, Max: 32 * time.Second, MaxAttempts: 6}
+
 func startWorker(ctx context.Context, f *processorFactory, leases func() *leaseTable, kc *kclcfg.KinesisClientLibConfiguration,
 	log *slog.Logger) (*worker.Worker, error) {
-	var err error
-	for attempt, wait := 1, time.Second; attempt <= 6; attempt, wait = attempt+1, 2*wait {
-		w := worker.NewWorker(f, kc).WithCheckpointer(leases())
-		if err = w.Start(); err == nil {
-			return w, nil
-		}
+	var w *worker.Worker
+	err := retry.Do(ctx, startPolicy, func(context.Context) error {
+		w = worker.NewWorker(f, kc).WithCheckpointer(leases())
+		return w.Start()
+	}, retry.OnRetry(func(err error, attempt int, wait time.Duration) {
 		log.Warn("starting the KCL worker failed; trying again", "attempt", attempt, "error", err, "wait", wait)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait/2 + rand.N(wait/2)):
-		}
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("starting the KCL worker: %w", err)
 	}
-	return nil, fmt.Errorf("starting the KCL worker: %w", err)
+	return w, nil
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kinflow/kinflow/internal/retry"
 )
 
 // Config chooses the format of each log group: an override that matches the group (an exact name, or a prefix
@@ -198,9 +200,8 @@ func (r *Resolver) discover(ctx context.Context, logGroup string) (*Parser, time
 	r.discovers++
 	r.mu.Unlock()
 	formats, err := r.src.LogFormats(ctx, logGroup)
-	var perm interface{ Permanent() bool }
 	switch {
-	case err != nil && errors.As(err, &perm) && perm.Permanent():
+	case retry.IsPermanent(err):
 		return r.def, r.cfg.NegativeTTL, nil
 	case err != nil:
 		return nil, 0, err
