@@ -2,6 +2,7 @@ package kinflowstack
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kinflow/kinflow/internal/schema"
@@ -26,9 +27,17 @@ func vpcFlowLogFields() []schema.FlowLogField {
 // fields); "vN" is every field up to version N.
 var FlowLogFormats = []string{"default", "v2", "v3", "v4", "v5", "v7", "v8"}
 
-// ResolveFlowLogFormat turns a named format or a custom `${field} ...` string into the LogFormat string of the flow
-// log, checking every field name.
-func ResolveFlowLogFormat(f string) (string, error) {
+// ResolveFlowLogFormat turns a named format or a custom `${field} ...` string into the LogFormat string of a VPC
+// flow log the stack creates, checking every field name.
+func ResolveFlowLogFormat(f string) (string, error) { return resolveFormat(f, flowLogFields) }
+
+// ResolveLogGroupFormat is ResolveFlowLogFormat for the format of an existing log group, which a transit gateway's
+// flow log may write too: its fields are known as well.
+func ResolveLogGroupFormat(f string) (string, error) {
+	return resolveFormat(f, schema.VPCFlowLogFields())
+}
+
+func resolveFormat(f string, known []schema.FlowLogField) (string, error) {
 	f = strings.TrimSpace(f)
 	if f == "default" {
 		f = "v2"
@@ -60,7 +69,7 @@ func ResolveFlowLogFormat(f string) (string, error) {
 		if ok {
 			name, ok = strings.CutSuffix(name, "}")
 		}
-		if !ok || !knownField(name) {
+		if !ok || !slices.ContainsFunc(known, func(fl schema.FlowLogField) bool { return fl.Name == name }) {
 			unknown = append(unknown, w)
 			continue
 		}
@@ -73,13 +82,4 @@ func ResolveFlowLogFormat(f string) (string, error) {
 		return "", fmt.Errorf("unknown fields %v: want ${name} with a name of a flow-log field (version 2 to 8)", unknown)
 	}
 	return strings.Join(words, " "), nil
-}
-
-func knownField(name string) bool {
-	for _, fl := range flowLogFields {
-		if fl.Name == name {
-			return true
-		}
-	}
-	return false
 }

@@ -319,7 +319,7 @@ func (p *Props) Validate() error {
 		if !logGroupNameRE.MatchString(g) {
 			bad("logGroupFormats: log group name %q: 1 to 512 of [.-_/#A-Za-z0-9]", g)
 		}
-		if _, err := ResolveFlowLogFormat(f); err != nil {
+		if _, err := ResolveLogGroupFormat(f); err != nil {
 			bad("logGroupFormats[%q]: %w", g, err)
 		}
 	}

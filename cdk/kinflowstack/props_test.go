@@ -102,6 +102,7 @@ func TestResolveFlowLogFormat(t *testing.T) {
 		"bare word":                  {in: "srcaddr", err: "srcaddr"},
 		"duplicate":                  {in: "${srcaddr} ${srcaddr}", err: "twice"},
 		"empty":                      {in: "", err: "empty"},
+		"transit gateway field":      {in: "${srcaddr} ${tgw-id}", err: "${tgw-id}"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -119,6 +120,18 @@ func TestResolveFlowLogFormat(t *testing.T) {
 				t.Errorf("v5 has v7 fields: %q", got)
 			}
 		})
+	}
+}
+
+// An existing log group may hold a transit gateway's flow logs: its format may name their fields, which a VPC flow
+// log the stack creates cannot write.
+func TestResolveLogGroupFormat(t *testing.T) {
+	const tgw = "${version} ${resource-type} ${account-id} ${tgw-id} ${tgw-attachment-id} ${srcaddr} ${dstaddr}"
+	if got, err := ResolveLogGroupFormat(tgw); err != nil || got != tgw {
+		t.Errorf("ResolveLogGroupFormat(%q) = %q, %v", tgw, got, err)
+	}
+	if _, err := ResolveLogGroupFormat("${srcaddr} ${color}"); err == nil || !strings.Contains(err.Error(), "${color}") {
+		t.Errorf("an unknown field: %v", err)
 	}
 }
 

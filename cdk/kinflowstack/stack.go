@@ -42,7 +42,7 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 
 	formats := map[string]string{}
 	for g, f := range props.Sources.LogGroupFormats {
-		formats[g], _ = ResolveFlowLogFormat(f) // checked by Validate
+		formats[g], _ = ResolveLogGroupFormat(f) // checked by Validate
 	}
 	groups := make([]*string, 0, len(props.Sources.LogGroupNames)+1)
 	for _, g := range props.Sources.LogGroupNames {
