@@ -7,8 +7,7 @@ import (
 
 	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
-	"github.com/kinflow/kinflow/internal/sink/elastic"
-	"github.com/kinflow/kinflow/internal/sink/opensearch"
+	"github.com/kinflow/kinflow/internal/sink"
 )
 
 // runSetup installs the index templates (flows, partial and final connection sets, dead letters) into the
@@ -27,17 +26,11 @@ func runSetup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err := assemble.LoadSecret(ctx, &cfg, awsCfg); err != nil {
 		return err
 	}
-	ca, err := assemble.CA(cfg)
+	cluster, err := assemble.ClusterOf(cfg, awsCfg)
 	if err != nil {
 		return err
 	}
-	switch cfg.Sink.Kind {
-	case config.SinkOpenSearch:
-		err = opensearch.Setup(ctx, cfg.OpenSearch(assemble.SigningConfig(cfg, awsCfg), ca), log)
-	default:
-		err = elastic.Setup(ctx, cfg.Elastic(ca), log)
-	}
-	if err != nil {
+	if err := sink.InstallTemplates(ctx, cluster.Client, cluster.Templates, log); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "index templates for prefix %q installed in %s\n", cfg.Pipeline.Prefix, cfg.Sink.Kind)

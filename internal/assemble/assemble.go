@@ -49,25 +49,12 @@ func Build(ctx context.Context, c config.Config, awsCfg aws.Config, reg promethe
 	if err := LoadSecret(ctx, &c, awsCfg); err != nil {
 		return nil, err
 	}
-	ca, err := CA(c)
+	cl, err := ClusterOf(c, awsCfg)
 	if err != nil {
 		return nil, err
 	}
-	opts := sink.Options{Registerer: reg, Logger: log}
-	var client sink.Client
-	var s *sink.BulkSink
-	switch c.Sink.Kind {
-	case config.SinkOpenSearch:
-		oc := c.OpenSearch(SigningConfig(c, awsCfg), ca)
-		if client, err = opensearch.NewClient(oc); err == nil {
-			s, err = sink.Open(ctx, client, oc.SetupOnStart, oc.Templates, oc.Sink, opts)
-		}
-	default:
-		ec := c.Elastic(ca)
-		if client, err = elastic.NewClient(ec); err == nil {
-			s, err = sink.Open(ctx, client, ec.SetupOnStart, ec.Templates, ec.Sink, opts)
-		}
-	}
+	client := cl.Client
+	s, err := sink.Open(ctx, client, cl.Setup, cl.Templates, cl.Bulk, sink.Options{Registerer: reg, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", c.Sink.Kind, err)
 	}
@@ -89,6 +76,37 @@ func Build(ctx context.Context, c config.Config, awsCfg aws.Config, reg promethe
 		return nil, err
 	}
 	return &Parts{AWS: awsCfg, Sink: s, Client: client, Pipeline: p, Config: c}, nil
+}
+
+// A Cluster is the configured cluster's client and what a sink on it is configured with.
+type Cluster struct {
+	Client    sink.Client
+	Setup     bool // install the index templates when the sink opens
+	Templates sink.TemplateConfig
+	Bulk      sink.Config
+}
+
+// ClusterOf makes the client of c's cluster, Elasticsearch or OpenSearch: the one place that tells the kinds apart.
+// c's secrets must be loaded (LoadSecret).
+func ClusterOf(c config.Config, awsCfg aws.Config) (Cluster, error) {
+	ca, err := CA(c)
+	if err != nil {
+		return Cluster{}, err
+	}
+	if c.Sink.Kind == config.SinkOpenSearch {
+		oc := c.OpenSearch(SigningConfig(c, awsCfg), ca)
+		client, err := opensearch.NewClient(oc)
+		if err != nil {
+			return Cluster{}, fmt.Errorf("connecting to %s: %w", c.Sink.Kind, err)
+		}
+		return Cluster{client, oc.SetupOnStart, oc.Templates, oc.Sink}, nil
+	}
+	ec := c.Elastic(ca)
+	client, err := elastic.NewClient(ec)
+	if err != nil {
+		return Cluster{}, fmt.Errorf("connecting to %s: %w", c.Sink.Kind, err)
+	}
+	return Cluster{client, ec.SetupOnStart, ec.Templates, ec.Sink}, nil
 }
 
 // CA returns the PEM certificate authorities named by KINFLOW_SINK_CA_FILE, or nil when none is set.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/sink"
 )
 
 // ErrSearch is wrapped by the errors of reading partials back: the cluster unreachable or answering an error.
@@ -165,26 +166,8 @@ func (f *Finalizer) eachIP(ctx context.Context, start int64, fn func([]aggregate
 
 // do sends one request and decodes a 2xx answer into out (nil: discarded).
 func (f *Finalizer) do(ctx context.Context, method, path string, body []byte, out any) error {
-	status, resp, err := f.search.Do(ctx, method, path, body, f.cfg.MaxResponseBytes)
-	if err != nil {
-		return fmt.Errorf("%w: %s %s: %w", ErrSearch, method, path, err)
-	}
-	if status < 200 || status > 299 {
-		return fmt.Errorf("%w: %s %s: status %d: %s", ErrSearch, method, path, status, excerpt(resp))
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(resp, out); err != nil {
-		return fmt.Errorf("%w: %s %s: decoding the answer: %w", ErrSearch, method, path, err)
+	if err := sink.DoJSON(ctx, f.search, method, path, body, f.cfg.MaxResponseBytes, out); err != nil {
+		return fmt.Errorf("%w: %w", ErrSearch, err)
 	}
 	return nil
-}
-
-func excerpt(b []byte) string {
-	const n = 512
-	if len(b) > n {
-		return string(b[:n]) + "..."
-	}
-	return string(b)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/kinflow/kinflow/internal/retry"
@@ -110,13 +109,6 @@ func (s *Shard) owners(ctx context.Context, b *Batch, idx []int) ([]owner, error
 	if err != nil {
 		return nil, err
 	}
-	status, resp, err := s.p.reader.Do(ctx, "POST", "/_mget?_source_includes="+ownerFields, body, 64<<20)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrOwner, err)
-	}
-	if status != 200 {
-		return nil, fmt.Errorf("%w: status %d: %s", ErrOwner, status, truncate(resp, 512))
-	}
 	var res struct {
 		Docs []struct {
 			Found  bool `json:"found"`
@@ -130,8 +122,8 @@ func (s *Shard) owners(ctx context.Context, b *Batch, idx []int) ([]owner, error
 			} `json:"_source"`
 		} `json:"docs"`
 	}
-	if err := json.Unmarshal(resp, &res); err != nil {
-		return nil, fmt.Errorf("%w: decoding the answer: %v", ErrOwner, err)
+	if err := sink.DoJSON(ctx, s.p.reader, "POST", "/_mget?_source_includes="+ownerFields, body, 64<<20, &res); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOwner, err)
 	}
 	if len(res.Docs) != len(idx) {
 		return nil, fmt.Errorf("%w: %d documents asked, %d answered", ErrOwner, len(idx), len(res.Docs))
@@ -141,11 +133,4 @@ func (s *Shard) owners(ctx context.Context, b *Batch, idx []int) ([]owner, error
 		out[j] = owner{found: d.Found, shard: d.Source.AWS.Kinesis.ShardID, sequence: d.Source.AWS.Kinesis.SequenceNumber}
 	}
 	return out, nil
-}
-
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return strings.ToValidUTF8(string(b[:n]), "") + "..."
-	}
-	return string(b)
 }

@@ -2,9 +2,11 @@ package sink
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +39,34 @@ type Client interface {
 // the finalizer's searches, the pipeline's reads of existing documents, tests. Every Client is one.
 type Doer interface {
 	Do(ctx context.Context, method, path string, body []byte, maxBody int64) (status int, resp []byte, err error)
+}
+
+// DoJSON sends one request through d and decodes a 2xx answer into out (nil: discarded). Its errors name the
+// request, and a non-2xx answer's status and the start of its body; the caller adds what it was doing.
+func DoJSON(ctx context.Context, d Doer, method, path string, body []byte, maxBody int64, out any) error {
+	status, resp, err := d.Do(ctx, method, path, body, maxBody)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if status < 200 || status > 299 {
+		return fmt.Errorf("%s %s: status %d: %s", method, path, status, excerpt(resp))
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(resp, out); err != nil {
+		return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// excerpt is the start of an answer's body, enough to see the cluster's error without flooding a log line.
+func excerpt(b []byte) string {
+	const n = 512
+	if len(b) > n {
+		return strings.ToValidUTF8(string(b[:n]), "") + "..."
+	}
+	return string(b)
 }
 
 // Sentinel errors. All but ErrClosed are permanent (retry.IsPermanent): the same write, or the same configuration,

@@ -196,12 +196,3 @@ func New(ctx context.Context, cfg Config, opts sink.Options) (*sink.BulkSink, er
 	}
 	return sink.Open(ctx, c, cfg.SetupOnStart, cfg.Templates, cfg.Sink, opts)
 }
-
-// Setup installs the index templates: the setup subcommand.
-func Setup(ctx context.Context, cfg Config, log *slog.Logger) error {
-	c, err := NewClient(cfg)
-	if err != nil {
-		return err
-	}
-	return sink.InstallTemplates(ctx, c, cfg.Templates, log)
-}
