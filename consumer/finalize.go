@@ -6,21 +6,14 @@ import (
 	"io"
 
 	"github.com/kinflow/kinflow/consumer/kcl"
-	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
 )
 
 // runFinalize is `consumer finalize`: one finalizer pass under the lock, for operators (close what is due now)
 // and tests. It prints the pass's report as JSON. When another finalizer holds the lock it fails and says so.
 func runFinalize(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig("finalize", "Runs one finalizer pass: closed windows become final connection sets.", args,
+	cfg, log, awsCfg, err := start(ctx, "finalize", "Runs one finalizer pass: closed windows become final connection sets.", args,
 		stderr, config.Config.Validate)
-	if err != nil {
-		return err
-	}
-	log := cfg.Logger(stderr)
-	log.Debug("configuration", "config", cfg)
-	awsCfg, err := assemble.AWSConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -19,13 +21,7 @@ import (
 // runConsumer is `consumer run`: a KCL worker (polling, leases in DynamoDB) that runs every shard it holds through
 // the pipeline until SIGTERM or SIGINT, then checkpoints what is durable, releases its leases and exits 0.
 func runConsumer(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig("[run]", "Reads the Kinesis stream as a KCL worker.", args, stderr, config.Config.ValidateConsumer)
-	if err != nil {
-		return err
-	}
-	log := cfg.Logger(stderr)
-	log.Debug("configuration", "config", cfg)
-	awsCfg, err := assemble.AWSConfig(ctx, cfg)
+	cfg, log, awsCfg, err := start(ctx, "[run]", "Reads the Kinesis stream as a KCL worker.", args, stderr, config.Config.ValidateConsumer)
 	if err != nil {
 		return err
 	}
@@ -38,6 +34,20 @@ func runConsumer(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	}
 	fmt.Fprintln(stdout, "consumer stopped")
 	return nil
+}
+
+// start is what every command that takes settings does first: load and validate its configuration (loadConfig),
+// make its logger, and load the AWS SDK's configuration for its region.
+func start(ctx context.Context, usage, summary string, args []string, stderr io.Writer,
+	validate func(config.Config) error) (config.Config, *slog.Logger, aws.Config, error) {
+	cfg, err := loadConfig(usage, summary, args, stderr, validate)
+	if err != nil {
+		return cfg, nil, aws.Config{}, err
+	}
+	log := cfg.Logger(stderr)
+	log.Debug("configuration", "config", cfg)
+	awsCfg, err := assemble.AWSConfig(ctx, cfg)
+	return cfg, log, awsCfg, err
 }
 
 // loadConfig reads the environment, lets the command's flags override it and validates the result with validate,

@@ -13,13 +13,7 @@ import (
 // runSetup installs the index templates (flows, partial and final connection sets, dead letters) into the
 // configured cluster. It is idempotent; `run` does the same at start-up unless KINFLOW_SINK_SETUP=false.
 func runSetup(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig("setup", "Installs kinflow's index templates.", args, stderr, config.Config.Validate)
-	if err != nil {
-		return err
-	}
-	log := cfg.Logger(stderr)
-	log.Debug("configuration", "config", cfg)
-	awsCfg, err := assemble.AWSConfig(ctx, cfg)
+	cfg, log, awsCfg, err := start(ctx, "setup", "Installs kinflow's index templates.", args, stderr, config.Config.Validate)
 	if err != nil {
 		return err
 	}

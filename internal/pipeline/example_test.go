@@ -2,16 +2,16 @@ package pipeline_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/pipeline"
 	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 )
 
 // memory is a sink that keeps what it is given: every document is durable at once.
@@ -32,27 +32,11 @@ func (m *memory) Close(context.Context) error { return nil }
 
 // envelope is what a CloudWatch Logs subscription puts into Kinesis: a gzip'd JSON batch of one log stream's events.
 func envelope(lines ...string) []byte {
-	type event struct {
-		ID        string `json:"id"`
-		Timestamp int64  `json:"timestamp"`
-		Message   string `json:"message"`
-	}
-	env := struct {
-		MessageType         string   `json:"messageType"`
-		Owner               string   `json:"owner"`
-		LogGroup            string   `json:"logGroup"`
-		LogStream           string   `json:"logStream"`
-		SubscriptionFilters []string `json:"subscriptionFilters"`
-		LogEvents           []event  `json:"logEvents"`
-	}{"DATA_MESSAGE", "123456789012", "/vpc/flowlogs", "eni-0a1b2c3d4e5f60001-all", []string{"kinflow"}, nil}
+	b := flowgen.Batch{LogStream: "eni-0a1b2c3d4e5f60001-all"}
 	for i, l := range lines {
-		env.LogEvents = append(env.LogEvents, event{fmt.Sprintf("3700000000000000000000000000000000000000000000000000000%d", i), 1795440000000, l})
+		b.Events = append(b.Events, flowgen.Event{ID: fmt.Sprintf("%056d", i), Timestamp: 1795440060000, Message: l})
 	}
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	json.NewEncoder(zw).Encode(env)
-	zw.Close()
-	return b.Bytes()
+	return flowgen.New(flowgen.DefaultConfig(time.Unix(1795440000, 0))).Envelope("/vpc/flowlogs", "kinflow", b)
 }
 
 // A runtime hands a shard's records to Process, then Cut, and acknowledges them only after both returned nil:
