@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/axiomhq/hyperloglog"
+
+	"github.com/kinflow/kinflow/internal/jsonw"
 )
 
 // Document schema (the sink's index templates map these fields; dates are RFC 3339 strings in UTC, to the second):
@@ -74,11 +76,11 @@ func (f *Final) AppendJSON(dst []byte) ([]byte, error) {
 func (c *ConnSet) appendFields(dst []byte) ([]byte, error) {
 	n := len(dst)
 	dst = append(dst, `{"@timestamp":`...)
-	dst = appendDate(dst, c.WindowStart)
+	dst = jsonw.AppendDateSeconds(dst, c.WindowStart)
 	dst = append(dst, `,"window":{"start":`...)
-	dst = appendDate(dst, c.WindowStart)
+	dst = jsonw.AppendDateSeconds(dst, c.WindowStart)
 	dst = append(dst, `,"end":`...)
-	dst = appendDate(dst, c.WindowEnd)
+	dst = jsonw.AppendDateSeconds(dst, c.WindowEnd)
 	dst = append(dst, `},`...)
 	dst, err := c.appendMembers(dst, true)
 	if err != nil {
@@ -143,9 +145,9 @@ func (c *ConnSet) appendMembers(dst []byte, withSketch bool) ([]byte, error) {
 	dst = appendPair(dst, `},"bytes":{"sent":`, c.BytesSent, `,"received":`, c.BytesReceived)
 	dst = appendPair(dst, `},"packets":{"sent":`, c.PacketsSent, `,"received":`, c.PacketsReceived)
 	dst = append(dst, `},"first_seen":`...)
-	dst = appendDate(dst, c.FirstSeen)
+	dst = jsonw.AppendDateSeconds(dst, c.FirstSeen)
 	dst = append(dst, `,"last_seen":`...)
-	dst = appendDate(dst, c.LastSeen)
+	dst = jsonw.AppendDateSeconds(dst, c.LastSeen)
 	return dst, nil
 }
 
@@ -156,14 +158,9 @@ func appendPair(dst []byte, k1 string, v1 uint64, k2 string, v2 uint64) []byte {
 	return strconv.AppendUint(dst, v2, 10)
 }
 
-func appendDate(dst []byte, unix int64) []byte {
-	dst = append(dst, '"')
-	dst = time.Unix(unix, 0).UTC().AppendFormat(dst, time.RFC3339)
-	return append(dst, '"')
-}
-
 // appendString appends s as a JSON string: quotes, backslashes and control characters escaped, invalid UTF-8
-// replaced by U+FFFD.
+// replaced by U+FFFD. It is not jsonw.AppendString, which writes \n, \r and \t short where this writes \u000a,
+// \u000d and \u0009: the same strings, other bytes, and a partial's bytes stay as they are until that is decided.
 func appendString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')

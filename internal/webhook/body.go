@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/jsonw"
 )
 
 // A Chunk is one POST: a slice of a window's finals, in ascending IP order.
@@ -112,9 +112,9 @@ func appendCompat(dst []byte, ch *Chunk) []byte {
 // and encoding/json would first need a copy of them in tagged structs (BenchmarkBody compares the two).
 func appendRich(dst []byte, ch *Chunk) []byte {
 	dst = append(dst, `{"window":{"start":`...)
-	dst = appendDate(dst, ch.WindowStart)
+	dst = jsonw.AppendDateSeconds(dst, ch.WindowStart)
 	dst = append(dst, `,"end":`...)
-	dst = appendDate(dst, ch.WindowEnd)
+	dst = jsonw.AppendDateSeconds(dst, ch.WindowEnd)
 	dst = append(dst, `},"revision":`...)
 	dst = strconv.AppendInt(dst, ch.Revision, 10)
 	dst = append(dst, `,"chunk":{"index":`...)
@@ -145,10 +145,4 @@ func appendRich(dst []byte, ch *Chunk) []byte {
 		dst = append(dst, ']')
 	}
 	return append(dst, '}')
-}
-
-func appendDate(dst []byte, unix int64) []byte {
-	dst = append(dst, '"')
-	dst = time.Unix(unix, 0).UTC().AppendFormat(dst, time.RFC3339)
-	return append(dst, '"')
 }

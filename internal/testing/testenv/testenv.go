@@ -1,6 +1,8 @@
 // Package testenv finds the local services that integration tests talk to (started by scripts/services.sh) and
 // decides what happens when one is missing: in CI, or when the service was asked for, the test fails; on a
-// developer's machine that did not ask for it, the test is skipped with the command that would start it.
+// developer's machine that did not ask for it, the test is skipped with the command that would start it. Under
+// `go test -short` every test that asks for a service is skipped, whether the service runs or not: -short means
+// the tests that need nothing outside the process, and its result must not depend on what happens to run.
 package testenv
 
 import (
@@ -49,14 +51,29 @@ func URL(tb testing.TB, s Service) string {
 	if v := os.Getenv(s.EnvVar); v != "" {
 		u = v
 	}
+	if msg, fail := verdict(s, u, testing.Short()); fail {
+		tb.Fatal(msg)
+	} else if msg != "" {
+		tb.Skip(msg)
+	}
+	return u
+}
+
+// verdict decides for a test that asks for s at u: "" to go on, or why not and whether that is a failure. Under
+// -short it skips without looking for the service (and so even when CI or RequireEnv would make a missing one
+// fail: -short asks for the unit tests only, and an integration test that did not run has not failed).
+func verdict(s Service, u string, short bool) (msg string, fail bool) {
+	if short {
+		return fmt.Sprintf("integration test: needs %s; -short skips every test that needs a service", s.Name), false
+	}
 	if err := reachable(u); err != nil {
 		msg := fmt.Sprintf("%s is not reachable at %s (%v); start it with: scripts/services.sh start %s", s.Name, u, err, s.Name)
 		if required(s) {
-			tb.Fatal(msg)
+			return msg, true
 		}
-		tb.Skip(msg + " (set " + RequireEnv + "=all or CI=true to make this a failure)")
+		return msg + " (set " + RequireEnv + "=all or CI=true to make this a failure)", false
 	}
-	return u
+	return "", false
 }
 
 // required reports whether a missing s must fail the test.

@@ -25,18 +25,13 @@ type gunzipper struct {
 // gunzippers reuses readers (and their inflate windows, about 40 KiB each) across payloads and goroutines.
 var gunzippers = sync.Pool{New: func() any { return new(gunzipper) }}
 
-// Gunzip appends the decompressed payload to dst and returns it. It fails with an *Error wrapping ErrNotGzip when
-// payload does not start with the gzip magic, ErrCorrupt when the stream is damaged, and ErrTooLarge as soon as
-// more than limit bytes come out: dst never grows beyond len(dst)+limit+1, however the payload was made.
-//
-// When dst has too little room, the new buffer is sized from the gzip trailer, so a well-formed payload costs one
-// allocation of exactly its decompressed size.
-func Gunzip(dst, payload []byte, limit int) ([]byte, error) {
+// openGzip takes a pooled gunzipper and starts it on payload; the caller puts it back in gunzippers. The errors are
+// those of Gunzip: ErrNotGzip without the magic bytes, ErrCorrupt for a damaged header.
+func openGzip(payload []byte) (*gunzipper, error) {
 	if !IsGzip(payload) {
-		return dst, newError("gunzip", ErrNotGzip, -1, describe(payload))
+		return nil, newError("gunzip", ErrNotGzip, -1, describe(payload))
 	}
 	g := gunzippers.Get().(*gunzipper)
-	defer gunzippers.Put(g)
 	g.br.Reset(payload)
 	var err error
 	if g.zr == nil {
@@ -45,8 +40,24 @@ func Gunzip(dst, payload []byte, limit int) ([]byte, error) {
 		err = g.zr.Reset(&g.br)
 	}
 	if err != nil {
-		return dst, newError("gunzip", ErrCorrupt, -1, err.Error())
+		gunzippers.Put(g)
+		return nil, newError("gunzip", ErrCorrupt, -1, err.Error())
 	}
+	return g, nil
+}
+
+// Gunzip appends the decompressed payload to dst and returns it. It fails with an *Error wrapping ErrNotGzip when
+// payload does not start with the gzip magic, ErrCorrupt when the stream is damaged, and ErrTooLarge as soon as
+// more than limit bytes come out: dst never grows beyond len(dst)+limit+1, however the payload was made.
+//
+// When dst has too little room, the new buffer is sized from the gzip trailer, so a well-formed payload costs one
+// allocation of exactly its decompressed size.
+func Gunzip(dst, payload []byte, limit int) ([]byte, error) {
+	g, err := openGzip(payload)
+	if err != nil {
+		return dst, err
+	}
+	defer gunzippers.Put(g)
 	start := len(dst)
 	if free := cap(dst) - len(dst); free <= sizeHint(payload, limit) {
 		dst = grow(dst, sizeHint(payload, limit)+1)
@@ -78,21 +89,11 @@ func Gunzip(dst, payload []byte, limit int) ([]byte, error) {
 // overwritten in full), sized from the trailer so a well-formed payload costs one allocation of exactly its size.
 // The same errors and the same bound on growth as Gunzip.
 func gunzipString(payload []byte, limit int) (string, error) {
-	if !IsGzip(payload) {
-		return "", newError("gunzip", ErrNotGzip, -1, describe(payload))
-	}
-	g := gunzippers.Get().(*gunzipper)
-	defer gunzippers.Put(g)
-	g.br.Reset(payload)
-	var err error
-	if g.zr == nil {
-		g.zr, err = gzip.NewReader(&g.br)
-	} else {
-		err = g.zr.Reset(&g.br)
-	}
+	g, err := openGzip(payload)
 	if err != nil {
-		return "", newError("gunzip", ErrCorrupt, -1, err.Error())
+		return "", err
 	}
+	defer gunzippers.Put(g)
 	w := &g.out
 	defer func() { *w = cappedBuilder{} }()
 	w.limit = limit
