@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/axiomhq/hyperloglog"
 
@@ -51,12 +50,12 @@ func (p *Partial) AppendJSON(dst []byte) ([]byte, error) {
 		return dst, err
 	}
 	dst = append(dst, `,"partial":{"shard_id":`...)
-	dst = appendString(dst, p.ShardID)
+	dst = jsonw.AppendString(dst, p.ShardID)
 	dst = append(dst, `,"first_sequence":`...)
-	dst = appendString(dst, p.FirstSequence)
+	dst = jsonw.AppendString(dst, p.FirstSequence)
 	if p.LastSequence != "" {
 		dst = append(dst, `,"last_sequence":`...)
-		dst = appendString(dst, p.LastSequence)
+		dst = jsonw.AppendString(dst, p.LastSequence)
 	}
 	return append(dst, "}}"...), nil
 }
@@ -156,37 +155,6 @@ func appendPair(dst []byte, k1 string, v1 uint64, k2 string, v2 uint64) []byte {
 	dst = strconv.AppendUint(dst, v1, 10)
 	dst = append(dst, k2...)
 	return strconv.AppendUint(dst, v2, 10)
-}
-
-// appendString appends s as a JSON string: quotes, backslashes and control characters escaped, invalid UTF-8
-// replaced by U+FFFD. It is not jsonw.AppendString, which writes \n, \r and \t short where this writes \u000a,
-// \u000d and \u0009: the same strings, other bytes, and a partial's bytes stay as they are until that is decided.
-func appendString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(dst, '"')
 }
 
 // doc is the document as read back from the index. The decoder is off the hot path (the finalizer reads each

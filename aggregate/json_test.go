@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/kinflow/kinflow/internal/jsonw"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -167,7 +169,7 @@ func TestDecodeErrors(t *testing.T) {
 
 func TestAppendString(t *testing.T) {
 	for _, s := range []string{"shardId-000000000001", `a"b\c`, "tab\tnul\x00", "ünï", "bad \xff utf8"} {
-		b := appendString(nil, s)
+		b := jsonw.AppendString(nil, s)
 		var back string
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Errorf("%q -> %s: %v", s, b, err)

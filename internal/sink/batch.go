@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/kinflow/kinflow/internal/jsonw"
 )
 
 // An item is one document on its way: its encoded action and source lines, and what to dead-letter it with.
@@ -116,23 +118,10 @@ func appendAction(b []byte, op Op, index, id string) []byte {
 	} else {
 		b = append(b, `{"create":{"_index":`...)
 	}
-	b = appendJSONString(b, index)
+	b = jsonw.AppendString(b, index)
 	b = append(b, `,"_id":`...)
-	b = appendJSONString(b, id)
+	b = jsonw.AppendString(b, id)
 	return append(b, "}}\n"...)
-}
-
-// appendJSONString appends s as a JSON string; ids and index names rarely need escaping, so the common case is a copy.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			q, _ := json.Marshal(s) // cannot fail for a string
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // batcher cuts the incoming chunks into bulk requests.

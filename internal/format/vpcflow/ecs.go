@@ -4,8 +4,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/kinflow/kinflow/internal/jsonw"
 	"github.com/kinflow/kinflow/internal/schema"
 )
 
@@ -138,7 +138,7 @@ func writers() map[string]writeFunc {
 			if c.src == nil || c.src.EventID == "" {
 				return dst, false
 			}
-			return appendString(dst, c.src.EventID), true
+			return jsonw.AppendString(dst, c.src.EventID), true
 		},
 		"network.iana_number": func(dst []byte, c *docCtx) ([]byte, bool) {
 			if !has(c, FieldProtocol) {
@@ -152,7 +152,7 @@ func writers() map[string]writeFunc {
 			if !has(c, FieldProtocol) || name == "" {
 				return dst, false
 			}
-			return appendString(dst, name), true
+			return jsonw.AppendString(dst, name), true
 		},
 		"network.type": func(dst []byte, c *docCtx) ([]byte, bool) {
 			a := c.f.SrcAddr
@@ -179,7 +179,7 @@ func writers() map[string]writeFunc {
 		"cloud.provider": constant(`"aws"`),
 		"related.ip":     appendRelated,
 		"aws.vpcflow.log_status": func(dst []byte, c *docCtx) ([]byte, bool) {
-			return appendString(dst, c.f.LogStatus.String()), has(c, FieldLogStatus)
+			return jsonw.AppendString(dst, c.f.LogStatus.String()), has(c, FieldLogStatus)
 		},
 		"aws.vpcflow.tcp_flags": func(dst []byte, c *docCtx) ([]byte, bool) {
 			return strconv.AppendUint(dst, uint64(c.f.TCPFlags), 10), has(c, FieldTCPFlags)
@@ -213,7 +213,7 @@ func plainField(fl Field) writeFunc {
 			if s == "" {
 				return dst, false
 			}
-			return appendString(dst, s), true
+			return jsonw.AppendString(dst, s), true
 		}
 	case kindAddr:
 		addr := spec.addr
@@ -248,7 +248,7 @@ func sourceField(get func(*Source) string) writeFunc {
 		if v == "" {
 			return dst, false
 		}
-		return appendString(dst, v), true
+		return jsonw.AppendString(dst, v), true
 	}
 }
 
@@ -420,112 +420,17 @@ func (n *docNode) appendMembers(dst []byte, c *docCtx, first bool) ([]byte, bool
 			}
 			first = false
 			dst = append(dst, key...)
-			dst = appendString(dst, c.f.Unknown[i])
+			dst = jsonw.AppendString(dst, c.f.Unknown[i])
 		}
 	}
 	return dst, first
 }
 
-// appendDate appends ms (milliseconds since the epoch, 0 to year 9999) as a quoted RFC 3339 UTC time, with
-// milliseconds only when they are not zero.
+// appendDate appends ms (milliseconds since the epoch) as a quoted RFC 3339 UTC time, clamped to the years 1970 to
+// 9999 that flow logs can carry.
 func appendDate(dst []byte, ms int64) []byte {
-	ms = max(0, min(ms, maxTime*1000+999))
-	sec := ms / 1000
-	y, mo, d := civil(sec / 86400)
-	s := sec % 86400
-	dst = append(dst, '"')
-	dst = appendInt(dst, y, 4)
-	dst = append(dst, '-')
-	dst = appendInt(dst, mo, 2)
-	dst = append(dst, '-')
-	dst = appendInt(dst, d, 2)
-	dst = append(dst, 'T')
-	dst = appendInt(dst, s/3600, 2)
-	dst = append(dst, ':')
-	dst = appendInt(dst, s/60%60, 2)
-	dst = append(dst, ':')
-	dst = appendInt(dst, s%60, 2)
-	if frac := ms % 1000; frac != 0 {
-		dst = append(dst, '.')
-		dst = appendInt(dst, frac, 3)
-	}
-	return append(dst, 'Z', '"')
+	return jsonw.AppendDate(dst, max(0, min(ms, maxTime*1000+999)))
 }
-
-// civil converts days since 1970-01-01 (non-negative) to a date (Howard Hinnant's days_from_civil, inverted).
-func civil(days int64) (y, m, d int64) {
-	z := days + 719468
-	era := z / 146097
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y = yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d = doy - (153*mp+2)/5 + 1
-	m = mp + 3
-	if mp >= 10 {
-		m = mp - 9
-	}
-	if m <= 2 {
-		y++
-	}
-	return y, m, d
-}
-
-func appendInt(dst []byte, v int64, width int) []byte {
-	var b [20]byte
-	i := len(b)
-	for v > 0 || i > len(b)-width {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return append(dst, b[i:]...)
-}
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, as encoding/json does.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
-const hex = "0123456789abcdef"
 
 // protocolNames are the IANA keywords of the protocols flow logs commonly carry (lower case, as ECS writes them).
 var protocolNames = [256]string{

@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/kinflow/kinflow/internal/jsonw"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -400,7 +402,7 @@ func TestFieldTable(t *testing.T) {
 
 func TestAppendString(t *testing.T) {
 	for _, s := range []string{"plain", `q"b\`, "ctl\x00\x1f\n\r\t", "bad\xffutf8\xc3", "ünï☃𝄞", "\u2028"} {
-		got := appendString(nil, s)
+		got := jsonw.AppendString(nil, s)
 		want, _ := json.Marshal(s)
 		var back, wantBack string
 		if err := json.Unmarshal(got, &back); err != nil {
