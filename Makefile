@@ -17,7 +17,7 @@ test: services vet
 
 ## demo: the main job on the local default: services, log group + subscription, synthetic flow logs, kinflow.
 demo: services
-	eval "$$($(SERVICES) env)" && $(GO) run ./consumer demo -moto "$$KINFLOW_MOTO_URL" -sink-url "$$KINFLOW_ES_URL"
+	eval "$$($(SERVICES) env)" && $(GO) run ./demo -moto "$$KINFLOW_MOTO_URL" -sink-url "$$KINFLOW_ES_URL"
 
 ## services: install (first run only) and start Elasticsearch, OpenSearch, moto, kinesalite and dynalite.
 services:
@@ -29,7 +29,7 @@ services-stop:
 services-status:
 	$(SERVICES) status
 
-## unit: the tests that need no service (integration tests skip unless CI or KINFLOW_REQUIRE_SERVICES is set).
+## unit: the tests that need no service: under -short every integration test skips, running services or not.
 unit:
 	for m in $(MODULES); do $(GO) -C $$m test -count=1 -short ./... || exit 1; done
 
