@@ -233,18 +233,7 @@ func plainGunzip(tb testing.TB, rec []byte) []byte {
 	return raw
 }
 
-type plainEnvelope struct {
-	MessageType         string   `json:"messageType"`
-	Owner               string   `json:"owner"`
-	LogGroup            string   `json:"logGroup"`
-	LogStream           string   `json:"logStream"`
-	SubscriptionFilters []string `json:"subscriptionFilters"`
-	LogEvents           []struct {
-		ID        json.RawMessage `json:"id"`
-		Timestamp int64           `json:"timestamp"`
-		Message   string          `json:"message"`
-	} `json:"logEvents"`
-}
+type plainEnvelope = flowgen.PlainEnvelope
 
 func plainDecode(tb testing.TB, rec []byte) *plainEnvelope {
 	var env plainEnvelope

@@ -33,3 +33,22 @@ func (g *Generator) Envelope(logGroup, filter string, b Batch) []byte {
 	_ = zw.Close()
 	return buf.Bytes()
 }
+
+// PlainEnvelope is the encoding/json view of what a CloudWatch Logs subscription delivers: the reference the
+// decoders are checked against and the plain contender of the benchmarks.
+type PlainEnvelope struct {
+	MessageType         string       `json:"messageType"`
+	Owner               string       `json:"owner"`
+	LogGroup            string       `json:"logGroup"`
+	LogStream           string       `json:"logStream"`
+	SubscriptionFilters []string     `json:"subscriptionFilters"`
+	LogEvents           []PlainEvent `json:"logEvents"`
+}
+
+// PlainEvent is one log event of a PlainEnvelope. AWS sends the id as a 56-digit decimal string; moto sends the
+// event's index in its put call as a number, so the id is kept as it came.
+type PlainEvent struct {
+	ID        json.RawMessage `json:"id"`
+	Timestamp int64           `json:"timestamp"`
+	Message   string          `json:"message"`
+}

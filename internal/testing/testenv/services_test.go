@@ -23,6 +23,7 @@ import (
 	"github.com/opensearch-project/opensearch-go/v4"
 	"github.com/opensearch-project/opensearch-go/v4/opensearchapi"
 
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
@@ -104,19 +105,7 @@ func TestMotoSubscriptionDeliversToKinesis(t *testing.T) {
 		if err != nil {
 			t.Fatalf("gunzip: %v", err)
 		}
-		var env struct {
-			MessageType         string   `json:"messageType"`
-			Owner               string   `json:"owner"`
-			LogGroup            string   `json:"logGroup"`
-			LogStream           string   `json:"logStream"`
-			SubscriptionFilters []string `json:"subscriptionFilters"`
-			LogEvents           []struct {
-				// AWS sends a 56-digit decimal string; moto sends the event's index in its put call as a number.
-				ID        json.RawMessage `json:"id"`
-				Timestamp int64           `json:"timestamp"`
-				Message   string          `json:"message"`
-			} `json:"logEvents"`
-		}
+		var env flowgen.PlainEnvelope
 		if err := json.Unmarshal(raw, &env); err != nil {
 			t.Fatalf("envelope JSON: %v\n%s", err, raw)
 		}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -293,18 +295,7 @@ func TestReuse(t *testing.T) {
 }
 
 // stdEnvelope is the plain encoding/json view of an envelope, the reference the scanner must agree with.
-type stdEnvelope struct {
-	MessageType         string   `json:"messageType"`
-	Owner               string   `json:"owner"`
-	LogGroup            string   `json:"logGroup"`
-	LogStream           string   `json:"logStream"`
-	SubscriptionFilters []string `json:"subscriptionFilters"`
-	LogEvents           []struct {
-		ID        json.RawMessage `json:"id"`
-		Timestamp int64           `json:"timestamp"`
-		Message   string          `json:"message"`
-	} `json:"logEvents"`
-}
+type stdEnvelope flowgen.PlainEnvelope
 
 func (s *stdEnvelope) events() []LogEvent {
 	out := make([]LogEvent, 0, len(s.LogEvents))
