@@ -72,12 +72,10 @@ func (f *Flow) referenceSet(format *Format, i int, tok string) bool {
 	case kindString:
 		*spec.str(f) = tok
 	case kindAddr:
-		a, ok := parseIPv4(tok)
-		if !ok {
-			var err error
-			if a, err = netip.ParseAddr(tok); err != nil || a.Zone() != "" {
-				return false
-			}
+		// netip alone: the parser's IPv4 fast path is what this reference checks.
+		a, err := netip.ParseAddr(tok)
+		if err != nil || a.Zone() != "" {
+			return false
 		}
 		*spec.addr(f) = a
 	case kindPort:
