@@ -15,27 +15,10 @@ import (
 	"github.com/kinflow/kinflow/internal/jsonw"
 )
 
-// Document schema (the sink's index templates map these fields; dates are RFC 3339 strings in UTC, to the second):
-//
-//	@timestamp                      date     window start
-//	window.start, window.end        date     [start, end)
-//	ip                              ip
-//	peers                           ip[]     the exact peer set, sorted; omitted when peers_estimated
-//	peers_count                     long     exact count, or the sketch's estimate
-//	peers_estimated                 boolean
-//	peers_sketch                    binary   base64 HyperLogLog (axiomhq/hyperloglog v2 encoding, dense, precision
-//	                                         14, MetroHash64 of the 16-byte IPv6 form); only when peers_estimated
-//	dst_ports                       long[]   distinct destination ports the IP sent to (TCP, UDP, SCTP), sorted
-//	dst_ports_count                 long
-//	flows.sent, flows.received      long
-//	flows.rejected, flows.late      long
-//	bytes.sent, bytes.received      long
-//	packets.sent, packets.received  long
-//	first_seen, last_seen           date     earliest flow start, latest flow end
-//	partial.shard_id                keyword  partials only
-//	partial.first_sequence          keyword  partials only
-//	partial.last_sequence           keyword  partials only: the last record covered (absent in old partials)
-//	revision                        long     finals only
+// The documents' fields, their types and meanings are the registry's connection-set family (internal/schema,
+// conns.go), which also makes the index templates and the README's table; internal/testing/sinktest checks what
+// this file writes against it. Dates are RFC 3339 strings in UTC, to the second. peers_sketch is a base64 HyperLogLog
+// (axiomhq/hyperloglog v2 encoding, dense, precision 14, MetroHash64 of the 16-byte IPv6 form).
 //
 // Objects are written nested ({"flows":{"sent":1}}), which Elasticsearch and OpenSearch map to the dotted names.
 
