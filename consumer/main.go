@@ -3,6 +3,7 @@
 //	consumer [run]     read the Kinesis stream as a KCL worker (the default)
 //	consumer setup     install the index templates
 //	consumer finalize  run one finalizer pass (closed windows -> final connection sets, webhook)
+//	consumer deadletters  list, show and redrive dead letters through the current configuration
 //	consumer decode    print the documents a record produces (debugging)
 //	consumer health    probe the running consumer's /healthz or /readyz (the container health check)
 //
@@ -35,6 +36,7 @@ func commands() []command {
 		{"run", "read the Kinesis stream as a KCL worker (the default)", runConsumer},
 		{"setup", "install the index templates into the configured cluster", runSetup},
 		{"finalize", "run one finalizer pass: closed windows become final connection sets (JSON report)", runFinalize},
+		{"deadletters", "list, show and redrive dead letters (list | show ID | redrive [-dry-run=false])", runDeadLetters},
 		{"health", "exit 0 if the consumer on this machine answers /healthz (or /readyz with -ready), 1 otherwise", runHealth},
 	}
 }
@@ -65,7 +67,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	fmt.Fprintf(stderr, "consumer: unknown command %q\n\nCommands:\n", name)
 	for _, c := range commands() {
-		fmt.Fprintf(stderr, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(stderr, "  %-11s %s\n", c.name, c.summary)
 	}
 	return errUsage
 }

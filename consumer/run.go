@@ -40,7 +40,13 @@ func runConsumer(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 // make its logger, and load the AWS SDK's configuration for its region.
 func start(ctx context.Context, usage, summary string, args []string, stderr io.Writer,
 	validate func(config.Config) error) (config.Config, *slog.Logger, aws.Config, error) {
-	cfg, err := loadConfig(usage, summary, args, stderr, validate)
+	return startWith(ctx, usage, summary, args, stderr, validate, nil)
+}
+
+// startWith is start for a command with flags of its own besides the settings: bind adds them to the flag set.
+func startWith(ctx context.Context, usage, summary string, args []string, stderr io.Writer,
+	validate func(config.Config) error, bind func(*flag.FlagSet)) (config.Config, *slog.Logger, aws.Config, error) {
+	cfg, err := loadConfigWith(usage, summary, args, stderr, validate, bind)
 	if err != nil {
 		return cfg, nil, aws.Config{}, err
 	}
@@ -53,10 +59,18 @@ func start(ctx context.Context, usage, summary string, args []string, stderr io.
 // loadConfig reads the environment, lets the command's flags override it and validates the result with validate,
 // reporting every problem at once. usage names the command ("[run]", "setup").
 func loadConfig(usage, summary string, args []string, stderr io.Writer, validate func(config.Config) error) (config.Config, error) {
+	return loadConfigWith(usage, summary, args, stderr, validate, nil)
+}
+
+func loadConfigWith(usage, summary string, args []string, stderr io.Writer, validate func(config.Config) error,
+	bind func(*flag.FlagSet)) (config.Config, error) {
 	cfg, loadErr := config.LoadEnv()
 	fs := flag.NewFlagSet(strings.Trim(usage, "[]"), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config.BindFlags(fs, &cfg)
+	if bind != nil {
+		bind(fs)
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: consumer %s [flags]\n\n%s Every flag can also be set by its environment variable.\n\n", usage, summary)
 		fs.PrintDefaults()

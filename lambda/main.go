@@ -3,7 +3,8 @@
 //
 //   - batch: behind a Kinesis event source mapping with ReportBatchItemFailures, it runs the same pipeline as the
 //     consumer. After a shard's records are durable and acknowledged it records the shard's event-time progress in
-//     the state table (KINFLOW_STATE_TABLE, when set), from which the finalizer computes the watermark.
+//     the state table (KINFLOW_STATE_TABLE, when set), from which the finalizer computes the watermark. Invoked
+//     directly with {"redrive": {...}}, it redrives dead letters instead and returns the report (redrive.go).
 //   - finalizer: on a schedule (EventBridge, any payload), it takes the finalizer lock in the state table and runs
 //     one pass: closed windows become final connection sets, written to the index and posted to the webhook. When
 //     another finalizer holds the lock it does nothing; a pass the deadline cuts short is continued by the next run.
@@ -39,7 +40,7 @@ func main() {
 	app := coldStart(os.LookupEnv, os.Environ(), os.Stderr)
 	switch app.cfg.LambdaHandler {
 	case config.LambdaBatch:
-		lambda.Start(app.handleKinesis)
+		lambda.Start(app.handleBatch) // Kinesis events, and redrive payloads of direct invocations
 	case config.LambdaFinalizer:
 		lambda.Start(app.handleSchedule)
 	default:

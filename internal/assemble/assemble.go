@@ -59,15 +59,7 @@ func Build(ctx context.Context, c config.Config, awsCfg aws.Config, reg promethe
 		return nil, fmt.Errorf("connecting to %s: %w", c.Sink.Kind, err)
 	}
 
-	var formats vpcflow.FormatSource
-	if c.Discovery {
-		formats = flowformats.New(ec2.NewFromConfig(awsCfg, func(o *ec2.Options) {
-			if c.EC2Endpoint != "" {
-				o.BaseEndpoint = aws.String(c.EC2Endpoint)
-			}
-		}))
-	}
-	resolver, err := vpcflow.NewResolver(c.Formats, formats)
+	resolver, err := Resolver(c, awsCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +68,19 @@ func Build(ctx context.Context, c config.Config, awsCfg aws.Config, reg promethe
 		return nil, err
 	}
 	return &Parts{AWS: awsCfg, Sink: s, Client: client, Pipeline: p, Config: c}, nil
+}
+
+// Resolver returns the flow-log format resolver of c: its overrides, and EC2 DescribeFlowLogs when discovery is on.
+func Resolver(c config.Config, awsCfg aws.Config) (*vpcflow.Resolver, error) {
+	var formats vpcflow.FormatSource
+	if c.Discovery {
+		formats = flowformats.New(ec2.NewFromConfig(awsCfg, func(o *ec2.Options) {
+			if c.EC2Endpoint != "" {
+				o.BaseEndpoint = aws.String(c.EC2Endpoint)
+			}
+		}))
+	}
+	return vpcflow.NewResolver(c.Formats, formats)
 }
 
 // A Cluster is the configured cluster's client and what a sink on it is configured with.

@@ -98,6 +98,8 @@ type SinkConfig struct {
 	CAFile       string // PEM file of the certificate authorities to trust
 	Setup        bool   // install the index templates at start-up
 	Bulk         sink.Config
+	// Retention is how long each kind of index is kept: the lifecycle policies setup installs.
+	Retention sink.Retention
 }
 
 // WebhookConfig configures the receiver of closed windows; an empty URL means none.

@@ -152,6 +152,14 @@ func TestRowsCoverParts(t *testing.T) {
 			// Keep the rules between settings out of the way: they are tested on their own.
 			c.Finalizer.MaxDelay = max(c.Finalizer.MaxDelay, c.Pipeline.Aggregate.AllowedLateness)
 			c.Finalizer.Horizon = 1000 * time.Hour
+			if s.Env != settings.RetentionPartials {
+				c.Sink.Retention.Partials = 0
+			} else if c.Sink.Retention.Partials > 0 {
+				c.Finalizer.Horizon = c.Pipeline.Aggregate.Window + c.Finalizer.MaxDelay
+				if c.Sink.Retention.Partials < c.Finalizer.Horizon+24*time.Hour {
+					continue // TestPartialsOutliveTheHorizon
+				}
+			}
 			if c.Sink.SigV4Region != "" {
 				c.Sink.Kind = SinkOpenSearch
 			}
@@ -395,5 +403,28 @@ func TestLoadFor(t *testing.T) {
 		"KINFLOW_WINDOWS is not a kinflow setting; did you mean KINFLOW_WINDOW?"
 	if err == nil || err.Error() != want {
 		t.Errorf("LoadFor(lambda) = %v, want\n%s", err, want)
+	}
+}
+
+// Partials are kept at least as long as the finalizer may correct from them: the rule names both settings, and 0
+// (forever) is always fine.
+func TestPartialsOutliveTheHorizon(t *testing.T) {
+	for _, tc := range []struct {
+		partials, horizon string
+		ok                bool
+	}{{"72h", "24h", true}, {"48h", "24h", true}, {"47h", "24h", false}, {"72h", "72h", false}, {"0s", "720h", true}} {
+		c, err := Load(Only(func(k string) (string, bool) {
+			return map[string]string{settings.RetentionPartials: tc.partials, settings.CorrectionHorizon: tc.horizon}[k], true
+		}, settings.RetentionPartials, settings.CorrectionHorizon))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Validate()
+		if (err == nil) != tc.ok {
+			t.Errorf("partials %s, horizon %s: %v, want ok %v", tc.partials, tc.horizon, err, tc.ok)
+		}
+		if err != nil && !(strings.Contains(err.Error(), settings.RetentionPartials+"=") && strings.Contains(err.Error(), settings.CorrectionHorizon)) {
+			t.Errorf("the error names not both settings: %v", err)
+		}
 	}
 }

@@ -21,6 +21,7 @@ func (c Config) Elastic(caPEM []byte) elastic.Config {
 	e.Sink.Name = SinkElasticsearch
 	e.Sink.Prefix = c.Pipeline.Prefix
 	e.Templates.Prefix = c.Pipeline.Prefix
+	e.Templates.Retention = c.Sink.Retention
 	return e
 }
 
@@ -37,6 +38,7 @@ func (c Config) OpenSearch(awsCfg *aws.Config, caPEM []byte) opensearch.Config {
 	o.Sink.Name = SinkOpenSearch
 	o.Sink.Prefix = c.Pipeline.Prefix
 	o.Templates.Prefix = c.Pipeline.Prefix
+	o.Templates.Retention = c.Sink.Retention
 	return o
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/kinflow/kinflow/internal/settings"
 )
@@ -121,6 +122,13 @@ func (c Config) rules(p *problems) {
 	if f.MaxDelay < a.AllowedLateness {
 		p.rule([]string{settings.MaxDelay, settings.AllowedLateness}, "%s: want at least %s (%v)",
 			p.value(settings.MaxDelay), settings.AllowedLateness, a.AllowedLateness)
+	}
+	// The finalizer reads a window's partials until the newest flow is the horizon past it; an index holds a day of
+	// windows and ages from its creation, so it must outlive the horizon by that day. Deleted sooner, a late
+	// partial would re-create the index alone and the window's next revision would lose the rest.
+	if r := c.Sink.Retention.Partials; r > 0 && r < f.Horizon+24*time.Hour {
+		p.rule([]string{settings.RetentionPartials, settings.CorrectionHorizon}, "%s: want 0 (forever) or at least %s + 24h (%v): the finalizer may still correct windows from partials that old",
+			p.value(settings.RetentionPartials), settings.CorrectionHorizon, f.Horizon+24*time.Hour)
 	}
 	if f.Horizon < a.Window+f.MaxDelay {
 		p.rule([]string{settings.CorrectionHorizon, settings.Window, settings.MaxDelay}, "%s: want at least %s + %s (%v)",

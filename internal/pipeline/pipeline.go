@@ -125,6 +125,23 @@ func New(cfg Config, resolver *vpcflow.Resolver, s sink.Sink, opts Options) (*Pi
 // Shard returns a processor for one shard's records. The caller feeds it the shard's records in order, from one
 // goroutine at a time.
 func (p *Pipeline) Shard(shardID string) (*Shard, error) {
+	return p.shard(shardID, shardID)
+}
+
+// RedrivePrefix names the partials of a redrive: a redrive's Shard cuts them under RedrivePrefix+shard id.
+const RedrivePrefix = "redrive/"
+
+// RedriveShard returns a processor for records of shardID taken from the dead-letter index (internal/redrive).
+// Its flow documents name the original record (aws.kinesis.shard_id and sequence_number are shardID and the
+// record's sequence number), so a flow already written, by the first delivery or an earlier redrive, answers 409
+// and counts only where its document says; but its partials are cut under the shard id RedrivePrefix+shardID, so
+// their ids never collide with a live shard's partials (which cover other flows of the same records), and a rerun
+// that cuts at the same records rewrites the same ids.
+func (p *Pipeline) RedriveShard(shardID string) (*Shard, error) {
+	return p.shard(shardID, RedrivePrefix+shardID)
+}
+
+func (p *Pipeline) shard(shardID, partialShard string) (*Shard, error) {
 	dec, err := cwlogs.NewDecoder(p.cfg.Decode)
 	if err != nil {
 		return nil, err
@@ -133,5 +150,5 @@ func (p *Pipeline) Shard(shardID string) (*Shard, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Shard{p: p, id: shardID, dec: dec, acc: acc, flowIndex: map[int64]string{}, log: p.log.With("shard", shardID)}, nil
+	return &Shard{p: p, id: shardID, partialShard: partialShard, dec: dec, acc: acc, flowIndex: map[int64]string{}, log: p.log.With("shard", shardID)}, nil
 }

@@ -29,6 +29,9 @@ type Shard struct {
 	dec *cwlogs.Decoder
 	acc *aggregate.Accumulator
 
+	// partialShard names the shard in the partials' ids: id, or for a redrive its own namespace (RedriveShard).
+	partialShard string
+
 	// The open partial covers the records from firstSeq to lastSeq (firstSeq empty: nothing since the last cut).
 	firstSeq, lastSeq string
 	watermark         int64
@@ -241,7 +244,7 @@ func (s *Shard) record(ctx context.Context, b *Batch, rec *Record) error {
 		res.Events++
 		src.EventID, src.Timestamp = ev.ID, ev.Timestamp
 		o := origin
-		o.EventID, o.Raw = ev.ID, bytesOf(ev.Message)
+		o.EventID, o.EventTimestamp, o.Raw = ev.ID, ev.Timestamp, bytesOf(ev.Message)
 		if err := parser.Parse(&s.flow, &src, ev.Message); err != nil {
 			if !retry.IsPermanent(err) {
 				return fmt.Errorf("shard %s: parsing event %s of record %s: %w", s.id, ev.ID, rec.SequenceNumber, err)
@@ -334,7 +337,7 @@ func (s *Shard) flowIndexName(sec int64) string {
 // does nothing. If the write fails, the cut partials are kept and the next Cut writes them first.
 func (s *Shard) Cut(ctx context.Context) error {
 	if s.cut == nil && s.firstSeq != "" {
-		partials := s.acc.Cut(s.id, s.firstSeq, s.lastSeq)
+		partials := s.acc.Cut(s.partialShard, s.firstSeq, s.lastSeq)
 		s.cutArena = s.cutArena[:0]
 		spans := make([][2]int, len(partials))
 		for i := range partials {
@@ -353,7 +356,7 @@ func (s *Shard) Cut(ctx context.Context) error {
 				ID:     pt.ID(),
 				Op:     sink.OpIndex,
 				Source: s.cutArena[spans[i][0]:spans[i][1]],
-				Origin: sink.Origin{ShardID: s.id, SequenceNumber: s.firstSeq},
+				Origin: sink.Origin{ShardID: s.partialShard, SequenceNumber: s.firstSeq},
 			}
 		}
 		s.firstSeq = ""
@@ -368,6 +371,10 @@ func (s *Shard) Cut(ctx context.Context) error {
 	s.cut = nil
 	return nil
 }
+
+// Docs returns the documents a Commit of b would write: one per flow, and the dead letters Prepare made (their
+// Index is the dead-letter index). A redrive's dry run reads them instead of committing. They share b's memory.
+func (b *Batch) Docs() []sink.Doc { return b.docs }
 
 // Watermark is the latest flow start (Unix seconds) among the records processed so far, 0 before the first flow.
 // Once the runtime has acknowledged those records it is the shard's progress in event time.

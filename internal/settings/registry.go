@@ -45,6 +45,10 @@ const (
 	MaxDelay              = "KINFLOW_MAX_DELAY"
 	IdleAfter             = "KINFLOW_IDLE_AFTER"
 	CorrectionHorizon     = "KINFLOW_CORRECTION_HORIZON"
+	RetentionFlows        = "KINFLOW_RETENTION_FLOWS"
+	RetentionPartials     = "KINFLOW_RETENTION_PARTIALS"
+	RetentionConns        = "KINFLOW_RETENTION_CONNS"
+	RetentionDeadLetters  = "KINFLOW_RETENTION_DEADLETTERS"
 	WebhookURL            = "KINFLOW_WEBHOOK_URL"
 	WebhookFormat         = "KINFLOW_WEBHOOK_FORMAT"
 	WebhookSecret         = "KINFLOW_WEBHOOK_SECRET"
@@ -155,6 +159,16 @@ func runtimeSettings() []Setting {
 			Help: "a caught-up shard without flows for this long does not hold the watermark back (a shard without progress for 20m is stale anyway)"},
 		{Env: CorrectionHorizon, Kind: Duration, Default: "24h", Runtimes: both,
 			Help: "how far back in event time (from the newest flow) windows are finalized and corrected for late partials; at least `KINFLOW_WINDOW` + `KINFLOW_MAX_DELAY`"},
+
+		// Retention: lifecycle policies installed by setup (README "Retention"). 0 keeps forever.
+		{Env: RetentionFlows, Kind: Duration, Default: "2160h", Range: "0s..", Step: "1s", Runtimes: both,
+			Help: "age at which a daily flow index is deleted, from its date on Elasticsearch, its creation on OpenSearch: 90 days, the three months of logs a security review (PCI DSS 10.5.1) wants at hand; the flow logs' own destination is the archive; 0: never"},
+		{Env: RetentionPartials, Kind: Duration, Default: "72h", Range: "0s..", Step: "1s", Runtimes: both,
+			Help: "age, from its creation, at which a daily partial connection-set index is deleted: only the finalizer reads partials; at least `KINFLOW_CORRECTION_HORIZON` + 24h (an index holds a day of windows), the default leaves a day of margin for a backlog; 0: never"},
+		{Env: RetentionConns, Kind: Duration, Default: "8760h", Range: "0s..", Step: "1s", Runtimes: both,
+			Help: "age at which a daily final connection-set index is deleted, as for flows: 365 days, a year of baselines for a fraction of the flows' size; 0: never"},
+		{Env: RetentionDeadLetters, Kind: Duration, Default: "2160h", Range: "0s..", Step: "1s", Runtimes: both,
+			Help: "age (by `@timestamp`) of the dead letters setup deletes from the dead-letter index: 90 days, as the flows they hold lines of; 0: never"},
 
 		// The webhook.
 		{Env: WebhookURL, Context: "webhookUrl", Kind: URL, Runtimes: mapped,

@@ -37,6 +37,7 @@ type deadLetterSource struct {
 	LogGroup         string `json:"log_group,omitempty"`
 	LogStream        string `json:"log_stream,omitempty"`
 	EventID          string `json:"event_id,omitempty"`
+	EventTimestamp   string `json:"event_timestamp,omitempty"`
 	TargetIndex      string `json:"target_index,omitempty"`
 	TargetID         string `json:"target_id,omitempty"`
 	Original         string `json:"original,omitempty"`
@@ -65,6 +66,7 @@ func newDeadLetter(index string, o Origin, stage Stage, reason string, cause err
 		LogGroup:       o.LogGroup,
 		LogStream:      o.LogStream,
 		EventID:        o.EventID,
+		EventTimestamp: eventTimestamp(o.EventTimestamp),
 		TargetIndex:    targetIndex,
 		TargetID:       targetID,
 	}
@@ -90,4 +92,13 @@ func newDeadLetter(index string, o Origin, stage Stage, reason string, cause err
 		Source: body,
 		Origin: o,
 	}
+}
+
+// eventTimestamp formats a CloudWatch Logs timestamp (milliseconds) as the date the index maps, to the millisecond
+// so that a redrive reads back the exact value; "" (left out) when there is none.
+func eventTimestamp(ms int64) string {
+	if ms == 0 {
+		return ""
+	}
+	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00")
 }

@@ -32,6 +32,9 @@ type Origin struct {
 	LogGroup       string
 	LogStream      string
 	EventID        string
+	// EventTimestamp is the CloudWatch Logs event's timestamp in milliseconds (0: none). It is part of a flow's id,
+	// so a dead letter keeps it for a redrive to give the flow the id it would have had.
+	EventTimestamp int64
 	// Raw is the original input (a flow-log line, or a record's bytes). The sink copies it; the caller may reuse it
 	// once Write returns.
 	Raw []byte

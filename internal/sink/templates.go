@@ -27,11 +27,16 @@ type TemplateConfig struct {
 	Replicas int // -1 keeps the cluster's default
 	// Timeout bounds each template request.
 	Timeout time.Duration
+	// Engine chooses the lifecycle API (ILM or ISM); EngineNone installs no policy. The client packages set it.
+	Engine Engine
+	// Retention is how long each kind of index is kept (lifecycle.go).
+	Retention Retention
 }
 
 // DefaultTemplateConfig returns prefix kinflow, dynamic false, the cluster's shard and replica defaults.
 func DefaultTemplateConfig() TemplateConfig {
-	return TemplateConfig{Prefix: DefaultPrefix, Dynamic: "false", Replicas: -1, Timeout: 30 * time.Second}
+	return TemplateConfig{Prefix: DefaultPrefix, Dynamic: "false", Replicas: -1, Timeout: 30 * time.Second,
+		Retention: DefaultRetention()}
 }
 
 // Validate reports every problem at once.
@@ -52,6 +57,12 @@ func (c TemplateConfig) Validate() error {
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("timeout %v: must be positive", c.Timeout))
 	}
+	if c.Engine != EngineNone && c.Engine != EngineElasticsearch && c.Engine != EngineOpenSearch {
+		errs = append(errs, fmt.Errorf("engine %q: allowed: %s, %s, or empty for no lifecycle policy", c.Engine, EngineElasticsearch, EngineOpenSearch))
+	}
+	if err := c.Retention.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) == 0 {
 		return nil
 	}
@@ -64,8 +75,10 @@ func (c TemplateConfig) Validate() error {
 // the registry's (internal/schema): every known aws.vpcflow field is mapped explicitly instead of through the dynamic
 // templates, and the 17 fields no encoder writes are gone (message, ecs.version, event.ingested, event.dataset,
 // event.module, event.provider, source|destination.address|bytes|packets, network.community_id, cloud.instance.id,
-// aws.cloudwatch.ingestion_time, aws.vpcflow.account_id, aws.vpcflow.action).
-const TemplateVersion = 4
+// aws.cloudwatch.ingestion_time, aws.vpcflow.account_id, aws.vpcflow.action); 5: dead letters map event_timestamp
+// and the redrive's marks (redrive.status, .at, .flows, .previous_stage, .previous_reason), and on Elasticsearch the
+// index templates name their lifecycle policy (index.lifecycle.name, see lifecycle.go).
+const TemplateVersion = 5
 
 // A Template is one request of the installation: a component or an index template.
 type Template struct {
@@ -185,27 +198,42 @@ func Templates(c TemplateConfig) []Template {
 	}
 	for _, f := range families {
 		for _, pattern := range f.Indices {
-			name := strings.TrimSuffix(strings.TrimSuffix(pattern, "*"), "-")
-			out = append(out, Template{"/_index_template/" + p + "-" + name, obj{
+			body := obj{
 				"index_patterns": []string{p + "-" + pattern},
 				"composed_of":    []string{p + "-settings", p + "-" + f.Name + "-mappings"},
 				"priority":       indexPriority(pattern, families),
 				"version":        TemplateVersion,
 				"_meta":          meta,
-			}})
+			}
+			// The lifecycle setting is the pattern's own (conns-* and conns-partial-* follow different policies),
+			// so it sits in the index template rather than the shared settings component.
+			if lc := lifecycleSettings(c, pattern); lc != nil {
+				body["template"] = obj{"settings": lc}
+			}
+			out = append(out, Template{"/_index_template/" + p + "-" + patternName(pattern), body})
 		}
 	}
 	return out
 }
 
-// InstallTemplates PUTs every template; PUT replaces, so installing twice (every start-up) is harmless. Component
-// templates go first: an index template may only name components that exist.
+// InstallTemplates installs the lifecycle policies (lifecycle.go), then PUTs every template; PUT replaces, so
+// installing twice (every start-up) is harmless. Policies go first, so that no new index names a policy that does
+// not exist yet; component templates before index templates, which may only name components that exist. Last, it
+// prunes the dead letters older than their retention.
 func InstallTemplates(ctx context.Context, client Client, c TemplateConfig, log *slog.Logger) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
 	if log == nil {
 		log = slog.Default()
+	}
+	if _, err := InstallPolicies(ctx, client, c, log); errors.Is(err, ErrNoLifecycle) {
+		// Ingestion matters more than deletion: the indices are kept, and the templates must not name a policy
+		// (an unknown index.lifecycle.name setting would make every new index fail).
+		log.Warn("no lifecycle policy installed: indices are never deleted", "engine", string(c.Engine), "error", err)
+		c.Engine = EngineNone
+	} else if err != nil {
+		return err
 	}
 	for _, t := range Templates(c) {
 		body, err := json.Marshal(t.Body)
@@ -223,6 +251,12 @@ func InstallTemplates(ctx context.Context, client Client, c TemplateConfig, log 
 		}
 	}
 	log.Info("index templates installed", "prefix", c.Prefix, "version", TemplateVersion, "templates", len(Templates(c)))
+	// A prune that fails must not stop ingestion: the letters are only kept longer, until the next start.
+	if n, err := PruneDeadLetters(ctx, client, c); err != nil {
+		log.Warn("pruning dead letters failed", "error", err, "retention", c.Retention.DeadLetters.String())
+	} else if n > 0 {
+		log.Info("dead letters pruned", "deleted", n, "older_than", c.Retention.DeadLetters.String())
+	}
 	return nil
 }
 

@@ -136,10 +136,13 @@ func TestDeadLetterSourceIsTheRegistry(t *testing.T) {
 		names = append(names, name)
 	}
 	fam := schema.DeadLetters()
-	if want := fam.Names(); !slices.Equal(names, want) {
+	// The redrive.* fields are a redrive's update of a letter (internal/redrive), never part of a new one.
+	want := slices.DeleteFunc(fam.Names(), func(n string) bool { return strings.HasPrefix(n, "redrive.") })
+	if !slices.Equal(names, want) {
 		t.Errorf("dead-letter fields %v, the registry's %v", names, want)
 	}
-	o := Origin{ShardID: "shardId-000000000000", SequenceNumber: "1", LogGroup: "/g", LogStream: "s", EventID: "e", Raw: []byte{0xff}}
+	o := Origin{ShardID: "shardId-000000000000", SequenceNumber: "1", LogGroup: "/g", LogStream: "s", EventID: "e",
+		EventTimestamp: 1795435200123, Raw: []byte{0xff}}
 	d := newDeadLetter("kinflow-deadletter", o, StageIndex, "mapper_parsing_exception", errors.New("bad"),
 		time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), "kinflow-flows-2026.11.23", "id")
 	var doc map[string]any

@@ -33,15 +33,18 @@ type Config struct {
 	Templates    sink.TemplateConfig
 }
 
-// DefaultConfig returns the local default: http://127.0.0.1:9200, no auth, templates installed on start.
+// DefaultConfig returns the local default: http://127.0.0.1:9200, no auth, templates and ILM policies installed on
+// start.
 func DefaultConfig() Config {
 	sc := sink.DefaultConfig()
 	sc.Name = "elasticsearch"
+	tc := sink.DefaultTemplateConfig()
+	tc.Engine = sink.EngineElasticsearch // the lifecycle API of this engine (sink/lifecycle.go)
 	return Config{
 		Addresses:    []string{"http://127.0.0.1:9200"},
 		SetupOnStart: true,
 		Sink:         sc,
-		Templates:    sink.DefaultTemplateConfig(),
+		Templates:    tc,
 	}
 }
 

@@ -33,3 +33,6 @@ func TestElasticsearch(t *testing.T) { sinktest.Run(t, backend(t)) }
 
 // BenchmarkBulk: go test -run '^$' -bench Bulk -benchtime 3x -count 3 ./internal/sink/elastic/
 func BenchmarkBulk(b *testing.B) { sinktest.Bench(b, backend(b)) }
+
+// TestILM: setup's ILM policies on Elasticsearch (sinktest.Lifecycle).
+func TestILM(t *testing.T) { sinktest.Lifecycle(t, backend(t), sink.EngineElasticsearch) }

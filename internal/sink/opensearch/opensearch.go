@@ -43,16 +43,19 @@ type Config struct {
 	Templates    sink.TemplateConfig
 }
 
-// DefaultConfig returns the local default: http://127.0.0.1:9201, no auth, templates installed on start.
+// DefaultConfig returns the local default: http://127.0.0.1:9201, no auth, templates and ISM policies installed on
+// start.
 func DefaultConfig() Config {
 	sc := sink.DefaultConfig()
 	sc.Name = "opensearch"
+	tc := sink.DefaultTemplateConfig()
+	tc.Engine = sink.EngineOpenSearch // the lifecycle API of this engine (sink/lifecycle.go)
 	return Config{
 		Addresses:    []string{"http://127.0.0.1:9201"},
 		AWSService:   ServiceManaged,
 		SetupOnStart: true,
 		Sink:         sc,
-		Templates:    sink.DefaultTemplateConfig(),
+		Templates:    tc,
 	}
 }
 

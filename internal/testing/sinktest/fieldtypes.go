@@ -18,6 +18,7 @@ import (
 
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/docid"
+	"github.com/kinflow/kinflow/internal/redrive"
 	"github.com/kinflow/kinflow/internal/schema"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
@@ -57,6 +58,13 @@ func testFieldTypes(t *testing.T, b Backend) {
 	if err := s.Write(ctx, append(letters, refused)); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
+	// A redrive marks a letter with an update: its fields are the family's too.
+	mark, err := json.Marshal(map[string]any{"doc": map[string]any{"redrive": redrive.Mark{Status: redrive.StatusFailed,
+		At: "2026-11-23T12:05:00Z", Flows: 0, PreviousStage: "parse", PreviousReason: "field_count"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(t, c, "POST", "/"+prefix+"-deadletter/_update/"+letters[1].ID, json.RawMessage(mark))
 	refresh(t, c, prefix)
 	if letters = readBack(t, c, prefix+"-deadletter"); len(letters) != 3 {
 		t.Fatalf("%d dead letters, want 3", len(letters))
@@ -384,7 +392,7 @@ func deadLetterDocs(prefix string) []sink.Doc {
 		sink.NewDeadLetter(index, sink.Origin{ShardID: "shardId-000000000000", SequenceNumber: "1", Raw: []byte{0x1f, 0x8b, 0xff}},
 			sink.StageDecode, "corrupt_gzip", errors.New("gzip: invalid header"), at),
 		sink.NewDeadLetter(index, sink.Origin{ShardID: "shardId-000000000000", SequenceNumber: "2", LogGroup: "/vpc/flows",
-			LogStream: "eni-1-all", EventID: "3", Raw: []byte("2 123456789010 eni-1")}, sink.StageParse, "field_count",
+			LogStream: "eni-1-all", EventID: "3", EventTimestamp: 1795435200123, Raw: []byte("2 123456789010 eni-1")}, sink.StageParse, "field_count",
 			errors.New("field count does not match the format"), at),
 	}
 }
