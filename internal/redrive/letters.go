@@ -103,7 +103,7 @@ func (l *Letter) Decode(cfg cwlogs.Config) (Decoded, error) {
 	if err := dec.Decode(&env, raw); err != nil {
 		return Decoded{Bytes: raw, Error: err.Error()}, nil
 	}
-	b, err := json.Marshal(plainEnvelope(&env))
+	b, err := json.Marshal(env)
 	if err != nil {
 		return Decoded{}, err
 	}

@@ -1,9 +1,6 @@
 package redrive
 
 import (
-	"bytes"
-	"compress/gzip"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -57,7 +54,7 @@ func groupLetters(letters []Letter) ([]group, error) {
 
 func makeGroup(k recordKey, letters []Letter) (group, error) {
 	g := group{key: k, letters: letters, skipped: map[string]string{}, events: map[string][]int{}, record: pipeline.Record{SequenceNumber: k.seq}}
-	var events []PlainEvent
+	var events []cwlogs.LogEvent
 	var logGroup, logStream string
 	for i := range letters {
 		l := &letters[i]
@@ -89,7 +86,7 @@ func makeGroup(k recordKey, letters []Letter) (group, error) {
 				if !ok {
 					g.missingTimestamp++
 				}
-				events = append(events, PlainEvent{ID: l.EventID, Timestamp: ts, Message: l.Original})
+				events = append(events, cwlogs.LogEvent{ID: l.EventID, Timestamp: ts, Message: l.Original})
 			}
 			g.events[l.EventID] = append(g.events[l.EventID], i)
 		default:
@@ -108,8 +105,8 @@ func makeGroup(k recordKey, letters []Letter) (group, error) {
 			g.events = map[string][]int{}
 			return g, nil
 		}
-		slices.SortFunc(events, func(a, b PlainEvent) int { return strings.Compare(a.ID, b.ID) })
-		data, err := Envelope(PlainEnvelope{MessageType: "DATA_MESSAGE", LogGroup: logGroup, LogStream: logStream,
+		slices.SortFunc(events, func(a, b cwlogs.LogEvent) int { return strings.Compare(a.ID, b.ID) })
+		data, err := cwlogs.Encode(&cwlogs.Envelope{MessageType: cwlogs.DataMessage, LogGroup: logGroup, LogStream: logStream,
 			SubscriptionFilters: []string{"kinflow-redrive"}, LogEvents: events})
 		if err != nil {
 			return group{}, err
@@ -117,45 +114,4 @@ func makeGroup(k recordKey, letters []Letter) (group, error) {
 		g.record.Data = data
 	}
 	return g, nil
-}
-
-// PlainEnvelope is a CloudWatch Logs subscription delivery as encoding/json writes it: what a redrive synthesizes
-// for the letters of a record's lines.
-type PlainEnvelope struct {
-	MessageType         string       `json:"messageType"`
-	Owner               string       `json:"owner"`
-	LogGroup            string       `json:"logGroup"`
-	LogStream           string       `json:"logStream"`
-	SubscriptionFilters []string     `json:"subscriptionFilters"`
-	LogEvents           []PlainEvent `json:"logEvents"`
-}
-
-// PlainEvent is one log event of a PlainEnvelope.
-type PlainEvent struct {
-	ID        string `json:"id"`
-	Timestamp int64  `json:"timestamp"`
-	Message   string `json:"message"`
-}
-
-// Envelope returns env as a Kinesis record's data: gzip'd JSON, as CloudWatch Logs delivers it.
-func Envelope(env PlainEnvelope) ([]byte, error) {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if err := json.NewEncoder(zw).Encode(env); err != nil {
-		return nil, fmt.Errorf("encoding a redrive envelope: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("encoding a redrive envelope: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-// plainEnvelope copies a decoded envelope into its encoding/json view, for showing it.
-func plainEnvelope(env *cwlogs.Envelope) PlainEnvelope {
-	p := PlainEnvelope{MessageType: env.MessageType.String(), Owner: env.Owner, LogGroup: env.LogGroup,
-		LogStream: env.LogStream, SubscriptionFilters: env.SubscriptionFilters, LogEvents: make([]PlainEvent, len(env.LogEvents))}
-	for i, e := range env.LogEvents {
-		p.LogEvents[i] = PlainEvent{ID: e.ID, Timestamp: e.Timestamp, Message: e.Message}
-	}
-	return p
 }

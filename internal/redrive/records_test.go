@@ -46,10 +46,9 @@ func TestGroupLetters(t *testing.T) {
 	if err := dec.Decode(&env, groups[1].record.Data); err != nil {
 		t.Fatalf("the synthesized envelope does not decode: %v", err)
 	}
-	got := plainEnvelope(&env)
-	want := PlainEnvelope{MessageType: "DATA_MESSAGE", LogGroup: "/g", LogStream: "eni-1-all", SubscriptionFilters: []string{"kinflow-redrive"},
-		LogEvents: []PlainEvent{{ID: "a", Timestamp: 1795435200000, Message: "line a \u00e9"}, {ID: "b", Timestamp: 1795435201250, Message: "line b"}}}
-	if diff := cmp.Diff(want, got); diff != "" {
+	want := cwlogs.Envelope{MessageType: cwlogs.DataMessage, LogGroup: "/g", LogStream: "eni-1-all", SubscriptionFilters: []string{"kinflow-redrive"},
+		LogEvents: []cwlogs.LogEvent{{ID: "a", Timestamp: 1795435200000, Message: "line a \u00e9"}, {ID: "b", Timestamp: 1795435201250, Message: "line b"}}}
+	if diff := cmp.Diff(want, env); diff != "" {
 		t.Errorf("envelope round trip (-want +got):\n%s", diff)
 	}
 	if n := len(groups[1].events["b"]); n != 2 {
@@ -84,8 +83,8 @@ func TestResults(t *testing.T) {
 // FuzzLetterDecode: whatever a dead letter's original holds, showing it returns an error or a readable value,
 // never panics.
 func FuzzLetterDecode(f *testing.F) {
-	env, err := Envelope(PlainEnvelope{MessageType: "DATA_MESSAGE", LogGroup: "/g", LogStream: "s",
-		LogEvents: []PlainEvent{{ID: "1", Timestamp: 1, Message: "2 123 eni-1"}}})
+	env, err := cwlogs.Encode(&cwlogs.Envelope{MessageType: cwlogs.DataMessage, LogGroup: "/g", LogStream: "s",
+		LogEvents: []cwlogs.LogEvent{{ID: "1", Timestamp: 1, Message: "2 123 eni-1"}}})
 	if err != nil {
 		f.Fatal(err)
 	}
