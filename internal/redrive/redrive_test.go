@@ -37,11 +37,15 @@ const (
 	garbagePerDelivery = 7 // every 7th flags delivery carries one line that no format fixes
 )
 
-// flowStart: two days before the test runs, on the hour; the corpus spans four hours (24 windows).
-var flowStart = time.Now().UTC().Truncate(time.Hour).Add(-48 * time.Hour)
+// flowStart is a fixed instant: the corpus spans a day (144 windows) from it, and every clock the test hands out
+// (the finalizer's, the shards' progress) follows from it, so the test means the same on any day.
+var flowStart = flowgen.FixedStart
+
+// corpusSpan is the event time the lines cover: the "a day of lines dead-lettered".
+const corpusSpan = 24 * time.Hour
 
 // finalizerAt is after the corpus and its allowed lateness: every window is closed.
-var finalizerAt = flowStart.Add(5 * time.Hour)
+var finalizerAt = flowStart.Add(corpusSpan + time.Hour)
 
 // env is a real cluster (strict templates, a fresh prefix), a DynamoDB emulator table, two live shards fed by the
 // pipeline under the configuration that forgot the override, and the corpus they were fed.
@@ -124,7 +128,7 @@ func resolver(t *testing.T, fixed bool) *vpcflow.Resolver {
 	return r
 }
 
-// feed runs four hours of deliveries through two live shards under the configuration without the override: the
+// feed runs a day of deliveries through two live shards under the configuration without the override: the
 // plain group's lines become flows, the flags group's lines parse dead letters. It records the shards' progress as
 // the runtimes do, caught up and idle, so that every window is closed at finalizerAt.
 func (e *env) feed() {
@@ -135,7 +139,7 @@ func (e *env) feed() {
 		e.t.Fatal(err)
 	}
 	gcfg := flowgen.DefaultConfig(flowStart)
-	gcfg.Seed, gcfg.Span = 20, 4*time.Hour
+	gcfg.Seed, gcfg.Span = 20, corpusSpan
 	g := flowgen.New(gcfg)
 	rng := rand.New(rand.NewPCG(20, 20))
 	var shards []*pipeline.Shard
@@ -441,7 +445,7 @@ func testRedriveFixedOverride(t *testing.T, cluster testenv.Service) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("redrive: %+v", rep)
+	t.Logf("redrive: %d letters of %d records: %d succeeded, %d failed, %d flows", rep.Letters, rep.Records, rep.Succeeded, rep.Failed, rep.Flows)
 	if rep.Succeeded != e.flags || rep.Failed != e.garbage || rep.Flows != e.flags {
 		t.Errorf("redrive: %d succeeded, %d failed, %d flows; want %d, %d, %d", rep.Succeeded, rep.Failed, rep.Flows, e.flags, e.garbage, e.flags)
 	}
