@@ -9,6 +9,9 @@
 #   moto           5000  KINFLOW_MOTO_PORT        moto's server (CloudWatch Logs, Kinesis, DynamoDB, S3, SQS, EC2)
 #   kinesalite     4567  KINFLOW_KINESALITE_PORT  Kinesis emulator (npm)
 #   dynalite       4568  KINFLOW_DYNALITE_PORT    DynamoDB emulator (npm)
+#   browser        -     -                        headless Chromium for the browser tests: Debian's chromium package,
+#                                                 installed with apt-get when not on PATH; nothing runs until a test
+#                                                 starts it (internal/testing/browser)
 #
 # Downloads, the Python virtualenv, node_modules, data and logs live under $KINFLOW_CACHE (default: .cache in the
 # repository, git-ignored), so a second run reuses them. Logs: $KINFLOW_CACHE/logs/<service>.log.
@@ -30,7 +33,7 @@ MOTO_PORT=${KINFLOW_MOTO_PORT:-5000}
 KINESALITE_PORT=${KINFLOW_KINESALITE_PORT:-4567}
 DYNALITE_PORT=${KINFLOW_DYNALITE_PORT:-4568}
 HEAP=${KINFLOW_SEARCH_HEAP:-512m}
-ALL=(elasticsearch opensearch moto kinesalite dynalite)
+ALL=(elasticsearch opensearch moto kinesalite dynalite browser)
 
 log() { printf 'services: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -42,15 +45,20 @@ port_of() {
     moto) echo "$MOTO_PORT" ;;
     kinesalite) echo "$KINESALITE_PORT" ;;
     dynalite) echo "$DYNALITE_PORT" ;;
+    browser) echo "-" ;; # a program, not a server: each browser test starts its own
     *) die "unknown service '$1' (known: ${ALL[*]})" ;;
   esac
 }
 
-# healthy SERVICE: true when the service answers its own health request.
+# chromium_path: the Chromium on PATH, under either of the names Debian and other distributions give it.
+chromium_path() { command -v chromium || command -v chromium-browser; }
+
+# healthy SERVICE: true when the service answers its own health request; the browser is healthy once installed.
 healthy() {
   local port
   port=$(port_of "$1")
   case $1 in
+    browser) chromium_path >/dev/null ;;
     elasticsearch | opensearch)
       curl -fsS --max-time 2 "http://127.0.0.1:$port/_cluster/health?wait_for_status=yellow&timeout=1s" 2>/dev/null |
         grep -q '"status":"\(green\|yellow\)"' ;;
@@ -100,8 +108,30 @@ fetch_zip() {
   fi
 }
 
+# install_chromium: Debian's chromium package, when no Chromium is on PATH. A browser build downloaded by a test
+# tool cannot be fetched here (only the package registries are reachable), and Debian's package is the one the
+# machines and CI can install. --no-install-recommends keeps it to the browser and its libraries; DejaVu is named
+# because without a font (a bare Debian has none) every screenshot's text would be empty boxes.
+install_chromium() {
+  chromium_path >/dev/null && return
+  local -a apt=(apt-get)
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null ||
+      die "chromium is not installed and installing it needs root: run 'apt-get update && apt-get install -y --no-install-recommends chromium fonts-dejavu-core' as root"
+    apt=(sudo apt-get)
+  fi
+  log "installing Debian's chromium with apt-get (about 20 s on a fresh machine; log: $LOGS/apt-chromium.log)"
+  local start=$SECONDS
+  {
+    "${apt[@]}" update && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends chromium fonts-dejavu-core
+  } >"$LOGS/apt-chromium.log" 2>&1 || { tail -n 20 "$LOGS/apt-chromium.log" >&2; die "apt-get install chromium failed, see $LOGS/apt-chromium.log"; }
+  chromium_path >/dev/null || die "apt-get installed chromium but it is not on PATH"
+  log "chromium installed in $((SECONDS - start)) s: $("$(chromium_path)" --version 2>/dev/null || echo "$(chromium_path)")"
+}
+
 install_one() {
   case $1 in
+    browser) install_chromium ;;
     elasticsearch) fetch_zip org.elasticsearch.distribution.integ-test-zip elasticsearch "$ES_VERSION" ;;
     opensearch) fetch_zip org.opensearch.distribution.integ-test-zip opensearch "$OPENSEARCH_VERSION" ;;
     moto)
@@ -173,6 +203,11 @@ launch() {
 start_one() {
   local svc=$1 port
   port=$(port_of "$svc")
+  if [[ $svc == browser ]]; then
+    # Nothing to launch: the tests start a headless Chromium each. Quiet when it is already there.
+    install_chromium
+    return
+  fi
   if healthy "$svc"; then log "$svc already running on 127.0.0.1:$port"; return; fi
   install_one "$svc"
   log "starting $svc on 127.0.0.1:$port (log: $LOGS/$svc.log)"
@@ -182,6 +217,7 @@ start_one() {
 # wait_one SERVICE: waits until healthy, or fails with the tail of its log.
 wait_one() {
   local svc=$1 deadline=$((SECONDS + ${KINFLOW_START_TIMEOUT:-180}))
+  [[ $svc == browser ]] && return
   local pidfile=$RUN/$svc.pid
   until healthy "$svc"; do
     if [[ -f $pidfile ]] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
@@ -209,6 +245,7 @@ stop_pid() {
 
 stop_one() {
   local svc=$1
+  [[ $svc == browser ]] && return # never left running
   [[ -f $RUN/$svc.pid || -f $RUN/$svc/server.pid ]] || { log "$svc not started by this script"; return; }
   stop_pid "$RUN/$svc/server.pid" "$svc"
   stop_pid "$RUN/$svc.pid" "$svc"
@@ -241,7 +278,9 @@ case $cmd in
   status)
     rc=0
     for s in "${services[@]}"; do
-      if healthy "$s"; then echo "$s up 127.0.0.1:$(port_of "$s")"; else echo "$s down"; rc=1; fi
+      if [[ $s == browser ]]; then
+        if healthy "$s"; then echo "$s installed $(chromium_path)"; else echo "$s not installed"; rc=1; fi
+      elif healthy "$s"; then echo "$s up 127.0.0.1:$(port_of "$s")"; else echo "$s down"; rc=1; fi
     done
     exit $rc ;;
   env) print_env ;;

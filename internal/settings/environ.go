@@ -17,7 +17,7 @@ func Tooling() []string {
 		"KINFLOW_ES_PORT", "KINFLOW_OPENSEARCH_PORT", "KINFLOW_MOTO_PORT", "KINFLOW_KINESALITE_PORT", "KINFLOW_DYNALITE_PORT",
 		// scripts/services.sh env and internal/testing/testenv: the services' addresses, and which must be up.
 		"KINFLOW_ES_URL", "KINFLOW_OPENSEARCH_URL", "KINFLOW_MOTO_URL", "KINFLOW_KINESALITE_URL", "KINFLOW_DYNALITE_URL",
-		"KINFLOW_REQUIRE_SERVICES", "KINFLOW_TEST_SHIFT",
+		"KINFLOW_REQUIRE_SERVICES", "KINFLOW_TEST_SHIFT", "KINFLOW_ARTIFACTS",
 		// cdk/kinflowstack tests: the pinned tools.
 		"KINFLOW_CDK_CLI", "KINFLOW_CFN_LINT", "KINFLOW_NPM_DIR",
 	}

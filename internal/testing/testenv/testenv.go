@@ -1,8 +1,9 @@
-// Package testenv finds the local services that integration tests talk to (started by scripts/services.sh) and
-// decides what happens when one is missing: in CI, or when the service was asked for, the test fails; on a
-// developer's machine that did not ask for it, the test is skipped with the command that would start it. Under
-// `go test -short` every test that asks for a service is skipped, whether the service runs or not: -short means
-// the tests that need nothing outside the process, and its result must not depend on what happens to run.
+// Package testenv finds the local services that integration tests talk to (started by scripts/services.sh) and the
+// Chromium that browser tests drive (installed by it), and decides what happens when one is missing: in CI, or when
+// the service was asked for, the test fails; on a developer's machine that did not ask for it, the test is skipped
+// with the command that would start it. Under `go test -short` every test that asks for a service is skipped,
+// whether the service runs or not: -short means the tests that need nothing outside the process, and its result
+// must not depend on what happens to run. It also gives each test its folder of artifacts.
 package testenv
 
 import (
@@ -64,16 +65,26 @@ func URL(tb testing.TB, s Service) string {
 // fail: -short asks for the unit tests only, and an integration test that did not run has not failed).
 func verdict(s Service, u string, short bool) (msg string, fail bool) {
 	if short {
-		return fmt.Sprintf("integration test: needs %s; -short skips every test that needs a service", s.Name), false
+		return shortMsg(s), false
 	}
 	if err := reachable(u); err != nil {
-		msg := fmt.Sprintf("%s is not reachable at %s (%v); start it with: scripts/services.sh start %s", s.Name, u, err, s.Name)
-		if required(s) {
-			return msg, true
-		}
-		return msg + " (set " + RequireEnv + "=all or CI=true to make this a failure)", false
+		return missing(s, fmt.Sprintf("%s is not reachable at %s (%v); start it with: scripts/services.sh start %s", s.Name, u, err, s.Name))
 	}
 	return "", false
+}
+
+// shortMsg is why a test that needs s is skipped under -short.
+func shortMsg(s Service) string {
+	return fmt.Sprintf("integration test: needs %s; -short skips every test that needs a service", s.Name)
+}
+
+// missing is the verdict on a service that is not there, msg saying why and how to get it: a failure when the
+// service is required, a skip otherwise.
+func missing(s Service, msg string) (string, bool) {
+	if required(s) {
+		return msg, true
+	}
+	return msg + " (set " + RequireEnv + "=all or CI=true to make this a failure)", false
 }
 
 // required reports whether a missing s must fail the test.
