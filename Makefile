@@ -15,11 +15,14 @@ test: services vet
 	  KINFLOW_REQUIRE_SERVICES=all $(GO) -C $$m test -count=1 -timeout 30m ./... || exit 1; \
 	done
 
-## demo: the main job on the local default: services, log group + subscription, synthetic flow logs, kinflow.
+## demo: the main job on the local default: services, log group + subscription, synthetic flow logs, kinflow, then
+## the security console on the result (http://127.0.0.1:8080/ unless KINFLOW_CONSOLE_ADDR says otherwise; Ctrl-C ends it).
 demo: services
-	eval "$$($(SERVICES) env)" && $(GO) run ./demo -moto "$$KINFLOW_MOTO_URL" -sink-url "$$KINFLOW_ES_URL"
+	eval "$$($(SERVICES) env)" && $(GO) run ./demo -moto "$$KINFLOW_MOTO_URL" -sink-url "$$KINFLOW_ES_URL" \
+	  -console-addr "$${KINFLOW_CONSOLE_ADDR:-127.0.0.1:8080}"
 
-## services: install (first run only) and start Elasticsearch, OpenSearch, moto, kinesalite and dynalite.
+## services: install (first run only) and start Elasticsearch, OpenSearch, moto, kinesalite and dynalite, and install
+## Chromium (Debian's package) for the browser tests.
 services:
 	$(SERVICES) start
 

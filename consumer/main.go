@@ -5,6 +5,7 @@
 //	consumer finalize  run one finalizer pass (closed windows -> final connection sets, webhook)
 //	consumer deadletters  list, show and redrive dead letters through the current configuration
 //	consumer decode    print the documents a record produces (debugging)
+//	consumer console   serve the security console: a read-only web UI over the indices and the state table
 //	consumer health    probe the running consumer's /healthz or /readyz (the container health check)
 //
 // The local demo behind `make demo` is a command of its own (../demo), so that its emulator staging and synthetic
@@ -37,6 +38,7 @@ func commands() []command {
 		{"setup", "install the index templates into the configured cluster", runSetup},
 		{"finalize", "run one finalizer pass: closed windows become final connection sets (JSON report)", runFinalize},
 		{"deadletters", "list, show and redrive dead letters (list | show ID | redrive [-dry-run=false])", runDeadLetters},
+		{"console", "serve the security console, a read-only web UI (KINFLOW_CONSOLE_ADDR, default 127.0.0.1:8080)", runConsole},
 		{"health", "exit 0 if the consumer on this machine answers /healthz (or /readyz with -ready), 1 otherwise", runHealth},
 	}
 }

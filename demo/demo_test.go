@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,10 +22,41 @@ func TestDemo(t *testing.T) {
 	testenv.DropPrefix(t, es, prefix)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var out, errs strings.Builder
-	err := run(ctx, []string{"-moto", moto, "-sink-url", es, "-index-prefix", prefix, "-batches", "20",
-		"-stream-name", prefix, "-log-group", "/kinflow/test/" + prefix}, &out, &errs)
+	var out, errs syncBuilder
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-moto", moto, "-sink-url", es, "-index-prefix", prefix, "-batches", "20",
+			"-stream-name", prefix, "-log-group", "/kinflow/test/" + prefix, "-console-addr", "127.0.0.1:0"}, &out, &errs)
+	}()
+	// The demo ends with the console serving its data: the overview counts the demo's flows; cancelling ends it.
+	consoleURL := regexp.MustCompile(`security console: (http://127\.0\.0\.1:\d+/)`)
+	var u string
+	for u == "" {
+		select {
+		case err := <-done:
+			t.Fatalf("demo ended before serving the console: %v\n%s\n%s", err, out.String(), errs.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if m := consoleURL.FindStringSubmatch(out.String()); m != nil {
+			u = m[1]
+		}
+	}
+	res, err := http.Get(u + "api/overview?range=6h")
 	if err != nil {
+		t.Fatal(err)
+	}
+	var ov struct {
+		Panels struct {
+			Totals struct{ Data struct{ Flows int64 } }
+		}
+	}
+	json.NewDecoder(res.Body).Decode(&ov) //nolint:errcheck
+	res.Body.Close()
+	if res.StatusCode != 200 || ov.Panels.Totals.Data.Flows == 0 {
+		t.Errorf("the demo's console: overview %d, %d flows", res.StatusCode, ov.Panels.Totals.Data.Flows)
+	}
+	cancel()
+	if err := <-done; err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errs.String())
 	}
 	m := regexp.MustCompile(`(?s)put (\d+) flow-log events.*?processed \d+ records: (\d+) log events, (\d+) flow documents, (\d+) dead letters`).FindStringSubmatch(out.String())
@@ -65,4 +98,22 @@ func TestDemoWarnsOfUnknownVariables(t *testing.T) {
 	if strings.Contains(errs.String(), "t0psecret") {
 		t.Errorf("the variable's value is logged:\n%s", errs.String())
 	}
+}
+
+// syncBuilder is a strings.Builder the demo writes to while the test reads it.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

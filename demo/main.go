@@ -1,10 +1,10 @@
 // Command demo is the local demo behind `make demo`: it creates a CloudWatch Logs group subscribed to a Kinesis
 // stream in moto, puts an hour of synthetic flow logs (with a port scan, a fan-out scanner, rejected bursts and two
 // bad lines) into the group, runs kinflow's KCL worker (consumer/kcl, as `consumer run` does, leases in moto's
-// DynamoDB) into Elasticsearch until every event is processed, runs one finalizer pass and prints what a dashboard
-// would show first.
+// DynamoDB) into Elasticsearch until every event is processed, runs one finalizer pass, prints what a dashboard would
+// show first, and serves the security console (`consumer console`) on the result until interrupted.
 //
-//	go run ./demo [-moto URL] [-sink-url URL] [-index-prefix P] [-stream-name S] [-log-group G] [-shards N] [-batches N] [-seed N]
+//	go run ./demo [-moto URL] [-sink-url URL] [-index-prefix P] [-stream-name S] [-log-group G] [-shards N] [-batches N] [-seed N] [-console-addr A]
 //
 // It is a command of its own, not one of the consumer's, because it links the emulator staging and the traffic
 // generator (internal/testing), which stay out of the production image.
@@ -16,6 +16,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -28,6 +30,7 @@ import (
 
 	"github.com/kinflow/kinflow/consumer/kcl"
 	"github.com/kinflow/kinflow/internal/config"
+	"github.com/kinflow/kinflow/internal/console"
 	"github.com/kinflow/kinflow/internal/testing/feed"
 )
 
@@ -66,6 +69,7 @@ type demoOptions struct {
 	shards  int
 	batches int
 	seed    uint64
+	console string // the console's address; empty: end after the report
 }
 
 // run is the demo: stage the emulator's log group, subscription and stream, put the traffic, run the KCL worker on
@@ -84,6 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.shards, "shards", 2, "shards of the stream")
 	fs.IntVar(&o.batches, "batches", 200, "deliveries of ordinary traffic (50-200 flows each)")
 	fs.Uint64Var(&o.seed, "seed", uint64(time.Now().Unix()), "generator seed")
+	fs.StringVar(&o.console, "console-addr", "127.0.0.1:8080", "serve the security console on this loopback address until interrupted; empty: end after the report")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -165,5 +170,27 @@ wait:
 	}
 	fmt.Fprintf(stdout, "finalizer: watermark %s, %d windows closed, %d still open, %d final connection sets (%s-conns-*)\n",
 		time.Unix(rep.Watermark, 0).UTC().Format(time.RFC3339), rep.Windows-rep.Open, rep.Open, countFinals(ctx, o.sinkURL, kcfg.Pipeline.Prefix), kcfg.Pipeline.Prefix)
-	return report(ctx, stdout, o.sinkURL, kcfg.Pipeline.Prefix)
+	if err := report(ctx, stdout, o.sinkURL, kcfg.Pipeline.Prefix); err != nil || o.console == "" {
+		return err
+	}
+	return serveConsole(ctx, o.console, kcfg, cfg, log, stdout)
+}
+
+// serveConsole ends the demo as a user would go on: the security console (`consumer console`) on the demo's
+// cluster, prefix and state table, until ctx ends (Ctrl-C).
+func serveConsole(ctx context.Context, addr string, kcfg config.Config, awsCfg aws.Config, log *slog.Logger, stdout io.Writer) error {
+	kcfg.Console.Addr = addr
+	if err := kcfg.ValidateConsole(); err != nil {
+		return err
+	}
+	srv, err := console.Open(ctx, kcfg, awsCfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("console: %w (choose another address with -console-addr)", err)
+	}
+	fmt.Fprintf(stdout, "security console: http://%s/#/overview?range=1h  (Ctrl-C to stop)\n", ln.Addr())
+	return srv.Serve(ctx, ln)
 }

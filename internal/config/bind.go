@@ -82,6 +82,8 @@ func bindings() map[string]binding {
 		settings.WebhookAttempts:       integer(func(c *Config) *int { return &c.Webhook.Attempts }),
 		settings.WebhookChunkIPs:       integer(func(c *Config) *int { return &c.Webhook.ChunkIPs }),
 		settings.LogLevel:              text(func(c *Config) *string { return &c.LogLevel }),
+		settings.ConsoleAddr:           text(func(c *Config) *string { return &c.Console.Addr }),
+		settings.ConsoleToken:          text(func(c *Config) *string { return &c.Console.Token }),
 	}
 }
 

@@ -75,9 +75,16 @@ type Config struct {
 	LambdaDeadlineCut time.Duration // lambda: time kept back from the invocation deadline to cut and answer
 	LambdaHandler     string        // lambda: which handler this function runs
 	LogLevel          string        // debug, info, warn or error: what Logger lets through
+	Console           ConsoleConfig // consumer console: the web UI's address and token
 
 	// flags: BindFlags bound a command line to this Config, so a problem names the flag beside the variable.
 	flags bool
+}
+
+// ConsoleConfig configures `consumer console`, the read-only web UI.
+type ConsoleConfig struct {
+	Addr  string // host:port to listen on
+	Token string // bearer token; required unless Addr is a loopback address
 }
 
 // SinkConfig chooses and configures the cluster.

@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -178,4 +180,29 @@ func (c Config) ValidateLambda() error {
 		p.rule([]string{settings.StateTable}, "%s: required by %s=%s", settings.StateTable, settings.LambdaHandler, LambdaFinalizer)
 	}
 	return p.err()
+}
+
+// ValidateConsole adds to Validate what `consumer console` needs: an address it can listen on, and a token unless
+// that address is loopback, so the console is never open to a network without one.
+func (c Config) ValidateConsole() error {
+	p := c.check()
+	host, _, err := net.SplitHostPort(c.Console.Addr)
+	switch {
+	case err != nil:
+		p.rule([]string{settings.ConsoleAddr}, "%s: want host:port (127.0.0.1:8080)", p.value(settings.ConsoleAddr))
+	case c.Console.Token == "" && !LoopbackHost(host):
+		p.rule([]string{settings.ConsoleAddr, settings.ConsoleToken}, "%s: not a loopback address, so %s is required",
+			p.value(settings.ConsoleAddr), settings.ConsoleToken)
+	}
+	return p.err()
+}
+
+// LoopbackHost reports whether host (of a listen address) accepts connections from this machine only: localhost or
+// a loopback IP. An empty host or 0.0.0.0 listens on every interface.
+func LoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

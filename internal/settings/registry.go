@@ -57,6 +57,8 @@ const (
 	WebhookAttempts       = "KINFLOW_WEBHOOK_ATTEMPTS"
 	WebhookChunkIPs       = "KINFLOW_WEBHOOK_CHUNK_IPS"
 	LogLevel              = "KINFLOW_LOG_LEVEL"
+	ConsoleAddr           = "KINFLOW_CONSOLE_ADDR"
+	ConsoleToken          = "KINFLOW_CONSOLE_TOKEN"
 )
 
 // Runtimes that run the pipeline read the same settings; the CDK passes some of them.
@@ -186,6 +188,12 @@ func runtimeSettings() []Setting {
 
 		{Env: LogLevel, Kind: String, Default: "info", Allowed: []string{"debug", "info", "warn", "error"}, Runtimes: both,
 			Help: "what the Lambda functions, `consumer run`, `setup` and `finalize`, and the demo (`go run ./demo`, which defaults to `warn`) log, as JSON lines on stderr"},
+
+		// The security console (`consumer console`): read-only, loopback unless a token guards it.
+		{Env: ConsoleAddr, Kind: String, Default: "127.0.0.1:8080", Runtimes: Consumer,
+			Help: "address the console (`consumer console`) listens on; anything but a loopback address needs `KINFLOW_CONSOLE_TOKEN`"},
+		{Env: ConsoleToken, Kind: String, Secret: true, Runtimes: Consumer,
+			Help: "the console's access token: `Authorization: Bearer <token>`, or `?token=<token>` once, which sets a cookie; required unless the address is loopback"},
 	}
 }
 

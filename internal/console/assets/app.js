@@ -1,0 +1,413 @@
+// kinflow console: one page per route (#/overview, #/flows, #/conns, #/ip/<ip>, #/health), drawn from the console's
+// JSON API. No framework and no build step: the charts are SVG drawn here. Every value from the API is escaped
+// (esc) before it becomes markup, so a field value can never become a tag.
+"use strict";
+
+const state = { meta: null, timer: null, seq: 0 };
+
+// renderers by page id; the nav comes from the server's page registry (/api/meta), so a page added there without
+// a renderer here shows a message instead of a blank page.
+const pages = {
+  overview: renderOverview,
+  flows: renderFlows,
+  conns: renderConns,
+  health: renderHealth,
+  ip: renderIP,
+};
+
+const $ = (sel) => document.querySelector(sel);
+const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+const num = (n) => (n ?? 0).toLocaleString("en-US");
+const pct = (x) => ((x ?? 0) * 100).toFixed(1) + "%";
+function bytes(n) {
+  n = n ?? 0;
+  const u = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return (i ? n.toFixed(1) : n) + " " + u[i];
+}
+const isIP = (s) => /^[0-9a-fA-F:.]+$/.test(s) && (s.includes(".") || s.includes(":"));
+const ipLink = (ip) => `<a class="ip" href="#/ip/${encodeURIComponent(ip)}">${esc(ip)}</a>`;
+const keyCell = (k) => (isIP(k) ? ipLink(k) : esc(k));
+const time = (t) => (t ? new Date(t).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z") : "");
+
+// route reads the hash: #/page/arg?range=1h&q=...
+function route() {
+  const h = location.hash.replace(/^#\/?/, "") || "overview";
+  const [path, qs] = h.split("?");
+  const [page, ...rest] = path.split("/");
+  return { page, arg: decodeURIComponent(rest.join("/")), params: new URLSearchParams(qs || "") };
+}
+
+// scopeParams are the bar's range and query, as the API takes them.
+function scopeParams() {
+  const p = new URLSearchParams();
+  const r = $("#range").value;
+  if (r === "custom") {
+    if ($("#from").value) p.set("from", $("#from").value);
+    if ($("#to").value) p.set("to", $("#to").value);
+  } else p.set("range", r);
+  const q = $("#q").value.trim();
+  if (q) p.set("q", q);
+  return p;
+}
+
+// syncBar puts the route's scope into the bar (a shared or reloaded link shows what it searched).
+function syncBar(params) {
+  if (params.has("q")) $("#q").value = params.get("q");
+  if (params.has("from")) {
+    $("#range").value = "custom";
+    $("#from").value = params.get("from");
+    $("#to").value = params.get("to") || "";
+  } else if (params.has("range")) $("#range").value = params.get("range");
+  $("#custom").hidden = $("#range").value !== "custom";
+}
+
+async function api(path, extra) {
+  const p = scopeParams();
+  for (const [k, v] of Object.entries(extra || {})) if (v !== undefined && v !== "") p.set(k, v);
+  let res;
+  try {
+    res = await fetch(`api/${path}?${p}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  } catch (e) {
+    throw Object.assign(new Error("the console does not answer: " + e.message), { status: 0 });
+  }
+  let body;
+  try { body = await res.json(); } catch { body = { error: `HTTP ${res.status}` }; }
+  if (!res.ok) throw Object.assign(new Error(body.error || `HTTP ${res.status}`), { status: res.status, body });
+  return body;
+}
+
+function showError(e) {
+  const el = $("#error");
+  if (!e) { el.hidden = true; el.textContent = ""; $("#q").classList.remove("bad"); return; }
+  el.hidden = false;
+  el.textContent = (e.status ? `Error ${e.status}: ` : "Error: ") + e.message;
+  $("#q").classList.toggle("bad", e.status === 400 && e.body && e.body.offset !== undefined);
+}
+
+async function load() {
+  const seq = ++state.seq;
+  const r = route();
+  syncBar(r.params);
+  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === r.page);
+  const render = pages[r.page];
+  const main = $("#page");
+  if (!render) { main.innerHTML = `<p>No page “${esc(r.page)}”.</p>`; return; }
+  const started = performance.now();
+  try {
+    await render(main, r, () => seq === state.seq);
+    if (seq !== state.seq) return;
+    showError(null);
+    $("#status").textContent = `updated ${new Date().toLocaleTimeString()} in ${Math.round(performance.now() - started)} ms`;
+  } catch (e) {
+    if (seq !== state.seq) return;
+    showError(e);
+    if (!main.dataset.page || main.dataset.page !== r.page) main.innerHTML = "";
+    $("#status").textContent = `failed ${new Date().toLocaleTimeString()}`;
+  }
+  main.dataset.page = r.page;
+}
+
+// navigate writes the bar's scope into the hash (which loads the page).
+function navigate(page) {
+  const r = route();
+  const p = scopeParams();
+  const target = `#/${page || r.page}${r.arg && !page ? "/" + encodeURIComponent(r.arg) : ""}?${p}`;
+  if (location.hash === target) load(); else location.hash = target;
+}
+
+function setRefresh() {
+  clearInterval(state.timer);
+  const s = Number($("#refresh").value);
+  if (s > 0) state.timer = setInterval(load, s * 1000);
+}
+
+// ---- charts -------------------------------------------------------------------------------------------------
+
+// series draws stacked bars of accepted (blue) and rejected (red) per bucket; metric is "flows" or "bytes".
+function series(points, metric) {
+  const W = 900, H = 180, L = 56, B = 22, T = 8;
+  const a = (p) => (metric === "bytes" ? p.bytes_accepted : p.accepted);
+  const r = (p) => (metric === "bytes" ? p.bytes_rejected : p.rejected);
+  const max = Math.max(1, ...points.map((p) => a(p) + r(p)));
+  const bw = (W - L) / Math.max(1, points.length);
+  const y = (v) => T + (H - T - B) * (1 - v / max);
+  let s = `<svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${metric} over time">`;
+  for (let i = 0; i <= 4; i++) {
+    const v = (max * i) / 4;
+    s += `<line x1="${L}" x2="${W}" y1="${y(v)}" y2="${y(v)}" stroke="#eceef2"/><text x="${L - 4}" y="${y(v) + 3}" text-anchor="end">${esc(metric === "bytes" ? bytes(v) : num(Math.round(v)))}</text>`;
+  }
+  points.forEach((p, i) => {
+    const x = L + i * bw, ha = y(0) - y(a(p)), hr = y(0) - y(r(p));
+    const tip = `${time(p.t)}: ${num(a(p))} accepted, ${num(r(p))} rejected`;
+    s += `<g><title>${esc(tip)}</title><rect x="${x + 0.5}" y="${y(a(p))}" width="${Math.max(1, bw - 1)}" height="${ha}" fill="#2f6fdf"/>` +
+      `<rect x="${x + 0.5}" y="${y(a(p)) - hr}" width="${Math.max(1, bw - 1)}" height="${hr}" fill="#d9473b"/></g>`;
+  });
+  const ticks = Math.min(6, points.length);
+  for (let k = 0; k < ticks; k++) {
+    const i = Math.floor((k * points.length) / ticks);
+    const d = new Date(points[i].t);
+    s += `<text x="${L + i * bw}" y="${H - 6}">${esc(d.toISOString().slice(11, 16))}</text>`;
+  }
+  return s + `</svg><div class="legend"><span><i class="sw" style="background:#2f6fdf"></i>accepted</span><span><i class="sw" style="background:#d9473b"></i>rejected</span></div>`;
+}
+
+// bars is a table of rows with a bar each, the key linked when it is an IP; metric is flows or bytes.
+function bars(rows, metric, cls) {
+  if (!rows || !rows.length) return `<p class="muted">none</p>`;
+  const max = Math.max(1, ...rows.map((r) => r[metric]));
+  return `<table class="${cls || ""}"><tr><th>key</th><th class="n">flows</th><th class="n">bytes</th><th class="n">rejected</th><th class="barcell"></th></tr>` +
+    rows.map((r) => `<tr><td class="key">${keyCell(r.key)}</td><td class="n">${num(r.flows)}</td><td class="n">${bytes(r.bytes)}</td>` +
+      `<td class="n">${num(r.rejected)}</td><td class="barcell"><span class="bar${r.rejected > r.flows / 2 ? " rej" : ""}" style="width:${(100 * r[metric]) / max}%"></span></td></tr>`).join("") + `</table>`;
+}
+
+// heat draws the source-by-destination heat map of the top pairs: a cell's shade is its bytes.
+function heat(pairs) {
+  if (!pairs.length) return `<p class="muted">none</p>`;
+  const srcs = [...new Set(pairs.map((p) => p.src))].slice(0, 15);
+  const dsts = [...new Set(pairs.map((p) => p.dst))].slice(0, 15);
+  const max = Math.max(...pairs.map((p) => p.bytes));
+  const cw = 44, ch = 18, L = 110, T = 96;
+  const W = L + dsts.length * cw + 4, H = T + srcs.length * ch + 4;
+  let s = `<svg viewBox="0 0 ${W} ${H}" width="${Math.min(W, 900)}" role="img" aria-label="bytes by source and destination">`;
+  dsts.forEach((d, j) => { s += `<text transform="translate(${L + j * cw + cw / 2},${T - 4}) rotate(-55)">${esc(d)}</text>`; });
+  srcs.forEach((sr, i) => { s += `<text x="${L - 4}" y="${T + i * ch + 12}" text-anchor="end">${esc(sr)}</text>`; });
+  for (const p of pairs) {
+    const i = srcs.indexOf(p.src), j = dsts.indexOf(p.dst);
+    if (i < 0 || j < 0) continue;
+    const a = 0.12 + 0.88 * Math.sqrt(p.bytes / max);
+    s += `<rect x="${L + j * cw}" y="${T + i * ch}" width="${cw - 2}" height="${ch - 2}" fill="rgba(47,111,223,${a.toFixed(3)})"><title>${esc(`${p.src} → ${p.dst}: ${bytes(p.bytes)}, ${p.flows} flows`)}</title></rect>`;
+  }
+  return s + `</svg>`;
+}
+
+// line draws one value per point (an IP's peers per window).
+function line(points, label) {
+  if (!points.length) return `<p class="muted">no closed windows in the range</p>`;
+  const W = 900, H = 140, L = 40, B = 20, T = 8;
+  const max = Math.max(1, ...points.map((p) => p.v));
+  const x = (i) => L + (points.length === 1 ? (W - L) / 2 : (i * (W - L - 10)) / (points.length - 1));
+  const y = (v) => T + (H - T - B) * (1 - v / max);
+  let s = `<svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${esc(label)}">`;
+  s += `<text x="${L - 4}" y="${y(max) + 3}" text-anchor="end">${num(max)}</text><text x="${L - 4}" y="${y(0)}" text-anchor="end">0</text>`;
+  s += `<polyline fill="none" stroke="#2f6fdf" stroke-width="2" points="${points.map((p, i) => `${x(i)},${y(p.v)}`).join(" ")}"/>`;
+  points.forEach((p, i) => { s += `<circle cx="${x(i)}" cy="${y(p.v)}" r="3" fill="#2f6fdf"><title>${esc(`${p.label}: ${p.v}`)}</title></circle>`; });
+  return s + `</svg>`;
+}
+
+const took = (p) => (p && p.took_ms !== undefined ? `<span class="took">${p.took_ms} ms</span>` : "");
+const stat = (id, v, l) => `<div class="stat"><div class="v" id="${id}">${v}</div><div class="l">${esc(l)}</div></div>`;
+
+// ---- pages ----------------------------------------------------------------------------------------------------
+
+// panelsOf fetches overview panels; a failed request that still carries panels (one failed, the others answered)
+// draws them and shows the error.
+async function panelsOf(names, current) {
+  try { return (await api("overview", { panels: names })).panels; } catch (e) {
+    if (!(e.body && e.body.data)) throw e;
+    if (current()) setTimeout(() => showError(e));
+    return e.body.data.panels;
+  }
+}
+
+async function renderOverview(main, r, current) {
+  // The pairs visit every source/destination pair and cost the most: they are asked for apart and drawn when they
+  // come, so the rest of the page does not wait for them.
+  const pairsReq = panelsOf("pairs", current);
+  pairsReq.catch(() => {});
+  const P = await panelsOf("totals,timeline,top,breakdowns", current);
+  if (!current()) return;
+  P.pairs = { pending: true };
+  drawOverview(main, r, P);
+  const pp = await pairsReq;
+  if (!current()) return;
+  P.pairs = pp.pairs;
+  const card = main.querySelector("#pairs-pending");
+  if (card) card.outerHTML = pairsCard(P.pairs);
+}
+
+function pairsCard(pp) {
+  if (pp.pending) return `<div class="card wide" id="pairs-pending"><h2>Top source → destination pairs by bytes</h2><p class="muted">counting every pair…</p></div>`;
+  if (pp.error) return `<div class="card wide" id="pairs"><h2>Top source → destination pairs by bytes</h2><p class="reject">${esc(pp.error)}</p></div>`;
+  const pairs = (pp.data && pp.data.pairs) || [];
+  return `<div class="card wide" id="pairs">${took(pp)}<h2>Top ${pairs.length} source → destination pairs by bytes ` +
+    `<span class="muted">(${num(pp.data.distinct)} distinct pairs${pp.data.complete ? "" : ", ranking over the first pages only"})</span></h2>` +
+    `<div class="grid"><div class="scroll" style="max-height:420px"><table><tr><th>#</th><th>source</th><th>destination</th><th class="n">bytes</th><th class="n">flows</th></tr>` +
+    pairs.map((p, i) => `<tr class="pair-row"><td>${i + 1}</td><td>${ipLink(p.src)}</td><td>${ipLink(p.dst)}</td><td class="n" data-bytes="${p.bytes}">${bytes(p.bytes)}</td><td class="n">${num(p.flows)}</td></tr>`).join("") +
+    `</table></div><div><h2>Heat map: bytes, source × destination</h2>${heat(pairs)}</div></div></div>`;
+}
+
+function drawOverview(main, r, P) {
+  // A failed panel shows a dash, never a zero that would read as "no traffic".
+  const t = P.totals.data || { flows: "—", bytes: "—", accepted: "—", rejected: "—", rejected_share: "—" };
+  const fmt = (f, v) => (v === "—" ? v : f(v));
+  const metric = r.params.get("metric") || "flows";
+  const topName = { "source.ip": "Top source IPs", "destination.ip": "Top destination IPs", "destination.port": "Top destination ports", "network.transport": "Protocols" };
+  const byName = { "cloud.account.id": "By account", "cloud.region": "By region", "aws.vpcflow.vpc_id": "By VPC", "aws.vpcflow.subnet_id": "By subnet",
+    "aws.vpcflow.interface_id": "By interface", "network.direction": "By flow direction", "aws.vpcflow.traffic_path": "By traffic path" };
+  const top = P.top.data || {}, br = P.breakdowns.data || {};
+  let h = `<div class="cards">${stat("total-flows", fmt(num, t.flows), "flows")}${stat("total-bytes", fmt(bytes, t.bytes), "bytes")}` +
+    `${stat("accepted", fmt(num, t.accepted), "accepted")}${stat("rejected", fmt(num, t.rejected), "rejected")}${stat("rejected-share", fmt(pct, t.rejected_share), "rejected share")}</div>`;
+  h += `<div class="grid"><div class="card wide" id="timeline">${took(P.timeline)}<h2>Flows and bytes over time <span class="tabs">` +
+    `<button type="button" data-metric="flows" class="${metric === "flows" ? "on" : ""}">flows</button><button type="button" data-metric="bytes" class="${metric === "bytes" ? "on" : ""}">bytes</button></span></h2>` +
+    `${P.timeline.data ? series(P.timeline.data.points, metric) : `<p class="reject">${esc(P.timeline.error)}</p>`}</div>`;
+  for (const f of Object.keys(topName)) {
+    const tp = top[f] || {};
+    h += `<div class="card" id="top-${f.replace(/\./g, "-")}">${took(P.top)}<h2>${topName[f]} <span class="tabs" data-f="${f}"><button type="button" class="on" data-by="by_flows">by flows</button><button type="button" data-by="by_bytes">by bytes</button></span></h2>` +
+      (P.top.error ? `<p class="reject">${esc(P.top.error)}</p>` :
+        `<div class="by by_flows">${bars(tp.by_flows, "flows")}</div><div class="by by_bytes" hidden>${bars(tp.by_bytes, "bytes")}</div>`) + `</div>`;
+  }
+  h += pairsCard(P.pairs);
+  for (const f of Object.keys(byName)) {
+    if (br[f] && br[f].length) h += `<div class="card" id="by-${f.replace(/\./g, "-")}">${took(P.breakdowns)}<h2>${byName[f]}</h2>${bars(br[f], "flows")}</div>`;
+  }
+  main.innerHTML = h + `</div>`;
+  for (const b of main.querySelectorAll("[data-metric]")) b.onclick = () => { const p = route().params; p.set("metric", b.dataset.metric); location.hash = `#/overview?${p}`; };
+  for (const tabs of main.querySelectorAll(".tabs[data-f]")) {
+    for (const b of tabs.querySelectorAll("button")) b.onclick = () => {
+      for (const o of tabs.querySelectorAll("button")) o.classList.toggle("on", o === b);
+      for (const d of tabs.closest(".card").querySelectorAll(".by")) d.hidden = !d.classList.contains(b.dataset.by);
+    };
+  }
+}
+
+function flowTable(flows, withRows) {
+  return `<table id="flow-table"><tr><th>time</th><th>action</th><th>source</th><th>destination</th><th>proto</th><th class="n">bytes</th><th class="n">packets</th><th>interface</th></tr>` +
+    flows.map((f) => {
+      const s = f.source || {}, ev = s.event || {}, so = s.source || {}, de = s.destination || {}, n = s.network || {};
+      const eni = ((s.aws || {}).vpcflow || {}).interface_id;
+      return `<tr class="${withRows ? "click " : ""}flow-row" data-id="${esc(f.id)}"><td>${esc(time(s["@timestamp"]))}</td><td class="${esc(ev.action)}">${esc(ev.action)}</td>` +
+        `<td>${so.ip ? ipLink(so.ip) : ""}${so.port !== undefined ? ":" + esc(so.port) : ""}</td><td>${de.ip ? ipLink(de.ip) : ""}${de.port !== undefined ? ":" + esc(de.port) : ""}</td>` +
+        `<td>${esc(n.transport)}</td><td class="n">${num(n.bytes)}</td><td class="n">${num(n.packets)}</td><td>${esc(eni)}</td></tr>`;
+    }).join("") + `</table>`;
+}
+
+async function renderFlows(main, r, current) {
+  const after = r.params.get("after") || "";
+  const page = await api("flows", { after });
+  if (!current()) return;
+  main.innerHTML = `<h1>Flows <span class="muted" id="flows-total">${num(page.total)}</span></h1><div class="card scroll">${flowTable(page.flows, true)}` +
+    `<div class="pager">${after ? `<button type="button" id="first">first page</button>` : ""}${page.next ? `<button type="button" id="next">next page</button>` : ""}</div></div>` +
+    `<div class="card" id="doc" hidden><h2>Document <span class="muted" id="doc-id"></span></h2><pre id="doc-json"></pre></div>`;
+  const go = (a) => { const p = route().params; if (a) p.set("after", a); else p.delete("after"); location.hash = `#/flows?${p}`; };
+  if ($("#next")) $("#next").onclick = () => go(page.next);
+  if ($("#first")) $("#first").onclick = () => go("");
+  for (const tr of main.querySelectorAll("tr.flow-row")) {
+    tr.onclick = async (ev) => {
+      if (ev.target.closest("a")) return;
+      for (const o of main.querySelectorAll("tr.sel")) o.classList.remove("sel");
+      tr.classList.add("sel");
+      try {
+        const res = await fetch(`api/flow?id=${encodeURIComponent(tr.dataset.id)}`);
+        const body = await res.json();
+        if (!res.ok) throw Object.assign(new Error(body.error), { status: res.status });
+        $("#doc").hidden = false;
+        $("#doc-id").textContent = `${body.index} / ${body.id}`;
+        $("#doc-json").textContent = JSON.stringify(body.source, null, 2);
+      } catch (e) { showError(e); }
+    };
+  }
+}
+
+function setTable(rows, id, cols) {
+  if (!rows || !rows.length) return `<p class="muted">none</p>`;
+  return `<table id="${id}"><tr><th>IP</th>${cols.map((c) => `<th class="n">${esc(c[0])}</th>`).join("")}</tr>` +
+    rows.map((s) => `<tr><td>${ipLink(s.ip)}</td>${cols.map((c) => `<td class="n">${c[1](s)}</td>`).join("")}</tr>`).join("") + `</table>`;
+}
+
+// The set columns; flows are sent plus received (a set counts each of its flows once, at its own end).
+const setCols = [["peers", (s) => num(s.peers) + (s.peers_estimated ? "≈" : "")], ["dst ports", (s) => num(s.ports)],
+  ["flows", (s) => num(s.sent + s.received)], ["rejected", (s) => num(s.rejected)], ["share", (s) => pct(s.rejected_share)]];
+
+async function renderConns(main, r, current) {
+  const body = await api("conns", { window: r.params.get("window") || "" });
+  if (!current()) return;
+  const ws = body.windows || [];
+  let h = `<h1>Connection sets <span class="muted">of closed windows</span></h1>`;
+  if (body.query_applied === false) h += `<p class="muted">The query names flow fields; connection sets have their own (ip, peers_count, dst_ports_count, flows.rejected, …), so it is not applied here.</p>`;
+  if (!ws.length) { main.innerHTML = h + `<p class="muted">No closed window in the range yet: a window closes when the watermark passes its end plus the allowed lateness.</p>`; return; }
+  h += `<div class="grid"><div class="card wide"><h2>Latest closed windows</h2><table id="windows"><tr><th>window start</th><th class="n">IPs</th><th class="n">most peers</th><th class="n">flows</th><th class="n">rejected share</th></tr>` +
+    ws.map((w) => `<tr class="click${w.start === body.window ? " sel" : ""}" data-start="${esc(w.start)}"><td>${esc(time(w.start))}</td><td class="n">${num(w.ips)}</td><td class="n">${num(w.max_peers)}</td><td class="n">${num(w.flows)}</td><td class="n">${pct(w.rejected_share)}</td></tr>`).join("") +
+    `</table></div>`;
+  h += `<div class="card"><h2>Most distinct peers <span class="muted">${esc(time(body.window))}</span></h2>${setTable(body.peers, "most-peers", setCols)}</div>`;
+  h += `<div class="card"><h2>Most distinct destination ports</h2>${setTable(body.ports, "most-ports", setCols)}</div>`;
+  h += `<div class="card"><h2>Most rejected flows</h2>${setTable(body.rejected, "most-rejected", setCols)}</div></div>`;
+  main.innerHTML = h;
+  for (const tr of main.querySelectorAll("#windows tr[data-start]")) tr.onclick = () => { const p = route().params; p.set("window", tr.dataset.start); location.hash = `#/conns?${p}`; };
+}
+
+function direction(d, title, id, peerWord) {
+  return `<div class="card" id="${id}"><h2>${title}</h2><div class="cards">${stat(id + "-flows", num(d.flows), "flows")}${stat(id + "-bytes", bytes(d.bytes), "bytes")}` +
+    `${stat(id + "-rejected", num(d.rejected), "rejected")}${stat(id + "-peers", num(d.peers), "distinct " + peerWord)}</div>` +
+    `<h2>Top ${peerWord}</h2>${bars(d.top_peers, "flows")}<h2>Destination ports</h2>${bars(d.top_ports, "flows")}</div>`;
+}
+
+async function renderIP(main, r, current) {
+  const rep = await api("ip", { ip: r.arg });
+  if (!current()) return;
+  const ws = rep.windows || [];
+  main.innerHTML = `<h1>IP <span id="ip-title">${esc(rep.ip)}</span></h1><div class="grid">` +
+    `<div class="card wide">${series(rep.timeline, "flows")}</div>` +
+    direction(rep.out, "As source (outbound)", "ip-out", "destinations") + direction(rep.in, "As destination (inbound)", "ip-in", "sources") +
+    `<div class="card wide"><h2>Distinct peers per window</h2>${line(ws.map((w) => ({ v: w.peers, label: time(w.start) })), "peers per window")}` +
+    setTable(ws.slice().reverse().map((w) => Object.assign({}, w, { ip: time(w.start) })), "ip-windows", setCols).replace(/<a class="ip"[^>]*>([^<]*)<\/a>/g, "$1") + `</div>` +
+    `<div class="card wide scroll"><h2>Latest flows <span class="muted">(${num(rep.flows.total)} in the range)</span></h2>${flowTable(rep.flows.flows, false)}</div></div>`;
+}
+
+async function renderHealth(main, r, current) {
+  let body;
+  try { body = await api("health"); } catch (e) { if (e.body && e.body.data) body = e.body.data; else throw e; if (current()) setTimeout(() => showError(e)); }
+  if (!current()) return;
+  const P = body.panels, dl = P.deadletters.data, fl = P.flows.data, st = P.state.data;
+  let h = `<h1>Pipeline health</h1><div class="cards">`;
+  if (fl) h += stat("newest-flow", esc(time(fl.newest_flow) || "none"), `newest flow (${fl.newest_flow_age_seconds !== undefined ? num(fl.newest_flow_age_seconds) + " s ago" : "no flows"})`) + stat("health-flows", num(fl.flows), "flows in the range");
+  if (dl) h += stat("deadletters-total", num(dl.total), "dead letters in the range");
+  if (st && st.configured && !st.error) {
+    h += stat("watermark", esc(time(st.watermark) || "none"), `lowest shard watermark (lag ${num(st.watermark_lag_seconds)} s)`) +
+      stat("windows-closed", num(st.windows_closed), "windows closed") + stat("windows-open", num(st.windows_open), "windows open") + stat("windows-finalizing", num(st.windows_finalizing), "being finalized");
+  }
+  h += `</div><div class="grid">`;
+  h += `<div class="card">${took(P.deadletters)}<h2>Dead letters by stage and reason</h2>${dl ? (dl.by_reason.length ? `<table id="dl-reasons"><tr><th>stage</th><th>reason</th><th class="n">count</th></tr>` +
+    dl.by_reason.map((x) => `<tr><td>${esc(x.stage)}</td><td>${esc(x.reason)}</td><td class="n">${num(x.count)}</td></tr>`).join("") + `</table>` : `<p class="muted">none</p>`) : `<p class="reject">${esc(P.deadletters.error)}</p>`}</div>`;
+  h += `<div class="card">${took(P.flows)}<h2>Flows per daily index</h2>${fl ? bars(fl.indices, "flows") : `<p class="reject">${esc(P.flows.error)}</p>`}</div>`;
+  if (st && st.error) {
+    h += `<div class="card"><h2>State</h2><p class="reject" id="state-error">${esc(st.error)}</p></div>`;
+  } else if (st && st.configured) {
+    h += `<div class="card">${took(P.state)}<h2>Shards</h2><table id="shards"><tr><th>shard</th><th>watermark</th><th>state</th><th>last data</th><th>last progress</th></tr>` +
+      st.shards.map((s) => `<tr><td>${esc(s.id)}</td><td>${esc(time(s.watermark))}</td><td>${s.ended ? "ended" : s.registered ? "not reported" : s.caught_up ? "caught up" : "behind"}</td>` +
+        `<td>${esc(time(s.last_data_at))}</td><td>${esc(time(s.updated_at))}</td></tr>`).join("") + `</table></div>`;
+  } else if (st) {
+    h += `<div class="card"><h2>State</h2><p class="muted">No state table configured (KINFLOW_STATE_TABLE): shard progress and windows are not shown.</p></div>`;
+  } else h += `<div class="card"><h2>State</h2><p class="reject">${esc(P.state.error)}</p></div>`;
+  if (dl && dl.latest.length) {
+    h += `<div class="card wide scroll"><h2>Latest dead letters</h2><table id="dl-latest"><tr><th>time</th><th>stage</th><th>reason</th><th>log group</th><th>error and original</th></tr>` +
+      dl.latest.map((l) => `<tr><td>${esc(time(l.time))}</td><td>${esc(l.stage)}</td><td>${esc(l.reason)}</td><td>${esc(l.log_group)}</td>` +
+        `<td><details><summary>${esc(l.error.slice(0, 120))}</summary><pre>${esc(l.original)}</pre><span class="muted">${esc(l.original_encoding)}, shard ${esc(l.shard_id)}, sequence ${esc(l.sequence_number)}</span></details></td></tr>`).join("") + `</table></div>`;
+  }
+  main.innerHTML = h + `</div><p class="muted">Failed webhook deliveries are dead letters of stage webhook; successful ones, and events per second, are in the consumer's /metrics, not in the cluster.</p>`;
+}
+
+// ---- start ----------------------------------------------------------------------------------------------------
+
+async function start() {
+  try {
+    const res = await fetch("api/meta");
+    state.meta = await res.json();
+    if (!res.ok) throw Object.assign(new Error(state.meta.error), { status: res.status });
+  } catch (e) {
+    showError(e);
+    state.meta = { pages: [{ id: "overview", title: "Overview" }], fields: [] };
+  }
+  $("#nav").innerHTML = state.meta.pages.map((p) => `<a href="#/${esc(p.id)}" data-page="${esc(p.id)}">${esc(p.title)}</a>`).join("");
+  $("#engine").textContent = state.meta.engine ? `${state.meta.engine} · ${state.meta.prefix}-*` : "";
+  $("#fields").innerHTML = (state.meta.fields || []).map((f) => `<option value="${esc(f)}:">`).join("");
+  for (const a of $("#nav").querySelectorAll("a")) a.onclick = (e) => { e.preventDefault(); navigate(a.dataset.page); };
+  $("#bar").onsubmit = (e) => { e.preventDefault(); navigate(); };
+  $("#range").onchange = () => { $("#custom").hidden = $("#range").value !== "custom"; if ($("#range").value !== "custom") navigate(); };
+  $("#refresh").onchange = setRefresh;
+  window.addEventListener("hashchange", load);
+  load();
+}
+
+start();
