@@ -178,7 +178,7 @@ func runtimeSettings() []Setting {
 		{Env: WebhookFormat, Kind: String, Default: "compat", Allowed: []string{"compat", "rich"}, Runtimes: both,
 			Help: "body of a webhook request: `compat` (`{\"<ip>\": <distinct peers>}`) or `rich`"},
 		{Env: WebhookSecret, Kind: String, Secret: true, Runtimes: both,
-			Help: "HMAC-SHA256 key signing webhook bodies (`X-Kinflow-Signature`)"},
+			Help: "HMAC-SHA256 key signing webhook bodies (`X-Kinflow-Signature`, and `webhook-signature` as Standard Webhooks do; a `whsec_` secret is the base64 of the key there)"},
 		{Env: WebhookSecretARN, Context: "webhookSecretArn", Kind: String, Runtimes: mapped,
 			Help: "Secrets Manager secret holding the webhook's HMAC key (the secret string, or `{\"secret\": \"...\"}`), read at start-up"},
 		{Env: WebhookTimeout, Kind: Duration, Default: "10s", Range: ">0", Runtimes: both, Help: "bound on one webhook attempt"},

@@ -51,7 +51,10 @@ type Client struct {
 	log     *slog.Logger
 	sleep   func(context.Context, time.Duration) error
 	policy  retry.Policy
-	now     func() time.Time // for Retry-After dates
+	// stdKey is the HMAC key of webhook-signature (StandardKey of the secret); nil: no secret, no signature.
+	stdKey []byte
+	// now is the clock of Retry-After dates and of webhook-timestamp; tests fix it.
+	now func() time.Time
 }
 
 // New validates cfg and returns a client.
@@ -74,6 +77,9 @@ func New(cfg Config, opts Options) (*Client, error) {
 	c := &Client{cfg: cfg, hc: &hc, metrics: m, log: opts.Logger, sleep: opts.Sleep, now: time.Now,
 		policy: retry.Policy{Initial: cfg.RetryInitial, Max: cfg.RetryMax, MaxAttempts: cfg.MaxAttempts}}
 	c.cfg.Secret = slices.Clone(cfg.Secret) // the caller may reuse its slice
+	if len(c.cfg.Secret) > 0 {
+		c.stdKey, _ = StandardKey(c.cfg.Secret) // Validate refused a secret it cannot decode
+	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -104,7 +110,11 @@ func (c *Client) Deliver(ctx context.Context, ch *Chunk) error {
 	attempts := 0
 	err = retry.Do(ctx, c.policy, func(ctx context.Context) error {
 		attempts++
-		last = c.attempt(ctx, target, body, header)
+		// The Standard Webhooks timestamp is the attempt's, not the chunk's: a receiver refusing old timestamps
+		// (replays) must still accept a retry sent minutes after the first attempt.
+		h := header.Clone()
+		setStandard(h, c.stdKey, key, c.now().Unix(), body)
+		last = c.attempt(ctx, target, body, h)
 		return last.classify()
 	}, retry.WithSleep(c.sleep), retry.OnRetry(func(_ error, n int, wait time.Duration) {
 		c.log.Warn("webhook attempt failed, retrying", "key", key, "url", shown, "attempt", n,
@@ -147,7 +157,7 @@ func (c *Client) cancelled(ctx context.Context, key, shown string, last error) e
 	return fmt.Errorf("webhook: delivering %s to %s: %w", key, shown, cause)
 }
 
-// header is the same for every attempt of a chunk.
+// header is what every attempt of a chunk sends alike; Deliver adds each attempt's Standard Webhooks headers.
 func (c *Client) header(ch *Chunk, key string, body []byte) http.Header {
 	h := make(http.Header, 8)
 	h.Set("Content-Type", "application/json")
@@ -213,7 +223,7 @@ func (c *Client) attempt(ctx context.Context, target string, body []byte, header
 	if err != nil { // Validate parsed the URL and only digits replace the placeholder, so this is not expected
 		return attemptResult{outcome: outcomeNetwork, err: fmt.Errorf("building the request: %w", err)}
 	}
-	req.Header = header.Clone()
+	req.Header = header // Deliver made it for this attempt
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		// url.Error repeats the URL, query included; DeliveryError.URL shows it redacted instead.

@@ -29,7 +29,9 @@ type Config struct {
 	// decimal) in the path or query; user information in it is sent as basic authentication.
 	URL    string
 	Format Format // FormatCompat or FormatRich
-	// Secret is the HMAC-SHA256 key of the X-Kinflow-Signature header; empty: no signature.
+	// Secret signs the requests; empty: no signature. Its bytes are the HMAC-SHA256 key of X-Kinflow-Signature;
+	// the key of webhook-signature is the same bytes, or, when Secret is "whsec_<base64>" (the Standard Webhooks
+	// form), the decoded key (see StandardKey).
 	Secret []byte
 	// Timeout bounds one attempt: connecting, sending, and the answer's status line and headers.
 	Timeout time.Duration
@@ -88,6 +90,10 @@ func (c Config) Validate() error {
 	}
 	if c.TopN < 0 {
 		bad("top N %d: must be 0 (no top list) or more", c.TopN)
+	}
+	if _, err := StandardKey(c.Secret); err != nil {
+		bad("%w; want %s followed by the standard base64 of the key, or a secret without that prefix, used as is",
+			err, StandardSecretPrefix)
 	}
 	if len(errs) == 0 {
 		return nil

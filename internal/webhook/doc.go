@@ -24,12 +24,20 @@
 //
 // # Requests
 //
-// Every attempt of a chunk sends the same bytes with the same headers: Content-Type: application/json,
+// Every attempt of a chunk sends the same bytes with these same headers: Content-Type: application/json,
 // User-Agent: kinflow, Idempotency-Key (IdempotencyKey: window start, revision and chunk index, so a receiver can
 // drop a chunk it already has, whichever process or retry sent it), X-Kinflow-Window-Start, X-Kinflow-Revision,
 // X-Kinflow-Chunk ("<index>", or "<index>; last") and, when a secret is configured, X-Kinflow-Signature:
-// sha256=<lowercase hex HMAC-SHA256(secret, body)>. Redirects are not followed: a signed POST goes only where it
-// was configured to, and net/http would turn it into a GET on 301, 302 and 303.
+// sha256=<lowercase hex HMAC-SHA256(secret, body)>.
+//
+// The Standard Webhooks headers (https://www.standardwebhooks.com) come with them, so that receivers can use that
+// specification's verifier libraries and refuse replays: webhook-id, the Idempotency-Key, the same on every attempt;
+// webhook-timestamp, the attempt's time in Unix seconds, so each retry is signed anew; and, when a secret is
+// configured, webhook-signature: v1,<padded base64 HMAC-SHA256(key, id.timestamp.body)>, where the key is the
+// secret's bytes or, for a secret "whsec_<base64>", the decoded bytes (StandardKey, SignStandard).
+//
+// Redirects are not followed: a signed POST goes only where it was configured to, and net/http would turn it into a
+// GET on 301, 302 and 303.
 //
 // # Outcomes
 //

@@ -20,6 +20,9 @@ func ExampleClient_Deliver() {
 		fmt.Println("Idempotency-Key:", r.Header.Get("Idempotency-Key"))
 		fmt.Println("X-Kinflow-Chunk:", r.Header.Get("X-Kinflow-Chunk"))
 		fmt.Println("X-Kinflow-Signature:", r.Header.Get("X-Kinflow-Signature"))
+		// webhook-timestamp and webhook-signature change with the attempt's time: verify them with a Standard
+		// Webhooks library (see SignStandard) rather than printing them.
+		fmt.Println("webhook-id:", r.Header.Get("webhook-id"))
 		fmt.Println(string(body))
 	}))
 	defer srv.Close()
@@ -46,5 +49,6 @@ func ExampleClient_Deliver() {
 	// Idempotency-Key: kinflow-1700000400-r1-c0
 	// X-Kinflow-Chunk: 0; last
 	// X-Kinflow-Signature: sha256=fd9e765219b9530093ad8f967cff1b0a112e7dd0bc777d486031d3a08e647070
+	// webhook-id: kinflow-1700000400-r1-c0
 	// {"10.0.0.1":12,"10.0.0.2":3}
 }
