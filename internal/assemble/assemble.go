@@ -28,11 +28,13 @@ import (
 
 // Parts are what Build made. Close the sink when done.
 type Parts struct {
-	AWS      aws.Config
-	Sink     sink.Sink
-	Client   sink.Client // the sink's cluster client, for the finalizer's searches
-	Pipeline *pipeline.Pipeline
-	Config   config.Config // c with the secrets loaded
+	AWS    aws.Config
+	Sink   sink.Sink
+	Client sink.Client // the sink's cluster client, for the finalizer's searches
+	// Templates is the cluster's template configuration: the prefix and retention the finalizer prunes by.
+	Templates sink.TemplateConfig
+	Pipeline  *pipeline.Pipeline
+	Config    config.Config // c with the secrets loaded
 }
 
 // AWSConfig loads the AWS SDK configuration (the default credential chain) for c's region.
@@ -67,7 +69,7 @@ func Build(ctx context.Context, c config.Config, awsCfg aws.Config, reg promethe
 	if err != nil {
 		return nil, err
 	}
-	return &Parts{AWS: awsCfg, Sink: s, Client: client, Pipeline: p, Config: c}, nil
+	return &Parts{AWS: awsCfg, Sink: s, Client: client, Templates: cl.Templates, Pipeline: p, Config: c}, nil
 }
 
 // Resolver returns the flow-log format resolver of c: its overrides, and EC2 DescribeFlowLogs when discovery is on.

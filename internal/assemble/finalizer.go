@@ -14,6 +14,7 @@ import (
 
 	"github.com/kinflow/kinflow/internal/config"
 	"github.com/kinflow/kinflow/internal/finalize"
+	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/state"
 	"github.com/kinflow/kinflow/internal/webhook"
 )
@@ -51,6 +52,9 @@ func Finalizer(ctx context.Context, p *Parts, store *state.Store, reg prometheus
 		}
 	}
 	parts := finalize.Parts{Search: p.Client, Sink: p.Sink, State: store, Webhook: wh}
+	if p.Templates.Retention.DeadLetters > 0 {
+		parts.Prune = func(ctx context.Context) (int, error) { return sink.PruneDeadLetters(ctx, p.Client, p.Templates) }
+	}
 	if c.StreamName != "" {
 		// Consumer mode: the lease table and the stream say which shards must report before windows close.
 		leases, err := state.NewLeaseTable(DynamoDB(c, p.AWS), c.LeaseTableName())

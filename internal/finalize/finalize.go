@@ -57,7 +57,14 @@ type Parts struct {
 	// Leases, in consumer mode, is the KCL lease table: every shard in it holds the watermark back until it
 	// reports, and one whose lease no live worker holds keeps holding it at its last progress. nil in Lambda mode.
 	Leases Leases
+	// Prune deletes the dead letters past their retention and reports how many (sink.PruneDeadLetters); nil: none.
+	// A pass runs it at most once per pruneEvery: under the finalizer lock one process prunes, and never at a
+	// start, where every Lambda container and consumer worker would race to do the same deletes.
+	Prune func(ctx context.Context) (int, error)
 }
+
+// pruneEvery is how often the finalizer prunes dead letters: retention is counted in days, an hour late is nothing.
+const pruneEvery = time.Hour
 
 // step names a point in a window's finalization where the crash tests stop a pass (see Options.hook).
 type step string
@@ -89,6 +96,7 @@ type Finalizer struct {
 	now     func() time.Time
 	hook    func(step, int64, int) error
 	metrics *metrics
+	pruned  time.Time // when the last prune ran; zero: never
 }
 
 // New returns a finalizer, or every problem of cfg and parts.
@@ -130,6 +138,24 @@ type Report struct {
 	Chunks       int   // webhook chunks delivered
 	DeadLettered int   // webhook chunks dead-lettered after their last attempt
 	Superseded   int   // partials left out as superseded by a replay
+	Pruned       int   // dead letters deleted for their age (Parts.Prune)
+}
+
+// prune runs Parts.Prune when pruneEvery has passed since it last ran. A failure is logged, not returned: it only
+// keeps letters longer, until the next try, and must not hold windows back.
+func (f *Finalizer) prune(ctx context.Context, now time.Time) int {
+	if f.parts.Prune == nil || (!f.pruned.IsZero() && now.Sub(f.pruned) < pruneEvery) {
+		return 0
+	}
+	f.pruned = now
+	n, err := f.parts.Prune(ctx)
+	switch {
+	case err != nil:
+		f.log.Warn("pruning dead letters failed; they are kept until the next try", "error", err)
+	case n > 0:
+		f.log.Info("dead letters pruned", "deleted", n)
+	}
+	return n
 }
 
 // RunOnce runs one pass: every closed window within the horizon that is not done, or whose partials changed since
@@ -138,6 +164,7 @@ type Report struct {
 func (f *Finalizer) RunOnce(ctx context.Context) (Report, error) {
 	var rep Report
 	started := f.now()
+	rep.Pruned = f.prune(ctx, started)
 	cl, err := f.closeline(ctx, started)
 	if err != nil {
 		return rep, err

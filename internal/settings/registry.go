@@ -170,7 +170,7 @@ func runtimeSettings() []Setting {
 		{Env: RetentionConns, Kind: Duration, Default: "8760h", Range: "0s..", Step: "1s", Runtimes: both,
 			Help: "age at which a daily final connection-set index is deleted, as for flows: 365 days, a year of baselines for a fraction of the flows' size; 0: never"},
 		{Env: RetentionDeadLetters, Kind: Duration, Default: "2160h", Range: "0s..", Step: "1s", Runtimes: both,
-			Help: "age (by `@timestamp`) of the dead letters setup deletes from the dead-letter index: 90 days, as the flows they hold lines of; 0: never"},
+			Help: "age (by `@timestamp`) of the dead letters the finalizer deletes from the dead-letter index (at most once an hour): 90 days, as the flows they hold lines of; 0: never"},
 
 		// The webhook.
 		{Env: WebhookURL, Context: "webhookUrl", Kind: URL, Runtimes: mapped,

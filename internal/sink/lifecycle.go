@@ -383,8 +383,8 @@ func moveISMIndices(ctx context.Context, client Client, c TemplateConfig, p Poli
 
 // PruneDeadLetters deletes the dead letters older than c.Retention.DeadLetters (0: none). The dead-letter index is
 // one index, not daily, so a lifecycle policy could only delete it whole, fresh letters with old; deleting by
-// @timestamp keeps the promise letter by letter. It runs at setup (every start of a consumer or a Lambda container,
-// and `consumer setup`). It searches the old letters' ids and bulk-deletes them, 1,000 a round, rather than use
+// @timestamp keeps the promise letter by letter. The finalizer runs it (finalize.Parts.Prune), under its lock, so
+// one process prunes and never at a start. It searches the old letters' ids and bulk-deletes them, 1,000 a round, rather than use
 // _delete_by_query, which lives in a module that not every build of either engine has. It reports the letters
 // deleted.
 func PruneDeadLetters(ctx context.Context, client Client, c TemplateConfig) (int, error) {
@@ -395,7 +395,7 @@ func PruneDeadLetters(ctx context.Context, client Client, c TemplateConfig) (int
 	query := obj{"size": pruneRound, "_source": false, "sort": []any{"_doc"},
 		"query": obj{"range": obj{"@timestamp": obj{"lt": "now-" + esAge(c.Retention.DeadLetters)}}}}
 	deleted := 0
-	for range 100 { // 100,000 letters a start at most: a poison storm is pruned over a few starts, never blocks one
+	for range 100 { // 100,000 letters a call at most: a poison storm is pruned over a few calls, never blocks a pass
 		status, resp, err := call(ctx, client, c, "POST", "/"+index+"/_search?ignore_unavailable=true", query)
 		if err != nil || status == 404 {
 			return deleted, err

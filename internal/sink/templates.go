@@ -251,12 +251,6 @@ func InstallTemplates(ctx context.Context, client Client, c TemplateConfig, log 
 		}
 	}
 	log.Info("index templates installed", "prefix", c.Prefix, "version", TemplateVersion, "templates", len(Templates(c)))
-	// A prune that fails must not stop ingestion: the letters are only kept longer, until the next start.
-	if n, err := PruneDeadLetters(ctx, client, c); err != nil {
-		log.Warn("pruning dead letters failed", "error", err, "retention", c.Retention.DeadLetters.String())
-	} else if n > 0 {
-		log.Info("dead letters pruned", "deleted", n, "older_than", c.Retention.DeadLetters.String())
-	}
 	return nil
 }
 
