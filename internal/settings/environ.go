@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/kinflow/kinflow/internal/suggest"
 )
 
 // Tooling are the KINFLOW_ variables that are no settings: the local services, the Makefile and the tests read
@@ -89,7 +91,7 @@ func closest(name string, known []string) string {
 	best, bestDist := "", max(2, len(want)/2)+1
 	for _, k := range known {
 		k0 := strings.TrimPrefix(k, EnvPrefix)
-		d := editDistance(want, k0)
+		d := suggest.Distance(want, k0)
 		if len(want) >= 4 && strings.HasPrefix(k0, want) {
 			d = min(d, 1)
 		}
@@ -98,24 +100,4 @@ func closest(name string, known []string) string {
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance of a and b, in bytes (variable names are ASCII).
-func editDistance(a, b string) int {
-	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			sub := prev[j-1]
-			if a[i-1] != b[j-1] {
-				sub++
-			}
-			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

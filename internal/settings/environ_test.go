@@ -148,12 +148,4 @@ func TestClosest(t *testing.T) {
 			t.Errorf("closest(%s) = %q, want %q", name, got, want)
 		}
 	}
-	for _, tt := range []struct {
-		a, b string
-		d    int
-	}{{"", "", 0}, {"", "AB", 2}, {"WINDOW", "WINDOWS", 1}, {"KITTEN", "SITTING", 3}, {"LOGLEVEL", "LOG_LEVEL", 1}} {
-		if got := editDistance(tt.a, tt.b); got != tt.d {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.d)
-		}
-	}
 }

@@ -39,6 +39,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/kinflow/kinflow/internal/schema"
+
+	"github.com/kinflow/kinflow/internal/suggest"
 )
 
 // A SyntaxError says where a query cannot be read.
@@ -272,7 +274,7 @@ func closest(fields map[string]string, name string) string {
 	}
 	best, bestD := "", -1
 	for _, n := range names {
-		if d := editDistance(strings.ToLower(name), strings.ToLower(n)); bestD < 0 || d < bestD {
+		if d := suggest.Distance(strings.ToLower(name), strings.ToLower(n)); bestD < 0 || d < bestD {
 			best, bestD = n, d
 		}
 	}
@@ -281,24 +283,3 @@ func closest(fields map[string]string, name string) string {
 
 // maxSuggest is the longest unknown name that closest compares with the known ones.
 const maxSuggest = 128
-
-// editDistance is the Levenshtein distance over bytes (field names are ASCII).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
