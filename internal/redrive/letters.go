@@ -151,10 +151,8 @@ func (s *Store) do(ctx context.Context, method, path string, body any, out any) 
 			return retry.Transient(fmt.Errorf("%s %s: %w", method, path, err))
 		case status == 404:
 			return fmt.Errorf("%w: %s %s: %s", ErrNotFound, method, path, excerpt(resp))
-		case status == 429 || status >= 500:
-			return retry.Transient(fmt.Errorf("%s %s: status %d: %s", method, path, status, excerpt(resp)))
 		case status < 200 || status > 299:
-			return retry.Permanent(fmt.Errorf("%s %s: status %d: %s", method, path, status, excerpt(resp)))
+			return answerError(fmt.Sprintf("%s %s: status %d", method, path, status), status, resp)
 		}
 		if out == nil {
 			return nil
@@ -164,6 +162,15 @@ func (s *Store) do(ctx context.Context, method, path string, body any, out any) 
 		}
 		return nil
 	})
+}
+
+// answerError is the error of an answer outside 2xx: retryable when retry.RetryableStatus says so, else permanent.
+func answerError(what string, status int, body []byte) error {
+	err := fmt.Errorf("%s: %s", what, excerpt(body))
+	if retry.RetryableStatus(status) {
+		return retry.Transient(err)
+	}
+	return retry.Permanent(err)
 }
 
 func excerpt(b []byte) string {

@@ -539,10 +539,8 @@ func (r *Redriver) mark(ctx context.Context, groups []group, results [][]LetterR
 		switch {
 		case err != nil:
 			return retry.Transient(err)
-		case status == 429 || status >= 500:
-			return retry.Transient(fmt.Errorf("status %d: %s", status, excerpt(resp)))
 		case status < 200 || status > 299:
-			return retry.Permanent(fmt.Errorf("status %d: %s", status, excerpt(resp)))
+			return answerError(fmt.Sprintf("status %d", status), status, resp)
 		}
 		var br struct {
 			Errors bool `json:"errors"`
@@ -560,11 +558,8 @@ func (r *Redriver) mark(ctx context.Context, groups []group, results [][]LetterR
 		// Updates are idempotent: resending the whole bulk on a transient item error is harmless.
 		for _, it := range br.Items {
 			for _, a := range it {
-				if a.Status == 429 || a.Status >= 500 {
-					return retry.Transient(fmt.Errorf("item status %d: %s", a.Status, excerpt(a.Error)))
-				}
 				if a.Status > 299 {
-					return retry.Permanent(fmt.Errorf("item status %d: %s", a.Status, excerpt(a.Error)))
+					return answerError(fmt.Sprintf("item status %d", a.Status), a.Status, a.Error)
 				}
 			}
 		}

@@ -65,6 +65,10 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &c) && c.Permanent()
 }
 
+// RetryableStatus reports whether an HTTP answer may succeed when the same request is sent again: throttling (429)
+// or a server error (5xx). Any other answer outside 2xx is the server's final word on that request.
+func RetryableStatus(status int) bool { return status == 429 || status >= 500 }
+
 // IsRetryable reports whether err is a failure worth retrying: not nil and not permanent.
 func IsRetryable(err error) bool { return err != nil && !IsPermanent(err) }
 

@@ -229,3 +229,12 @@ func TestSleep(t *testing.T) {
 		t.Errorf("Sleep(0) on an ended context = %v", err)
 	}
 }
+
+func TestRetryableStatus(t *testing.T) {
+	for status, want := range map[int]bool{200: false, 301: false, 400: false, 404: false, 409: false, 413: false,
+		429: true, 500: true, 502: true, 503: true, 504: true} {
+		if got := RetryableStatus(status); got != want {
+			t.Errorf("RetryableStatus(%d) = %v, want %v", status, got, want)
+		}
+	}
+}

@@ -43,7 +43,7 @@ func classifyItem(status int, op Op) error {
 	switch {
 	case status >= 200 && status <= 299, status == 409 && op == OpCreate:
 		return nil
-	case status == 429 || status >= 500 || status == 409 || status == 0:
+	case retry.RetryableStatus(status) || status == 409 || status == 0:
 		return errResend
 	}
 	return errRefused

@@ -194,7 +194,7 @@ var errAnswer = errors.New("webhook: attempt failed")
 // retryable reports whether the attempt's failure may succeed later: no answer (a transport error or a timeout),
 // 429, or 5xx. Anything else (3xx, 4xx) is the receiver's final word.
 func (a *attemptResult) retryable() bool {
-	return a.status == 0 || a.status == http.StatusTooManyRequests || a.status >= 500
+	return a.status == 0 || retry.RetryableStatus(a.status)
 }
 
 // classify is the attempt for the retry loop: nil when delivered; else an error it retries or not, after the
