@@ -173,17 +173,13 @@ func (s *Server) api(mux *http.ServeMux, pattern string, h func(ctx context.Cont
 		v, err := h(ctx, r)
 		if err != nil {
 			ae := asAPIError(err)
-			var pe *panelsError
-			if errors.As(err, &pe) {
-				// The panels that answered go with the error: the page shows both.
-				if ae.Status >= 500 {
-					s.log.Warn("console request failed", "path", r.URL.Path, "status", ae.Status, "error", ae.Msg)
-				}
-				writeJSON(w, ae.Status, map[string]any{"status": ae.Status, "error": ae.Msg, "data": v})
-				return
-			}
 			if ae.Status >= 500 {
 				s.log.Warn("console request failed", "path", r.URL.Path, "status", ae.Status, "error", ae.Msg)
+			}
+			if pe := (*panelsError)(nil); errors.As(err, &pe) {
+				// The panels that answered go with the error: the page shows both.
+				writeJSON(w, ae.Status, map[string]any{"status": ae.Status, "error": ae.Msg, "data": v})
+				return
 			}
 			writeError(w, ae)
 			return
