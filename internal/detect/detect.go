@@ -35,6 +35,38 @@ func (r Rule) String() string {
 	return fmt.Sprintf("rule(%d)", uint8(r))
 }
 
+// ParseRule returns the rule named name (its String), or false.
+func ParseRule(name string) (Rule, bool) {
+	for _, r := range Rules {
+		if ruleNames[r] == name {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// TechniqueName and Tactic are the names ATT&CK gives r's technique and its tactic, "" when r has none.
+func (r Rule) TechniqueName() string {
+	switch r.Technique() {
+	case "T1046":
+		return "Network Service Discovery"
+	case "T1048":
+		return "Exfiltration Over Alternative Protocol"
+	}
+	return ""
+}
+
+// Tactic is the ATT&CK tactic of r's technique, "" when r has none.
+func (r Rule) Tactic() string {
+	switch r.Technique() {
+	case "T1046":
+		return "Discovery"
+	case "T1048":
+		return "Exfiltration"
+	}
+	return ""
+}
+
 // Technique is the MITRE ATT&CK technique id of r, or "" when it has none.
 func (r Rule) Technique() string {
 	if int(r) < len(ruleTechniques) {
@@ -155,6 +187,29 @@ func (l *allowList) contains(ip netip.Addr) bool {
 	return false
 }
 
+// Candidate reports whether some rule could fire on s with the right baseline: the finalizer keeps such sets (a
+// few per window) and lets the rest go as it reads them.
+func (d *Detector) Candidate(s *Set) bool {
+	if d.NeedsBaseline(s) {
+		return true
+	}
+	for _, r := range [...]Rule{HorizontalScan, VerticalScan} {
+		if _, _, ok := d.check(r, s, &Baseline{}); ok && !d.allow[r].contains(s.IP.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// NeedsBaseline reports whether Evaluate would read s's baseline: it passes the absolute floor of reject_storm or
+// unusual_egress. Only those IPs' histories are worth reading.
+func (d *Detector) NeedsBaseline(s *Set) bool {
+	return s.Rejected >= d.cfg.RejectStorm.MinRejected || s.BytesSent >= d.cfg.Egress.MinBytes
+}
+
+// Config returns the detector's configuration.
+func (d *Detector) Config() Config { return d.cfg }
+
 // Evaluate runs every rule over the sets of one closed window and returns the alerts, ordered by IP, then rule
 // (the order of Rules), then score: the same input gives the same output. baselines holds each IP's Baseline
 // (BaselineOf of its previous windows), keyed by the IP as the sets hold it, IPv4-mapped addresses as IPv4; an IP
@@ -171,7 +226,7 @@ func (d *Detector) Evaluate(window Window, sets []Set, baselines map[netip.Addr]
 		// Only the baseline rules past their floors read the baseline: most sets reach neither, and the map lookup
 		// is most of what a quiet set would cost.
 		var b Baseline
-		if s.Rejected >= d.cfg.RejectStorm.MinRejected || s.BytesSent >= d.cfg.Egress.MinBytes {
+		if d.NeedsBaseline(s) {
 			b = baselines[ip]
 		}
 		for _, r := range Rules {

@@ -46,6 +46,8 @@ type Config struct {
 	LockLease time.Duration
 	// MaxResponseBytes caps a search response.
 	MaxResponseBytes int64
+	// Detect shapes the detection rules run on each window finalized.
+	Detect DetectConfig
 }
 
 // DefaultConfig: the aggregate defaults, a one-hour safety net, shards idle after two minutes and stale after 20, a day of
@@ -66,6 +68,7 @@ func DefaultConfig() Config {
 		Interval:         30 * time.Second,
 		LockLease:        60 * time.Second,
 		MaxResponseBytes: 256 << 20,
+		Detect:           DefaultDetectConfig(),
 	}
 }
 
@@ -113,5 +116,6 @@ func (c Config) Validate() error {
 	if c.MaxResponseBytes < 1<<20 {
 		bad("MaxResponseBytes %d: want 1 MiB or more", c.MaxResponseBytes)
 	}
+	errs = append(errs, c.Detect.validate(bad)...)
 	return errors.Join(errs...)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/kinflow/kinflow/aggregate"
@@ -98,35 +100,51 @@ func sizeOf(f *aggregate.Final) int {
 	return n
 }
 
-// deliver posts one chunk. A delivery that failed for good (retry.IsPermanent: the webhook refused the chunk, or
-// its last attempt failed) goes to the dead-letter index with its body and idempotency key; only a context end
-// (the pass stops, the window is redone) is an error.
+// deliver posts one chunk of finals to the connection-set webhook (send).
 func (w *windowWriter) deliver(ctx context.Context, ch *webhook.Chunk) error {
 	f := w.f
-	err := f.parts.Webhook.Deliver(ctx, ch)
+	_, body, key, err := f.parts.Webhook.Request(ch)
+	if err != nil {
+		return err
+	}
+	part := strconv.Itoa(ch.Index)
+	if ch.Last {
+		part += "; last"
+	}
+	dead, err := f.send(ctx, f.parts.Webhook, &webhook.Message{WindowStart: ch.WindowStart, Revision: ch.Revision,
+		Key: key, Body: body, Header: http.Header{"X-Kinflow-Chunk": {part}}})
+	switch {
+	case err != nil:
+		return fmt.Errorf("delivering chunk %d: %w", ch.Index, err)
+	case dead:
+		w.deadLettered++
+	default:
+		w.delivered++
+	}
+	return nil
+}
+
+// send posts one message. A delivery that failed for good (retry.IsPermanent: the webhook refused it, or its last
+// attempt failed) goes to the dead-letter index with its body and idempotency key, and send reports true; only a
+// context end (the pass stops, the window is redone) is an error.
+func (f *Finalizer) send(ctx context.Context, client *webhook.Client, m *webhook.Message) (deadLettered bool, err error) {
+	err = client.Send(ctx, m)
 	var derr *webhook.DeliveryError
 	switch {
 	case err == nil:
-		w.delivered++
-		return nil
+		return false, nil
 	case retry.IsRetryable(err) || !errors.As(err, &derr):
-		// Neither delivered nor final: the context ended (the pass stops, the next one redoes the window), or the
-		// chunk is malformed, a bug no dead letter would fix.
-		return fmt.Errorf("delivering chunk %d: %w", ch.Index, err)
+		// Neither delivered nor final: the context ended (the pass stops, the next one redoes the window).
+		return false, err
 	}
-	_, body, key, rerr := f.parts.Webhook.Request(ch)
-	if rerr != nil {
-		return rerr
-	}
-	// Dead letters are keyed by shard and sequence number; a webhook chunk has neither, so "webhook" and its
+	// Dead letters are keyed by shard and sequence number; a delivery has neither, so "webhook" and its
 	// idempotency key stand in: a redo that fails again leaves one dead letter, not two.
-	dl := sink.NewDeadLetter(f.indices.DeadLetter(), sink.Origin{ShardID: "webhook", SequenceNumber: key, Raw: body},
+	dl := sink.NewDeadLetter(f.indices.DeadLetter(), sink.Origin{ShardID: "webhook", SequenceNumber: m.Key, Raw: m.Body},
 		sink.StageWebhook, derr.Reason(), err, f.now())
 	if werr := f.parts.Sink.Write(ctx, []sink.Doc{dl}); werr != nil {
-		return fmt.Errorf("dead-lettering chunk %s: %w", key, werr)
+		return false, fmt.Errorf("dead-lettering %s: %w", m.Key, werr)
 	}
-	w.deadLettered++
 	f.metrics.deadLettered.WithLabelValues(derr.Reason()).Inc()
-	f.log.Error("webhook chunk dead-lettered", "key", key, "reason", derr.Reason(), "error", err)
-	return nil
+	f.log.Error("webhook delivery dead-lettered", "key", m.Key, "reason", derr.Reason(), "error", err)
+	return true, nil
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/alerts"
+	"github.com/kinflow/kinflow/internal/detect"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/state"
 	"github.com/kinflow/kinflow/internal/webhook"
@@ -54,6 +56,8 @@ type Parts struct {
 	Sink    sink.Sink       // writes finals and dead letters
 	State   State           // progress, window records
 	Webhook *webhook.Client // nil: no webhook, finals are only written
+	// Alerts receives each window revision's alerts (raised, continued, withdrawn); nil: they are only written.
+	Alerts *webhook.Client
 	// Leases, in consumer mode, is the KCL lease table: every shard in it holds the watermark back until it
 	// reports, and one whose lease no live worker holds keeps holding it at its last progress. nil in Lambda mode.
 	Leases Leases
@@ -97,6 +101,8 @@ type Finalizer struct {
 	hook    func(step, int64, int) error
 	metrics *metrics
 	pruned  time.Time // when the last prune ran; zero: never
+	// detector runs the rules on each window finalized; nil when detections are off.
+	detector *detect.Detector
 }
 
 // New returns a finalizer, or every problem of cfg and parts.
@@ -120,6 +126,12 @@ func New(cfg Config, parts Parts, opts Options) (*Finalizer, error) {
 	if f.log == nil {
 		f.log = slog.Default()
 	}
+	if cfg.Detect.Enabled {
+		// Validate accepted the rules, so New does too.
+		if f.detector, err = detect.New(cfg.Detect.Rules); err != nil {
+			return nil, err
+		}
+	}
 	if f.now == nil {
 		f.now = time.Now
 	}
@@ -139,6 +151,8 @@ type Report struct {
 	DeadLettered int   // webhook chunks dead-lettered after their last attempt
 	Superseded   int   // partials left out as superseded by a replay
 	Pruned       int   // dead letters deleted for their age (Parts.Prune)
+	Signals      int   // signals written: rules firing in a window, or withdrawn by its correction
+	AlertsPosted int   // windows whose alerts were posted to the alerts webhook
 }
 
 // prune runs Parts.Prune when pruneEvery has passed since it last ran. A failure is logged, not returned: it only
@@ -311,6 +325,7 @@ func (f *Finalizer) window(ctx context.Context, w partialWindow, rec state.Windo
 	if f.parts.Webhook != nil && hook.Format == webhook.FormatRich {
 		out.top = webhook.NewTop(hook.TopN)
 	}
+	det := f.newDetection(w.start, out.end, rev)
 	fold := aggregate.NewFold(f.cfg.MaxExactPeers)
 	err := f.eachIP(ctx, w.start, func(ps []aggregate.Partial) error {
 		for i := range ps {
@@ -323,14 +338,31 @@ func (f *Finalizer) window(ctx context.Context, w partialWindow, rec state.Windo
 			return err
 		}
 		out.superseded += fold.Dropped()
+		if det != nil {
+			det.add(&final)
+		}
 		return out.add(ctx, final)
 	})
 	if err == nil {
 		err = out.flush(ctx, true)
 	}
+	var signals []alerts.Signal
+	if err == nil && det != nil {
+		signals, err = det.finish(ctx)
+	}
+	if err == nil && len(signals) > 0 && f.parts.Alerts != nil {
+		var dead bool
+		if dead, err = f.sendAlerts(ctx, det.window, rev, signals); err == nil && !dead {
+			rep.AlertsPosted++
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("finalize: window %d revision %d: %w", w.start, rev, err)
 	}
+	for i := range signals {
+		f.metrics.alerts.WithLabelValues(signals[i].Rule.String(), string(alerts.ChangeOf(&signals[i]))).Inc()
+	}
+	rep.Signals += len(signals)
 	if err := f.reached(stepDelivered, w.start, out.chunk); err != nil {
 		return err
 	}
@@ -348,7 +380,7 @@ func (f *Finalizer) window(ctx context.Context, w partialWindow, rec state.Windo
 		rep.Corrected++
 		f.metrics.windows.WithLabelValues("corrected").Inc()
 	}
-	log.Info("window finalized", "ips", out.finals, "chunks", out.chunk, "dead_lettered", out.deadLettered,
+	log.Info("window finalized", "ips", out.finals, "signals", len(signals), "chunks", out.chunk, "dead_lettered", out.deadLettered,
 		"superseded_partials", out.superseded, "fingerprint", w.fingerprint)
 	return nil
 }

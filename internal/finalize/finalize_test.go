@@ -172,12 +172,19 @@ func (e *env) feed(batches []flowgen.Batch, rng *rand.Rand) {
 // finalizer returns a fresh finalizer (a new process, as after a crash) whose clock reads now.
 func (e *env) finalizer(now time.Time, wh *webhook.Client, hook func(finalize.Step, int64, int) error) *finalize.Finalizer {
 	e.t.Helper()
+	return e.finalizerWith(now, finalize.Parts{Webhook: wh}, hook)
+}
+
+// finalizerWith is finalizer with more parts: the env's search, sink, state and leases, and extra's webhooks.
+func (e *env) finalizerWith(now time.Time, extra finalize.Parts, hook func(finalize.Step, int64, int) error) *finalize.Finalizer {
+	e.t.Helper()
 	cfg := finalize.DefaultConfig()
 	cfg.Prefix, cfg.PageSize = e.prefix, 37 // small pages: many search_after round trips, IPs split across pages
 	if e.editCfg != nil {
 		e.editCfg(&cfg)
 	}
-	f, err := finalize.New(cfg, finalize.Parts{Search: e.client, Sink: e.sink, State: e.store, Webhook: wh, Leases: e.leases},
+	f, err := finalize.New(cfg, finalize.Parts{Search: e.client, Sink: e.sink, State: e.store, Webhook: extra.Webhook,
+		Alerts: extra.Alerts, Leases: e.leases},
 		finalize.WithHook(finalize.Options{Now: func() time.Time { return now }}, hook))
 	if err != nil {
 		e.t.Fatal(err)

@@ -15,6 +15,7 @@ type metrics struct {
 	deadLettered *prometheus.CounterVec
 	lockHeld     prometheus.Gauge
 	passSeconds  prometheus.Histogram
+	alerts       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -34,11 +35,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "1 while this process holds the finalizer lock."}),
 		passSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "kinflow", Name: "finalizer_pass_seconds",
 			Help: "Duration of finalizer passes.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 16)}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kinflow", Name: "alerts_total",
+			Help: "Signals written by rule and by what they did to their alert: raised, continued or withdrawn (a redo counts again)."},
+			[]string{"rule", "change"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.watermark, m.windows, m.forced, m.finals, m.deadLettered, m.lockHeld, m.passSeconds} {
+	for _, c := range []prometheus.Collector{m.watermark, m.windows, m.forced, m.finals, m.deadLettered, m.lockHeld, m.passSeconds, m.alerts} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("finalize: registering metrics: %w", err)
 		}

@@ -12,6 +12,7 @@ type Type string
 const (
 	Keyword Type = "keyword"
 	Long    Type = "long"
+	Double  Type = "double"
 	IP      Type = "ip"
 	Date    Type = "date" // RFC 3339 strings in UTC
 	Boolean Type = "boolean"
@@ -57,7 +58,7 @@ type Family struct {
 
 // Families returns every document family, in the order the templates install them.
 func Families() []Family {
-	return []Family{Flows(), Conns(), DeadLetters()}
+	return []Family{Flows(), Conns(), DeadLetters(), Alerts()}
 }
 
 // Lookup returns the row of the field at path: the row of that name, or else the Any row with the longest prefix

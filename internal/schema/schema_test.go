@@ -16,7 +16,7 @@ var update = flag.Bool("update", false, "rewrite the README's field tables from 
 
 // TestFamilies holds every family to what the templates and the README need of it.
 func TestFamilies(t *testing.T) {
-	types := []Type{Keyword, Long, IP, Date, Boolean, Binary, Text}
+	types := []Type{Keyword, Long, Double, IP, Date, Boolean, Binary, Text}
 	names := map[string]bool{}
 	for _, f := range Families() {
 		t.Run(f.Name, func(t *testing.T) {

@@ -19,6 +19,9 @@ func (ix Indices) ConnsPartial(t time.Time) string { return ix.daily("-conns-par
 // Conns returns the final rollup index for a window that starts at t.
 func (ix Indices) Conns(t time.Time) string { return ix.daily("-conns-", t) }
 
+// Alerts returns the alerts index for a window that starts at t: <prefix>-alerts-YYYY.MM.DD.
+func (ix Indices) Alerts(t time.Time) string { return ix.daily("-alerts-", t) }
+
 // DeadLetter returns the dead-letter index: one index, not daily, because dead letters are few and read by hand.
 func (ix Indices) DeadLetter() string { return ix.prefix() + "-deadletter" }
 

@@ -100,17 +100,38 @@ func (c *Client) Config() Config {
 // *DeliveryError). If ctx ends first, the error wraps ctx.Err() and is no DeliveryError. An answer that arrives is
 // final even when ctx ends right after.
 func (c *Client) Deliver(ctx context.Context, ch *Chunk) error {
-	target, body, key, err := c.Request(ch)
+	_, body, key, err := c.Request(ch)
 	if err != nil {
 		return err
 	}
-	header := c.header(ch, key, body)
+	part := strconv.Itoa(ch.Index)
+	if ch.Last {
+		part += "; last"
+	}
+	return c.Send(ctx, &Message{WindowStart: ch.WindowStart, Revision: ch.Revision, Key: key, Body: body,
+		Header: http.Header{"X-Kinflow-Chunk": {part}}})
+}
+
+// A Message is one POST of any kind: a chunk of connection sets (Deliver makes it), or a window's alerts.
+type Message struct {
+	WindowStart int64 // replaces {bucket_time} in the URL; sent as X-Kinflow-Window-Start
+	Revision    int64 // sent as X-Kinflow-Revision
+	Key         string
+	Body        []byte      // JSON
+	Header      http.Header // sent besides the common ones
+}
+
+// Send POSTs m, signed and retried as Deliver does a chunk, with the same outcomes.
+func (c *Client) Send(ctx context.Context, m *Message) error {
+	target := strings.ReplaceAll(c.cfg.URL, BucketTime, strconv.FormatInt(m.WindowStart, 10))
+	body, key := m.Body, m.Key
+	header := c.header(m)
 	shown := redactURL(target)
 	var last attemptResult
 	attempts := 0
-	err = retry.Do(ctx, c.policy, func(ctx context.Context) error {
+	err := retry.Do(ctx, c.policy, func(ctx context.Context) error {
 		attempts++
-		// The Standard Webhooks timestamp is the attempt's, not the chunk's: a receiver refusing old timestamps
+		// The Standard Webhooks timestamp is the attempt's, not the message's: a receiver refusing old timestamps
 		// (replays) must still accept a retry sent minutes after the first attempt.
 		h := header.Clone()
 		setStandard(h, c.stdKey, key, c.now().Unix(), body)
@@ -157,22 +178,20 @@ func (c *Client) cancelled(ctx context.Context, key, shown string, last error) e
 	return fmt.Errorf("webhook: delivering %s to %s: %w", key, shown, cause)
 }
 
-// header is what every attempt of a chunk sends alike; Deliver adds each attempt's Standard Webhooks headers.
-func (c *Client) header(ch *Chunk, key string, body []byte) http.Header {
-	h := make(http.Header, 8)
+// header is what every attempt of a message sends alike; Send adds each attempt's Standard Webhooks headers.
+func (c *Client) header(m *Message) http.Header {
+	h := make(http.Header, 8+len(m.Header))
+	for k, v := range m.Header {
+		h[k] = slices.Clone(v)
+	}
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", "kinflow")
-	h.Set("Idempotency-Key", key)
-	h.Set("X-Kinflow-Window-Start", strconv.FormatInt(ch.WindowStart, 10))
-	h.Set("X-Kinflow-Revision", strconv.FormatInt(ch.Revision, 10))
-	part := strconv.Itoa(ch.Index)
-	if ch.Last {
-		part += "; last"
-	}
-	h.Set("X-Kinflow-Chunk", part)
+	h.Set("Idempotency-Key", m.Key)
+	h.Set("X-Kinflow-Window-Start", strconv.FormatInt(m.WindowStart, 10))
+	h.Set("X-Kinflow-Revision", strconv.FormatInt(m.Revision, 10))
 	if len(c.cfg.Secret) > 0 {
 		mac := hmac.New(sha256.New, c.cfg.Secret)
-		mac.Write(body)
+		mac.Write(m.Body)
 		h.Set("X-Kinflow-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	}
 	return h

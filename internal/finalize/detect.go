@@ -1,0 +1,464 @@
+package finalize
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/alerts"
+	"github.com/kinflow/kinflow/internal/detect"
+	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/webhook"
+)
+
+// DetectConfig shapes the detections the finalizer runs on each window it finalizes.
+type DetectConfig struct {
+	// Enabled runs the rules; off, windows are finalized without alerts.
+	Enabled bool
+	Rules   detect.Config
+	// BaselineWindows is how many windows before a window its IPs' baselines cover (36: six hours of 10-minute
+	// windows). Baselines are read from the final connection sets, so the conns retention must keep that long.
+	BaselineWindows int
+	// EpisodeGap: a rule firing again on an IP within EpisodeGap windows after its last signal continues that alert
+	// instead of raising a new one (1: only the next window; 3: a slow scan may pause two windows).
+	EpisodeGap int
+}
+
+// DefaultDetectConfig: detections on, detect's default rules, six hours of baseline, alerts that survive a pause
+// of two windows.
+func DefaultDetectConfig() DetectConfig {
+	return DetectConfig{Enabled: true, Rules: detect.DefaultConfig(), BaselineWindows: 36, EpisodeGap: 3}
+}
+
+func (c DetectConfig) validate(bad func(string, ...any)) []error {
+	if !c.Enabled {
+		return nil
+	}
+	var errs []error
+	if err := c.Rules.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.BaselineWindows < c.Rules.MinBaselineWindows || c.BaselineWindows > 10_000 {
+		bad("Detect.BaselineWindows %d: want %d (the rules' MinBaselineWindows) to 10000", c.BaselineWindows, c.Rules.MinBaselineWindows)
+	}
+	if c.EpisodeGap < 1 || c.EpisodeGap > 1000 {
+		bad("Detect.EpisodeGap %d: want 1 to 1000", c.EpisodeGap)
+	}
+	return errs
+}
+
+// ipBatch bounds the IPs of one terms query.
+const ipBatch = 1000
+
+// detection collects one window revision's candidate sets while the window's finals are made, then evaluates the
+// rules and reconciles the window's signals and their alerts with what is stored.
+type detection struct {
+	f      *Finalizer
+	d      *detect.Detector
+	window detect.Window
+	rev    int64
+	// kept are the sets some rule could fire on, with samples of their own (the finals they came from are gone
+	// by the time the rules run). About 0.7 KiB each; a window has a few.
+	kept []detect.Set
+}
+
+func (f *Finalizer) newDetection(start, end, rev int64) *detection {
+	if f.detector == nil {
+		return nil
+	}
+	return &detection{f: f, d: f.detector, window: detect.Window{Start: start, End: end}, rev: rev}
+}
+
+// add looks at one final of the window.
+func (dt *detection) add(fin *aggregate.Final) {
+	s := detect.SetOf(&fin.ConnSet, dt.f.cfg.Detect.Rules.SampleSize)
+	if !dt.d.Candidate(&s) {
+		return
+	}
+	s.PeerSample, s.PortSample = slices.Clone(s.PeerSample), slices.Clone(s.PortSample)
+	dt.kept = append(dt.kept, s)
+}
+
+// finish evaluates the rules over the kept sets and writes the window's signals and their alerts; it reports what
+// the window's revision changed. Every write has a deterministic id and content, so a redo after a crash at any
+// point writes the same documents and the webhook the same key and body.
+func (dt *detection) finish(ctx context.Context) ([]alerts.Signal, error) {
+	f := dt.f
+	if err := f.refresh(ctx, f.alertsPattern()); err != nil {
+		return nil, err
+	}
+	baselines, err := dt.baselines(ctx)
+	if err != nil {
+		return nil, err
+	}
+	raised := dt.d.Evaluate(dt.window, dt.kept, baselines)
+	stored, err := dt.storedSignals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	episodes, err := dt.episodes(ctx, raised, stored)
+	if err != nil {
+		return nil, err
+	}
+	// The window's signals: what fires now, and what an earlier revision raised that no longer fires.
+	var signals []alerts.Signal
+	firing := make(map[string]bool, len(raised))
+	for _, a := range raised {
+		ep := episodes[a.ID()]
+		signals = append(signals, alerts.Signal{Alert: a, Status: alerts.Active, Revision: dt.rev, Episode: ep.id, EpisodeStart: ep.start})
+		firing[a.ID()] = true
+	}
+	for _, s := range stored {
+		switch {
+		case firing[s.ID()]:
+		case s.Status == alerts.Active:
+			s.Status, s.Revision = alerts.Withdrawn, dt.rev
+			signals = append(signals, s)
+		case s.Revision == dt.rev:
+			// Withdrawn by this revision before a crash: the redo reports it again.
+			signals = append(signals, s)
+		}
+	}
+	if len(signals) == 0 {
+		return nil, nil
+	}
+	if err := dt.write(ctx, signals); err != nil {
+		return nil, err
+	}
+	return signals, nil
+}
+
+// write stores the signals, then the alerts they belong to, summarised anew from all their signals.
+func (dt *detection) write(ctx context.Context, signals []alerts.Signal) error {
+	f := dt.f
+	docs := make([]sink.Doc, 0, len(signals))
+	index := f.indices.Alerts(time.Unix(dt.window.Start, 0))
+	affected := map[string]int64{}
+	for i := range signals {
+		src, err := alerts.SignalJSON(&signals[i])
+		if err != nil {
+			return err
+		}
+		docs = append(docs, sink.Doc{Index: index, ID: signals[i].ID(), Op: sink.OpIndex, Source: src})
+		affected[signals[i].Episode] = signals[i].EpisodeStart
+	}
+	if err := f.parts.Sink.Write(ctx, docs); err != nil {
+		return fmt.Errorf("writing %d signals: %w", len(docs), err)
+	}
+	if err := f.refresh(ctx, f.alertsPattern()); err != nil {
+		return err
+	}
+	docs = docs[:0]
+	for _, id := range sortedKeys(affected) {
+		var of []alerts.Signal
+		err := f.searchAll(ctx, f.alertsPattern(), map[string]any{"bool": map[string]any{"filter": []any{
+			term("event.kind", alerts.KindSignal), term("alert.episode", id)}}},
+			[]any{map[string]any{"window.start": "asc"}}, func(src json.RawMessage) error {
+				s, err := alerts.DecodeSignal(src)
+				of = append(of, s)
+				return err
+			})
+		if err != nil {
+			return err
+		}
+		ep, err := alerts.Summarize(of)
+		if err != nil {
+			return fmt.Errorf("alert %s: %w", id, err)
+		}
+		src, err := alerts.EpisodeJSON(&ep)
+		if err != nil {
+			return err
+		}
+		docs = append(docs, sink.Doc{Index: f.indices.Alerts(time.Unix(affected[id], 0)), ID: id, Op: sink.OpIndex, Source: src})
+	}
+	if err := f.parts.Sink.Write(ctx, docs); err != nil {
+		return fmt.Errorf("writing %d alerts: %w", len(docs), err)
+	}
+	return nil
+}
+
+// storedSignals reads the signals an earlier revision (or a crashed pass) wrote for the window.
+func (dt *detection) storedSignals(ctx context.Context) ([]alerts.Signal, error) {
+	var out []alerts.Signal
+	err := dt.f.searchAll(ctx, dt.f.alertsPattern(), map[string]any{"bool": map[string]any{"filter": []any{
+		term("event.kind", alerts.KindSignal), dateRange("window.start", dt.window.Start, dt.window.Start)}}},
+		[]any{map[string]any{"source.ip": "asc"}, map[string]any{"rule.name": "asc"}}, func(src json.RawMessage) error {
+			s, err := alerts.DecodeSignal(src)
+			out = append(out, s)
+			return err
+		})
+	return out, err
+}
+
+type episodeRef struct {
+	id    string
+	start int64
+}
+
+// episodes finds the alert each raised signal belongs to: its own earlier version's (a redo or a correction), else
+// the latest active signal of its rule and IP within EpisodeGap windows before, else a new one begun here.
+func (dt *detection) episodes(ctx context.Context, raised []detect.Alert, stored []alerts.Signal) (map[string]episodeRef, error) {
+	f := dt.f
+	out := make(map[string]episodeRef, len(raised))
+	byID := make(map[string]alerts.Signal, len(stored))
+	for _, s := range stored {
+		byID[s.ID()] = s
+	}
+	type ruleIP struct {
+		r  detect.Rule
+		ip netip.Addr
+	}
+	var lookup []netip.Addr
+	pending := map[ruleIP]string{}
+	for _, a := range raised {
+		if s, ok := byID[a.ID()]; ok {
+			out[a.ID()] = episodeRef{s.Episode, s.EpisodeStart}
+			continue
+		}
+		pending[ruleIP{a.Rule, a.IP}] = a.ID()
+		out[a.ID()] = episodeRef{detect.EpisodeID(a.Rule, a.IP, dt.window.Start), dt.window.Start}
+		lookup = append(lookup, a.IP)
+	}
+	if len(lookup) == 0 {
+		return out, nil
+	}
+	width := dt.window.End - dt.window.Start
+	from := dt.window.Start - int64(f.cfg.Detect.EpisodeGap)*width
+	slices.SortFunc(lookup, netip.Addr.Compare)
+	lookup = slices.Compact(lookup)
+	latest := map[ruleIP]alerts.Signal{}
+	for chunk := range slices.Chunk(lookup, ipBatch) {
+		err := f.searchAll(ctx, f.alertsPattern(), map[string]any{"bool": map[string]any{"filter": []any{
+			term("event.kind", alerts.KindSignal), term("alert.status", string(alerts.Active)),
+			map[string]any{"terms": map[string]any{"source.ip": ipStrings(chunk)}},
+			dateRange("window.start", from, dt.window.Start-1)}}},
+			[]any{map[string]any{"window.start": "asc"}, map[string]any{"source.ip": "asc"}, map[string]any{"rule.name": "asc"}},
+			func(src json.RawMessage) error {
+				s, err := alerts.DecodeSignal(src)
+				if err != nil {
+					return err
+				}
+				k := ruleIP{s.Rule, s.IP}
+				if _, ok := pending[k]; ok && s.Window.Start >= latest[k].Window.Start {
+					latest[k] = s
+				}
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for k, s := range latest {
+		out[pending[k]] = episodeRef{s.Episode, s.EpisodeStart}
+	}
+	return out, nil
+}
+
+// baselines reads the history of the kept sets that need one from the final connection sets of the previous
+// BaselineWindows windows, leaving out each IP's windows in which it raised a signal: an incident must not become
+// the norm its next window is judged by. Nothing is stored for it beyond the finals themselves.
+func (dt *detection) baselines(ctx context.Context) (map[netip.Addr]detect.Baseline, error) {
+	f := dt.f
+	var need []netip.Addr
+	for i := range dt.kept {
+		if dt.d.NeedsBaseline(&dt.kept[i]) {
+			need = append(need, dt.kept[i].IP)
+		}
+	}
+	if len(need) == 0 {
+		return nil, nil
+	}
+	width := dt.window.End - dt.window.Start
+	from := dt.window.Start - int64(f.cfg.Detect.BaselineWindows)*width
+	if err := f.refresh(ctx, f.indices.Prefix+"-conns-*"); err != nil {
+		return nil, err
+	}
+	// The history begins where the finals do: a deployment an hour old has six windows of history, not 36 windows
+	// of which 30 were silent.
+	first, ok, err := f.firstFinal(ctx, from, dt.window.Start)
+	if err != nil || !ok {
+		return nil, err
+	}
+	from = max(from, first)
+	slices.SortFunc(need, netip.Addr.Compare)
+	need = slices.Compact(need)
+	history := map[netip.Addr]map[int64]detect.Set{}
+	alerted := map[netip.Addr]map[int64]bool{}
+	for chunk := range slices.Chunk(need, ipBatch) {
+		ips := ipStrings(chunk)
+		err := f.searchAll(ctx, f.indices.Prefix+"-conns-*", map[string]any{"bool": map[string]any{"filter": []any{
+			map[string]any{"exists": map[string]any{"field": "revision"}},
+			map[string]any{"terms": map[string]any{"ip": ips}},
+			dateRange("window.start", from, dt.window.Start-1)}}},
+			[]any{map[string]any{"ip": "asc"}, map[string]any{"window.start": "asc"}},
+			func(src json.RawMessage) error {
+				var h struct {
+					IP     netip.Addr `json:"ip"`
+					Window struct {
+						Start time.Time `json:"start"`
+					} `json:"window"`
+					Flows struct {
+						Rejected uint64 `json:"rejected"`
+					} `json:"flows"`
+					Bytes struct {
+						Sent uint64 `json:"sent"`
+					} `json:"bytes"`
+				}
+				if err := json.Unmarshal(src, &h); err != nil {
+					return fmt.Errorf("a final connection set: %w", err)
+				}
+				ip := h.IP.Unmap()
+				if history[ip] == nil {
+					history[ip] = map[int64]detect.Set{}
+				}
+				history[ip][h.Window.Start.Unix()] = detect.Set{IP: ip, Rejected: h.Flows.Rejected, BytesSent: h.Bytes.Sent}
+				return nil
+			}, "ip", "window.start", "flows.rejected", "bytes.sent")
+		if err != nil {
+			return nil, err
+		}
+		err = f.searchAll(ctx, f.alertsPattern(), map[string]any{"bool": map[string]any{"filter": []any{
+			term("event.kind", alerts.KindSignal), term("alert.status", string(alerts.Active)),
+			map[string]any{"terms": map[string]any{"source.ip": ips}},
+			dateRange("window.start", from, dt.window.Start-1)}}},
+			[]any{map[string]any{"source.ip": "asc"}, map[string]any{"window.start": "asc"}, map[string]any{"rule.name": "asc"}},
+			func(src json.RawMessage) error {
+				s, err := alerts.DecodeSignal(src)
+				if err != nil {
+					return err
+				}
+				if alerted[s.IP] == nil {
+					alerted[s.IP] = map[int64]bool{}
+				}
+				alerted[s.IP][s.Window.Start] = true
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[netip.Addr]detect.Baseline, len(need))
+	span := int((dt.window.Start - from) / width)
+	for _, ip := range need {
+		var sets []detect.Set
+		for start, s := range history[ip] {
+			if !alerted[ip][start] {
+				sets = append(sets, s)
+			}
+		}
+		if b := detect.BaselineOf(sets, span-len(alerted[ip])); b.Windows > 0 {
+			out[ip] = b
+		}
+	}
+	return out, nil
+}
+
+// firstFinal is the earliest window in [from, to) that has final connection sets, or false when none has.
+func (f *Finalizer) firstFinal(ctx context.Context, from, to int64) (int64, bool, error) {
+	body, _ := json.Marshal(map[string]any{
+		"size": 0, "track_total_hits": false,
+		"query": map[string]any{"bool": map[string]any{"filter": []any{
+			map[string]any{"exists": map[string]any{"field": "revision"}}, dateRange("window.start", from, to-1)}}},
+		"aggs": map[string]any{"first": map[string]any{"min": map[string]any{"field": "window.start"}}},
+	})
+	var res struct {
+		Aggregations struct {
+			First struct {
+				Value *float64 `json:"value"`
+			} `json:"first"`
+		} `json:"aggregations"`
+	}
+	if err := f.do(ctx, "POST", "/"+f.indices.Prefix+"-conns-*/_search?ignore_unavailable=true&allow_no_indices=true", body, &res); err != nil {
+		return 0, false, err
+	}
+	if res.Aggregations.First.Value == nil {
+		return 0, false, nil
+	}
+	return int64(*res.Aggregations.First.Value) / 1000, true, nil
+}
+
+// sendAlerts posts a window revision's signals to the alerts webhook; a delivery that fails for good is
+// dead-lettered like a chunk of connection sets.
+func (f *Finalizer) sendAlerts(ctx context.Context, w detect.Window, rev int64, signals []alerts.Signal) (bool, error) {
+	body, err := alerts.WebhookBody(w, rev, signals)
+	if err != nil {
+		return false, err
+	}
+	msg := &webhook.Message{WindowStart: w.Start, Revision: rev, Key: alerts.WebhookKey(w.Start, rev), Body: body}
+	return f.send(ctx, f.parts.Alerts, msg)
+}
+
+func (f *Finalizer) alertsPattern() string { return f.indices.Prefix + "-alerts-*" }
+
+// refresh makes what was written to the indices of pattern visible to searches.
+func (f *Finalizer) refresh(ctx context.Context, pattern string) error {
+	return f.do(ctx, "POST", "/"+pattern+"/_refresh?ignore_unavailable=true&allow_no_indices=true", nil, nil)
+}
+
+// searchAll calls fn with the _source of every document of pattern that query matches, in sort order (which must
+// be a unique key of the documents, for search_after), one page at a time. source, when given, limits _source.
+func (f *Finalizer) searchAll(ctx context.Context, pattern string, query map[string]any, sort []any,
+	fn func(json.RawMessage) error, source ...string) error {
+	var after []json.RawMessage
+	for {
+		req := map[string]any{"size": f.cfg.PageSize, "track_total_hits": false, "query": query, "sort": sort}
+		if len(source) > 0 {
+			req["_source"] = source
+		}
+		if after != nil {
+			req["search_after"] = after
+		}
+		body, _ := json.Marshal(req)
+		var res struct {
+			Hits struct {
+				Hits []struct {
+					ID     string            `json:"_id"`
+					Source json.RawMessage   `json:"_source"`
+					Sort   []json.RawMessage `json:"sort"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		if err := f.do(ctx, "POST", "/"+pattern+"/_search?ignore_unavailable=true&allow_no_indices=true", body, &res); err != nil {
+			return err
+		}
+		for _, h := range res.Hits.Hits {
+			if err := fn(h.Source); err != nil {
+				return fmt.Errorf("finalize: %s document %s: %w", pattern, h.ID, err)
+			}
+		}
+		if len(res.Hits.Hits) < f.cfg.PageSize {
+			return nil
+		}
+		after = res.Hits.Hits[len(res.Hits.Hits)-1].Sort
+	}
+}
+
+func term(field, value string) map[string]any {
+	return map[string]any{"term": map[string]any{field: value}}
+}
+
+// dateRange matches a date field from from to to, both included, in Unix seconds.
+func dateRange(field string, from, to int64) map[string]any {
+	return map[string]any{"range": map[string]any{field: map[string]any{"gte": from, "lte": to, "format": "epoch_second"}}}
+}
+
+func ipStrings(ips []netip.Addr) []string {
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = ip.String()
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,60 @@
+package schema
+
+// Alerts returns the family of detections, written by internal/finalize when it finalizes a window: a signal is
+// one rule firing on one IP in one window (event.kind signal); an alert is the episode the signals of consecutive
+// windows make (event.kind alert), the one a person is paged about. Both kinds share the fields; the rows say
+// where they differ.
+func Alerts() Family { return alerts.clone() }
+
+var alerts = Family{
+	Name:    "alerts",
+	Title:   "alerts",
+	Indices: []string{"alerts-*"},
+	Fields: []Field{
+		{Name: "@timestamp", Type: Date, Source: "window.end",
+			Description: "the end of the window a signal is about; of an alert, the end of its last window"},
+		{Name: "event.kind", Type: Keyword, Source: "`signal` (one window) or `alert` (an episode of signals)"},
+		{Name: "event.category", Type: Keyword, Array: true, Source: "`network`, `intrusion_detection`"},
+		{Name: "event.severity", Type: Long, Source: "the score: 21 (below 2), 47 (2 to 4), 73 (4 to 10), 99 (10 and more)",
+			Description: "an alert's is the highest of its signals'"},
+		{Name: "event.reason", Type: Keyword, Source: "the rule's finding in one sentence",
+			Description: "an alert's is its last signal's"},
+		{Name: "rule.name", Type: Keyword, Source: "`horizontal_scan`, `vertical_scan`, `reject_storm` or `unusual_egress`"},
+		{Name: "rule.ruleset", Type: Keyword, Source: "`kinflow`"},
+		{Name: "threat.framework", Type: Keyword, Source: "`MITRE ATT&CK`, when the rule names a technique"},
+		{Name: "threat.technique.id", Type: Keyword, Source: "`T1046` (the scans) or `T1048` (unusual egress); absent for a reject storm"},
+		{Name: "threat.technique.name", Type: Keyword, Source: "the technique's name in ATT&CK"},
+		{Name: "threat.technique.reference", Type: Keyword, Source: "the technique's page on attack.mitre.org"},
+		{Name: "threat.tactic.name", Type: Keyword, Source: "`Discovery` (T1046) or `Exfiltration` (T1048)"},
+		{Name: "source.ip", Type: IP, Source: "the IP of the connection set the rule fired on"},
+		{Name: "related.ip", Type: IP, Array: true, Source: "source.ip and the peer sample"},
+		{Name: "window.start", Type: Date, Source: "the window's start", Description: "an alert's first window"},
+		{Name: "window.end", Type: Date, Source: "the window's end", Description: "an alert's last window"},
+		{Name: "alert.status", Type: Keyword, Source: "`active`, or `withdrawn` when a correction of the window no longer fires the rule",
+			Description: "an alert is withdrawn when all its signals are"},
+		{Name: "alert.episode", Type: Keyword, Source: "the id of the alert the signal belongs to (the alert's own id in an alert)",
+			Description: "a signal continues the alert of its rule and IP when the rule fired within `KINFLOW_DETECT_EPISODE_GAP` windows before"},
+		{Name: "alert.episode_start", Type: Date, Source: "the window in which the episode began", Description: "names the alert's index and id"},
+		{Name: "alert.continued", Type: Boolean, Source: "the signal continues an alert raised in an earlier window; an alert with more than one window"},
+		{Name: "alert.windows", Type: Long, Source: "1 for a signal; the alert's active signals"},
+		{Name: "alert.revision", Type: Long, Source: "the revision of the window the signal was computed from (`revision` of its connection sets)",
+			Description: "an alert's is its last signal's"},
+		{Name: "alert.score", Type: Double, Source: "the measure over its firing level (1 is just at it)", Description: "an alert's is its highest"},
+		{Name: "alert.evidence.peers", Type: Long, Source: "peers_count of the connection set"},
+		{Name: "alert.evidence.peers_estimated", Type: Boolean, Source: "peers_estimated"},
+		{Name: "alert.evidence.ports", Type: Long, Source: "dst_ports_count"},
+		{Name: "alert.evidence.service_ports", Type: Long, Source: "its destination ports below 32768"},
+		{Name: "alert.evidence.flows_sent", Type: Long, Source: "flows.sent"},
+		{Name: "alert.evidence.flows_received", Type: Long, Source: "flows.received"},
+		{Name: "alert.evidence.rejected", Type: Long, Source: "flows.rejected"},
+		{Name: "alert.evidence.bytes_sent", Type: Long, Source: "bytes.sent"},
+		{Name: "alert.evidence.peer_sample", Type: IP, Array: true, Source: "the lowest peers, at most `KINFLOW_DETECT_SAMPLE_SIZE`"},
+		{Name: "alert.evidence.port_sample", Type: Long, Array: true, Source: "the lowest destination ports, at most `KINFLOW_DETECT_SAMPLE_SIZE`"},
+		{Name: "alert.baseline.windows", Type: Long, Source: "the previous windows the baseline covers, without those in which the IP alerted",
+			Description: "reject_storm and unusual_egress with enough history only"},
+		{Name: "alert.baseline.rejected_mean", Type: Double, Source: "mean of flows.rejected over those windows"},
+		{Name: "alert.baseline.rejected_std", Type: Double, Source: "their standard deviation"},
+		{Name: "alert.baseline.bytes_sent_mean", Type: Double, Source: "mean of bytes.sent over those windows"},
+		{Name: "alert.baseline.bytes_sent_std", Type: Double, Source: "their standard deviation"},
+	},
+}
