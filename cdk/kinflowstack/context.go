@@ -86,7 +86,7 @@ func FromContext(ctx Context) (Props, string, error) {
 	}
 	// list accepts a JSON array (cdk.json), or a string holding a JSON array or comma-separated values (-c).
 	list := func(key string, dst *[]string) {
-		switch v := read(key, settings.List).(type) {
+		switch v := read(key, settings.List, settings.CIDRs).(type) {
 		case nil:
 		case []any:
 			out := make([]string, 0, len(v))
@@ -263,6 +263,10 @@ func FromContext(ctx Context) (Props, string, error) {
 
 	str("webhookUrl", &p.Webhook.URL)
 	str("webhookSecretArn", &p.Webhook.SecretARN)
+	str("alertsWebhookUrl", &p.AlertsWebhook.URL)
+	str("alertsWebhookSecretArn", &p.AlertsWebhook.SecretARN)
+	boolean("detections", &p.Detections.Enabled)
+	list("detectAllow", &p.Detections.Allow)
 	str("indexPrefix", &p.Pipeline.IndexPrefix)
 	duration("window", &p.Pipeline.Window)
 	duration("allowedLateness", &p.Pipeline.AllowedLateness)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -18,14 +20,17 @@ import (
 type DestinationProps struct {
 	Sink    SinkConfig
 	Webhook WebhookConfig
-	Retain  bool
+	// AlertsWebhook receives the finalizer's alerts, whose rules Detections switches and allow-lists.
+	AlertsWebhook WebhookConfig
+	Detections    DetectionsConfig
+	Retain        bool
 	// Writers are the runtime roles allowed to write: the consumer task's, or the functions' (one role shared by
 	// both with a new domain, else one each). A new domain needs exactly one (see ErrDomainWriters).
 	Writers []awsiam.IRole
 }
 
 // Destination owns where documents and closed windows go: an existing endpoint, or a new Amazon OpenSearch
-// Service domain, and the webhook. It grants the writers what they need and gives them their environment.
+// Service domain, the webhooks, and the detections that make alerts. It grants the writers what they need and gives them their environment.
 type Destination struct {
 	constructs.Construct
 	// Domain is the new domain, nil for an existing endpoint.
@@ -92,6 +97,15 @@ func NewDestination(scope constructs.Construct, id string, p DestinationProps) (
 		d.Env[EnvWebhookURL] = jsii.String(p.Webhook.URL)
 		d.Env[EnvWebhookSecretARN] = jsii.String(p.Webhook.SecretARN)
 		read("ReadWebhookSecret", p.Webhook.SecretARN)
+	}
+	if p.AlertsWebhook.URL != "" {
+		d.Env[EnvAlertsWebhookURL] = jsii.String(p.AlertsWebhook.URL)
+		d.Env[EnvAlertsWebhookSecretARN] = jsii.String(p.AlertsWebhook.SecretARN)
+		read("ReadAlertsWebhookSecret", p.AlertsWebhook.SecretARN)
+	}
+	d.Env[EnvDetect] = jsii.String(strconv.FormatBool(p.Detections.Enabled))
+	if len(p.Detections.Allow) > 0 {
+		d.Env[EnvDetectAllow] = jsii.String(strings.Join(p.Detections.Allow, ","))
 	}
 	return d, nil
 }

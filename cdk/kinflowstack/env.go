@@ -6,24 +6,28 @@ import "github.com/kinflow/kinflow/internal/settings"
 // named here for the constructs that set them. TestStackPassesSettings holds each to a setting the runtime it is
 // passed to reads.
 const (
-	EnvStreamName       = settings.StreamName          // the stream (consumer)
-	EnvApplicationName  = settings.ApplicationName     // the stack's name (consumer)
-	EnvLeaseTable       = settings.LeaseTable          // the KCL lease table, partition key ShardID (consumer)
-	EnvInitialPosition  = settings.InitialPosition     // TRIM_HORIZON (consumer)
-	EnvStateTable       = settings.StateTable          // shard progress, finalized windows, finalizer lock; partition key ShardID (S)
-	EnvSinkKind         = settings.SinkKind            // sinkKind
-	EnvSinkURL          = settings.SinkURL             // sinkUrl, or the new domain's endpoint
-	EnvSinkSecretARN    = settings.SinkSecretARN       // sinkSecretArn
-	EnvSinkAWSRegion    = settings.SinkAWSRegion       // the region of sinkDomainArn or of the new domain
-	EnvSinkAWSService   = settings.SinkAWSService      // es (Amazon OpenSearch Service domain)
-	EnvSinkSetup        = settings.SinkSetup           // true: install the index templates at start-up
-	EnvWebhookURL       = settings.WebhookURL          // webhookUrl
-	EnvWebhookSecretARN = settings.WebhookSecretARN    // webhookSecretArn
-	EnvIndexPrefix      = settings.IndexPrefix         // indexPrefix
-	EnvWindow           = settings.Window              // window, as a Go duration (10m0s)
-	EnvAllowedLateness  = settings.AllowedLateness     // allowedLateness, as a Go duration (15m0s)
-	EnvFlowFormats      = settings.FlowFormatOverrides // logGroupFormats and the stack's flow logs: group=field names;...
-	EnvLambdaHandler    = settings.LambdaHandler       // batch | finalizer (lambda)
+	EnvStreamName             = settings.StreamName             // the stream (consumer)
+	EnvApplicationName        = settings.ApplicationName        // the stack's name (consumer)
+	EnvLeaseTable             = settings.LeaseTable             // the KCL lease table, partition key ShardID (consumer)
+	EnvInitialPosition        = settings.InitialPosition        // TRIM_HORIZON (consumer)
+	EnvStateTable             = settings.StateTable             // shard progress, finalized windows, finalizer lock; partition key ShardID (S)
+	EnvSinkKind               = settings.SinkKind               // sinkKind
+	EnvSinkURL                = settings.SinkURL                // sinkUrl, or the new domain's endpoint
+	EnvSinkSecretARN          = settings.SinkSecretARN          // sinkSecretArn
+	EnvSinkAWSRegion          = settings.SinkAWSRegion          // the region of sinkDomainArn or of the new domain
+	EnvSinkAWSService         = settings.SinkAWSService         // es (Amazon OpenSearch Service domain)
+	EnvSinkSetup              = settings.SinkSetup              // true: install the index templates at start-up
+	EnvWebhookURL             = settings.WebhookURL             // webhookUrl
+	EnvWebhookSecretARN       = settings.WebhookSecretARN       // webhookSecretArn
+	EnvIndexPrefix            = settings.IndexPrefix            // indexPrefix
+	EnvAlertsWebhookURL       = settings.AlertsWebhookURL       // alertsWebhookUrl
+	EnvAlertsWebhookSecretARN = settings.AlertsWebhookSecretARN // alertsWebhookSecretArn
+	EnvDetect                 = settings.Detect                 // detections: true or false
+	EnvDetectAllow            = settings.DetectAllow            // detectAllow, comma-separated
+	EnvWindow                 = settings.Window                 // window, as a Go duration (10m0s)
+	EnvAllowedLateness        = settings.AllowedLateness        // allowedLateness, as a Go duration (15m0s)
+	EnvFlowFormats            = settings.FlowFormatOverrides    // logGroupFormats and the stack's flow logs: group=field names;...
+	EnvLambdaHandler          = settings.LambdaHandler          // batch | finalizer (lambda)
 )
 
 // MetricsNamespace is the CloudWatch namespace of kinflow's own metrics (the Lambda runtime writes EMF there too);

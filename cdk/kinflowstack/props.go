@@ -163,6 +163,13 @@ type WebhookConfig struct {
 	SecretARN string
 }
 
+// DetectionsConfig is passed through to the finalizer: whether it runs the detection rules, and the IPs and CIDRs
+// no rule alerts on (the other thresholds are the runtimes' defaults, or their environment).
+type DetectionsConfig struct {
+	Enabled bool
+	Allow   []string
+}
+
 // PipelineConfig is passed through to the runtimes.
 type PipelineConfig struct {
 	IndexPrefix     string
@@ -189,8 +196,11 @@ type Props struct {
 	Consumer   ConsumerConfig
 	Sink       SinkConfig
 	Webhook    WebhookConfig
-	Pipeline   PipelineConfig
-	Alarms     AlarmsConfig
+	// AlertsWebhook receives each finalized window's alerts; SecretARN holds its HMAC-SHA256 key.
+	AlertsWebhook WebhookConfig
+	Detections    DetectionsConfig
+	Pipeline      PipelineConfig
+	Alarms        AlarmsConfig
 	// RetainData keeps the OpenSearch domain and the flow-log group on `cdk destroy`; everything else is deleted.
 	RetainData bool
 }
@@ -199,7 +209,8 @@ type Props struct {
 // Validate reports what must still be set.
 func DefaultProps() Props {
 	return Props{
-		Mode: ModeLambda,
+		Mode:       ModeLambda,
+		Detections: DetectionsConfig{Enabled: true},
 		Stream: StreamConfig{
 			Mode:           StreamOnDemand,
 			ShardCount:     1,
@@ -357,15 +368,23 @@ func (p *Props) Validate() error {
 	}
 	p.validateSink(bad)
 
-	if p.Webhook.URL != "" {
-		if err := checkURL(p.Webhook.URL); err != nil {
-			bad("webhookUrl: %w", err)
+	for _, w := range []struct {
+		key string
+		cfg WebhookConfig
+	}{{"webhook", p.Webhook}, {"alertsWebhook", p.AlertsWebhook}} {
+		if w.cfg.URL != "" {
+			if err := checkURL(w.cfg.URL); err != nil {
+				bad("%sUrl: %w", w.key, err)
+			}
+			if !secretARNRE.MatchString(w.cfg.SecretARN) {
+				bad("%sSecretArn %q: want the ARN of a Secrets Manager secret (the webhook is always signed)", w.key, w.cfg.SecretARN)
+			}
+		} else if w.cfg.SecretARN != "" {
+			bad("%sSecretArn is set without %sUrl", w.key, w.key)
 		}
-		if !secretARNRE.MatchString(p.Webhook.SecretARN) {
-			bad("webhookSecretArn %q: want the ARN of a Secrets Manager secret (the webhook is always signed)", p.Webhook.SecretARN)
-		}
-	} else if p.Webhook.SecretARN != "" {
-		bad("webhookSecretArn is set without webhookUrl")
+	}
+	if err := checkSetting(settings.DetectAllow, strings.Join(p.Detections.Allow, ",")); err != nil {
+		bad("detectAllow: %w", err)
 	}
 
 	// What the stack passes on, the runtimes' rows check, so a deployment accepts what the runtimes do; a window

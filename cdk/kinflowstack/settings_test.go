@@ -134,6 +134,8 @@ func TestStackPassesSettings(t *testing.T) {
 		"sinkKind": "opensearch", "sinkUrl": "https://search.example.com:9243", "sinkSecretArn": testSecret,
 		"webhookUrl": "https://hooks.example.com/kinflow/{bucket_time}", "webhookSecretArn": testWebhookSecret,
 		"indexPrefix": "flows", "window": "5m", "allowedLateness": "30m",
+		"alertsWebhookUrl": "https://alerts.example.com/kinflow", "alertsWebhookSecretArn": testWebhookSecret,
+		"detections": "false", "detectAllow": "10.0.0.5,192.0.2.0/24",
 	}
 	var mapped []string
 	for key, s := range settings.ByContext() {

@@ -110,7 +110,8 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 
 	var err error
 	k.Destination, err = NewDestination(st, "Destination", DestinationProps{
-		Sink: props.Sink, Webhook: props.Webhook, Retain: props.RetainData, Writers: writers,
+		Sink: props.Sink, Webhook: props.Webhook, AlertsWebhook: props.AlertsWebhook, Detections: props.Detections,
+		Retain: props.RetainData, Writers: writers,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kinflow stack %s: %w", id, err)

@@ -41,17 +41,26 @@ func DynamoDB(c config.Config, awsCfg aws.Config) *dynamodb.Client {
 // stream (consumer mode), the KCL lease table and the stream's shards as the inventory of shards that must report.
 func Finalizer(ctx context.Context, p *Parts, store *state.Store, reg prometheus.Registerer, log *slog.Logger) (*finalize.Finalizer, error) {
 	c := p.Config
-	var wh *webhook.Client
+	var wh, alerts *webhook.Client
 	if c.Webhook.URL != "" {
-		if err := loadWebhookSecret(ctx, &c, p.AWS); err != nil {
+		if err := loadWebhookSecret(ctx, c, p.AWS, "webhook", &c.Webhook); err != nil {
 			return nil, err
 		}
 		var err error
-		if wh, err = webhook.New(c.WebhookClientConfig(), webhook.Options{Registerer: reg, Logger: log}); err != nil {
+		if wh, err = webhook.New(c.WebhookClientConfig(), webhook.Options{Registerer: webhookRegisterer(reg, "connection_sets"), Logger: log}); err != nil {
 			return nil, err
 		}
 	}
-	parts := finalize.Parts{Search: p.Client, Sink: p.Sink, State: store, Webhook: wh}
+	if c.AlertsWebhook.URL != "" {
+		if err := loadWebhookSecret(ctx, c, p.AWS, "alerts webhook", &c.AlertsWebhook); err != nil {
+			return nil, err
+		}
+		var err error
+		if alerts, err = webhook.New(c.AlertsWebhookClientConfig(), webhook.Options{Registerer: webhookRegisterer(reg, "alerts"), Logger: log}); err != nil {
+			return nil, err
+		}
+	}
+	parts := finalize.Parts{Search: p.Client, Sink: p.Sink, State: store, Webhook: wh, Alerts: alerts}
 	if p.Templates.Retention.DeadLetters > 0 {
 		parts.Prune = func(ctx context.Context) (int, error) { return sink.PruneDeadLetters(ctx, p.Client, p.Templates) }
 	}
@@ -66,12 +75,22 @@ func Finalizer(ctx context.Context, p *Parts, store *state.Store, reg prometheus
 	return finalize.New(c.FinalizerConfig(), parts, finalize.Options{Registerer: reg, Logger: log})
 }
 
-// loadWebhookSecret reads the HMAC key: the secret string itself, or a JSON object's "secret" field.
-func loadWebhookSecret(ctx context.Context, c *config.Config, awsCfg aws.Config) error {
-	if c.Webhook.SecretARN == "" {
+// webhookRegisterer labels a webhook client's metrics with the webhook it posts to, so that both clients register
+// the same metrics side by side.
+func webhookRegisterer(reg prometheus.Registerer, name string) prometheus.Registerer {
+	if reg == nil {
 		return nil
 	}
-	v, err := readSecret(ctx, *c, awsCfg, "webhook", c.Webhook.SecretARN)
+	return prometheus.WrapRegistererWith(prometheus.Labels{"webhook": name}, reg)
+}
+
+// loadWebhookSecret reads a webhook's HMAC key when its secret ARN is set: the secret string itself, or a JSON
+// object's "secret" field. what names the webhook in errors.
+func loadWebhookSecret(ctx context.Context, c config.Config, awsCfg aws.Config, what string, w *config.WebhookConfig) error {
+	if w.SecretARN == "" {
+		return nil
+	}
+	v, err := readSecret(ctx, c, awsCfg, what, w.SecretARN)
 	if err != nil {
 		return err
 	}
@@ -81,13 +100,13 @@ func loadWebhookSecret(ctx context.Context, c *config.Config, awsCfg aws.Config)
 		}
 		// Never wrap the decoding error: it can quote the secret.
 		if json.Unmarshal([]byte(v), &obj) != nil || obj.Secret == "" {
-			return fmt.Errorf("webhook secret %s: a JSON secret needs a non-empty \"secret\" field", c.Webhook.SecretARN)
+			return fmt.Errorf("%s secret %s: a JSON secret needs a non-empty \"secret\" field", what, w.SecretARN)
 		}
 		v = obj.Secret
 	}
 	if v == "" {
-		return fmt.Errorf("webhook secret %s is empty", c.Webhook.SecretARN)
+		return fmt.Errorf("%s secret %s is empty", what, w.SecretARN)
 	}
-	c.Webhook.Secret = v
+	w.Secret = v
 	return nil
 }

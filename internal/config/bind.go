@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +83,35 @@ func bindings() map[string]binding {
 		settings.WebhookTimeout:        duration(func(c *Config) *time.Duration { return &c.Webhook.Timeout }),
 		settings.WebhookAttempts:       integer(func(c *Config) *int { return &c.Webhook.Attempts }),
 		settings.WebhookChunkIPs:       integer(func(c *Config) *int { return &c.Webhook.ChunkIPs }),
+		settings.AlertsWebhookURL:       text(func(c *Config) *string { return &c.AlertsWebhook.URL }),
+		settings.AlertsWebhookSecret:    text(func(c *Config) *string { return &c.AlertsWebhook.Secret }),
+		settings.AlertsWebhookSecretARN: text(func(c *Config) *string { return &c.AlertsWebhook.SecretARN }),
+		settings.RetentionAlerts:        duration(func(c *Config) *time.Duration { return &c.Sink.Retention.Alerts }),
+		settings.Detect:                 boolean(func(c *Config) *bool { return &c.Finalizer.Detect.Enabled }),
+		settings.DetectAllow:            prefixes(func(c *Config) *[]netip.Prefix { return &c.DetectAllow }),
+		settings.DetectBaselineWindows:  integer(func(c *Config) *int { return &c.Finalizer.Detect.BaselineWindows }),
+		settings.DetectMinBaseline:      integer(func(c *Config) *int { return &c.Finalizer.Detect.Rules.MinBaselineWindows }),
+		settings.DetectEpisodeGap:       integer(func(c *Config) *int { return &c.Finalizer.Detect.EpisodeGap }),
+		settings.DetectSampleSize:       integer(func(c *Config) *int { return &c.Finalizer.Detect.Rules.SampleSize }),
+		settings.DetectHorizontalPeers:  count(func(c *Config) *uint64 { return &c.Finalizer.Detect.Rules.Horizontal.MinPeers }),
+		settings.DetectHorizontalFlows:  count(func(c *Config) *uint64 { return &c.Finalizer.Detect.Rules.Horizontal.MinFlowsSent }),
+		settings.DetectHorizontalReject: percent(func(c *Config) *float64 { return &c.Finalizer.Detect.Rules.Horizontal.RejectedShare }),
+		settings.DetectHorizontalPorts:  count(func(c *Config) *uint64 { return &c.Finalizer.Detect.Rules.Horizontal.FewPorts }),
+		settings.DetectHorizontalAnswer: percent(func(c *Config) *float64 { return &c.Finalizer.Detect.Rules.Horizontal.AnsweredShare }),
+		settings.DetectHorizontalAllow:  prefixes(func(c *Config) *[]netip.Prefix { return &c.Finalizer.Detect.Rules.Horizontal.Allow }),
+		settings.DetectVerticalPorts:    count(func(c *Config) *uint64 { return &c.Finalizer.Detect.Rules.Vertical.MinPorts }),
+		settings.DetectVerticalPeers:    count(func(c *Config) *uint64 { return &c.Finalizer.Detect.Rules.Vertical.MaxPeers }),
+		settings.DetectVerticalAllow:    prefixes(func(c *Config) *[]netip.Prefix { return &c.Finalizer.Detect.Rules.Vertical.Allow }),
+		settings.DetectRejectMin:        count(func(c *Config) *uint64 { return &c.Finalizer.Detect.Rules.RejectStorm.MinRejected }),
+		settings.DetectRejectNewIP:      count(func(c *Config) *uint64 { return &c.Finalizer.Detect.Rules.RejectStorm.NewIPMinRejected }),
+		settings.DetectRejectZ:          whole(func(c *Config) *float64 { return &c.Finalizer.Detect.Rules.RejectStorm.MinZ }),
+		settings.DetectRejectFactor:     whole(func(c *Config) *float64 { return &c.Finalizer.Detect.Rules.RejectStorm.MinFactor }),
+		settings.DetectRejectAllow:      prefixes(func(c *Config) *[]netip.Prefix { return &c.Finalizer.Detect.Rules.RejectStorm.Allow }),
+		settings.DetectEgressMin:        count(func(c *Config) *uint64 { return &c.Finalizer.Detect.Rules.Egress.MinBytes }),
+		settings.DetectEgressNewIP:      count(func(c *Config) *uint64 { return &c.Finalizer.Detect.Rules.Egress.NewIPMinBytes }),
+		settings.DetectEgressZ:          whole(func(c *Config) *float64 { return &c.Finalizer.Detect.Rules.Egress.MinZ }),
+		settings.DetectEgressFactor:     whole(func(c *Config) *float64 { return &c.Finalizer.Detect.Rules.Egress.MinFactor }),
+		settings.DetectEgressAllow:      prefixes(func(c *Config) *[]netip.Prefix { return &c.Finalizer.Detect.Rules.Egress.Allow }),
 		settings.LogLevel:              text(func(c *Config) *string { return &c.LogLevel }),
 		settings.ConsoleAddr:           text(func(c *Config) *string { return &c.Console.Addr }),
 		settings.ConsoleToken:          text(func(c *Config) *string { return &c.Console.Token }),
@@ -126,6 +157,66 @@ func boolean(p func(c *Config) *bool) binding {
 			b, err := strconv.ParseBool(v)
 			*p(c) = b
 			return err
+		}}
+}
+
+// count binds an Int row to a count (the row's range keeps it at 0 or more).
+func count(p func(c *Config) *uint64) binding {
+	return binding{kinds: []settings.Kind{settings.Int},
+		get: func(c *Config) string { return strconv.FormatUint(*p(c), 10) },
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseUint(v, 10, 64)
+			*p(c) = n
+			return err
+		}}
+}
+
+// percent binds an Int row of whole percents to a share from 0 to 1: a user writes 50, the rules read 0.5.
+func percent(p func(c *Config) *float64) binding {
+	return binding{kinds: []settings.Kind{settings.Int},
+		get: func(c *Config) string { return strconv.FormatFloat(math.Round(*p(c)*100), 'f', -1, 64) },
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			*p(c) = float64(n) / 100
+			return err
+		}}
+}
+
+// whole binds an Int row to a float the rules compare with (a z-score, a factor): whole numbers are all a
+// threshold of that kind needs.
+func whole(p func(c *Config) *float64) binding {
+	return binding{kinds: []settings.Kind{settings.Int},
+		get: func(c *Config) string { return strconv.FormatFloat(*p(c), 'f', -1, 64) },
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			*p(c) = float64(n)
+			return err
+		}}
+}
+
+// prefixes binds a CIDRs row (its syntax is checked before set) to a list of prefixes.
+func prefixes(p func(c *Config) *[]netip.Prefix) binding {
+	return binding{kinds: []settings.Kind{settings.CIDRs},
+		get: func(c *Config) string {
+			parts := make([]string, len(*p(c)))
+			for i, x := range *p(c) {
+				parts[i] = x.String()
+				if x.IsSingleIP() {
+					parts[i] = x.Addr().String()
+				}
+			}
+			return strings.Join(parts, ",")
+		},
+		set: func(c *Config, v string) error {
+			*p(c) = nil
+			for _, e := range settings.SplitList(v) {
+				x, err := settings.ParsePrefix(e)
+				if err != nil {
+					return err
+				}
+				*p(c) = append(*p(c), x)
+			}
+			return nil
 		}}
 }
 

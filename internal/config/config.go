@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -58,6 +59,12 @@ type Config struct {
 	// RunFinalizer: the consumer runs the finalizer loop (one worker at a time holds its lock).
 	RunFinalizer bool
 	Webhook      WebhookConfig
+	// AlertsWebhook receives each window revision's alerts; its Format and ChunkIPs are unused, its timeout and
+	// attempts are Webhook's.
+	AlertsWebhook WebhookConfig
+	// DetectAllow is allowed for every rule, besides each rule's own list in Finalizer.Detect.Rules (FinalizerConfig
+	// joins them).
+	DetectAllow []netip.Prefix
 
 	// AWS: region and, for local emulators, endpoints (empty: the AWS default).
 	Region            string

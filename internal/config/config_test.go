@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -152,6 +153,14 @@ func TestRowsCoverParts(t *testing.T) {
 			// Keep the rules between settings out of the way: they are tested on their own.
 			c.Finalizer.MaxDelay = max(c.Finalizer.MaxDelay, c.Pipeline.Aggregate.AllowedLateness)
 			c.Finalizer.Horizon = 1000 * time.Hour
+			d := &c.Finalizer.Detect
+			d.BaselineWindows = max(d.BaselineWindows, d.Rules.MinBaselineWindows)
+			d.Rules.MinBaselineWindows = min(d.BaselineWindows, d.Rules.MinBaselineWindows)
+			if s.Env != settings.RetentionConns {
+				c.Sink.Retention.Conns = 0
+			} else if r := c.Sink.Retention.Conns; r > 0 && r < time.Duration(d.BaselineWindows)*c.Pipeline.Aggregate.Window+24*time.Hour {
+				continue // TestDetectionRules
+			}
 			if s.Env != settings.RetentionPartials {
 				c.Sink.Retention.Partials = 0
 			} else if c.Sink.Retention.Partials > 0 {
@@ -426,5 +435,62 @@ func TestPartialsOutliveTheHorizon(t *testing.T) {
 		if err != nil && !(strings.Contains(err.Error(), settings.RetentionPartials+"=") && strings.Contains(err.Error(), settings.CorrectionHorizon)) {
 			t.Errorf("the error names not both settings: %v", err)
 		}
+	}
+}
+
+// The rules between detection settings: a baseline span the rules can use, and finals kept as long as it reaches
+// back. Each message names the settings.
+func TestDetectionRules(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want []string // settings the error names; none: valid
+	}{
+		{env: map[string]string{}},
+		{env: map[string]string{settings.DetectBaselineWindows: "5"}, want: []string{settings.DetectBaselineWindows + "=5", settings.DetectMinBaseline}},
+		{env: map[string]string{settings.DetectBaselineWindows: "5", settings.Detect: "false"}},
+		{env: map[string]string{settings.DetectBaselineWindows: "12", settings.DetectMinBaseline: "12"}},
+		{env: map[string]string{settings.RetentionConns: "24h"}, want: []string{settings.RetentionConns + "=24h", settings.DetectBaselineWindows, settings.Window}},
+		{env: map[string]string{settings.RetentionConns: "30h"}},
+		{env: map[string]string{settings.RetentionConns: "0s", settings.DetectBaselineWindows: "10000"}},
+		{env: map[string]string{settings.DetectHorizontalReject: "0"}, want: []string{settings.DetectHorizontalReject + "=0", "1 to 100"}},
+		{env: map[string]string{settings.DetectAllow: "10.0.0.5,10.1.0.0/16,nat-gw"}, want: []string{settings.DetectAllow, `"nat-gw"`}},
+	} {
+		names := slices.Collect(maps.Keys(tc.env))
+		c, err := Load(Only(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }, names...))
+		if err == nil {
+			err = c.Validate()
+		}
+		if (err == nil) != (len(tc.want) == 0) {
+			t.Errorf("%v: %v, want an error naming %v", tc.env, err, tc.want)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: %v: does not name %s", tc.env, err, w)
+			}
+		}
+	}
+}
+
+// The allow-lists reach every rule: the shared one joined to each rule's own.
+func TestDetectAllowJoinsEveryRule(t *testing.T) {
+	c, err := Load(Only(func(k string) (string, bool) {
+		return map[string]string{settings.DetectAllow: "10.0.0.5,2001:db8::/32", settings.DetectVerticalAllow: "192.0.2.0/24"}[k], true
+	}, settings.DetectAllow, settings.DetectVerticalAllow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.FinalizerConfig().Detect.Rules
+	shared := []netip.Prefix{netip.MustParsePrefix("10.0.0.5/32"), netip.MustParsePrefix("2001:db8::/32")}
+	for name, got := range map[string][]netip.Prefix{"horizontal": r.Horizontal.Allow, "reject storm": r.RejectStorm.Allow, "egress": r.Egress.Allow} {
+		if !slices.Equal(got, shared) {
+			t.Errorf("%s: %v, want %v", name, got, shared)
+		}
+	}
+	if want := append(slices.Clone(shared), netip.MustParsePrefix("192.0.2.0/24")); !slices.Equal(r.Vertical.Allow, want) {
+		t.Errorf("vertical: %v, want %v", r.Vertical.Allow, want)
+	}
+	if v, _ := c.Setting(settings.DetectAllow); v != "10.0.0.5,2001:db8::/32" {
+		t.Errorf("the setting reads back as %q", v)
 	}
 }

@@ -1,6 +1,9 @@
 package config
 
 import (
+	"net/netip"
+	"slices"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/kinflow/kinflow/internal/finalize"
@@ -48,7 +51,24 @@ func (c Config) FinalizerConfig() finalize.Config {
 	f := c.Finalizer
 	f.Window, f.AllowedLateness = c.Pipeline.Aggregate.Window, c.Pipeline.Aggregate.AllowedLateness
 	f.MaxExactPeers, f.Prefix = c.Pipeline.Aggregate.MaxExactPeers, c.Pipeline.Prefix
+	if len(c.DetectAllow) > 0 {
+		r := &f.Detect.Rules
+		for _, l := range []*[]netip.Prefix{&r.Horizontal.Allow, &r.Vertical.Allow, &r.RejectStorm.Allow, &r.Egress.Allow} {
+			*l = append(slices.Clone(c.DetectAllow), *l...)
+		}
+	}
 	return f
+}
+
+// AlertsWebhookClientConfig returns the alerts webhook client's configuration: its URL and secret, the webhook's
+// timeout and attempts.
+func (c Config) AlertsWebhookClientConfig() webhook.Config {
+	w := webhook.DefaultConfig()
+	w.URL, w.Timeout, w.MaxAttempts = c.AlertsWebhook.URL, c.Webhook.Timeout, c.Webhook.Attempts
+	if c.AlertsWebhook.Secret != "" {
+		w.Secret = []byte(c.AlertsWebhook.Secret)
+	}
+	return w
 }
 
 // WebhookClientConfig returns the webhook client's configuration (the secret as loaded; see Webhook.SecretARN).

@@ -120,6 +120,10 @@ func (c Config) rules(p *problems) {
 		p.rule([]string{settings.WebhookSecret, settings.WebhookSecretARN}, "%s and %s: set one, not both",
 			settings.WebhookSecret, p.name(settings.WebhookSecretARN))
 	}
+	if aw := c.AlertsWebhook; aw.Secret != "" && aw.SecretARN != "" {
+		p.rule([]string{settings.AlertsWebhookSecret, settings.AlertsWebhookSecretARN}, "%s and %s: set one, not both",
+			settings.AlertsWebhookSecret, p.name(settings.AlertsWebhookSecretARN))
+	}
 	f, a := c.Finalizer, c.Pipeline.Aggregate
 	if f.MaxDelay < a.AllowedLateness {
 		p.rule([]string{settings.MaxDelay, settings.AllowedLateness}, "%s: want at least %s (%v)",
@@ -131,6 +135,15 @@ func (c Config) rules(p *problems) {
 	if r := c.Sink.Retention.Partials; r > 0 && r < f.Horizon+24*time.Hour {
 		p.rule([]string{settings.RetentionPartials, settings.CorrectionHorizon}, "%s: want 0 (forever) or at least %s + 24h (%v): the finalizer may still correct windows from partials that old",
 			p.value(settings.RetentionPartials), settings.CorrectionHorizon, f.Horizon+24*time.Hour)
+	}
+	if d := f.Detect; d.Enabled && d.BaselineWindows < d.Rules.MinBaselineWindows {
+		p.rule([]string{settings.DetectBaselineWindows, settings.DetectMinBaseline}, "%s: want at least %s (%d): a baseline shorter than the history it needs is never used",
+			p.value(settings.DetectBaselineWindows), settings.DetectMinBaseline, d.Rules.MinBaselineWindows)
+	}
+	// Baselines are read from the final connection sets: deleted sooner, every IP looks new.
+	if d, r := f.Detect, c.Sink.Retention.Conns; d.Enabled && r > 0 && r < time.Duration(d.BaselineWindows)*a.Window+24*time.Hour {
+		p.rule([]string{settings.RetentionConns, settings.DetectBaselineWindows, settings.Window}, "%s: want 0 (forever) or at least %s × %s + 24h (%v): baselines are read from the final connection sets",
+			p.value(settings.RetentionConns), settings.DetectBaselineWindows, settings.Window, time.Duration(d.BaselineWindows)*a.Window+24*time.Hour)
 	}
 	if f.Horizon < a.Window+f.MaxDelay {
 		p.rule([]string{settings.CorrectionHorizon, settings.Window, settings.MaxDelay}, "%s: want at least %s + %s (%v)",
@@ -157,6 +170,9 @@ func (c Config) partsValidate() []error {
 	add(c.FinalizerConfig().Validate())
 	if c.Webhook.URL != "" {
 		add(c.WebhookClientConfig().Validate())
+	}
+	if c.AlertsWebhook.URL != "" {
+		add(c.AlertsWebhookClientConfig().Validate())
 	}
 	return errs
 }

@@ -3,62 +3,91 @@ package settings
 // The environment variables, for the code that names one (a binding, a rule between settings, the stack's
 // environment). Each is a row of All; nothing else about a setting is said here.
 const (
-	SinkKind              = "KINFLOW_SINK_KIND"
-	SinkURL               = "KINFLOW_SINK_URL"
-	SinkAPIKey            = "KINFLOW_SINK_API_KEY"
-	SinkUsername          = "KINFLOW_SINK_USERNAME"
-	SinkPassword          = "KINFLOW_SINK_PASSWORD"
-	SinkSecretARN         = "KINFLOW_SINK_SECRET_ARN"
-	SinkAWSRegion         = "KINFLOW_SINK_AWS_REGION"
-	SinkAWSService        = "KINFLOW_SINK_AWS_SERVICE"
-	SinkCAFile            = "KINFLOW_SINK_CA_FILE"
-	SinkSetup             = "KINFLOW_SINK_SETUP"
-	IndexPrefix           = "KINFLOW_INDEX_PREFIX"
-	BulkMaxBytes          = "KINFLOW_BULK_MAX_BYTES"
-	BulkMaxDocs           = "KINFLOW_BULK_MAX_DOCS"
-	BulkMaxInFlight       = "KINFLOW_BULK_MAX_IN_FLIGHT"
-	FlowFormat            = "KINFLOW_FLOW_FORMAT"
-	FlowFormatOverrides   = "KINFLOW_FLOW_FORMAT_OVERRIDES"
-	FormatDiscovery       = "KINFLOW_FORMAT_DISCOVERY"
-	Window                = "KINFLOW_WINDOW"
-	AllowedLateness       = "KINFLOW_ALLOWED_LATENESS"
-	MaxExactPeers         = "KINFLOW_MAX_EXACT_PEERS"
-	MaxDecompressedBytes  = "KINFLOW_MAX_DECOMPRESSED_BYTES"
-	AWSRegion             = "AWS_REGION"
-	KinesisEndpoint       = "KINFLOW_KINESIS_ENDPOINT"
-	DynamoDBEndpoint      = "KINFLOW_DYNAMODB_ENDPOINT"
-	EC2Endpoint           = "KINFLOW_EC2_ENDPOINT"
-	SecretsEndpoint       = "KINFLOW_SECRETS_ENDPOINT"
-	StreamName            = "KINFLOW_STREAM_NAME"
-	ApplicationName       = "KINFLOW_APPLICATION_NAME"
-	LeaseTable            = "KINFLOW_LEASE_TABLE"
-	WorkerID              = "KINFLOW_WORKER_ID"
-	InitialPosition       = "KINFLOW_INITIAL_POSITION"
-	MetricsAddr           = "KINFLOW_METRICS_ADDR"
-	ShutdownTimeout       = "KINFLOW_SHUTDOWN_TIMEOUT"
-	LambdaDeadlineReserve = "KINFLOW_LAMBDA_DEADLINE_RESERVE"
-	LambdaHandler         = "KINFLOW_LAMBDA_HANDLER"
-	StateTable            = "KINFLOW_STATE_TABLE"
-	Finalizer             = "KINFLOW_FINALIZER"
-	FinalizerInterval     = "KINFLOW_FINALIZER_INTERVAL"
-	FinalizerLockLease    = "KINFLOW_FINALIZER_LOCK_LEASE"
-	MaxDelay              = "KINFLOW_MAX_DELAY"
-	IdleAfter             = "KINFLOW_IDLE_AFTER"
-	CorrectionHorizon     = "KINFLOW_CORRECTION_HORIZON"
-	RetentionFlows        = "KINFLOW_RETENTION_FLOWS"
-	RetentionPartials     = "KINFLOW_RETENTION_PARTIALS"
-	RetentionConns        = "KINFLOW_RETENTION_CONNS"
-	RetentionDeadLetters  = "KINFLOW_RETENTION_DEADLETTERS"
-	WebhookURL            = "KINFLOW_WEBHOOK_URL"
-	WebhookFormat         = "KINFLOW_WEBHOOK_FORMAT"
-	WebhookSecret         = "KINFLOW_WEBHOOK_SECRET"
-	WebhookSecretARN      = "KINFLOW_WEBHOOK_SECRET_ARN"
-	WebhookTimeout        = "KINFLOW_WEBHOOK_TIMEOUT"
-	WebhookAttempts       = "KINFLOW_WEBHOOK_ATTEMPTS"
-	WebhookChunkIPs       = "KINFLOW_WEBHOOK_CHUNK_IPS"
-	LogLevel              = "KINFLOW_LOG_LEVEL"
-	ConsoleAddr           = "KINFLOW_CONSOLE_ADDR"
-	ConsoleToken          = "KINFLOW_CONSOLE_TOKEN"
+	SinkKind               = "KINFLOW_SINK_KIND"
+	SinkURL                = "KINFLOW_SINK_URL"
+	SinkAPIKey             = "KINFLOW_SINK_API_KEY"
+	SinkUsername           = "KINFLOW_SINK_USERNAME"
+	SinkPassword           = "KINFLOW_SINK_PASSWORD"
+	SinkSecretARN          = "KINFLOW_SINK_SECRET_ARN"
+	SinkAWSRegion          = "KINFLOW_SINK_AWS_REGION"
+	SinkAWSService         = "KINFLOW_SINK_AWS_SERVICE"
+	SinkCAFile             = "KINFLOW_SINK_CA_FILE"
+	SinkSetup              = "KINFLOW_SINK_SETUP"
+	IndexPrefix            = "KINFLOW_INDEX_PREFIX"
+	BulkMaxBytes           = "KINFLOW_BULK_MAX_BYTES"
+	BulkMaxDocs            = "KINFLOW_BULK_MAX_DOCS"
+	BulkMaxInFlight        = "KINFLOW_BULK_MAX_IN_FLIGHT"
+	FlowFormat             = "KINFLOW_FLOW_FORMAT"
+	FlowFormatOverrides    = "KINFLOW_FLOW_FORMAT_OVERRIDES"
+	FormatDiscovery        = "KINFLOW_FORMAT_DISCOVERY"
+	Window                 = "KINFLOW_WINDOW"
+	AllowedLateness        = "KINFLOW_ALLOWED_LATENESS"
+	MaxExactPeers          = "KINFLOW_MAX_EXACT_PEERS"
+	MaxDecompressedBytes   = "KINFLOW_MAX_DECOMPRESSED_BYTES"
+	AWSRegion              = "AWS_REGION"
+	KinesisEndpoint        = "KINFLOW_KINESIS_ENDPOINT"
+	DynamoDBEndpoint       = "KINFLOW_DYNAMODB_ENDPOINT"
+	EC2Endpoint            = "KINFLOW_EC2_ENDPOINT"
+	SecretsEndpoint        = "KINFLOW_SECRETS_ENDPOINT"
+	StreamName             = "KINFLOW_STREAM_NAME"
+	ApplicationName        = "KINFLOW_APPLICATION_NAME"
+	LeaseTable             = "KINFLOW_LEASE_TABLE"
+	WorkerID               = "KINFLOW_WORKER_ID"
+	InitialPosition        = "KINFLOW_INITIAL_POSITION"
+	MetricsAddr            = "KINFLOW_METRICS_ADDR"
+	ShutdownTimeout        = "KINFLOW_SHUTDOWN_TIMEOUT"
+	LambdaDeadlineReserve  = "KINFLOW_LAMBDA_DEADLINE_RESERVE"
+	LambdaHandler          = "KINFLOW_LAMBDA_HANDLER"
+	StateTable             = "KINFLOW_STATE_TABLE"
+	Finalizer              = "KINFLOW_FINALIZER"
+	FinalizerInterval      = "KINFLOW_FINALIZER_INTERVAL"
+	FinalizerLockLease     = "KINFLOW_FINALIZER_LOCK_LEASE"
+	MaxDelay               = "KINFLOW_MAX_DELAY"
+	IdleAfter              = "KINFLOW_IDLE_AFTER"
+	CorrectionHorizon      = "KINFLOW_CORRECTION_HORIZON"
+	RetentionFlows         = "KINFLOW_RETENTION_FLOWS"
+	RetentionPartials      = "KINFLOW_RETENTION_PARTIALS"
+	RetentionConns         = "KINFLOW_RETENTION_CONNS"
+	RetentionDeadLetters   = "KINFLOW_RETENTION_DEADLETTERS"
+	WebhookURL             = "KINFLOW_WEBHOOK_URL"
+	WebhookFormat          = "KINFLOW_WEBHOOK_FORMAT"
+	WebhookSecret          = "KINFLOW_WEBHOOK_SECRET"
+	WebhookSecretARN       = "KINFLOW_WEBHOOK_SECRET_ARN"
+	WebhookTimeout         = "KINFLOW_WEBHOOK_TIMEOUT"
+	WebhookAttempts        = "KINFLOW_WEBHOOK_ATTEMPTS"
+	WebhookChunkIPs        = "KINFLOW_WEBHOOK_CHUNK_IPS"
+	AlertsWebhookURL       = "KINFLOW_ALERTS_WEBHOOK_URL"
+	AlertsWebhookSecret    = "KINFLOW_ALERTS_WEBHOOK_SECRET"
+	AlertsWebhookSecretARN = "KINFLOW_ALERTS_WEBHOOK_SECRET_ARN"
+	RetentionAlerts        = "KINFLOW_RETENTION_ALERTS"
+	Detect                 = "KINFLOW_DETECT"
+	DetectAllow            = "KINFLOW_DETECT_ALLOW"
+	DetectBaselineWindows  = "KINFLOW_DETECT_BASELINE_WINDOWS"
+	DetectMinBaseline      = "KINFLOW_DETECT_MIN_BASELINE_WINDOWS"
+	DetectEpisodeGap       = "KINFLOW_DETECT_EPISODE_GAP"
+	DetectSampleSize       = "KINFLOW_DETECT_SAMPLE_SIZE"
+	DetectHorizontalPeers  = "KINFLOW_DETECT_HORIZONTAL_MIN_PEERS"
+	DetectHorizontalFlows  = "KINFLOW_DETECT_HORIZONTAL_MIN_FLOWS_SENT"
+	DetectHorizontalReject = "KINFLOW_DETECT_HORIZONTAL_REJECTED_PERCENT"
+	DetectHorizontalPorts  = "KINFLOW_DETECT_HORIZONTAL_FEW_PORTS"
+	DetectHorizontalAnswer = "KINFLOW_DETECT_HORIZONTAL_ANSWERED_PERCENT"
+	DetectHorizontalAllow  = "KINFLOW_DETECT_HORIZONTAL_ALLOW"
+	DetectVerticalPorts    = "KINFLOW_DETECT_VERTICAL_MIN_PORTS"
+	DetectVerticalPeers    = "KINFLOW_DETECT_VERTICAL_MAX_PEERS"
+	DetectVerticalAllow    = "KINFLOW_DETECT_VERTICAL_ALLOW"
+	DetectRejectMin        = "KINFLOW_DETECT_REJECT_STORM_MIN_REJECTED"
+	DetectRejectNewIP      = "KINFLOW_DETECT_REJECT_STORM_NEW_IP_MIN_REJECTED"
+	DetectRejectZ          = "KINFLOW_DETECT_REJECT_STORM_MIN_Z"
+	DetectRejectFactor     = "KINFLOW_DETECT_REJECT_STORM_MIN_FACTOR"
+	DetectRejectAllow      = "KINFLOW_DETECT_REJECT_STORM_ALLOW"
+	DetectEgressMin        = "KINFLOW_DETECT_EGRESS_MIN_BYTES"
+	DetectEgressNewIP      = "KINFLOW_DETECT_EGRESS_NEW_IP_MIN_BYTES"
+	DetectEgressZ          = "KINFLOW_DETECT_EGRESS_MIN_Z"
+	DetectEgressFactor     = "KINFLOW_DETECT_EGRESS_MIN_FACTOR"
+	DetectEgressAllow      = "KINFLOW_DETECT_EGRESS_ALLOW"
+	LogLevel               = "KINFLOW_LOG_LEVEL"
+	ConsoleAddr            = "KINFLOW_CONSOLE_ADDR"
+	ConsoleToken           = "KINFLOW_CONSOLE_TOKEN"
 )
 
 // Runtimes that run the pipeline read the same settings; the CDK passes some of them.
@@ -172,6 +201,9 @@ func runtimeSettings() []Setting {
 		{Env: RetentionDeadLetters, Kind: Duration, Default: "2160h", Range: "0s..", Step: "1s", Runtimes: both,
 			Help: "age (by `@timestamp`) of the dead letters the finalizer deletes from the dead-letter index (at most once an hour): 90 days, as the flows they hold lines of; 0: never"},
 
+		{Env: RetentionAlerts, Kind: Duration, Default: "8760h", Range: "0s..", Step: "1s", Runtimes: both,
+			Help: "age at which a daily alerts index is deleted, from its date on Elasticsearch: 365 days, as the connection sets the alerts are evidence from; 0: never"},
+
 		// The webhook.
 		{Env: WebhookURL, Context: "webhookUrl", Kind: URL, Runtimes: mapped,
 			Help: "receiver of closed windows; `{bucket_time}` becomes the window start (Unix seconds); empty: none"},
@@ -185,6 +217,63 @@ func runtimeSettings() []Setting {
 		{Env: WebhookAttempts, Kind: Int, Default: "8", Range: ">0", Runtimes: both,
 			Help: "attempts per webhook chunk before it is dead-lettered"},
 		{Env: WebhookChunkIPs, Kind: Int, Default: "5000", Range: ">0", Runtimes: both, Help: "connection sets per webhook request"},
+
+		// The alerts webhook: each window revision's alerts, signed and retried like the webhook above, with its
+		// timeout and attempts.
+		{Env: AlertsWebhookURL, Context: "alertsWebhookUrl", Kind: URL, Runtimes: mapped,
+			Help: "receiver of each finalized window's alerts (raised, continued, withdrawn); `{bucket_time}` becomes the window start; empty: none (alerts are still written to `<prefix>-alerts-*`)"},
+		{Env: AlertsWebhookSecret, Kind: String, Secret: true, Runtimes: both,
+			Help: "HMAC-SHA256 key signing the alerts webhook's bodies, as `KINFLOW_WEBHOOK_SECRET` does the webhook's"},
+		{Env: AlertsWebhookSecretARN, Context: "alertsWebhookSecretArn", Kind: String, Runtimes: mapped,
+			Help: "Secrets Manager secret holding the alerts webhook's HMAC key (the secret string, or `{\"secret\": \"...\"}`), read at start-up"},
+
+		// Detections (README "Detections"): the rules the finalizer runs on each window it finalizes.
+		{Env: Detect, Context: "detections", Kind: Bool, Default: "true", Runtimes: mapped,
+			Help: "run the detection rules on each finalized window, writing `<prefix>-alerts-*` (and posting to `KINFLOW_ALERTS_WEBHOOK_URL`)"},
+		{Env: DetectAllow, Context: "detectAllow", Kind: CIDRs, Runtimes: mapped,
+			Help: "IPs and CIDRs no rule alerts on (vulnerability scanners, NAT gateways, load balancers, resolvers), comma-separated; added to each rule's own list"},
+		{Env: DetectBaselineWindows, Kind: Int, Default: "36", Range: "1..10000", Runtimes: both,
+			Help: "windows before a window that an IP's baseline covers (36: six hours of 10-minute windows), read from the final connection sets; at least `KINFLOW_DETECT_MIN_BASELINE_WINDOWS`, and `KINFLOW_RETENTION_CONNS` must keep them"},
+		{Env: DetectMinBaseline, Kind: Int, Default: "6", Range: "1..10000", Runtimes: both,
+			Help: "history an IP needs before reject_storm and unusual_egress compare it with its own past; with less, their `NEW_IP` thresholds apply"},
+		{Env: DetectEpisodeGap, Kind: Int, Default: "3", Range: "1..1000", Runtimes: both,
+			Help: "a rule firing on an IP within this many windows of its last signal continues that alert instead of raising a new one"},
+		{Env: DetectSampleSize, Kind: Int, Default: "20", Range: "0..1000", Runtimes: both,
+			Help: "peers and ports an alert carries as evidence (the lowest of each)"},
+		{Env: DetectHorizontalPeers, Kind: Int, Default: "100", Range: "2..", Runtimes: both,
+			Help: "horizontal_scan: distinct peers an IP needs in a window"},
+		{Env: DetectHorizontalFlows, Kind: Int, Default: "100", Range: "1..", Runtimes: both,
+			Help: "horizontal_scan: flows it must have sent"},
+		{Env: DetectHorizontalReject, Kind: Int, Default: "50", Range: "1..100", Runtimes: both,
+			Help: "horizontal_scan fires when at least this percentage of the IP's flows were rejected, or ..."},
+		{Env: DetectHorizontalPorts, Kind: Int, Default: "3", Range: "0..65535", Runtimes: both,
+			Help: "... its flows went to at most this many service ports (below 32768) ..."},
+		{Env: DetectHorizontalAnswer, Kind: Int, Default: "20", Range: "0..100", Runtimes: both,
+			Help: "... and at most this percentage of the flows it sent were answered (flows received over flows sent)"},
+		{Env: DetectHorizontalAllow, Kind: CIDRs, Runtimes: both, Help: "IPs and CIDRs horizontal_scan never alerts on"},
+		{Env: DetectVerticalPorts, Kind: Int, Default: "100", Range: "2..32768", Runtimes: both,
+			Help: "vertical_scan: distinct service ports (below 32768) an IP sent to in a window ..."},
+		{Env: DetectVerticalPeers, Kind: Int, Default: "20", Range: "1..", Runtimes: both,
+			Help: "... on at most this many distinct peers"},
+		{Env: DetectVerticalAllow, Kind: CIDRs, Runtimes: both, Help: "IPs and CIDRs vertical_scan never alerts on"},
+		{Env: DetectRejectMin, Kind: Int, Default: "100", Range: "1..", Runtimes: both,
+			Help: "reject_storm: rejected flows an IP needs in a window, whatever its baseline"},
+		{Env: DetectRejectNewIP, Kind: Int, Default: "500", Range: "1..", Runtimes: both,
+			Help: "reject_storm: rejected flows that fire for an IP with too short a history"},
+		{Env: DetectRejectZ, Kind: Int, Default: "6", Range: "0..1000", Runtimes: both,
+			Help: "reject_storm: standard deviations above the IP's mean (the deviation taken as at least the square root of the mean)"},
+		{Env: DetectRejectFactor, Kind: Int, Default: "3", Range: "1..1000000", Runtimes: both,
+			Help: "reject_storm: times the IP's mean"},
+		{Env: DetectRejectAllow, Kind: CIDRs, Runtimes: both, Help: "IPs and CIDRs reject_storm never alerts on"},
+		{Env: DetectEgressMin, Kind: Int, Default: "1073741824", Range: "1..", Runtimes: both,
+			Help: "unusual_egress: bytes an IP must send in a window, whatever its baseline (1 GiB)"},
+		{Env: DetectEgressNewIP, Kind: Int, Default: "21474836480", Range: "1..", Runtimes: both,
+			Help: "unusual_egress: bytes sent that fire for an IP with too short a history (20 GiB)"},
+		{Env: DetectEgressZ, Kind: Int, Default: "6", Range: "0..1000", Runtimes: both,
+			Help: "unusual_egress: standard deviations above the IP's mean"},
+		{Env: DetectEgressFactor, Kind: Int, Default: "4", Range: "1..1000000", Runtimes: both,
+			Help: "unusual_egress: times the IP's mean"},
+		{Env: DetectEgressAllow, Kind: CIDRs, Runtimes: both, Help: "IPs and CIDRs unusual_egress never alerts on"},
 
 		{Env: LogLevel, Kind: String, Default: "info", Allowed: []string{"debug", "info", "warn", "error"}, Runtimes: both,
 			Help: "what the Lambda functions, `consumer run`, `setup` and `finalize`, and the demo (`go run ./demo`, which defaults to `warn`) log, as JSON lines on stderr"},

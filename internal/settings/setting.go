@@ -3,6 +3,7 @@ package settings
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -25,6 +26,9 @@ const (
 	Map     Kind = "map"
 	URL     Kind = "url"  // one http(s) URL; empty means none
 	URLList Kind = "urls" // one or more http(s) URLs, comma-separated
+	// CIDRs is a list of IPs and CIDRs (10.0.0.5, 10.1.0.0/16, 2001:db8::/32), comma-separated; the CDK also takes a
+	// JSON array.
+	CIDRs Kind = "cidrs"
 )
 
 // Runtime is a set of the programs that read a setting.
@@ -124,6 +128,12 @@ func (s Setting) CheckSyntax(v string) error {
 	case Bool:
 		if _, err := strconv.ParseBool(v); err != nil {
 			return errors.New("want true or false")
+		}
+	case CIDRs:
+		for _, e := range SplitList(v) {
+			if _, err := ParsePrefix(e); err != nil {
+				return fmt.Errorf("%q: want IPs or CIDRs, comma-separated (10.0.0.5,10.1.0.0/16,2001:db8::/32)", e)
+			}
 		}
 	case Map:
 		for _, part := range strings.Split(v, ";") {
@@ -301,6 +311,8 @@ func (s Setting) Sample() string {
 		candidates = []string{"true", "false"}
 	case List:
 		candidates = []string{"sample-a,sample-b"}
+	case CIDRs:
+		candidates = []string{"192.0.2.7,198.51.100.0/24"}
 	case Map:
 		candidates = []string{"/sample=version srcaddr"}
 	case URL:
@@ -317,6 +329,18 @@ func (s Setting) Sample() string {
 		}
 	}
 	return ""
+}
+
+// ParsePrefix reads an IP or a CIDR; an IP is its /32 or /128.
+func ParsePrefix(v string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(v); err == nil {
+		return p, nil
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // SplitList reads a comma-separated list, leaving out empty elements and spaces around them.

@@ -12,7 +12,7 @@ import (
 // and it belongs to the runtimes its names say it does.
 func TestRowsAreWhole(t *testing.T) {
 	envs, contexts, flags := map[string]bool{}, map[string]bool{}, map[string]string{}
-	kinds := []Kind{String, Duration, Int, Bool, List, Map, URL, URLList}
+	kinds := []Kind{String, Duration, Int, Bool, List, Map, URL, URLList, CIDRs}
 	for _, s := range All() {
 		t.Run(s.Name(), func(t *testing.T) {
 			if s.Name() == "" || s.Help == "" || s.Runtimes == 0 || !slices.Contains(kinds, s.Kind) {

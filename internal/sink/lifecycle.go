@@ -38,12 +38,13 @@ type Retention struct {
 	Flows       time.Duration // <prefix>-flows-*
 	Partials    time.Duration // <prefix>-conns-partial-*: only as long as the finalizer may still correct from them
 	Conns       time.Duration // <prefix>-conns-* (finals)
+	Alerts      time.Duration // <prefix>-alerts-*
 	DeadLetters time.Duration // documents of <prefix>-deadletter, by @timestamp (one index: see PruneDeadLetters)
 }
 
-// DefaultRetention: flows and dead letters 90 days, partials 72 hours, finals 365 days.
+// DefaultRetention: flows and dead letters 90 days, partials 72 hours, finals and alerts 365 days.
 func DefaultRetention() Retention {
-	return Retention{Flows: 90 * day, Partials: 72 * time.Hour, Conns: 365 * day, DeadLetters: 90 * day}
+	return Retention{Flows: 90 * day, Partials: 72 * time.Hour, Conns: 365 * day, Alerts: 365 * day, DeadLetters: 90 * day}
 }
 
 // Validate reports every negative age.
@@ -52,7 +53,7 @@ func (r Retention) Validate() error {
 	for _, x := range []struct {
 		name string
 		d    time.Duration
-	}{{"flows", r.Flows}, {"partials", r.Partials}, {"conns", r.Conns}, {"dead letters", r.DeadLetters}} {
+	}{{"flows", r.Flows}, {"partials", r.Partials}, {"conns", r.Conns}, {"alerts", r.Alerts}, {"dead letters", r.DeadLetters}} {
 		if x.d < 0 {
 			errs = append(errs, fmt.Errorf("retention of %s %v: want 0 (forever) or a positive duration", x.name, x.d))
 		}
@@ -70,6 +71,8 @@ func (r Retention) of(name string) (time.Duration, bool) {
 		return r.Partials, true
 	case "conns":
 		return r.Conns, true
+	case "alerts":
+		return r.Alerts, true
 	}
 	return 0, false
 }

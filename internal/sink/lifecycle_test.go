@@ -67,7 +67,7 @@ func TestInstallPoliciesIdempotent(t *testing.T) {
 			c := DefaultTemplateConfig()
 			c.Engine = engine
 			log := slog.New(slog.DiscardHandler)
-			for i, want := range []int{3, 0} {
+			for i, want := range []int{4, 0} {
 				if n, err := InstallPolicies(t.Context(), s, c, log); err != nil || n != want {
 					t.Fatalf("setup %d wrote %d (%v), want %d", i+1, n, err, want)
 				}
