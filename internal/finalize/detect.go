@@ -149,6 +149,9 @@ func (dt *detection) write(ctx context.Context, signals []alerts.Signal) error {
 	if err := f.parts.Sink.Write(ctx, docs); err != nil {
 		return fmt.Errorf("writing %d signals: %w", len(docs), err)
 	}
+	if err := f.reached(stepSignalsWritten, dt.window.Start, 0); err != nil {
+		return err
+	}
 	if err := f.refresh(ctx, f.alertsPattern()); err != nil {
 		return err
 	}

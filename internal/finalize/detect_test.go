@@ -2,6 +2,7 @@ package finalize_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -323,5 +324,177 @@ func TestDetectionsOnCorpus(t *testing.T) {
 	}
 	if !maps.Equal(posts, perWindow) {
 		t.Errorf("alerts posted per window %v, want %v", posts, perWindow)
+	}
+}
+
+// Addresses of the crash and correction test.
+var (
+	sweeper = netip.MustParseAddr("198.51.100.9")  // sweeps 150 hosts on port 22, rejected, in windows 1 and 2
+	prober  = netip.MustParseAddr("198.51.100.20") // probes 150 ports of one host in window 2
+	victim  = netip.MustParseAddr("10.0.4.4")
+)
+
+// scenario returns the flows of windows 0 to 3 from base: ordinary traffic in each, a horizontal scan in windows 1
+// and 2 (one alert over two windows), a vertical scan in window 2.
+func scenario(base int64) [][]aggregate.Flow {
+	out := make([][]aggregate.Flow, 4)
+	for w := range out {
+		start := base + int64(w)*width
+		for i := range 20 {
+			out[w] = append(out[w], aggregate.Flow{Start: start + int64(i), End: start + int64(i) + 5,
+				Src: netip.AddrFrom4([4]byte{10, 0, 1, byte(i + 1)}), Dst: victim, SrcPort: 40000, DstPort: 443, Protocol: 6, Bytes: 1500, Packets: 3})
+		}
+		if w == 1 || w == 2 {
+			for i := range 150 {
+				out[w] = append(out[w], aggregate.Flow{Start: start + 30, End: start + 31, Src: sweeper,
+					Dst: netip.AddrFrom4([4]byte{10, 0, 9, byte(i + 1)}), SrcPort: 50000, DstPort: 22, Protocol: 6, Bytes: 40, Packets: 1, Rejected: true})
+			}
+		}
+		if w == 2 {
+			for p := range 150 {
+				out[w] = append(out[w], aggregate.Flow{Start: start + 60, End: start + 61, Src: prober, Dst: victim,
+					SrcPort: 50001, DstPort: uint16(p + 1), Protocol: 6, Bytes: 44, Packets: 1})
+			}
+		}
+	}
+	return out
+}
+
+// alertDocs reads every document of the alerts index, by kind then a key: signals by rule, IP and window, alerts by
+// rule, IP and first window.
+func (e *env) alertDocs() map[string]string {
+	e.t.Helper()
+	out := map[string]string{}
+	for _, src := range testenv.Sources(e.t, e.esURL, e.prefix+"-alerts-*") {
+		var d episodeDoc
+		if err := json.Unmarshal(src, &d); err != nil {
+			e.t.Fatal(err)
+		}
+		k := fmt.Sprint(d.Event.Kind, " ", d.Rule.Name, " ", d.Source.IP, " ", d.Window.Start.Unix())
+		if _, dup := out[k]; dup {
+			e.t.Errorf("two documents for %s", k)
+		}
+		out[k] = string(src)
+	}
+	return out
+}
+
+// TestDetectionsSurviveCrashesAndCorrections stops the finalizer at each step of a window with alerts (after its
+// signals, after its alerts were posted, before it is recorded done); a new finalizer redoes the window and leaves
+// exactly the documents and posts an uninterrupted run leaves. Then a late partial corrects the window so that one
+// rule no longer fires: its signal and its alert are withdrawn, the other alert continues, under revision 2, posted
+// once more; and a further pass, or the same partials written again, changes nothing.
+func TestDetectionsSurviveCrashesAndCorrections(t *testing.T) {
+	for _, cluster := range []testenv.Service{testenv.Elasticsearch, testenv.OpenSearch} {
+		for _, at := range []finalize.Step{finalize.StepSignals, finalize.StepDelivered} {
+			t.Run(fmt.Sprint(cluster.Name, " ", at), func(t *testing.T) {
+				e := newEnvOn(t, cluster)
+				base := flowStart.Unix()
+				w1, w2 := base+width, base+2*width
+				flows := scenario(base)
+				e.writePartials(flows, 1)
+				hook := e.webhook(webhook.FormatCompat, func(c *webhook.Config) { c.URL = e.receiver.srv.URL + "/alerts/{bucket_time}" })
+				ctx := testenv.Context(t, 2*time.Minute)
+				now := e.closeThrough(base + 3*width)
+				crashes := 0
+				errCrash := fmt.Errorf("crash")
+				crash := func(s finalize.Step, start int64, _ int) error {
+					if s == at && start == w2 && crashes == 0 {
+						crashes++
+						return errCrash
+					}
+					return nil
+				}
+				if _, err := e.finalizerWith(now, finalize.Parts{Alerts: hook}, crash).RunOnce(ctx); !errors.Is(err, errCrash) {
+					t.Fatalf("first pass: %v, want the crash", err)
+				}
+				rep, err := e.finalizerWith(now, finalize.Parts{Alerts: hook}, nil).RunOnce(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				docs := e.alertDocs()
+				horizontal, vertical := detect.HorizontalScan.String(), detect.VerticalScan.String()
+				want := []string{
+					fmt.Sprint("signal ", horizontal, " ", sweeper, " ", w1), fmt.Sprint("signal ", horizontal, " ", sweeper, " ", w2),
+					fmt.Sprint("signal ", vertical, " ", prober, " ", w2),
+					fmt.Sprint("alert ", horizontal, " ", sweeper, " ", w1), fmt.Sprint("alert ", vertical, " ", prober, " ", w2),
+				}
+				if got := slices.Sorted(maps.Keys(docs)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+					t.Fatalf("after the crash at %s and the redo (%+v): documents %v, want %v", at, rep, got, want)
+				}
+				ep := e.storedEpisodes()[detect.EpisodeID(detect.HorizontalScan, sweeper, w1)]
+				if ep.Alert.Windows != 2 || !ep.Alert.Continued || ep.Window.End.Unix() != w2+width || ep.Alert.Status != "active" {
+					t.Errorf("the sweep's alert: %+v, want two windows, continued, active", ep)
+				}
+				// Posts: one key per window with alerts; a key posted twice (before the crash and by the redo) has
+				// the same body.
+				bodies := map[string]string{}
+				for _, p := range e.receiver.all() {
+					if prev, ok := bodies[p.key]; ok && prev != string(p.body) {
+						t.Errorf("%s posted with two bodies:\n%s\n%s", p.key, prev, p.body)
+					}
+					bodies[p.key] = string(p.body)
+				}
+				if got, want := slices.Sorted(maps.Keys(bodies)), []string{alerts.WebhookKey(w1, 1), alerts.WebhookKey(w2, 1)}; !slices.Equal(got, want) {
+					t.Errorf("keys posted %v, want %v", got, want)
+				}
+
+				// The correction: the prober also reached 30 more hosts in window 2, too many peers for a port scan.
+				var late []aggregate.Flow
+				for i := range 30 {
+					late = append(late, aggregate.Flow{Start: w2 + 90, End: w2 + 91, Src: prober,
+						Dst: netip.AddrFrom4([4]byte{10, 0, 7, byte(i + 1)}), SrcPort: 50002, DstPort: 443, Protocol: 6, Bytes: 60, Packets: 1})
+				}
+				e.writePartials([][]aggregate.Flow{late}, 100)
+				rep, err = e.finalizerWith(now, finalize.Parts{Alerts: hook}, nil).RunOnce(ctx)
+				if err != nil || rep.Corrected != 1 {
+					t.Fatalf("correction pass: %+v, %v; want one window corrected", rep, err)
+				}
+				var byKey = map[string]alerts.Signal{}
+				for _, s := range e.storedSignals() {
+					byKey[fmt.Sprint(s.Rule, " ", s.IP, " ", s.Window.Start)] = s
+				}
+				if s := byKey[fmt.Sprint(vertical, " ", prober, " ", w2)]; s.Status != alerts.Withdrawn || s.Revision != 2 {
+					t.Errorf("the probe's signal: %s revision %d, want withdrawn by revision 2", s.Status, s.Revision)
+				}
+				if s := byKey[fmt.Sprint(horizontal, " ", sweeper, " ", w2)]; s.Status != alerts.Active || s.Revision != 2 || !s.Continued() {
+					t.Errorf("the sweep's signal: %s revision %d continued %v, want active, revision 2, continued", s.Status, s.Revision, s.Continued())
+				}
+				eps := e.storedEpisodes()
+				if ep := eps[detect.EpisodeID(detect.VerticalScan, prober, w2)]; ep.Alert.Status != "withdrawn" {
+					t.Errorf("the probe's alert: %+v, want withdrawn", ep)
+				}
+				if ep := eps[detect.EpisodeID(detect.HorizontalScan, sweeper, w1)]; ep.Alert.Status != "active" || ep.Alert.Windows != 2 || ep.Alert.Revision != 2 {
+					t.Errorf("the sweep's alert: %+v, want active over two windows, revision 2", ep)
+				}
+				var r2 struct {
+					Alerts []struct {
+						IP     string `json:"ip"`
+						Change string `json:"change"`
+					}
+				}
+				last := e.receiver.all()[len(e.receiver.all())-1]
+				if err := json.Unmarshal(last.body, &r2); err != nil || last.key != alerts.WebhookKey(w2, 2) {
+					t.Fatalf("last post %s: %s (%v), want the correction of window 2", last.key, last.body, err)
+				}
+				changes := map[string]string{}
+				for _, a := range r2.Alerts {
+					changes[a.IP] = a.Change
+				}
+				if want := map[string]string{sweeper.String(): "continued", prober.String(): "withdrawn"}; !maps.Equal(changes, want) {
+					t.Errorf("the correction posted %v, want %v", changes, want)
+				}
+
+				// Nothing changes any more: another pass, or the same partials written again.
+				before, posts := e.alertDocs(), len(e.receiver.all())
+				e.writePartials(flows, 1)
+				if rep, err := e.finalizerWith(now, finalize.Parts{Alerts: hook}, nil).RunOnce(ctx); err != nil || rep.Finalized+rep.Corrected != 0 {
+					t.Fatalf("a pass over unchanged partials: %+v, %v", rep, err)
+				}
+				if after := e.alertDocs(); !maps.Equal(before, after) || len(e.receiver.all()) != posts {
+					t.Errorf("a pass over unchanged partials changed the alerts or posted")
+				}
+			})
+		}
 	}
 }

@@ -11,6 +11,7 @@ const (
 	StepClaimed       = stepClaimed
 	StepFinalsWritten = stepFinalsWritten
 	StepDelivered     = stepDelivered
+	StepSignals       = stepSignalsWritten
 )
 
 // WithHook returns opts with the hook set: it is called at each step, and an error stops the pass there as a

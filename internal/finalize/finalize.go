@@ -77,6 +77,8 @@ const (
 	stepClaimed       step = "claimed"        // the revision is claimed, nothing written yet
 	stepFinalsWritten step = "finals_written" // a chunk's finals are durable, the chunk not yet posted
 	stepDelivered     step = "delivered"      // every chunk is posted, the window not yet recorded done
+	// stepSignalsWritten: the window's signals are durable, the alerts they belong to not yet summarised.
+	stepSignalsWritten step = "signals_written"
 )
 
 // Options are optional collaborators.
