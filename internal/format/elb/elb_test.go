@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/kinflow/kinflow/internal/format/lbtoken"
-	"github.com/kinflow/kinflow/internal/testing/lbtest"
 	"github.com/kinflow/kinflow/internal/schema"
+	"github.com/kinflow/kinflow/internal/testing/lbtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
