@@ -64,6 +64,8 @@ type detection struct {
 	// kept are the sets some rule could fire on, with samples of their own (the finals they came from are gone
 	// by the time the rules run). About 0.7 KiB each; a window has a few.
 	kept []detect.Set
+	// baselineIPs counts the IPs whose history was read.
+	baselineIPs int
 }
 
 func (f *Finalizer) newDetection(start, end, rev int64) *detection {
@@ -289,6 +291,7 @@ func (dt *detection) baselines(ctx context.Context) (map[netip.Addr]detect.Basel
 	from = max(from, first)
 	slices.SortFunc(need, netip.Addr.Compare)
 	need = slices.Compact(need)
+	dt.baselineIPs = len(need)
 	history := map[netip.Addr]map[int64]detect.Set{}
 	alerted := map[netip.Addr]map[int64]bool{}
 	for chunk := range slices.Chunk(need, ipBatch) {

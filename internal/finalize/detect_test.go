@@ -211,6 +211,7 @@ func TestDetectionsOnCorpus(t *testing.T) {
 	for _, l := range corpus.Labels {
 		want[fmt.Sprint(l.Rule, " ", l.IP, " ", l.Window)] = l
 	}
+	maxCandidates, maxBaselines, sets := 0, 0, 0
 	for i, w := range corpus.Windows {
 		now := e.closeThrough(w.Start)
 		f := e.finalizerWith(now, finalize.Parts{Alerts: hook}, nil)
@@ -221,6 +222,7 @@ func TestDetectionsOnCorpus(t *testing.T) {
 		if rep.Finalized != 1 {
 			t.Fatalf("window %d: the pass finalized %d windows, want 1 (%+v)", i, rep.Finalized, rep)
 		}
+		maxCandidates, maxBaselines, sets = max(maxCandidates, rep.Candidates), max(maxBaselines, rep.Baselines), sets+rep.Finals
 		// Latency: the labels of the window just closed are signals now, not a pass later.
 		got := map[string]bool{}
 		for _, s := range e.storedSignals() {
@@ -235,6 +237,8 @@ func TestDetectionsOnCorpus(t *testing.T) {
 		}
 	}
 
+	t.Logf("%d connection sets in %d windows; at most %d kept for the rules and %d baselines read in one window",
+		sets, len(corpus.Windows), maxCandidates, maxBaselines)
 	signals := e.storedSignals()
 	type score struct{ tp, fp, fn int }
 	scores := map[string]*score{}

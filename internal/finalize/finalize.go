@@ -154,6 +154,8 @@ type Report struct {
 	Superseded   int   // partials left out as superseded by a replay
 	Pruned       int   // dead letters deleted for their age (Parts.Prune)
 	Signals      int   // signals written: rules firing in a window, or withdrawn by its correction
+	Candidates   int   // sets kept in memory for the rules (some rule could fire on them), summed over windows
+	Baselines    int   // of those, the IPs whose history was read for a baseline
 	AlertsPosted int   // windows whose alerts were posted to the alerts webhook
 }
 
@@ -351,6 +353,8 @@ func (f *Finalizer) window(ctx context.Context, w partialWindow, rec state.Windo
 	var signals []alerts.Signal
 	if err == nil && det != nil {
 		signals, err = det.finish(ctx)
+		rep.Candidates += len(det.kept)
+		rep.Baselines += det.baselineIPs
 	}
 	if err == nil && len(signals) > 0 && f.parts.Alerts != nil {
 		var dead bool
