@@ -189,6 +189,13 @@ func loadN(t testing.TB, name string, c sink.Client, n int) *cluster {
 		"partial": map[string]any{"shard_id": "shardId-000000000000", "first_sequence": "1"}})
 	docs = append(docs, sink.Doc{Index: ix.ConnsPartial(ws), ID: "partial-decoy", Op: sink.OpIndex, Source: partial})
 
+	writeDocs(t, c, name, prefix, docs)
+	return cl
+}
+
+// writeDocs writes docs through the sink under prefix and refreshes, so that the next search sees them.
+func writeDocs(t testing.TB, c sink.Client, name, prefix string, docs []sink.Doc) {
+	t.Helper()
 	sc := sink.DefaultConfig()
 	sc.Name, sc.Prefix, sc.FlushDocs = name, prefix, 1000
 	s, err := sink.New(c, sc, sink.Options{Logger: slog.New(slog.DiscardHandler)})
@@ -197,7 +204,7 @@ func loadN(t testing.TB, name string, c sink.Client, n int) *cluster {
 	}
 	ctx := testenv.Context(t, 2*time.Minute)
 	if err := s.Write(ctx, docs); err != nil {
-		t.Fatalf("writing the corpus: %v", err)
+		t.Fatalf("writing %d documents: %v", len(docs), err)
 	}
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -205,7 +212,6 @@ func loadN(t testing.TB, name string, c sink.Client, n int) *cluster {
 	if status, body, err := c.Do(ctx, "POST", "/"+prefix+"-*/_refresh", nil, 1<<20); err != nil || status != 200 {
 		t.Fatalf("refresh: %d %s %v", status, body, err)
 	}
-	return cl
 }
 
 func mapsKeys(m map[string]bool) func(func(string) bool) {
@@ -644,7 +650,7 @@ func TestClusterDownIsAnError(t *testing.T) {
 	for name, c := range map[string]sink.Client{"elasticsearch": esClient(t, "http://"+addr), "opensearch": osClient(t, "http://"+addr)} {
 		t.Run(name, func(t *testing.T) {
 			ts, _ := serve(t, c, "kinflow")
-			for _, path := range []string{"/api/overview", "/api/flows", "/api/conns", "/api/ip?ip=10.0.0.7", "/api/health"} {
+			for _, path := range []string{"/api/overview", "/api/flows", "/api/conns", "/api/ip?ip=10.0.0.7", "/api/health", "/api/alerts", "/api/alert?id=x"} {
 				status, body := get(t, ts.URL+path)
 				var e struct {
 					Status int

@@ -88,7 +88,7 @@ func TestBrowserConsole(t *testing.T) {
 		p.Screenshot("ip")
 
 		// The other pages draw without errors.
-		for _, page := range []struct{ hash, sel string }{{"conns", "#most-peers"}, {"flows", "#flow-table .flow-row"}, {"health", "#health-flows"}} {
+		for _, page := range []struct{ hash, sel string }{{"conns", "#most-peers"}, {"flows", "#flow-table .flow-row"}, {"alerts", "#alerts-empty"}, {"health", "#health-flows"}} {
 			p.Go(ts.URL + "/#/" + page.hash + "?" + scope.Encode())
 			p.WaitVisible(page.sel)
 			if page.hash == "flows" {
@@ -98,6 +98,122 @@ func TestBrowserConsole(t *testing.T) {
 			}
 			p.Screenshot(page.hash)
 		}
+		if errs := p.ConsoleErrors(); len(errs) > 0 {
+			t.Errorf("console errors: %v", errs)
+		}
+	})
+}
+
+// The alerts page in a real browser over the alerts fixture, on both engines: the rows in their order with the
+// ongoing, withdrawn and escaped ones as they should look, the counts, a row's evidence and signals, a baseline, the
+// filters and the query bar.
+func TestBrowserAlerts(t *testing.T) {
+	forEach(t, func(t *testing.T, c *cluster) {
+		fx, _ := loadAlerts(t, c)
+		cfg := DefaultConfig()
+		cfg.Prefix = c.prefix
+		srv, err := New(cfg, c.client, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(srv.Handler())
+		defer ts.Close()
+		p := browser.New(t)
+		p.SetTimeout(30 * time.Second)
+		scope := url.Values{"from": {corpusFrom.Format(time.RFC3339)}, "to": {corpusTo.Format(time.RFC3339)}}
+		rowsAre := func(n int) {
+			t.Helper()
+			p.WaitJS(fmt.Sprintf(`document.querySelectorAll("#alert-table .alert-row").length === %d`, n))
+		}
+
+		p.Go(ts.URL + "/#/alerts?" + scope.Encode())
+		p.WaitVisible("#alert-table .alert-row")
+		rowsAre(6)
+		rows := p.Texts("#alert-table .alert-row")
+		for i, want := range [][]string{
+			{"high", "horizontal_scan", "T1046", "10.0.0.7", "ongoing · 3 windows", "6.50", escapeReason, "active"},
+			{"critical", "unusual_egress", "T1048", "10.0.0.12", "1 window", "12.00"},
+			{"low", "reject_storm", "10.0.1.5", "no active window", "withdrawn"},
+			{"medium", "vertical_scan", "10.0.0.9", "2 windows"},
+			{"medium", "horizontal_scan", "10.0.2.3", "1 window", "2.20"},
+			{"high", "reject_storm", "10.0.3.3", "2026-11-22 23:40:00Z..2026-11-23 00:10:00Z", "3 windows"},
+		} {
+			for _, w := range want {
+				if !strings.Contains(rows[i], w) {
+					t.Errorf("row %d %q: want %q", i, rows[i], w)
+				}
+			}
+		}
+		if strings.Contains(rows[1], "ongoing") {
+			t.Errorf("row 1 %q is not ongoing: its last window is not the latest closed one", rows[1])
+		}
+		var markup int
+		p.Eval(`document.querySelectorAll("#alert-table td.reason *").length`, &markup)
+		if got := p.Text("#alert-table .alert-row td.reason"); got != escapeReason || markup != 0 {
+			t.Errorf("reason %q with %d elements in it, want the text %q and no markup", got, markup, escapeReason)
+		}
+		if got := p.Texts("#alert-table .alert-row.withdrawn"); len(got) != 1 || !strings.Contains(got[0], "10.0.1.5") {
+			t.Errorf("withdrawn rows %q, want C's alone", got)
+		}
+		var decoration string
+		p.Eval(`getComputedStyle(document.querySelector("#alert-table .alert-row.withdrawn td.rule")).textDecorationLine`, &decoration)
+		if decoration != "line-through" {
+			t.Errorf("a withdrawn alert's rule is drawn with text-decoration %q, want line-through", decoration)
+		}
+		if href := p.Attr("#alert-table .alert-row a.ip", "href"); href != "#/ip/10.0.0.7" {
+			t.Errorf("the IP links to %q, want the IP page", href)
+		}
+		for sel, want := range map[string]string{
+			"#alerts-total": "6", "#sev-count-99": "1", "#sev-count-73": "2", "#sev-count-47": "2", "#sev-count-21": "1",
+			`#rule-filter button[data-rule="horizontal_scan"] b`: "2", `#rule-filter button[data-rule="reject_storm"] b`: "2",
+			`#status-filter button[data-status="withdrawn"] b`: "1", `#status-filter button[data-status="active"] b`: "5",
+		} {
+			if got := p.Text(sel); got != want {
+				t.Errorf("%s: %q, want %q", sel, got, want)
+			}
+		}
+
+		// A's evidence (its latest signal's) and its three signals.
+		p.Click("#alert-table .alert-row td.reason")
+		p.WaitVisible("#alert-detail")
+		waitText(p, "#ev-peers", "120")
+		for sel, want := range map[string]string{"#ev-ports": "5", "#ev-service-ports": "4", "#ev-flows-sent": "402", "#ev-rejected": "302",
+			"#ev-peer-sample": "10.0.9.1 10.0.9.2 10.0.9.12", "#ev-port-sample": "22 80 445", "#detail-rule": "horizontal_scan"} {
+			if got := p.Text(sel); got != want {
+				t.Errorf("%s: %q, want %q", sel, got, want)
+			}
+		}
+		if got := p.Text("#ev-baseline"); !strings.HasPrefix(got, "none") {
+			t.Errorf("a horizontal scan's baseline %q, want none", got)
+		}
+		sigs := p.Texts("#signals .signal-row")
+		if len(sigs) != 3 || !strings.Contains(sigs[0], "3.00") || !strings.Contains(sigs[1], "6.50") || !strings.Contains(sigs[2], "5.00") {
+			t.Errorf("signals %q, want A's three windows, oldest first", sigs)
+		}
+		p.Screenshot("alerts")
+
+		// D has a baseline.
+		p.Go(ts.URL + "/#/alerts?" + with(url.Values{"alert": {fx["D"].episode.ID}}, "from", corpusFrom.Format(time.RFC3339)).Encode() + "&to=" + url.QueryEscape(corpusTo.Format(time.RFC3339)))
+		waitText(p, "#bl-rejected-mean", "1.5")
+		if got := p.Text("#bl-windows"); !strings.Contains(got, "30 previous windows") {
+			t.Errorf("baseline windows %q", got)
+		}
+
+		// The status filter, then a query typed into the bar: the filter stays.
+		p.Click(`#status-filter button[data-status="withdrawn"]`)
+		rowsAre(1)
+		if got := p.Text("#alert-table .alert-row"); !strings.Contains(got, "10.0.1.5") {
+			t.Errorf("withdrawn only: %q", got)
+		}
+		p.Click(`#status-filter button[data-status="active"]`)
+		rowsAre(5)
+		p.SetValue("#q", "rule.name:horizontal_scan")
+		p.Press("#q", "Enter")
+		rowsAre(2)
+		if got := p.Text("#status-filter button.on"); !strings.HasPrefix(got, "active") {
+			t.Errorf("after a search the status filter is %q, want active kept", got)
+		}
+		p.Screenshot("alerts-filtered")
 		if errs := p.ConsoleErrors(); len(errs) > 0 {
 			t.Errorf("console errors: %v", errs)
 		}

@@ -1,8 +1,8 @@
 // Package console owns kinflow's security console: a read-only web UI (`consumer console`) over the flow, connection
-// set and dead-letter indices and the state table. The browser talks only to the console's own JSON API (one file
-// per page: overview.go, flows.go, conns.go, ip.go, health.go); the console talks to the cluster with the sink's
-// client, through a guard that lets only searches out (readonly.go), so the cluster's credentials and its write
-// paths never reach the browser. The pages are static files embedded in the binary (assets/), with no build step.
+// set, alert and dead-letter indices and the state table. The browser talks only to the console's own JSON API (one
+// file per page: overview.go, flows.go, conns.go, alerts.go, ip.go, health.go); the console talks to the cluster with
+// the sink's client, through a guard that lets only searches out (readonly.go), so the cluster's credentials and its
+// write paths never reach the browser. The pages are static files embedded in the binary (assets/), with no build step.
 package console
 
 import (
@@ -69,7 +69,7 @@ type StateReader interface {
 
 var _ StateReader = (*state.Store)(nil)
 
-// A Page is one entry of the navigation. Later pages (alerts, load balancers) add a row here and a renderer of the
+// A Page is one entry of the navigation. Later pages (load balancers) add a row here and a renderer of the
 // same id in assets/app.js; the nav is drawn from this list, so the two cannot drift silently (the page shows
 // "no renderer" for a row without one).
 type Page struct {
@@ -83,6 +83,7 @@ func Pages() []Page {
 		{"overview", "Overview"},
 		{"flows", "Flows"},
 		{"conns", "Connection sets"},
+		{"alerts", "Alerts"},
 		{"health", "Pipeline health"},
 	}
 }
@@ -124,6 +125,8 @@ func (s *Server) Handler() http.Handler {
 	s.api(mux, "GET /api/flow", s.handleFlow)
 	s.api(mux, "GET /api/conns", s.handleConns)
 	s.api(mux, "GET /api/ip", s.handleIP)
+	s.api(mux, "GET /api/alerts", s.handleAlerts)
+	s.api(mux, "GET /api/alert", s.handleAlert)
 	s.api(mux, "GET /api/health", s.handleHealth)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Msg: "no such API: " + r.Method + " " + r.URL.Path})
@@ -192,7 +195,7 @@ func (s *Server) api(mux *http.ServeMux, pattern string, h func(ctx context.Cont
 func (s *Server) handleMeta(context.Context, *http.Request) (any, error) {
 	return map[string]any{
 		"prefix": s.cfg.Prefix, "engine": s.cfg.Engine, "pages": Pages(), "state": s.state != nil,
-		"window_seconds": int64(s.cfg.Window / time.Second), "fields": s.fields.names(),
+		"window_seconds": int64(s.cfg.Window / time.Second), "fields": names(s.fields.flows), "alert_fields": names(s.fields.alerts),
 	}, nil
 }
 

@@ -11,17 +11,18 @@ import (
 // fieldMaps are the query language's field tables, one per family, built from the field registry: a field the
 // registry knows is queried by its index type (an ip field takes CIDRs, a long one ranges).
 type fieldMaps struct {
-	flows, conns, deadLetters map[string]string
+	flows, conns, deadLetters, alerts map[string]string
 }
 
 func newFieldMaps() fieldMaps {
-	return fieldMaps{flows: kql.Fields(schema.Flows()), conns: kql.Fields(schema.Conns()), deadLetters: kql.Fields(schema.DeadLetters())}
+	return fieldMaps{flows: kql.Fields(schema.Flows()), conns: kql.Fields(schema.Conns()), deadLetters: kql.Fields(schema.DeadLetters()),
+		alerts: kql.Fields(schema.Alerts())}
 }
 
-// names are the flow fields, sorted, for the query bar's suggestions; prefixes of custom fields are left out.
-func (m fieldMaps) names() []string {
-	out := make([]string, 0, len(m.flows))
-	for k := range m.flows {
+// names are a family's fields, sorted, for the query bar's suggestions; prefixes of custom fields are left out.
+func names(fields map[string]string) []string {
+	out := make([]string, 0, len(fields))
+	for k := range fields {
 		if !strings.HasSuffix(k, ".") && !strings.HasSuffix(k, "_") {
 			out = append(out, k)
 		}

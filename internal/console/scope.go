@@ -18,6 +18,27 @@ type family struct {
 	name      string
 	indices   func(prefix string, from, to time.Time) string // the index expression for a range
 	timeField string
+	// endField, when set, is where a document's span ends ([timeField, endField)): such a document is in a range
+	// when its span overlaps it, not only when it starts in it.
+	endField string
+}
+
+// inRange is the filter that puts a document of the family in [from, to).
+func (f family) inRange(from, to time.Time) any {
+	if f.endField == "" {
+		return dateRange(f.timeField, map[string]time.Time{"gte": from, "lt": to})
+	}
+	return map[string]any{"bool": map[string]any{"filter": []any{
+		dateRange(f.timeField, map[string]time.Time{"lt": to}), dateRange(f.endField, map[string]time.Time{"gt": from})}}}
+}
+
+// dateRange is a range query on a date field, its bounds by operator (gte, lt, ...).
+func dateRange(field string, bounds map[string]time.Time) any {
+	r := map[string]any{"format": "strict_date_optional_time"}
+	for op, t := range bounds {
+		r[op] = t.Format(time.RFC3339Nano)
+	}
+	return map[string]any{"range": map[string]any{field: r}}
 }
 
 // maxBody caps an answer read from the cluster: the largest, a page of composite buckets, is well below.
@@ -53,6 +74,13 @@ var (
 	partialsFamily    = family{name: "partials", indices: daily("conns-partial"), timeField: "window.start"}
 	deadLettersFamily = family{name: "deadletter", timeField: "@timestamp",
 		indices: func(prefix string, _, _ time.Time) string { return prefix + "-deadletter" }}
+	// alertsFamily is the detections, signals and alerts alike. Like a connection set, a detection is about windows
+	// (window.start), but it spans them: an alert runs from its first window's start to its last window's end. It
+	// is in a range when that span overlaps the range, so an alert begun before the range and still firing in it
+	// shows. An alert is stored in the index of the day its episode began, which may be days before the range, so
+	// every alerts index is searched: they hold a few documents per window.
+	alertsFamily = family{name: "alerts", timeField: "window.start", endField: "window.end",
+		indices: func(prefix string, _, _ time.Time) string { return prefix + "-alerts-*" }}
 )
 
 // A scope is what every panel shares: the time range and the query bar's clause.
@@ -140,13 +168,12 @@ func parseTime(name, v string, now time.Time) (time.Time, error) {
 }
 
 // search is the one way a panel reads the cluster: it scopes body to sc (the time range on the family's time
-// field and the query bar's clause, ANDed with the panel's own query, if any) and POSTs it to the family's indices.
-// Days without an index and a prefix without any are an empty answer, not an error.
+// field, or on its span, and the query bar's clause, ANDed with the panel's own query, if any) and POSTs it to the
+// family's indices. Days without an index and a prefix without any are an empty answer, not an error.
 func (s *Server) search(ctx context.Context, fam family, sc scope, body map[string]any, out any) error {
 	var filters []any
 	if !sc.From.IsZero() {
-		filters = append(filters, map[string]any{"range": map[string]any{fam.timeField: map[string]any{
-			"gte": sc.From.Format(time.RFC3339Nano), "lt": sc.To.Format(time.RFC3339Nano), "format": "strict_date_optional_time"}}})
+		filters = append(filters, fam.inRange(sc.From, sc.To))
 	}
 	if sc.clause != nil {
 		filters = append(filters, sc.clause)

@@ -139,6 +139,11 @@ func TestBadRequests(t *testing.T) {
 		"/api/ip?ip=not-an-ip":                                            "not an IP",
 		"/api/flows?after=%5B1%5D":                                        "cursor",
 		"/api/overview?from=2026-11-24T00:00:00Z&to=2026-11-23T00:00:00Z": "after from",
+		"/api/alerts?rule=port_scan":                                      "horizontal_scan",
+		"/api/alerts?status=open":                                         "withdrawn",
+		"/api/alerts?q=source.ip:":                                        `"offset"`,
+		"/api/alerts?q=no.such.field:1":                                   "no.such.field",
+		"/api/alert":                                                      "id",
 	} {
 		w := do(h, "GET", target, nil)
 		if w.Code != 400 || !strings.Contains(w.Body.String(), want) {

@@ -1,9 +1,13 @@
-// kinflow console: one page per route (#/overview, #/flows, #/conns, #/ip/<ip>, #/health), drawn from the console's
+// kinflow console: one page per route (#/overview, #/flows, #/conns, #/alerts, #/ip/<ip>, #/health), drawn from the console's
 // JSON API. No framework and no build step: the charts are SVG drawn here. Every value from the API is escaped
 // (esc) before it becomes markup, so a field value can never become a tag.
 "use strict";
 
-const state = { meta: null, timer: null, seq: 0 };
+const state = { meta: null, timer: null, seq: 0, fields: null };
+
+// sticky are a page's own parameters that a new search keeps (the alerts' filters); the others (a flows cursor, a
+// selected window or alert) belong to the search they came from.
+const sticky = { alerts: ["rule", "status"] };
 
 // renderers by page id; the nav comes from the server's page registry (/api/meta), so a page added there without
 // a renderer here shows a message instead of a blank page.
@@ -11,6 +15,7 @@ const pages = {
   overview: renderOverview,
   flows: renderFlows,
   conns: renderConns,
+  alerts: renderAlerts,
   health: renderHealth,
   ip: renderIP,
 };
@@ -91,6 +96,7 @@ async function load() {
   const r = route();
   syncBar(r.params);
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === r.page);
+  setFields(r.page);
   const render = pages[r.page];
   const main = $("#page");
   if (!render) { main.innerHTML = `<p>No page “${esc(r.page)}”.</p>`; return; }
@@ -109,10 +115,21 @@ async function load() {
   main.dataset.page = r.page;
 }
 
+// setFields offers the query bar the fields of the page's documents: the alerts' on the alerts page, else the flows'.
+function setFields(page) {
+  const which = page === "alerts" ? "alert_fields" : "fields";
+  if (!state.meta || state.fields === which) return;
+  state.fields = which;
+  $("#fields").innerHTML = (state.meta[which] || []).map((f) => `<option value="${esc(f)}:">`).join("");
+  $("#q").placeholder = page === "alerts" ? "KQL: rule.name:horizontal_scan AND source.ip:10.0.0.0/8 AND event.severity >= 73"
+    : "KQL: source.ip:10.0.0.0/8 AND event.action:reject AND destination.ip:*";
+}
+
 // navigate writes the bar's scope into the hash (which loads the page).
 function navigate(page) {
   const r = route();
   const p = scopeParams();
+  if (!page || page === r.page) for (const k of sticky[r.page] || []) if (r.params.has(k)) p.set(k, r.params.get(k));
   const target = `#/${page || r.page}${r.arg && !page ? "/" + encodeURIComponent(r.arg) : ""}?${p}`;
   if (location.hash === target) load(); else location.hash = target;
 }
@@ -337,6 +354,108 @@ async function renderConns(main, r, current) {
   for (const tr of main.querySelectorAll("#windows tr[data-start]")) tr.onclick = () => { const p = route().params; p.set("window", tr.dataset.start); location.hash = `#/conns?${p}`; };
 }
 
+// ---- alerts: the episodes of the finalizer's rules, their counts, and one alert's evidence and signals ----------
+
+const sevBadge = (a) => `<span class="sev sev-${esc(a.severity)}">${esc(a.severity_name || a.severity)}</span>`;
+// technique links to ATT&CK by an id of the right shape, never by a URL read from a document.
+const technique = (a) => (/^T\d{4}(\.\d{3})?$/.test(a.technique || "")
+  ? `<a class="technique" href="https://attack.mitre.org/techniques/${esc(a.technique.replace(".", "/"))}/" target="_blank" rel="noopener noreferrer" title="${esc(a.technique_name)}">${esc(a.technique)}</a>`
+  : `<span class="muted">—</span>`);
+const fixed = (x, d) => (x ?? 0).toFixed(d);
+// span is a detection's windows, the first's start to the last's end, the day written once when both share it.
+function span(a) {
+  const s = time(a.start), e = time(a.end);
+  return s.slice(0, 10) === e.slice(0, 10) ? `${s}..${e.slice(11)}` : `${s}..${e}`;
+}
+// windowsText is how many windows fired: an alert counts its active signals, so a withdrawn one has none.
+const windowsText = (a) => (a.windows ? `${a.ongoing ? "ongoing · " : ""}${num(a.windows)} window${a.windows === 1 ? "" : "s"}` : "no active window");
+
+function alertRow(a, sel) {
+  return `<tr class="click alert-row${a.status === "withdrawn" ? " withdrawn" : ""}${a.id === sel ? " sel" : ""}" data-id="${esc(a.id)}">` +
+    `<td>${sevBadge(a)}</td><td class="rule">${esc(a.rule)}</td><td>${technique(a)}</td><td>${ipLink(a.ip)}</td>` +
+    `<td class="span">${esc(span(a))}</td><td class="windows${a.ongoing ? " ongoing" : ""}">${esc(windowsText(a))}</td>` +
+    `<td class="n">${fixed(a.score, 2)}</td><td class="reason">${esc(a.reason)}</td><td class="status">${esc(a.status)}</td></tr>`;
+}
+
+// filterTabs are a filter's buttons, each value with its count; "all" is the sum.
+function filterTabs(id, param, rows, cur, all) {
+  const total = rows.reduce((n, c) => n + c.count, 0);
+  return `<span class="tabs filter" id="${id}"><button type="button" data-${param}="" class="${cur ? "" : "on"}">${esc(all)} <b>${num(total)}</b></button>` +
+    rows.map((c) => `<button type="button" data-${param}="${esc(c.key)}" class="${c.key === cur ? "on" : ""}${c.count ? "" : " zero"}">${esc(c.key)} <b>${num(c.count)}</b></button>`).join("") + `</span>`;
+}
+
+function alertDetail(rep) {
+  const a = rep.alert, ev = a.evidence || {}, b = a.baseline, peers = ev.peer_sample || [], ports = ev.port_sample || [];
+  let h = `<div class="card wide" id="alert-detail"><h2>${sevBadge(a)} <span id="detail-rule">${esc(a.rule)}</span> on ${ipLink(a.ip)} ` +
+    `<span class="muted">${esc(span(a))}, ${esc(windowsText(a))}, ${esc(a.status)}, score ${fixed(a.score, 2)}</span></h2>` +
+    `<p id="detail-reason">${esc(a.reason)}</p>`;
+  h += `<h2>Evidence <span class="muted">of its latest window</span></h2><div class="cards">` +
+    stat("ev-peers", num(ev.peers) + (ev.peers_estimated ? "≈" : ""), "distinct peers") + stat("ev-ports", num(ev.ports), "destination ports") +
+    stat("ev-service-ports", num(ev.service_ports), "service ports (below 32768)") + stat("ev-flows-sent", num(ev.flows_sent), "flows sent") +
+    stat("ev-flows-received", num(ev.flows_received), "flows received") + stat("ev-rejected", num(ev.rejected), "rejected flows") +
+    stat("ev-bytes-sent", esc(bytes(ev.bytes_sent)), "bytes sent") + `</div>`;
+  h += `<div class="grid"><div><h2>Peer sample <span class="muted">(the lowest ${num(peers.length)})</span></h2><div id="ev-peer-sample" class="sample">` +
+    (peers.map(ipLink).join(" ") || `<span class="muted">none</span>`) + `</div></div>`;
+  h += `<div><h2>Port sample <span class="muted">(the lowest ${num(ports.length)})</span></h2><div id="ev-port-sample" class="sample">` +
+    (ports.map((p) => `<span>${esc(p)}</span>`).join(" ") || `<span class="muted">none</span>`) + `</div></div>`;
+  h += `<div><h2>Baseline</h2>` + (b ? `<table id="ev-baseline"><tr><th>per window</th><th class="n">mean</th><th class="n">std dev</th></tr>` +
+    `<tr><td>rejected flows</td><td class="n" id="bl-rejected-mean">${fixed(b.rejected_mean, 1)}</td><td class="n">${fixed(b.rejected_std, 1)}</td></tr>` +
+    `<tr><td>bytes sent</td><td class="n" id="bl-bytes-mean">${esc(bytes(Math.round(b.bytes_sent_mean)))}</td><td class="n">${esc(bytes(Math.round(b.bytes_sent_std)))}</td></tr></table>` +
+    `<p class="muted" id="bl-windows">over ${num(b.windows)} previous windows (those in which the IP alerted left out)</p>`
+    : `<p class="muted" id="ev-baseline">none: the rule uses none, or the IP had too short a history</p>`) + `</div></div>`;
+  const sigs = rep.signals || [];
+  h += `<h2>Signals <span class="muted">(${num(sigs.length)}, one per window, oldest first)</span></h2>` + (sigs.length
+    ? `<div class="scroll"><table id="signals"><tr><th>window</th><th>severity</th><th class="n">score</th><th class="n">peers</th><th class="n">ports</th>` +
+      `<th class="n">rejected</th><th class="n">bytes sent</th><th class="n">revision</th><th>status</th><th>reason</th></tr>` +
+      sigs.map((g) => {
+        const e = g.evidence || {};
+        return `<tr class="signal-row${g.status === "withdrawn" ? " withdrawn" : ""}"><td>${esc(span(g))}</td><td>${sevBadge(g)}</td><td class="n">${fixed(g.score, 2)}</td>` +
+          `<td class="n">${num(e.peers)}</td><td class="n">${num(e.ports)}</td><td class="n">${num(e.rejected)}</td><td class="n">${esc(bytes(e.bytes_sent))}</td>` +
+          `<td class="n">${num(g.revision)}</td><td class="status">${esc(g.status)}</td><td class="reason">${esc(g.reason)}</td></tr>`;
+      }).join("") + `</table></div>`
+    : `<p class="muted">none stored</p>`);
+  return h + `</div>`;
+}
+
+async function renderAlerts(main, r, current) {
+  const rule = r.params.get("rule") || "", status = r.params.get("status") || "", sel = r.params.get("alert") || "";
+  // The selected alert is asked for beside the list, so it draws in one round trip.
+  const detailReq = sel ? api("alert", { id: sel }) : null;
+  if (detailReq) detailReq.catch(() => {});
+  let body;
+  try { body = await api("alerts", { rule, status }); } catch (e) { if (e.body && e.body.data) body = e.body.data; else throw e; if (current()) setTimeout(() => showError(e)); }
+  let detail = null;
+  if (detailReq) {
+    try { detail = await detailReq; } catch (e) { if (current()) setTimeout(() => showError(e)); }
+  }
+  if (!current()) return;
+  const P = body.panels, C = P.counts.data, L = P.alerts.data;
+  let h = `<h1>Alerts <span class="muted" id="alerts-total">${C ? num(C.total) : "—"}</span> <span class="muted">in the range</span></h1>`;
+  if (body.query_applied === false) h += `<p class="muted" id="query-not-applied">The query names flow fields; alerts have their own (rule.name, source.ip, event.severity, alert.status, …), so it is not applied here.</p>`;
+  h += `<div class="cards" id="alert-counts">` + (C ? C.by_severity.map((c) => stat(`sev-count-${esc(c.key)}`, num(c.count), c.name || c.key)).join("")
+    : stat("sev-count", "—", "alerts")) + `</div>`;
+  h += `<div class="grid">`;
+  h += C ? `<div class="card wide filters">${took(P.counts)}<div><span class="label">rule</span>${filterTabs("rule-filter", "rule", C.by_rule, rule, "all rules")}</div>` +
+    `<div><span class="label">status</span>${filterTabs("status-filter", "status", C.by_status, status, "any status")}</div></div>`
+    : `<div class="card wide"><p class="reject">${esc(P.counts.error)}</p></div>`;
+  if (L) {
+    const rows = L.alerts || [];
+    h += `<div class="card wide scroll">${took(P.alerts)}<h2>Alerts <span class="muted">${rows.length < L.total ? `the latest ${num(rows.length)} of ${num(L.total)}` : num(L.total)}, ` +
+      `latest activity first${L.latest_closed ? `; latest closed window ends ${esc(time(L.latest_closed))}` : ""}</span></h2>` +
+      (rows.length ? `<table id="alert-table"><tr><th>severity</th><th>rule</th><th>technique</th><th>IP</th><th>first..last window</th><th>windows</th>` +
+        `<th class="n">score</th><th>reason</th><th>status</th></tr>` + rows.map((a) => alertRow(a, sel)).join("") + `</table>`
+        : `<p class="muted" id="alerts-empty">No alert in the range${rule || status ? " under these filters" : ""}.</p>`) + `</div>`;
+  } else h += `<div class="card wide"><p class="reject">${esc(P.alerts.error)}</p></div>`;
+  if (detail) h += alertDetail(detail);
+  main.innerHTML = h + `</div>`;
+  const go = (k, v) => { const p = route().params; if (v) p.set(k, v); else p.delete(k); location.hash = `#/alerts?${p}`; };
+  for (const b of main.querySelectorAll("#rule-filter button")) b.onclick = () => go("rule", b.dataset.rule);
+  for (const b of main.querySelectorAll("#status-filter button")) b.onclick = () => go("status", b.dataset.status);
+  for (const tr of main.querySelectorAll("tr.alert-row")) {
+    tr.onclick = (ev) => { if (!ev.target.closest("a")) go("alert", tr.dataset.id === sel ? "" : tr.dataset.id); };
+  }
+}
+
 function direction(d, title, id, peerWord) {
   return `<div class="card" id="${id}"><h2>${title}</h2><div class="cards">${stat(id + "-flows", num(d.flows), "flows")}${stat(id + "-bytes", bytes(d.bytes), "bytes")}` +
     `${stat(id + "-rejected", num(d.rejected), "rejected")}${stat(id + "-peers", num(d.peers), "distinct " + peerWord)}</div>` +
@@ -401,7 +520,6 @@ async function start() {
   }
   $("#nav").innerHTML = state.meta.pages.map((p) => `<a href="#/${esc(p.id)}" data-page="${esc(p.id)}">${esc(p.title)}</a>`).join("");
   $("#engine").textContent = state.meta.engine ? `${state.meta.engine} · ${state.meta.prefix}-*` : "";
-  $("#fields").innerHTML = (state.meta.fields || []).map((f) => `<option value="${esc(f)}:">`).join("");
   for (const a of $("#nav").querySelectorAll("a")) a.onclick = (e) => { e.preventDefault(); navigate(a.dataset.page); };
   $("#bar").onsubmit = (e) => { e.preventDefault(); navigate(); };
   $("#range").onchange = () => { $("#custom").hidden = $("#range").value !== "custom"; if ($("#range").value !== "custom") navigate(); };
