@@ -193,6 +193,10 @@ func parseDate(field, s string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s %q: %w", field, s, err)
 	}
+	// An offset can move a date of year 0 or 9999 out of the years RFC 3339 writes in UTC: date could not write it back.
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return 0, fmt.Errorf("%s %q: year %d in UTC, want 0 to 9999", field, s, y)
+	}
 	return t.Unix(), nil
 }
 
@@ -278,10 +282,15 @@ func DecodeSignal(src []byte) (Signal, error) {
 		Score:  d.Alert.Score, Severity: d.Event.Severity, Reason: d.Event.Reason,
 		Evidence: detect.Evidence{Peers: e.Peers, PeersEstimated: e.PeersEstimated, Ports: e.Ports,
 			ServicePorts: e.ServicePorts, FlowsSent: e.FlowsSent, FlowsReceived: e.FlowsReceived, Rejected: e.Rejected,
-			BytesSent: e.BytesSent, PortSample: e.PortSample}}
+			BytesSent: e.BytesSent}}
+	if len(e.PortSample) > 0 { // an empty sample is left out, as SignalJSON leaves it out: nil, like the peer sample
+		s.Evidence.PortSample = e.PortSample
+	}
 	for _, p := range e.PeerSample {
 		a, err := netip.ParseAddr(p)
-		errs = append(errs, err)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("alert.evidence.peer_sample: %w", err))
+		}
 		s.Evidence.PeerSample = append(s.Evidence.PeerSample, a)
 	}
 	if b := d.Alert.Baseline; b != nil {
