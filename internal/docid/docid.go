@@ -24,6 +24,7 @@ const (
 	kindPartial
 	kindFinal
 	kindDeadLetter
+	kindObjectLine
 )
 
 type builder struct{ buf []byte }
@@ -74,6 +75,18 @@ func AppendFlow(dst []byte, logGroup, logStream, eventID string, timestamp int64
 	b.str(eventID)
 	b.int(timestamp)
 	b.bytes(message)
+	return b.finish(dst)
+}
+
+// AppendObjectLine appends the id of the document of line number line (from 1) of an S3 object, named by bucket,
+// key and identity (its version id, else its ETag: s3obj.ObjectRef.Identity): a redelivered notification or a
+// retried object rewrites the same documents, and a new version of the object writes new ones.
+func AppendObjectLine(dst []byte, bucket, key, identity string, line int64) []byte {
+	b := start(kindObjectLine)
+	b.str(bucket)
+	b.str(key)
+	b.str(identity)
+	b.int(line)
 	return b.finish(dst)
 }
 

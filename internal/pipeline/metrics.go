@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/format/lbtoken"
+	"github.com/kinflow/kinflow/internal/transport/s3obj"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 )
@@ -83,8 +85,17 @@ var reasons = []struct {
 	{aggregate.ErrInvalidFlow, "invalid_flow"},
 }
 
-// reasonOf names the sentinel err wraps; "other" keeps the label set bounded for anything unexpected.
+// reasonOf names the sentinel err wraps, or the reason code of an S3 object's or a load-balancer line's error;
+// "other" keeps the label set bounded for anything unexpected.
 func reasonOf(err error) string {
+	var oerr *s3obj.Error
+	if errors.As(err, &oerr) {
+		return string(oerr.Reason)
+	}
+	var lerr *lbtoken.LineError
+	if errors.As(err, &lerr) {
+		return string(lerr.Reason)
+	}
 	for _, r := range reasons {
 		if errors.Is(err, r.err) {
 			return r.reason

@@ -58,6 +58,7 @@ type docSpan struct {
 	pending      int // the flow's index in Batch.pending; -1 when it aggregates nothing
 	isDeadLetter bool
 	deadLetter   sink.Doc
+	line         int64 // an S3 object's line number (ObjectReader); 0 for a record's event
 }
 
 // Result counts what one Process call did.

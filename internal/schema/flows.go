@@ -103,6 +103,8 @@ var flows = Family{
 		{Name: "aws.cloudwatch.log_stream", Type: Keyword, Source: "the CloudWatch Logs stream"},
 		{Name: "aws.kinesis.shard_id", Type: Keyword, Source: "the Kinesis shard of the record that first delivered the flow"},
 		{Name: "aws.kinesis.sequence_number", Type: Keyword, Source: "the sequence number of that record"},
+		{Name: "log.file.path", Type: Keyword, Source: "the S3 object of the line: s3://bucket/key", Description: "flow logs delivered to S3 only"},
+		{Name: "log.offset", Type: Long, Source: "the line's byte offset in the decompressed object", Description: "flow logs delivered to S3 only"},
 		// A later format version's packets-lost-* field is a count before kinflow knows it: mapped long from the
 		// first day, so the daily indices agree once the encoder writes it as a number.
 		{Name: VPCFlowLogPrefix + "packets_lost_", Any: true, Type: Long,

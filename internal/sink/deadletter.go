@@ -18,6 +18,7 @@ const (
 	StageParse   Stage = "parse"   // a log event whose line is not a flow log
 	StageIndex   Stage = "index"   // a document the cluster refused (mapping or parse error)
 	StageWebhook Stage = "webhook" // a webhook delivery that failed after its last attempt
+	StageRead    Stage = "read"    // an S3 object that cannot be read to its end (corrupt gzip, unsupported kind, no header)
 )
 
 // Encodings of a dead letter's original field.

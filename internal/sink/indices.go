@@ -22,6 +22,9 @@ func (ix Indices) Conns(t time.Time) string { return ix.daily("-conns-", t) }
 // Alerts returns the alerts index for a window that starts at t: <prefix>-alerts-YYYY.MM.DD.
 func (ix Indices) Alerts(t time.Time) string { return ix.daily("-alerts-", t) }
 
+// LoadBalancers returns the load-balancer access-log index for a request at t: <prefix>-lb-YYYY.MM.DD.
+func (ix Indices) LoadBalancers(t time.Time) string { return ix.daily("-lb-", t) }
+
 // DeadLetter returns the dead-letter index: one index, not daily, because dead letters are few and read by hand.
 func (ix Indices) DeadLetter() string { return ix.prefix() + "-deadletter" }
 

@@ -77,8 +77,10 @@ func (c TemplateConfig) Validate() error {
 // event.module, event.provider, source|destination.address|bytes|packets, network.community_id, cloud.instance.id,
 // aws.cloudwatch.ingestion_time, aws.vpcflow.account_id, aws.vpcflow.action); 5: dead letters map event_timestamp
 // and the redrive's marks (redrive.status, .at, .flows, .previous_stage, .previous_reason), and on Elasticsearch the
-// index templates name their lifecycle policy (index.lifecycle.name, see lifecycle.go).
-const TemplateVersion = 5
+// index templates name their lifecycle policy (index.lifecycle.name, see lifecycle.go); 6: the alerts family
+// (<prefix>-alerts-*) and the load-balancer family (<prefix>-lb-*), and flows map log.file.path and log.offset (flow
+// logs read from S3).
+const TemplateVersion = 6
 
 // A Template is one request of the installation: a component or an index template.
 type Template struct {

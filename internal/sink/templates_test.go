@@ -120,7 +120,7 @@ func TestIndexTemplates(t *testing.T) {
 		}
 		priority[strings.Join(it.Patterns, ",")] = it.Priority
 	}
-	want := map[string]float64{"kinflow-flows-*": 200, "kinflow-conns-partial-*": 210, "kinflow-conns-*": 200, "kinflow-deadletter": 200, "kinflow-alerts-*": 200}
+	want := map[string]float64{"kinflow-flows-*": 200, "kinflow-conns-partial-*": 210, "kinflow-conns-*": 200, "kinflow-deadletter": 200, "kinflow-alerts-*": 200, "kinflow-lb-*": 200}
 	if !reflect.DeepEqual(priority, want) {
 		t.Errorf("index patterns and priorities %v, want %v", priority, want)
 	}

@@ -192,6 +192,13 @@ func writers() map[string]writeFunc {
 		"aws.cloudwatch.log_stream":   sourceField(func(s *Source) string { return s.LogStream }),
 		"aws.kinesis.shard_id":        sourceField(func(s *Source) string { return s.ShardID }),
 		"aws.kinesis.sequence_number": sourceField(func(s *Source) string { return s.SequenceNumber }),
+		"log.file.path":               sourceField(func(s *Source) string { return s.File }),
+		"log.offset": func(dst []byte, c *docCtx) ([]byte, bool) {
+			if c.src == nil || c.src.File == "" {
+				return dst, false
+			}
+			return strconv.AppendInt(dst, c.src.Offset, 10), true
+		},
 	}
 	for _, r := range schema.VPCFlowLogFields() {
 		if plain := plainField(LookupField(r.Name)); plain != nil && w[r.Target] == nil {

@@ -26,6 +26,10 @@ type Source struct {
 	// document, under the first record's name).
 	ShardID        string
 	SequenceNumber string
+	// File and Offset name a line read from a file instead (an S3 object: s3://bucket/key) and its byte offset in
+	// the decompressed file; File is empty for a line of a CloudWatch Logs event.
+	File   string
+	Offset int64
 }
 
 // A LineError is a line that cannot be parsed. It is permanent: the line belongs in the dead-letter index.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/docid"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/redrive"
 	"github.com/kinflow/kinflow/internal/schema"
 	"github.com/kinflow/kinflow/internal/sink"
@@ -70,7 +71,28 @@ func testFieldTypes(t *testing.T, b Backend) {
 		t.Fatalf("%d dead letters, want 3", len(letters))
 	}
 
-	for _, fam := range []docFamily{{schema.Flows(), flows}, {schema.Conns(), conns}, {schema.DeadLetters(), letters}} {
+	// Load-balancer requests and alerts, from their packages' golden documents.
+	ix := sink.Indices{Prefix: prefix}
+	day := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	lbs := goldenDocs(t, ix.LoadBalancers(day), filepath.Join(moduleRoot(t), "internal", "format", "[aen][l][b]", "testdata", "cases", "*.golden.ndjson"))
+	alertDocs := goldenDocs(t, ix.Alerts(day), filepath.Join(moduleRoot(t), "internal", "alerts", "testdata", "*.golden.json"))
+	var kept []sink.Doc
+	for _, d := range alertDocs {
+		if !bytes.Contains(d.Source, []byte(`"alerts":[`)) { // the webhook's body is no document
+			kept = append(kept, d)
+		}
+	}
+	alertDocs = kept
+	if err := s.Write(ctx, append(slices.Clone(lbs), alertDocs...)); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	refresh(t, c, prefix)
+	if n := count(t, c, prefix+"-deadletter*", nil); n != 3 {
+		t.Errorf("load-balancer or alert documents refused by the strict templates: %s", getJSON(t, c, "/"+prefix+"-deadletter*/_search?size=20"))
+	}
+
+	for _, fam := range []docFamily{{schema.Flows(), flows}, {schema.Conns(), conns}, {schema.DeadLetters(), letters},
+		{schema.LoadBalancers(), lbs}, {schema.Alerts(), alertDocs}} {
 		written := encoderFields(t, fam.docs)
 		var indices []string
 		for _, d := range fam.docs {
@@ -179,6 +201,13 @@ func fits(typ schema.Type, v any) bool {
 			return false
 		}
 		_, err := strconv.ParseInt(string(n), 10, 64)
+		return err == nil
+	case schema.Double:
+		n, ok := v.(json.Number)
+		if !ok {
+			return false
+		}
+		_, err := strconv.ParseFloat(string(n), 64)
 		return err == nil
 	case schema.IP:
 		s, ok := v.(string)
@@ -334,6 +363,57 @@ func flowDocs(tb testing.TB, root, prefix string) []sink.Doc {
 				Index: index, ID: docid.DeadLetter("fieldtypes", item, ""), Op: sink.OpCreate, Source: line,
 				Origin: sink.Origin{ShardID: "golden", SequenceNumber: item, Raw: line},
 			})
+		}
+	}
+	// A line of a flow-log file in S3: its document names the object and the line's offset.
+	parser, err := vpcflow.NewParser(vpcflow.DefaultFormat())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var f vpcflow.Flow
+	src := vpcflow.Source{File: "s3://flow-logs/AWSLogs/123456789010/vpcflowlogs/us-east-1/2026/11/23/f.log.gz", Offset: 118}
+	line := "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1795435200 1795435260 ACCEPT OK"
+	if err := parser.Parse(&f, &src, line); err != nil {
+		tb.Fatal(err)
+	}
+	var enc vpcflow.Encoder
+	docs = append(docs, sink.Doc{Index: index, ID: docid.DeadLetter("fieldtypes", "s3", ""), Op: sink.OpCreate,
+		Source: enc.AppendDocument(nil, &f, &src), Origin: sink.Origin{ShardID: "s3", Raw: []byte(line)}})
+	return docs
+}
+
+// goldenDocs returns the documents of the golden files matching pattern (one per line, or one indented per file),
+// leaving out the golden errors of the load-balancer formats, to be written to index.
+func goldenDocs(tb testing.TB, index, pattern string) []sink.Doc {
+	tb.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("golden documents %s: %v (%d files)", pattern, err, len(files))
+	}
+	var docs []sink.Doc
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var srcs [][]byte
+		if strings.HasSuffix(name, ".ndjson") {
+			srcs = bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+		} else {
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, b); err != nil {
+				tb.Fatalf("%s: %v", name, err)
+			}
+			srcs = [][]byte{compact.Bytes()}
+		}
+		for n, src := range srcs {
+			var top map[string]json.RawMessage
+			if len(src) == 0 || json.Unmarshal(src, &top) != nil || top["error"] != nil {
+				continue // a golden error, not a document
+			}
+			item := fmt.Sprintf("%s:%d", name, n+1)
+			docs = append(docs, sink.Doc{Index: index, ID: docid.DeadLetter("fieldtypes", item, ""), Op: sink.OpCreate,
+				Source: src, Origin: sink.Origin{ShardID: "golden", SequenceNumber: item, Raw: src}})
 		}
 	}
 	return docs

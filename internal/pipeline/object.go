@@ -1,0 +1,351 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/docid"
+	"github.com/kinflow/kinflow/internal/format/alb"
+	"github.com/kinflow/kinflow/internal/format/elb"
+	"github.com/kinflow/kinflow/internal/format/nlb"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/retry"
+	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/transport/s3obj"
+)
+
+// objectBatchDocs and objectBatchBytes bound the documents of an object held before they are written: an object of
+// any size is read in batches, never whole.
+const (
+	objectBatchDocs  = 2000
+	objectBatchBytes = 4 << 20
+)
+
+// ErrUnsupported is wrapped by the error of an object whose kind kinflow routes but does not read yet (Parquet
+// flow logs, ALB connection logs): permanent, so the object is dead-lettered rather than retried.
+var ErrUnsupported = errors.New("unsupported object kind")
+
+// ErrHeader is wrapped by the error of a flow-log object whose first line does not name its fields.
+var ErrHeader = errors.New("flow-log file without a valid header")
+
+// An ObjectResult counts what processing one object did.
+type ObjectResult struct {
+	Lines       int   // lines read (a flow-log file's header included)
+	Documents   int   // documents written: one per flow or request
+	DeadLetters int   // lines (or the object) that went to the dead-letter index
+	Aggregated  int   // flows added to connection sets
+	Partials    int   // partial connection sets written
+	Watermark   int64 // the latest flow start (Unix seconds), 0 without flows
+}
+
+// An ObjectReader processes S3 objects, one at a time: flow-log files into flow documents and connection sets,
+// load-balancer access logs into request documents, each bad line into a dead letter. It is not safe for
+// concurrent use; a runtime that reads objects in parallel makes one per goroutine.
+type ObjectReader struct {
+	p     *Pipeline
+	lines *s3obj.Lines
+	acc   *aggregate.Accumulator
+
+	flow vpcflow.Flow
+	enc  vpcflow.Encoder
+	albR alb.Record
+	nlbR nlb.Record
+	elbR elb.Record
+	albE alb.Encoder
+	nlbE nlb.Encoder
+	elbE elb.Encoder
+
+	arena   []byte
+	spans   []docSpan
+	pending []aggregate.Flow
+	docs    []sink.Doc
+}
+
+// Objects returns a reader of S3 objects; cfg bounds its lines (MaxLineBytes, ReadBufferBytes).
+func (p *Pipeline) Objects(cfg s3obj.Config) (*ObjectReader, error) {
+	lines, err := s3obj.NewLines(strings.NewReader(""), cfg)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := aggregate.NewAccumulator(p.cfg.Aggregate)
+	if err != nil {
+		return nil, err
+	}
+	return &ObjectReader{p: p, lines: lines, acc: acc}, nil
+}
+
+// object is what the reader knows of the object it reads.
+type object struct {
+	ref    s3obj.ObjectRef
+	route  s3obj.Route
+	path   string // s3://bucket/key
+	shard  string // the partials' shard: the object and its identity
+	parser *vpcflow.Parser
+	// firstLine is the first line the open partial covers (0: nothing since the last cut); lastLine the last.
+	firstLine, lastLine int64
+}
+
+// Read processes the object ref, routed as route, from r (its bytes as S3 holds them, gzip'd or not), and returns
+// when every document it made is durable. Ids come from the bucket, key, identity and line number, so reading an
+// object again (a redelivered notification, a retry after a crash) rewrites the same documents and partials.
+//
+// A line that cannot be parsed is dead-lettered and reading goes on. An object that cannot be read to its end is
+// an error: permanent (retry.IsPermanent: a corrupt gzip stream, an unsupported kind, a header that names no
+// fields) after its dead letter was written, the caller lets the message go to the queue's dead-letter queue;
+// transient otherwise, and nothing of the open partial was written, so a retry counts every flow once.
+func (o *ObjectReader) Read(ctx context.Context, ref s3obj.ObjectRef, route s3obj.Route, r io.Reader) (ObjectResult, error) {
+	var res ObjectResult
+	obj := &object{ref: ref, route: route, path: "s3://" + ref.Bucket + "/" + ref.Key}
+	obj.shard = "s3/" + ref.Bucket + "/" + ref.Key + "@" + ref.Identity()
+	o.reset()
+	switch route.Kind {
+	case s3obj.KindVPCFlow, s3obj.KindALB, s3obj.KindNLB, s3obj.KindELB:
+	default:
+		err := fmt.Errorf("%w: %s (%s): kinflow reads vpcflow, alb, nlb and elb objects", ErrUnsupported, route.Kind, obj.path)
+		return res, o.failObject(ctx, obj, &res, "unsupported_kind", retry.Permanent(err))
+	}
+	o.lines.Reset(r)
+	for o.lines.Next() {
+		res.Lines++
+		n := o.lines.Number()
+		if err := o.lines.LineErr(); err != nil {
+			o.deadLetter(obj, &res, n, nil, sink.StageParse, err)
+			continue
+		}
+		if err := o.line(obj, &res, n, o.lines.Bytes()); err != nil {
+			// A header that names no fields: no line of the file can be read.
+			return res, o.failObject(ctx, obj, &res, "bad_header", err)
+		}
+		if len(o.spans) >= objectBatchDocs || len(o.arena) >= objectBatchBytes {
+			if err := o.flush(ctx, obj, &res); err != nil {
+				return res, err
+			}
+		}
+	}
+	if err := o.lines.Err(); err != nil {
+		if !retry.IsPermanent(err) {
+			return res, fmt.Errorf("reading %s: %w", obj.path, err)
+		}
+		// A corrupt stream ends at the same byte every time, so the lines before it are cut at the same place on
+		// every try: their partials can be written like the rest.
+		if ferr := o.flush(ctx, obj, &res); ferr != nil {
+			return res, ferr
+		}
+		if cerr := o.cut(ctx, obj, &res); cerr != nil {
+			return res, cerr
+		}
+		return res, o.failObject(ctx, obj, &res, "", err)
+	}
+	if err := o.flush(ctx, obj, &res); err != nil {
+		return res, err
+	}
+	return res, o.cut(ctx, obj, &res)
+}
+
+func (o *ObjectReader) reset() {
+	o.arena, o.spans, o.pending = o.arena[:0], o.spans[:0], o.pending[:0]
+	// Whatever a failed read left open is discarded: it was never written.
+	o.acc.Cut("", "", "")
+}
+
+// line parses one line into the batch. Only a flow-log header it cannot read is an error.
+func (o *ObjectReader) line(obj *object, res *ObjectResult, n int64, line []byte) error {
+	var err error
+	sp := docSpan{pending: -1}
+	switch obj.route.Kind {
+	case s3obj.KindVPCFlow:
+		if obj.parser == nil {
+			return o.header(obj, line)
+		}
+		src := vpcflow.Source{File: obj.path, Offset: o.lines.Offset()}
+		if err = obj.parser.Parse(&o.flow, &src, string(line)); err == nil {
+			f := &o.flow
+			when := f.EventTime(0)
+			sp.index = o.p.indices.Flows(time.Unix(when, 0))
+			sp.src[0] = len(o.arena)
+			o.arena = o.enc.AppendDocument(o.arena, f, &src)
+			sp.src[1] = len(o.arena)
+			if !f.NoTraffic() && f.SrcAddr.IsValid() && f.DstAddr.IsValid() {
+				sp.pending = len(o.pending)
+				o.pending = append(o.pending, aggregate.Flow{Start: when, End: f.End, Src: f.SrcAddr, Dst: f.DstAddr,
+					SrcPort: f.SrcPort, DstPort: f.DstPort, Protocol: f.Protocol, Bytes: f.Bytes, Packets: f.Packets,
+					Rejected: f.Action == vpcflow.ActionReject})
+			}
+		}
+	case s3obj.KindALB:
+		if err = alb.Parse(line, &o.albR); err == nil {
+			sp.index = o.p.indices.LoadBalancers(time.Unix(0, o.albR.Time))
+			sp.src[0] = len(o.arena)
+			o.arena = o.albE.AppendDocument(o.arena, &o.albR)
+			sp.src[1] = len(o.arena)
+		}
+	case s3obj.KindNLB:
+		if err = nlb.Parse(line, &o.nlbR); err == nil {
+			sp.index = o.p.indices.LoadBalancers(time.Unix(0, o.nlbR.Time))
+			sp.src[0] = len(o.arena)
+			o.arena = o.nlbE.AppendDocument(o.arena, &o.nlbR)
+			sp.src[1] = len(o.arena)
+		}
+	case s3obj.KindELB:
+		if err = elb.Parse(line, &o.elbR); err == nil {
+			sp.index = o.p.indices.LoadBalancers(time.Unix(0, o.elbR.Timestamp))
+			sp.src[0] = len(o.arena)
+			o.arena = o.elbE.AppendDocument(o.arena, &o.elbR)
+			sp.src[1] = len(o.arena)
+		}
+	}
+	if err != nil {
+		o.deadLetter(obj, res, n, line, sink.StageParse, err)
+		return nil
+	}
+	sp.id[0] = len(o.arena)
+	o.arena = docid.AppendObjectLine(o.arena, obj.ref.Bucket, obj.ref.Key, obj.ref.Identity(), n)
+	sp.id[1] = len(o.arena)
+	sp.origin, sp.line = o.origin(obj, n, nil), n
+	o.spans = append(o.spans, sp)
+	return nil
+}
+
+// header reads a flow-log file's first line: the names of its fields, in the file's order (every version and
+// custom order; AWS writes it to every file it delivers to S3).
+func (o *ObjectReader) header(obj *object, line []byte) error {
+	names := strings.Fields(string(line))
+	f, err := vpcflow.NewFormat(names)
+	if err == nil {
+		obj.parser, err = vpcflow.NewParser(f)
+	}
+	if err != nil {
+		return retry.Permanent(fmt.Errorf("%w: %s line 1 %q: %w", ErrHeader, obj.path, clip(line), err))
+	}
+	return nil
+}
+
+func clip(b []byte) string {
+	if len(b) > 200 {
+		return string(b[:200]) + "..."
+	}
+	return string(b)
+}
+
+// origin names line n of the object in a dead letter: the object as the shard, its identity and line number as the
+// sequence number (so each bad line has one dead letter however often the object is read).
+func (o *ObjectReader) origin(obj *object, n int64, raw []byte) sink.Origin {
+	seq := obj.ref.Identity()
+	if n > 0 {
+		seq += ":" + strconv.FormatInt(n, 10)
+	}
+	return sink.Origin{ShardID: obj.path, SequenceNumber: seq, Raw: raw}
+}
+
+func (o *ObjectReader) deadLetter(obj *object, res *ObjectResult, n int64, line []byte, stage sink.Stage, err error) {
+	reason := reasonOf(err)
+	o.p.metrics.badInput.WithLabelValues(string(stage), reason).Inc()
+	// The span's origin keeps the line until the batch is written; the arena may move, so it gets its own copy.
+	o.spans = append(o.spans, docSpan{isDeadLetter: true, pending: -1,
+		deadLetter: sink.NewDeadLetter(o.p.indices.DeadLetter(), o.origin(obj, n, append([]byte(nil), line...)), stage, reason, err, o.p.now())})
+	res.DeadLetters++
+}
+
+// failObject dead-letters the object itself and returns err, which is permanent.
+func (o *ObjectReader) failObject(ctx context.Context, obj *object, res *ObjectResult, reason string, err error) error {
+	if reason == "" {
+		reason = reasonOf(err)
+	}
+	o.p.metrics.badInput.WithLabelValues(string(sink.StageRead), reason).Inc()
+	dl := sink.NewDeadLetter(o.p.indices.DeadLetter(), o.origin(obj, 0, []byte(obj.path)), sink.StageRead, reason, err, o.p.now())
+	if werr := o.p.sink.Write(ctx, []sink.Doc{dl}); werr != nil {
+		return fmt.Errorf("dead-lettering %s: %w", obj.path, werr)
+	}
+	res.DeadLetters++
+	return fmt.Errorf("object %s: %w", obj.path, err)
+}
+
+// flush writes the batch's documents and dead letters, then adds its flows to the open partial, cutting it (and
+// writing the cut) whenever it is full.
+func (o *ObjectReader) flush(ctx context.Context, obj *object, res *ObjectResult) error {
+	if len(o.spans) == 0 {
+		return nil
+	}
+	o.docs = o.docs[:0]
+	for i := range o.spans {
+		sp := &o.spans[i]
+		if sp.isDeadLetter {
+			o.docs = append(o.docs, sp.deadLetter)
+			continue
+		}
+		o.docs = append(o.docs, sink.Doc{Index: sp.index, ID: string(o.arena[sp.id[0]:sp.id[1]]), Op: sink.OpCreate,
+			Source: o.arena[sp.src[0]:sp.src[1]], Origin: sp.origin})
+	}
+	if err := o.p.sink.Write(ctx, o.docs); err != nil {
+		return fmt.Errorf("writing %d documents of %s: %w", len(o.docs), obj.path, err)
+	}
+	res.Documents += len(o.docs) - countDeadLetters(o.spans)
+	// Durable: the flows now belong to the open partial.
+	for i := range o.spans {
+		sp := &o.spans[i]
+		if sp.pending < 0 {
+			continue
+		}
+		if obj.firstLine == 0 {
+			obj.firstLine = sp.line
+		}
+		obj.lastLine = sp.line
+		f := o.pending[sp.pending]
+		sig, err := o.acc.Add(f)
+		if err != nil {
+			o.p.metrics.notAggregated.Inc()
+			continue
+		}
+		res.Aggregated++
+		res.Watermark = max(res.Watermark, f.Start)
+		if sig.Full() {
+			if err := o.cut(ctx, obj, res); err != nil {
+				return err
+			}
+		}
+	}
+	o.arena, o.spans, o.pending = o.arena[:0], o.spans[:0], o.pending[:0]
+	return nil
+}
+
+// cut writes the open partial connection sets, named by the object and the first line they cover: content alone
+// decides where an object is cut, so every read of it writes the same partials.
+func (o *ObjectReader) cut(ctx context.Context, obj *object, res *ObjectResult) error {
+	if obj.firstLine == 0 {
+		return nil
+	}
+	partials := o.acc.Cut(obj.shard, strconv.FormatInt(obj.firstLine, 10), strconv.FormatInt(obj.lastLine, 10))
+	obj.firstLine = 0
+	docs := make([]sink.Doc, len(partials))
+	for i := range partials {
+		pt := &partials[i]
+		src, err := pt.AppendJSON(nil)
+		if err != nil {
+			return fmt.Errorf("encoding a partial of %s: %w", obj.path, err)
+		}
+		docs[i] = sink.Doc{Index: o.p.indices.ConnsPartial(time.Unix(pt.WindowStart, 0)), ID: pt.ID(), Op: sink.OpIndex,
+			Source: src, Origin: sink.Origin{ShardID: obj.shard, SequenceNumber: strconv.FormatInt(pt.WindowStart, 10)}}
+	}
+	if err := o.p.sink.Write(ctx, docs); err != nil {
+		return fmt.Errorf("writing %d partial rollups of %s: %w", len(docs), obj.path, err)
+	}
+	o.p.metrics.partials.Add(float64(len(docs)))
+	res.Partials += len(docs)
+	return nil
+}
+
+func countDeadLetters(spans []docSpan) int {
+	n := 0
+	for i := range spans {
+		if spans[i].isDeadLetter {
+			n++
+		}
+	}
+	return n
+}
