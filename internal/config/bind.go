@@ -11,6 +11,7 @@ import (
 
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/settings"
+	"github.com/kinflow/kinflow/internal/transport/s3obj"
 )
 
 // A binding ties a registry row to the Config field it fills. The row says everything else about the setting.
@@ -112,9 +113,18 @@ func bindings() map[string]binding {
 		settings.DetectEgressZ:          whole(func(c *Config) *float64 { return &c.Finalizer.Detect.Rules.Egress.MinZ }),
 		settings.DetectEgressFactor:     whole(func(c *Config) *float64 { return &c.Finalizer.Detect.Rules.Egress.MinFactor }),
 		settings.DetectEgressAllow:      prefixes(func(c *Config) *[]netip.Prefix { return &c.Finalizer.Detect.Rules.Egress.Allow }),
-		settings.LogLevel:               text(func(c *Config) *string { return &c.LogLevel }),
-		settings.ConsoleAddr:            text(func(c *Config) *string { return &c.Console.Addr }),
-		settings.ConsoleToken:           text(func(c *Config) *string { return &c.Console.Token }),
+		settings.SQSQueueURL:            text(func(c *Config) *string { return &c.Objects.QueueURL }),
+		settings.SQSEndpoint:            text(func(c *Config) *string { return &c.Objects.SQSEndpoint }),
+		settings.S3Endpoint:             text(func(c *Config) *string { return &c.Objects.S3Endpoint }),
+		settings.SQSConcurrency:         integer(func(c *Config) *int { return &c.Objects.Concurrency }),
+		settings.SQSVisibility:          duration(func(c *Config) *time.Duration { return &c.Objects.Visibility }),
+		settings.S3Routes: {kinds: []settings.Kind{settings.Map},
+			get:   func(c *Config) string { return formatRoutes(c.Objects.S3.Overrides) },
+			set:   func(c *Config, v string) error { c.Objects.S3.Overrides = parseRoutes(v); return nil },
+			check: func(c *Config) error { return checkRoutes(c.Objects.S3) }},
+		settings.LogLevel:     text(func(c *Config) *string { return &c.LogLevel }),
+		settings.ConsoleAddr:  text(func(c *Config) *string { return &c.Console.Addr }),
+		settings.ConsoleToken: text(func(c *Config) *string { return &c.Console.Token }),
 	}
 }
 
@@ -276,6 +286,40 @@ func checkOverrides(o []vpcflow.Override) error {
 		}
 	}
 	return joinInline(errs)
+}
+
+// parseRoutes reads "bucket/prefix=kind;*/prefix=kind;bucket=kind" (the row's syntax is checked).
+func parseRoutes(v string) []s3obj.Override {
+	var out []s3obj.Override
+	for _, part := range strings.Split(v, ";") {
+		where, kind, ok := strings.Cut(part, "=")
+		if !ok {
+			continue
+		}
+		bucket, prefix, _ := strings.Cut(strings.TrimSpace(where), "/")
+		out = append(out, s3obj.Override{Bucket: bucket, Prefix: prefix, Kind: s3obj.Kind(strings.TrimSpace(kind))})
+	}
+	return out
+}
+
+func formatRoutes(o []s3obj.Override) string {
+	parts := make([]string, len(o))
+	for i, x := range o {
+		parts[i] = x.Bucket
+		if x.Prefix != "" {
+			parts[i] += "/" + x.Prefix
+		}
+		parts[i] += "=" + string(x.Kind)
+	}
+	return strings.Join(parts, ";")
+}
+
+// checkRoutes says what s3obj's Validate says of the overrides, on one line.
+func checkRoutes(c s3obj.Config) error {
+	if err := c.Validate(); err != nil {
+		return joinInline([]error{err})
+	}
+	return nil
 }
 
 // joinInline joins errors on one line: a setting's problems are one line of the report.

@@ -21,6 +21,7 @@ import (
 	"github.com/kinflow/kinflow/internal/pipeline"
 	"github.com/kinflow/kinflow/internal/settings"
 	"github.com/kinflow/kinflow/internal/sink"
+	"github.com/kinflow/kinflow/internal/transport/s3obj"
 )
 
 // Sink kinds: the values of KINFLOW_SINK_KIND.
@@ -62,6 +63,8 @@ type Config struct {
 	// AlertsWebhook receives each window revision's alerts; its Format and ChunkIPs are unused, its timeout and
 	// attempts are Webhook's.
 	AlertsWebhook WebhookConfig
+	// Objects configures reading S3 objects announced in an SQS queue.
+	Objects ObjectsConfig
 	// DetectAllow is allowed for every rule, besides each rule's own list in Finalizer.Detect.Rules (FinalizerConfig
 	// joins them).
 	DetectAllow []netip.Prefix
@@ -86,6 +89,17 @@ type Config struct {
 
 	// flags: BindFlags bound a command line to this Config, so a problem names the flag beside the variable.
 	flags bool
+}
+
+// ObjectsConfig configures the S3 intake: the queue of notifications (consumer; the Lambda is given its messages)
+// and how objects are routed and read.
+type ObjectsConfig struct {
+	QueueURL    string
+	SQSEndpoint string
+	S3Endpoint  string
+	Concurrency int
+	Visibility  time.Duration
+	S3          s3obj.Config // Overrides from KINFLOW_S3_ROUTES; the limits are s3obj's defaults
 }
 
 // ConsoleConfig configures `consumer console`, the read-only web UI.
@@ -135,6 +149,7 @@ func Default() Config {
 		Formats:   vpcflow.DefaultConfig(),
 		Sink:      SinkConfig{Bulk: sink.DefaultConfig()},
 		Finalizer: finalize.DefaultConfig(),
+		Objects:   ObjectsConfig{S3: s3obj.DefaultConfig()},
 	}
 	b := bindings()
 	for _, s := range settings.All() {

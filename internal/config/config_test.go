@@ -294,7 +294,7 @@ func TestValidateConsumerAndLambda(t *testing.T) {
 	if err := fs.Parse([]string{"-application-name", ""}); err != nil {
 		t.Fatal(err)
 	}
-	want := "KINFLOW_STREAM_NAME (flag -stream-name): required\nKINFLOW_APPLICATION_NAME (flag -application-name): required"
+	want := "KINFLOW_APPLICATION_NAME (flag -application-name): required\nKINFLOW_STREAM_NAME (flag -stream-name) or KINFLOW_SQS_QUEUE_URL (flag -sqs-queue-url): set one or both: the consumer reads a stream, a queue of S3 notifications, or both"
 	if err := c.ValidateConsumer(); err == nil || err.Error() != want {
 		t.Errorf("ValidateConsumer = %v, want\n%s", err, want)
 	}

@@ -180,10 +180,14 @@ func (c Config) partsValidate() []error {
 // ValidateConsumer adds to Validate what the KCL consumer needs.
 func (c Config) ValidateConsumer() error {
 	p := c.check()
-	for _, env := range []string{settings.StreamName, settings.ApplicationName, settings.AWSRegion} {
+	for _, env := range []string{settings.ApplicationName, settings.AWSRegion} {
 		if v, _ := c.Setting(env); v == "" {
 			p.rule([]string{env}, "%s: required", p.name(env))
 		}
+	}
+	if c.StreamName == "" && c.Objects.QueueURL == "" {
+		p.rule([]string{settings.StreamName, settings.SQSQueueURL}, "%s or %s: set one or both: the consumer reads a stream, a queue of S3 notifications, or both",
+			p.name(settings.StreamName), p.name(settings.SQSQueueURL))
 	}
 	return p.err()
 }

@@ -85,6 +85,12 @@ const (
 	DetectEgressZ          = "KINFLOW_DETECT_EGRESS_MIN_Z"
 	DetectEgressFactor     = "KINFLOW_DETECT_EGRESS_MIN_FACTOR"
 	DetectEgressAllow      = "KINFLOW_DETECT_EGRESS_ALLOW"
+	SQSQueueURL            = "KINFLOW_SQS_QUEUE_URL"
+	SQSEndpoint            = "KINFLOW_SQS_ENDPOINT"
+	S3Endpoint             = "KINFLOW_S3_ENDPOINT"
+	SQSConcurrency         = "KINFLOW_SQS_CONCURRENCY"
+	SQSVisibility          = "KINFLOW_SQS_VISIBILITY_TIMEOUT"
+	S3Routes               = "KINFLOW_S3_ROUTES"
 	LogLevel               = "KINFLOW_LOG_LEVEL"
 	ConsoleAddr            = "KINFLOW_CONSOLE_ADDR"
 	ConsoleToken           = "KINFLOW_CONSOLE_TOKEN"
@@ -159,7 +165,18 @@ func runtimeSettings() []Setting {
 		{Env: EC2Endpoint, Kind: String, Runtimes: both, Help: "EC2 endpoint for format discovery (local emulators)"},
 		{Env: SecretsEndpoint, Kind: String, Runtimes: both, Help: "Secrets Manager endpoint (local emulators)"},
 		{Env: StreamName, Kind: String, Runtimes: Consumer, OldFlags: []string{"stream"},
-			Help: "Kinesis stream to read (required; the CDK passes its stream)"},
+			Help: "Kinesis stream to read (this or `KINFLOW_SQS_QUEUE_URL`, or both; the CDK passes its stream)"},
+		{Env: SQSQueueURL, Kind: String, Runtimes: Consumer, Pattern: `^(https?://\S+)?$`, Shape: "an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)",
+			Example: "https://sqs.us-east-1.amazonaws.com/123456789012/kinflow-objects",
+			Help:    "SQS queue of S3 `ObjectCreated` notifications (direct, or by SNS or EventBridge) whose objects `consumer run` reads, beside or instead of the stream"},
+		{Env: SQSEndpoint, Kind: String, Runtimes: Consumer, Help: "SQS endpoint (local emulators)"},
+		{Env: S3Endpoint, Kind: String, Runtimes: both, Help: "S3 endpoint (local emulators; path-style addressing)"},
+		{Env: SQSConcurrency, Kind: Int, Default: "4", Range: "1..64", Runtimes: Consumer,
+			Help: "objects `consumer run` reads at once from the queue (each streamed, its memory bounded by the batch of lines in flight)"},
+		{Env: SQSVisibility, Kind: Duration, Default: "5m", Range: "30s..12h", Step: "1s", Runtimes: Consumer,
+			Help: "how long a message being read stays invisible; extended by this much every half of it while its object is read, so a large object is never handed to a second reader"},
+		{Env: S3Routes, Kind: Map, Runtimes: both, Example: "copied-logs/alb/=alb;*/nlb/=nlb",
+			Help: "objects of keys AWS's layouts do not account for: `bucket/prefix=kind;*/prefix=kind` (kinds vpcflow, alb, nlb, elb); the longest prefix wins; an object of no known layout is dead-lettered (`unknown_layout`), never guessed"},
 		{Env: ApplicationName, Kind: String, Default: "kinflow", Runtimes: Consumer, OldFlags: []string{"application"},
 			Help: "KCL application name; names the lease table unless `KINFLOW_LEASE_TABLE` is set"},
 		{Env: LeaseTable, Kind: String, DefaultText: "the application name", Runtimes: Consumer,

@@ -86,6 +86,9 @@ type Setting struct {
 	Help           string
 	// OldFlags are flag names the consumer used to take for this setting; they still work, marked deprecated.
 	OldFlags []string
+	// Example is a valid value other than the default, for a row whose kind's generic samples (Sample) would not
+	// be: a value with a shape of its own.
+	Example string
 }
 
 // EnvPrefix starts the name of every kinflow variable but AWS_REGION.
@@ -301,6 +304,9 @@ func (s Setting) constraint(quote string) string {
 // Sample returns a value of the setting other than its default that Check accepts: what a test sets to see that
 // a runtime reads the setting.
 func (s Setting) Sample() string {
+	if s.Example != "" {
+		return s.Example
+	}
 	var candidates []string
 	switch s.Kind {
 	case Duration:
