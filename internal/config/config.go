@@ -34,6 +34,7 @@ const (
 const (
 	LambdaBatch     = "batch"     // the Kinesis event source mapping's batches
 	LambdaFinalizer = "finalizer" // the scheduled finalizer
+	LambdaObjects   = "objects"   // the SQS event source mapping's messages: S3 notifications of objects to read
 )
 
 // Initial positions of a new lease (KCL): the values of KINFLOW_INITIAL_POSITION.

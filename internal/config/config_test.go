@@ -119,7 +119,7 @@ func TestConstantsAreAllowedValues(t *testing.T) {
 	for env, want := range map[string][]string{
 		settings.SinkKind:        {SinkElasticsearch, SinkOpenSearch},
 		settings.InitialPosition: {TrimHorizon, Latest},
-		settings.LambdaHandler:   {LambdaBatch, LambdaFinalizer},
+		settings.LambdaHandler:   {LambdaBatch, LambdaFinalizer, LambdaObjects},
 		settings.LogLevel:        slices.Sorted(maps.Keys(logLevels)),
 		settings.WebhookFormat:   {string(webhook.FormatCompat), string(webhook.FormatRich)},
 		settings.SinkAWSService:  {opensearch.ServiceManaged, opensearch.ServiceServerless},

@@ -189,8 +189,8 @@ func runtimeSettings() []Setting {
 			Help: "bound on flushing and checkpointing at SIGTERM"},
 		{Env: LambdaDeadlineReserve, Kind: Duration, Default: "5s", Range: ">0", Runtimes: Lambda,
 			Help: "time kept back from an invocation's deadline to cut partials and answer"},
-		{Env: LambdaHandler, Kind: String, Default: "batch", Allowed: []string{"batch", "finalizer"}, Runtimes: Lambda,
-			Help: "which handler the function runs: the Kinesis batches, or the scheduled finalizer"},
+		{Env: LambdaHandler, Kind: String, Default: "batch", Allowed: []string{"batch", "finalizer", "objects"}, Runtimes: Lambda,
+			Help: "which handler the function runs: the Kinesis batches, the scheduled finalizer, or the SQS messages of S3 notifications (`objects`)"},
 
 		// Closing windows.
 		{Env: StateTable, Kind: String, DefaultText: "consumer: `<lease table>-state`", Runtimes: both,
