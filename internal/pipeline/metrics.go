@@ -8,9 +8,9 @@ import (
 
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/format/lbtoken"
-	"github.com/kinflow/kinflow/internal/transport/s3obj"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/transport/cwlogs"
+	"github.com/kinflow/kinflow/internal/transport/s3obj"
 )
 
 // metrics are the pipeline's counters, shared by its shards.

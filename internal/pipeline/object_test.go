@@ -144,7 +144,6 @@ type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connection reset by peer") }
 
-
 // TestLoadBalancerObjects reads the example entries of AWS's documentation for each load balancer, as objects, into
 // the load-balancer index (strict mappings: a field the templates lack fails the write).
 func TestLoadBalancerObjects(t *testing.T) {
