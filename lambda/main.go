@@ -1,5 +1,5 @@
 // Command lambda is kinflow's serverless mode: one AWS Lambda binary (provided.al2023, built with -tags
-// lambda.norpc) that runs one of two handlers, chosen by KINFLOW_LAMBDA_HANDLER:
+// lambda.norpc) that runs one of three handlers, chosen by KINFLOW_LAMBDA_HANDLER:
 //
 //   - batch: behind a Kinesis event source mapping with ReportBatchItemFailures, it runs the same pipeline as the
 //     consumer. After a shard's records are durable and acknowledged it records the shard's event-time progress in
@@ -8,6 +8,9 @@
 //   - finalizer: on a schedule (EventBridge, any payload), it takes the finalizer lock in the state table and runs
 //     one pass: closed windows become final connection sets, written to the index and posted to the webhook. When
 //     another finalizer holds the lock it does nothing; a pass the deadline cuts short is continued by the next run.
+//   - objects: behind an SQS event source mapping with ReportBatchItemFailures, it reads the S3 objects the
+//     messages' notifications announce (internal/intake): a message is reported failed unless every document of its
+//     objects is durable, so one unreadable object fails its message alone (objects.go).
 //
 // Configuration comes from the environment (see README.md) and is validated once, at cold start. A bad
 // configuration fails every invocation with the list of problems: the batch is retried, never half-processed.
@@ -43,6 +46,8 @@ func main() {
 		lambda.Start(app.handleBatch) // Kinesis events, and redrive payloads of direct invocations
 	case config.LambdaFinalizer:
 		lambda.Start(app.handleSchedule)
+	case config.LambdaObjects:
+		lambda.Start(app.handleSQS)
 	default:
 		lambda.Start(func(context.Context) error { return app.configErr })
 	}
@@ -57,6 +62,7 @@ type app struct {
 	mu        sync.Mutex
 	kinesis   *kinesisHandler   // built on first use
 	finalizer *finalizerHandler // built on first use
+	objects   *objectsHandler   // built on first use
 }
 
 // coldStart is the container's start: the Lambda functions' settings from lookup, checked with the rest of
@@ -124,6 +130,54 @@ func (a *app) kinesisHandler(ctx context.Context) (*kinesisHandler, error) {
 	a.kinesis = &kinesisHandler{pipe: parts.Pipeline, reserve: a.cfg.LambdaDeadlineCut, log: a.log, emf: os.Stdout,
 		now: time.Now, progress: progress}
 	return a.kinesis, nil
+}
+
+// handleSQS is the objects function's handler: SQS messages of S3 notifications.
+func (a *app) handleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	h, err := a.objectsHandler(ctx)
+	if err != nil {
+		return events.SQSEventResponse{}, setupFailed("objects", err)
+	}
+	return h.Handle(ctx, ev)
+}
+
+// objectsConcurrency is how many messages (objects) one invocation reads at once: a batch is at most 10 messages,
+// and reading is mostly waiting on S3 and the cluster.
+const objectsConcurrency = 4
+
+// objectsHandler builds the S3 intake once per container.
+func (a *app) objectsHandler(ctx context.Context) (*objectsHandler, error) {
+	if a.configErr != nil {
+		return nil, a.configErr
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.objects != nil {
+		return a.objects, nil
+	}
+	awsCfg, err := assemble.AWSConfig(ctx, a.cfg)
+	if err != nil {
+		return nil, err
+	}
+	var progress ProgressStore
+	if a.cfg.StateTable != "" {
+		store, err := assemble.State(a.cfg, awsCfg)
+		if err != nil {
+			return nil, err
+		}
+		progress = store
+	}
+	parts, err := assemble.Build(ctx, a.cfg, awsCfg, nil, a.log)
+	if err != nil {
+		return nil, err
+	}
+	in, err := assemble.Intake(parts, objectsConcurrency, nil, a.log)
+	if err != nil {
+		parts.Sink.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	a.objects = &objectsHandler{intake: in, concurrency: objectsConcurrency, log: a.log, now: time.Now, progress: progress}
+	return a.objects, nil
 }
 
 // handleSchedule is the finalizer function's handler. The payload (an EventBridge scheduled event, or anything an

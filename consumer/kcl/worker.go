@@ -17,6 +17,7 @@ import (
 	kclcfg "github.com/vmware/vmware-go-kcl-v2/clientlibrary/config"
 	"github.com/vmware/vmware-go-kcl-v2/clientlibrary/worker"
 
+	"github.com/kinflow/kinflow/consumer/queue"
 	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
 	"github.com/kinflow/kinflow/internal/retry"
@@ -75,23 +76,43 @@ func Run(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *prometh
 	}
 	defer srv.Close()
 
-	leases := func() *leaseTable {
-		return &leaseTable{Checkpointer: chk.NewDynamoCheckpoint(kc), ctx: work, ddb: assemble.DynamoDB(cfg, awsCfg),
-			table: table, worker: workerID, leases: factory, claimTTL: 2 * failoverTime}
+	var queueDone chan struct{}
+	if cfg.Objects.QueueURL != "" {
+		poller, err := newPoller(cfg, awsCfg, parts, store, reg, log)
+		if err != nil {
+			return err
+		}
+		queueDone = make(chan struct{})
+		// The poller stops taking messages with ctx; a message it was reading is not deleted and comes back.
+		go func() { defer close(queueDone); poller.Run(ctx) }()
 	}
-	w, err := startWorker(ctx, factory, leases, kc, log)
-	if err != nil {
-		return err
+	var w stoppable
+	if cfg.StreamName != "" {
+		leases := func() *leaseTable {
+			return &leaseTable{Checkpointer: chk.NewDynamoCheckpoint(kc), ctx: work, ddb: assemble.DynamoDB(cfg, awsCfg),
+				table: table, worker: workerID, leases: factory, claimTTL: 2 * failoverTime}
+		}
+		if w, err = startWorker(ctx, factory, leases, kc, log); err != nil {
+			return err
+		}
 	}
 	srv.SetReady(true)
-	log.Info("consumer running", "stream", cfg.StreamName, "application", cfg.ApplicationName, "lease_table", table,
-		"worker", workerID, "sink", cfg.Sink.Kind, "metrics", srv.Addr())
+	log.Info("consumer running", "stream", cfg.StreamName, "queue", cfg.Objects.QueueURL, "application", cfg.ApplicationName,
+		"lease_table", table, "worker", workerID, "sink", cfg.Sink.Kind, "metrics", srv.Addr())
 	<-ctx.Done()
 
 	srv.SetReady(false)
 	log.Info("shutting down: checkpointing and releasing leases", "timeout", cfg.ShutdownTimeout)
 	done := make(chan struct{})
-	go func() { w.Shutdown(); close(done) }()
+	go func() {
+		if w != nil {
+			w.Shutdown()
+		}
+		if queueDone != nil {
+			<-queueDone
+		}
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(cfg.ShutdownTimeout):
@@ -103,6 +124,26 @@ func Run(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *prometh
 		<-finalizerDone
 	}
 	return nil
+}
+
+// stoppable is the KCL worker, as Run stops it.
+type stoppable interface{ Shutdown() }
+
+// newPoller builds the reader of the queue of S3 notifications: the intake over the worker's pipeline, its progress
+// recorded as the queue's row in the state table.
+func newPoller(cfg config.Config, awsCfg aws.Config, parts *assemble.Parts, store *state.Store, reg prometheus.Registerer, log *slog.Logger) (*queue.Poller, error) {
+	in, err := assemble.Intake(parts, cfg.Objects.Concurrency, reg, log.With("component", "intake"))
+	if err != nil {
+		return nil, err
+	}
+	qc := queue.DefaultConfig()
+	qc.QueueURL, qc.Concurrency, qc.Visibility = cfg.Objects.QueueURL, cfg.Objects.Concurrency, cfg.Objects.Visibility
+	id := assemble.QueueProgressID(cfg.Objects.QueueURL)
+	qlog := log.With("component", "queue")
+	return queue.New(assemble.SQS(cfg, awsCfg), qc, in, queue.Options{Logger: qlog, Registerer: reg,
+		OnProgress: func(ctx context.Context, p queue.Progress) {
+			assemble.RecordQueueProgress(ctx, store, id, p.Watermark, p.CaughtUp, p.LastData, qlog)
+		}})
 }
 
 // stateStore opens the state table: KINFLOW_STATE_TABLE, or <lease table>-state, which it creates when missing (a

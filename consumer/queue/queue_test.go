@@ -16,7 +16,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -38,6 +37,7 @@ const account = "123456789012"
 // pipeline writing to the local Elasticsearch under a fresh prefix with strict mappings.
 type env struct {
 	t      *testing.T
+	nb     *testenv.NotifiedBucket
 	s3     *s3.Client
 	sqs    *sqs.Client
 	bucket string
@@ -52,35 +52,10 @@ type env struct {
 
 func newEnv(t *testing.T, opener func(s3obj.Opener) s3obj.Opener) *env {
 	t.Helper()
-	moto := testenv.URL(t, testenv.Moto)
 	ctx := testenv.Context(t, time.Minute)
-	cfg := testenv.AWSConfig(moto)
-	e := &env{t: t, bucket: testenv.UniqueName(t, "kfq"), esURL: testenv.URL(t, testenv.Elasticsearch)}
-	e.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	e.sqs = sqs.NewFromConfig(cfg)
-	if _, err := e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(e.bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	q, err := e.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(e.bucket)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.queue = aws.ToString(q.QueueUrl)
-	attrs, err := e.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{"QueueArn"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = e.s3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
-		Bucket: aws.String(e.bucket),
-		NotificationConfiguration: &s3types.NotificationConfiguration{QueueConfigurations: []s3types.QueueConfiguration{{
-			QueueArn: aws.String(attrs.Attributes["QueueArn"]), Events: []s3types.Event{"s3:ObjectCreated:*"},
-		}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.sqs.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: q.QueueUrl}) })
-
+	nb := testenv.NewNotifiedBucket(t)
+	e := &env{t: t, nb: nb, s3: nb.S3, sqs: nb.SQS, bucket: nb.Bucket, queue: nb.QueueURL, esURL: testenv.URL(t, testenv.Elasticsearch)}
+	var err error
 	e.prefix = testenv.UniqueName(t, "kfq")
 	testenv.DropPrefix(t, e.esURL, e.prefix)
 	ecfg := elastic.DefaultConfig()
@@ -141,12 +116,7 @@ func (e *env) flowLog(seed uint64, n int) []byte {
 	return buf.Bytes()
 }
 
-func (e *env) put(key string, body []byte) {
-	e.t.Helper()
-	if _, err := e.s3.PutObject(testenv.Context(e.t, time.Minute), &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
-		e.t.Fatal(err)
-	}
-}
+func (e *env) put(key string, body []byte) { e.nb.Put(e.t, key, body) }
 
 func flowKey(n int) string {
 	return fmt.Sprintf("AWSLogs/%s/vpcflowlogs/us-east-1/2026/11/23/%s_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20261123T1200Z_%08x.log.gz", account, account, n)
