@@ -47,7 +47,6 @@ func Run(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *prometh
 		workerID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	table := cfg.LeaseTableName()
-	kc := kclConfig(cfg, awsCfg, workerID, log)
 
 	store, err := stateStore(work, cfg, awsCfg)
 	if err != nil {
@@ -88,6 +87,7 @@ func Run(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *prometh
 	}
 	var w stoppable
 	if cfg.StreamName != "" {
+		kc := kclConfig(cfg, awsCfg, workerID, log)
 		leases := func() *leaseTable {
 			return &leaseTable{Checkpointer: chk.NewDynamoCheckpoint(kc), ctx: work, ddb: assemble.DynamoDB(cfg, awsCfg),
 				table: table, worker: workerID, leases: factory, claimTTL: 2 * failoverTime}
