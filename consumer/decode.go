@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"github.com/kinflow/kinflow/internal/docid"
-	"github.com/kinflow/kinflow/internal/format/alb"
-	"github.com/kinflow/kinflow/internal/format/elb"
-	"github.com/kinflow/kinflow/internal/format/nlb"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/pipeline"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 	"github.com/kinflow/kinflow/internal/transport/s3obj"
@@ -133,12 +131,8 @@ type decoding struct {
 	envelopeInputs, objects int
 	objectLines             int64
 	lines                   *s3obj.Lines // one reader for every object, Reset for the next
-	albR                    alb.Record
-	nlbR                    nlb.Record
-	elbR                    elb.Record
-	albE                    alb.Encoder
-	nlbE                    nlb.Encoder
-	elbE                    elb.Encoder
+	lineDec *pipeline.LineDecoder // S3 objects, Reset for the next
+	doc     []byte
 }
 
 func (d *decoding) file(ctx context.Context, name string, stdin io.Reader, limit int) error {

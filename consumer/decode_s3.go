@@ -12,13 +12,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/kinflow/kinflow/internal/docid"
-	"github.com/kinflow/kinflow/internal/format/alb"
-	"github.com/kinflow/kinflow/internal/format/elb"
-	"github.com/kinflow/kinflow/internal/format/nlb"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/pipeline"
 	"github.com/kinflow/kinflow/internal/transport/s3obj"
 )
 
@@ -244,7 +241,13 @@ func (d *decoding) object(ctx context.Context, obj *object, r io.Reader) error {
 		d.lines.Reset(r)
 	}
 	d.objects++
-	var parser *vpcflow.Parser
+	if d.lineDec == nil {
+		d.lineDec = pipeline.NewLineDecoder(d.indices.Prefix)
+	}
+	if err := d.lineDec.Reset(obj.kind); err != nil {
+		d.fail(obj.input, err)
+		return nil
+	}
 	for d.lines.Next() {
 		n := d.lines.Number()
 		d.objectLines++
@@ -256,21 +259,28 @@ func (d *decoding) object(ctx context.Context, obj *object, r io.Reader) error {
 			d.fail(where, err)
 			continue
 		}
-		line := d.lines.Bytes()
-		if obj.kind == s3obj.KindVPCFlow && parser == nil {
-			var err error
-			if parser, err = flowHeader(line); err != nil {
-				// No line of the file can be read without it.
-				d.fail(where, err)
-				return nil
-			}
-			continue
-		}
 		src := vpcflow.Source{File: obj.path, Offset: d.lines.Offset()}
-		index, err := d.parseLine(obj.kind, parser, &src, line)
-		if err != nil {
+		d.doc = d.doc[:0]
+		var index string
+		var err error
+		d.doc, index, err = d.lineDec.Line(d.doc, d.lines.Bytes(), &src)
+		switch {
+		case errors.Is(err, pipeline.ErrHeader):
+			d.fail(where, err) // no line of the file can be read without it
+			return nil
+		case err != nil:
 			d.fail(where, err)
 			continue
+		case index == "":
+			continue // the header
+		}
+		if obj.kind == s3obj.KindVPCFlow {
+			switch d.lineDec.Flow().LogStatus {
+			case vpcflow.LogStatusNoData:
+				d.noData++
+			case vpcflow.LogStatusSkipData:
+				d.skipData++
+			}
 		}
 		d.buf = d.buf[:0]
 		if d.bulk {
@@ -281,17 +291,7 @@ func (d *decoding) object(ctx context.Context, obj *object, r io.Reader) error {
 			d.buf = docid.AppendObjectLine(d.buf, obj.bucket, obj.key, obj.identity, n)
 			d.buf = append(d.buf, "\"}}\n"...)
 		}
-		switch obj.kind {
-		case s3obj.KindVPCFlow:
-			d.buf = d.enc.AppendDocument(d.buf, &d.flow, &src)
-		case s3obj.KindALB:
-			d.buf = d.albE.AppendDocument(d.buf, &d.albR)
-		case s3obj.KindNLB:
-			d.buf = d.nlbE.AppendDocument(d.buf, &d.nlbR)
-		case s3obj.KindELB:
-			d.buf = d.elbE.AppendDocument(d.buf, &d.elbR)
-		}
-		d.buf = append(d.buf, '\n')
+		d.buf = append(append(d.buf, d.doc...), '\n')
 		if _, err := d.out.Write(d.buf); err != nil {
 			return err
 		}
@@ -303,59 +303,9 @@ func (d *decoding) object(ctx context.Context, obj *object, r io.Reader) error {
 		}
 		d.fail(obj.input, err) // a corrupt or truncated gzip stream: the lines before it were printed
 	}
-	if obj.kind == s3obj.KindVPCFlow && parser == nil && d.lines.Err() == nil {
+	if d.lineDec.MissingHeader() && d.lines.Err() == nil {
 		d.fail(obj.input, errors.New("flow-log file without a header line: want the field names AWS writes first (version account-id ...)"))
 	}
 	return nil
 }
 
-// parseLine parses one line of an object of kind into the decoding's record of that kind and returns the index
-// its document belongs to: the daily index of the flow's start or the request's time.
-func (d *decoding) parseLine(kind s3obj.Kind, parser *vpcflow.Parser, src *vpcflow.Source, line []byte) (string, error) {
-	switch kind {
-	case s3obj.KindVPCFlow:
-		if err := parser.Parse(&d.flow, src, string(line)); err != nil {
-			return "", err
-		}
-		switch d.flow.LogStatus {
-		case vpcflow.LogStatusNoData:
-			d.noData++
-		case vpcflow.LogStatusSkipData:
-			d.skipData++
-		}
-		return d.indices.Flows(time.Unix(d.flow.EventTime(0), 0)), nil
-	case s3obj.KindALB:
-		if err := alb.Parse(line, &d.albR); err != nil {
-			return "", err
-		}
-		return d.indices.LoadBalancers(time.Unix(0, d.albR.Time)), nil
-	case s3obj.KindNLB:
-		if err := nlb.Parse(line, &d.nlbR); err != nil {
-			return "", err
-		}
-		return d.indices.LoadBalancers(time.Unix(0, d.nlbR.Time)), nil
-	case s3obj.KindELB:
-		if err := elb.Parse(line, &d.elbR); err != nil {
-			return "", err
-		}
-		return d.indices.LoadBalancers(time.Unix(0, d.elbR.Timestamp)), nil
-	}
-	return "", fmt.Errorf("kind %s: decode reads %s", kind, kindValues())
-}
-
-// flowHeader reads a flow-log file's first line, the names of its fields in the file's order, as the S3 intake
-// does (pipeline.ObjectReader).
-func flowHeader(line []byte) (*vpcflow.Parser, error) {
-	f, err := vpcflow.NewFormat(strings.Fields(string(line)))
-	if err == nil {
-		var p *vpcflow.Parser
-		if p, err = vpcflow.NewParser(f); err == nil {
-			return p, nil
-		}
-	}
-	quoted := string(line)
-	if len(quoted) > 200 {
-		quoted = quoted[:200] + "..."
-	}
-	return nil, fmt.Errorf("flow-log header %q does not name the file's fields: %w", quoted, err)
-}

@@ -11,9 +11,6 @@ import (
 
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/docid"
-	"github.com/kinflow/kinflow/internal/format/alb"
-	"github.com/kinflow/kinflow/internal/format/elb"
-	"github.com/kinflow/kinflow/internal/format/nlb"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/sink"
@@ -52,14 +49,7 @@ type ObjectReader struct {
 	lines *s3obj.Lines
 	acc   *aggregate.Accumulator
 
-	flow vpcflow.Flow
-	enc  vpcflow.Encoder
-	albR alb.Record
-	nlbR nlb.Record
-	elbR elb.Record
-	albE alb.Encoder
-	nlbE nlb.Encoder
-	elbE elb.Encoder
+	dec *LineDecoder
 
 	arena   []byte
 	spans   []docSpan
@@ -77,16 +67,15 @@ func (p *Pipeline) Objects(cfg s3obj.Config) (*ObjectReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ObjectReader{p: p, lines: lines, acc: acc}, nil
+	return &ObjectReader{p: p, lines: lines, acc: acc, dec: NewLineDecoder(p.cfg.Prefix)}, nil
 }
 
 // object is what the reader knows of the object it reads.
 type object struct {
-	ref    s3obj.ObjectRef
-	route  s3obj.Route
-	path   string // s3://bucket/key
-	shard  string // the partials' shard: the object and its identity
-	parser *vpcflow.Parser
+	ref   s3obj.ObjectRef
+	route s3obj.Route
+	path  string // s3://bucket/key
+	shard string // the partials' shard: the object and its identity
 	// firstLine is the first line the open partial covers (0: nothing since the last cut); lastLine the last.
 	firstLine, lastLine int64
 }
@@ -104,11 +93,8 @@ func (o *ObjectReader) Read(ctx context.Context, ref s3obj.ObjectRef, route s3ob
 	obj := &object{ref: ref, route: route, path: "s3://" + ref.Bucket + "/" + ref.Key}
 	obj.shard = "s3/" + ref.Bucket + "/" + ref.Key + "@" + ref.Identity()
 	o.reset()
-	switch route.Kind {
-	case s3obj.KindVPCFlow, s3obj.KindALB, s3obj.KindNLB, s3obj.KindELB:
-	default:
-		err := fmt.Errorf("%w: %s (%s): kinflow reads vpcflow, alb, nlb and elb objects", ErrUnsupported, route.Kind, obj.path)
-		return res, o.failObject(ctx, obj, &res, "unsupported_kind", retry.Permanent(err))
+	if err := o.dec.Reset(route.Kind); err != nil {
+		return res, o.failObject(ctx, obj, &res, "unsupported_kind", fmt.Errorf("%s: %w", obj.path, err))
 	}
 	o.lines.Reset(r)
 	for o.lines.Next() {
@@ -120,7 +106,7 @@ func (o *ObjectReader) Read(ctx context.Context, ref s3obj.ObjectRef, route s3ob
 		}
 		if err := o.line(obj, &res, n, o.lines.Bytes()); err != nil {
 			// A header that names no fields: no line of the file can be read.
-			return res, o.failObject(ctx, obj, &res, "bad_header", err)
+			return res, o.failObject(ctx, obj, &res, "bad_header", fmt.Errorf("%s: %w", obj.path, err))
 		}
 		if len(o.spans) >= objectBatchDocs || len(o.arena) >= objectBatchBytes {
 			if err := o.flush(ctx, obj, &res); err != nil {
@@ -156,81 +142,32 @@ func (o *ObjectReader) reset() {
 
 // line parses one line into the batch. Only a flow-log header it cannot read is an error.
 func (o *ObjectReader) line(obj *object, res *ObjectResult, n int64, line []byte) error {
+	src := vpcflow.Source{File: obj.path, Offset: o.lines.Offset()}
+	sp := docSpan{pending: -1, line: n, origin: o.origin(obj, n, nil)}
+	sp.src[0] = len(o.arena)
 	var err error
-	sp := docSpan{pending: -1}
-	switch obj.route.Kind {
-	case s3obj.KindVPCFlow:
-		if obj.parser == nil {
-			return o.header(obj, line)
-		}
-		src := vpcflow.Source{File: obj.path, Offset: o.lines.Offset()}
-		if err = obj.parser.Parse(&o.flow, &src, string(line)); err == nil {
-			f := &o.flow
-			when := f.EventTime(0)
-			sp.index = o.p.indices.Flows(time.Unix(when, 0))
-			sp.src[0] = len(o.arena)
-			o.arena = o.enc.AppendDocument(o.arena, f, &src)
-			sp.src[1] = len(o.arena)
-			if !f.NoTraffic() && f.SrcAddr.IsValid() && f.DstAddr.IsValid() {
-				sp.pending = len(o.pending)
-				o.pending = append(o.pending, aggregate.Flow{Start: when, End: f.End, Src: f.SrcAddr, Dst: f.DstAddr,
-					SrcPort: f.SrcPort, DstPort: f.DstPort, Protocol: f.Protocol, Bytes: f.Bytes, Packets: f.Packets,
-					Rejected: f.Action == vpcflow.ActionReject})
-			}
-		}
-	case s3obj.KindALB:
-		if err = alb.Parse(line, &o.albR); err == nil {
-			sp.index = o.p.indices.LoadBalancers(time.Unix(0, o.albR.Time))
-			sp.src[0] = len(o.arena)
-			o.arena = o.albE.AppendDocument(o.arena, &o.albR)
-			sp.src[1] = len(o.arena)
-		}
-	case s3obj.KindNLB:
-		if err = nlb.Parse(line, &o.nlbR); err == nil {
-			sp.index = o.p.indices.LoadBalancers(time.Unix(0, o.nlbR.Time))
-			sp.src[0] = len(o.arena)
-			o.arena = o.nlbE.AppendDocument(o.arena, &o.nlbR)
-			sp.src[1] = len(o.arena)
-		}
-	case s3obj.KindELB:
-		if err = elb.Parse(line, &o.elbR); err == nil {
-			sp.index = o.p.indices.LoadBalancers(time.Unix(0, o.elbR.Timestamp))
-			sp.src[0] = len(o.arena)
-			o.arena = o.elbE.AppendDocument(o.arena, &o.elbR)
-			sp.src[1] = len(o.arena)
-		}
-	}
-	if err != nil {
+	o.arena, sp.index, err = o.dec.Line(o.arena, line, &src)
+	sp.src[1] = len(o.arena)
+	switch {
+	case errors.Is(err, ErrHeader):
+		return err
+	case err != nil:
 		o.deadLetter(obj, res, n, line, sink.StageParse, err)
 		return nil
+	case sp.index == "":
+		return nil // the header
+	}
+	if f := o.dec.Flow(); obj.route.Kind == s3obj.KindVPCFlow && !f.NoTraffic() && f.SrcAddr.IsValid() && f.DstAddr.IsValid() {
+		sp.pending = len(o.pending)
+		o.pending = append(o.pending, aggregate.Flow{Start: f.EventTime(0), End: f.End, Src: f.SrcAddr, Dst: f.DstAddr,
+			SrcPort: f.SrcPort, DstPort: f.DstPort, Protocol: f.Protocol, Bytes: f.Bytes, Packets: f.Packets,
+			Rejected: f.Action == vpcflow.ActionReject})
 	}
 	sp.id[0] = len(o.arena)
 	o.arena = docid.AppendObjectLine(o.arena, obj.ref.Bucket, obj.ref.Key, obj.ref.Identity(), n)
 	sp.id[1] = len(o.arena)
-	sp.origin, sp.line = o.origin(obj, n, nil), n
 	o.spans = append(o.spans, sp)
 	return nil
-}
-
-// header reads a flow-log file's first line: the names of its fields, in the file's order (every version and
-// custom order; AWS writes it to every file it delivers to S3).
-func (o *ObjectReader) header(obj *object, line []byte) error {
-	names := strings.Fields(string(line))
-	f, err := vpcflow.NewFormat(names)
-	if err == nil {
-		obj.parser, err = vpcflow.NewParser(f)
-	}
-	if err != nil {
-		return retry.Permanent(fmt.Errorf("%w: %s line 1 %q: %w", ErrHeader, obj.path, clip(line), err))
-	}
-	return nil
-}
-
-func clip(b []byte) string {
-	if len(b) > 200 {
-		return string(b[:200]) + "..."
-	}
-	return string(b)
 }
 
 // origin names line n of the object in a dead letter: the object as the shard, its identity and line number as the
