@@ -130,9 +130,9 @@ type decoding struct {
 
 	envelopeInputs, objects int
 	objectLines             int64
-	lines                   *s3obj.Lines // one reader for every object, Reset for the next
-	lineDec *pipeline.LineDecoder // S3 objects, Reset for the next
-	doc     []byte
+	lines                   *s3obj.Lines          // one reader for every object, Reset for the next
+	lineDec                 *pipeline.LineDecoder // S3 objects, Reset for the next
+	doc                     []byte
 }
 
 func (d *decoding) file(ctx context.Context, name string, stdin io.Reader, limit int) error {

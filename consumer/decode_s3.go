@@ -308,4 +308,3 @@ func (d *decoding) object(ctx context.Context, obj *object, r io.Reader) error {
 	}
 	return nil
 }
-
