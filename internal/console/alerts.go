@@ -231,7 +231,7 @@ func (s *Server) handleAlerts(ctx context.Context, r *http.Request) (any, error)
 // A Count is one value of a field and its alerts.
 type Count struct {
 	Key   string `json:"key"`
-	Name  string `json:"name,omitempty"` // a severity's name
+	Name  string `json:"name,omitempty"` // a severity's name; a kind of load balancer's event.dataset
 	Count int64  `json:"count"`
 }
 

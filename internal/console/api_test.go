@@ -650,7 +650,8 @@ func TestClusterDownIsAnError(t *testing.T) {
 	for name, c := range map[string]sink.Client{"elasticsearch": esClient(t, "http://"+addr), "opensearch": osClient(t, "http://"+addr)} {
 		t.Run(name, func(t *testing.T) {
 			ts, _ := serve(t, c, "kinflow")
-			for _, path := range []string{"/api/overview", "/api/flows", "/api/conns", "/api/ip?ip=10.0.0.7", "/api/health", "/api/alerts", "/api/alert?id=x"} {
+			for _, path := range []string{"/api/overview", "/api/flows", "/api/conns", "/api/ip?ip=10.0.0.7", "/api/health", "/api/alerts", "/api/alert?id=x",
+				"/api/lb", "/api/lb?dataset=nlb&lb=net/x/1"} {
 				status, body := get(t, ts.URL+path)
 				var e struct {
 					Status int

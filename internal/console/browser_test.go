@@ -264,3 +264,119 @@ func num(n int64) string {
 }
 
 func pct(x float64) string { return strconv.FormatFloat(x*100, 'f', 1, 64) + "%" }
+
+// The load-balancers page in a real browser over the load-balancer fixture, on both engines: the counts by status
+// class, the chart's layers, the percentiles, the top lists (markup in a path or an agent shown as text, a client
+// linked to its IP page), the kind filter and the query bar under it.
+func TestBrowserLoadBalancers(t *testing.T) {
+	forEach(t, func(t *testing.T, c *cluster) {
+		docs := loadLB(t, c)
+		cfg := DefaultConfig()
+		cfg.Prefix = c.prefix
+		srv, err := New(cfg, c.client, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(srv.Handler())
+		defer ts.Close()
+		p := browser.New(t)
+		p.SetTimeout(30 * time.Second)
+		scope := url.Values{"from": {corpusFrom.Format(time.RFC3339)}, "to": {corpusTo.Format(time.RFC3339)}}
+		want := bruteLB(docs, "", "", corpusFrom, corpusTo)
+		cn := want.Panels.Counts.Data
+
+		p.Go(ts.URL + "/#/lb?" + scope.Encode())
+		waitText(p, "#lb-total", num(cn.Matching))
+		for sel, n := range map[string]int64{"#lb-class-2xx": cn.ByClass.S2xx, "#lb-class-3xx": cn.ByClass.S3xx, "#lb-class-4xx": cn.ByClass.S4xx,
+			"#lb-class-5xx": cn.ByClass.S5xx, "#lb-class-other": cn.ByClass.Other,
+			`#dataset-filter button[data-dataset="alb"] b`: cn.ByDataset[0].Count, `#lb-filter button[data-lb="my-loadbalancer"] b`: countOf(cn.ByLB, "my-loadbalancer")} {
+			if got := p.Text(sel); got != num(n) {
+				t.Errorf("%s: %q, want %q", sel, got, num(n))
+			}
+		}
+		// The chart: a bar per bucket, its layers the classes.
+		var bars int
+		p.Eval(`document.querySelectorAll("#lb-timeline svg g").length`, &bars)
+		if bars != len(want.Panels.Timeline.Data.Points) {
+			t.Errorf("%d bars in the chart, want %d", bars, len(want.Panels.Timeline.Data.Points))
+		}
+		for key, n := range map[string]int64{"2xx": cn.ByClass.S2xx, "5xx": cn.ByClass.S5xx, "other": cn.ByClass.Other} {
+			var sum int64
+			p.Eval(fmt.Sprintf(`[...document.querySelectorAll("#lb-timeline rect.layer-%s")].reduce((n, r) => n + Number(r.dataset.v), 0)`, key), &sum)
+			if sum != n {
+				t.Errorf("the chart's %s layers sum to %d, want %d", key, sum, n)
+			}
+		}
+		for i, text := range []string{"48.0 ms", "310 ms", "1234 ms"} {
+			pc := want.Panels.Latency.Data.Percentiles[i]
+			sel := fmt.Sprintf("#lb-p%v", pc.P)
+			if got, ns := p.Text(sel), p.Attr(sel, "data-ns"); got != text || ns != strconv.FormatFloat(*pc.NS, 'f', -1, 64) {
+				t.Errorf("%s: %q (%s ns), want %q (%.0f ns)", sel, got, ns, text, *pc.NS)
+			}
+		}
+		for list, id := range map[string]string{"not_found": "#lb-not-found", "server_errors": "#lb-server-errors", "clients": "#lb-clients",
+			"paths": "#lb-paths", "user_agents": "#lb-user-agents", "tls_versions": "#lb-tls-versions"} {
+			var keys []string
+			for _, r := range want.Panels.Top.Data[list] {
+				keys = append(keys, r.Key)
+			}
+			if got := p.Texts(id + " td.key"); strings.Join(got, "\n") != strings.Join(keys, "\n") {
+				t.Errorf("%s: %q, want %q", id, got, keys)
+			}
+		}
+		var markup int
+		p.Eval(`document.querySelectorAll("#page td.key *:not(a.ip)").length`, &markup)
+		if page := p.Text("#page"); markup != 0 || !strings.Contains(page, markupPath) || !strings.Contains(page, markupAgent) {
+			t.Errorf("%d elements inside the lists' keys; want none, and %q and %q as text", markup, markupPath, markupAgent)
+		}
+		top := want.Panels.Top.Data["clients"][0].Key
+		if href := p.Attr("#lb-clients a.ip", "href"); href != "#/ip/"+top {
+			t.Errorf("the top client links to %q, want its IP page", href)
+		}
+		p.Screenshot("lb")
+
+		// The kind filter, then a query typed into the bar: the filter stays.
+		alb := bruteLB(docs, "", "alb", corpusFrom, corpusTo).Panels.Counts.Data
+		p.Click(`#dataset-filter button[data-dataset="alb"]`)
+		waitText(p, "#lb-total", num(alb.Matching))
+		p.SetValue("#q", "http.response.status_code >= 500")
+		p.Press("#q", "Enter")
+		waitText(p, "#lb-total", num(alb.ByClass.S5xx))
+		if got := p.Text("#dataset-filter button.on"); !strings.HasPrefix(got, "alb") {
+			t.Errorf("after a search the kind filter is %q, want alb kept", got)
+		}
+		if got := p.Text("#lb-class-2xx"); got != "0" {
+			t.Errorf("2xx under a query for 5xx: %q", got)
+		}
+		p.Screenshot("lb-alb-5xx")
+
+		// NLBs: no HTTP status, no target time, TLS versions only.
+		p.SetValue("#q", "")
+		p.Press("#q", "Enter")
+		p.Click(`#dataset-filter button[data-dataset="nlb"]`)
+		nlbCounts := bruteLB(docs, "", "nlb", corpusFrom, corpusTo).Panels.Counts.Data
+		waitText(p, "#lb-total", num(nlbCounts.Matching))
+		if got := p.Text("#lb-p50"); got != "—" {
+			t.Errorf("NLB p50 %q, want a dash", got)
+		}
+		p.WaitVisible("#lb-paths-empty")
+
+		// A client opens its IP page.
+		p.Go(ts.URL + "/#/lb?" + scope.Encode())
+		p.WaitVisible("#lb-clients a.ip")
+		p.Click("#lb-clients a.ip")
+		waitText(p, "#ip-title", top)
+		if errs := p.ConsoleErrors(); len(errs) > 0 {
+			t.Errorf("console errors: %v", errs)
+		}
+	})
+}
+
+func countOf(cs []Count, key string) int64 {
+	for _, c := range cs {
+		if c.Key == key {
+			return c.Count
+		}
+	}
+	return -1
+}

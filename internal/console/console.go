@@ -1,6 +1,6 @@
 // Package console owns kinflow's security console: a read-only web UI (`consumer console`) over the flow, connection
-// set, alert and dead-letter indices and the state table. The browser talks only to the console's own JSON API (one
-// file per page: overview.go, flows.go, conns.go, alerts.go, ip.go, health.go); the console talks to the cluster with
+// set, alert, load-balancer and dead-letter indices and the state table. The browser talks only to the console's own
+// JSON API (one file per page: overview.go, flows.go, conns.go, alerts.go, lb.go, ip.go, health.go); the console talks to the cluster with
 // the sink's client, through a guard that lets only searches out (readonly.go), so the cluster's credentials and its
 // write paths never reach the browser. The pages are static files embedded in the binary (assets/), with no build step.
 package console
@@ -69,9 +69,9 @@ type StateReader interface {
 
 var _ StateReader = (*state.Store)(nil)
 
-// A Page is one entry of the navigation. Later pages (load balancers) add a row here and a renderer of the
-// same id in assets/app.js; the nav is drawn from this list, so the two cannot drift silently (the page shows
-// "no renderer" for a row without one).
+// A Page is one entry of the navigation. A page adds a row here and a renderer of the same id in assets/app.js;
+// the nav is drawn from this list, so the two cannot drift silently (the page shows "no renderer" for a row
+// without one).
 type Page struct {
 	ID    string `json:"id"`
 	Title string `json:"title"`
@@ -84,6 +84,7 @@ func Pages() []Page {
 		{"flows", "Flows"},
 		{"conns", "Connection sets"},
 		{"alerts", "Alerts"},
+		{"lb", "Load balancers"},
 		{"health", "Pipeline health"},
 	}
 }
@@ -127,6 +128,7 @@ func (s *Server) Handler() http.Handler {
 	s.api(mux, "GET /api/ip", s.handleIP)
 	s.api(mux, "GET /api/alerts", s.handleAlerts)
 	s.api(mux, "GET /api/alert", s.handleAlert)
+	s.api(mux, "GET /api/lb", s.handleLB)
 	s.api(mux, "GET /api/health", s.handleHealth)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Msg: "no such API: " + r.Method + " " + r.URL.Path})
@@ -196,6 +198,7 @@ func (s *Server) handleMeta(context.Context, *http.Request) (any, error) {
 	return map[string]any{
 		"prefix": s.cfg.Prefix, "engine": s.cfg.Engine, "pages": Pages(), "state": s.state != nil,
 		"window_seconds": int64(s.cfg.Window / time.Second), "fields": names(s.fields.flows), "alert_fields": names(s.fields.alerts),
+		"lb_fields": names(s.fields.lb),
 	}, nil
 }
 

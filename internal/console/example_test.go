@@ -37,5 +37,5 @@ func ExampleNew() {
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	fmt.Println(len(console.Pages()), "pages in the nav")
-	// Output: 5 pages in the nav
+	// Output: 6 pages in the nav
 }

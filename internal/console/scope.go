@@ -81,6 +81,8 @@ var (
 	// every alerts index is searched: they hold a few documents per window.
 	alertsFamily = family{name: "alerts", timeField: "window.start", endField: "window.end",
 		indices: func(prefix string, _, _ time.Time) string { return prefix + "-alerts-*" }}
+	// lbFamily is the load balancers' access logs, a document per request, in the index of the day it was logged.
+	lbFamily = family{name: "lb", indices: daily("lb"), timeField: "@timestamp"}
 )
 
 // A scope is what every panel shares: the time range and the query bar's clause.

@@ -144,6 +144,12 @@ func TestBadRequests(t *testing.T) {
 		"/api/alerts?q=source.ip:":                                        `"offset"`,
 		"/api/alerts?q=no.such.field:1":                                   "no.such.field",
 		"/api/alert":                                                      "id",
+		"/api/lb?dataset=alb2":                                            "alb, nlb or elb",
+		"/api/lb?q=url.path:":                                             `"offset"`,
+		"/api/lb?q=no.such.field:1":                                       "no.such.field",
+		"/api/lb?range=2d":                                                "range",
+		"/api/lb?lb=" + strings.Repeat("a", 1025):                         "lb",
+		"/api/lb?lb=%ff":                                                  "UTF-8",
 	} {
 		w := do(h, "GET", target, nil)
 		if w.Code != 400 || !strings.Contains(w.Body.String(), want) {

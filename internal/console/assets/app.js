@@ -1,13 +1,13 @@
-// kinflow console: one page per route (#/overview, #/flows, #/conns, #/alerts, #/ip/<ip>, #/health), drawn from the console's
+// kinflow console: one page per route (#/overview, #/flows, #/conns, #/alerts, #/lb, #/ip/<ip>, #/health), drawn from the console's
 // JSON API. No framework and no build step: the charts are SVG drawn here. Every value from the API is escaped
 // (esc) before it becomes markup, so a field value can never become a tag.
 "use strict";
 
 const state = { meta: null, timer: null, seq: 0, fields: null };
 
-// sticky are a page's own parameters that a new search keeps (the alerts' filters); the others (a flows cursor, a
-// selected window or alert) belong to the search they came from.
-const sticky = { alerts: ["rule", "status"] };
+// sticky are a page's own parameters that a new search keeps (the alerts' and the load balancers' filters); the
+// others (a flows cursor, a selected window or alert) belong to the search they came from.
+const sticky = { alerts: ["rule", "status"], lb: ["lb", "dataset"] };
 
 // renderers by page id; the nav comes from the server's page registry (/api/meta), so a page added there without
 // a renderer here shows a message instead of a blank page.
@@ -16,6 +16,7 @@ const pages = {
   flows: renderFlows,
   conns: renderConns,
   alerts: renderAlerts,
+  lb: renderLB,
   health: renderHealth,
   ip: renderIP,
 };
@@ -83,9 +84,12 @@ async function api(path, extra) {
   return body;
 }
 
+// showError shows e in the one warning line, or clears it (null). An error shown during a load stays until the next
+// load: a panel that failed before the rest of the page drew must not be cleared by the page finishing.
 function showError(e) {
   const el = $("#error");
   if (!e) { el.hidden = true; el.textContent = ""; $("#q").classList.remove("bad"); return; }
+  state.erroredSeq = state.seq;
   el.hidden = false;
   el.textContent = (e.status ? `Error ${e.status}: ` : "Error: ") + e.message;
   $("#q").classList.toggle("bad", e.status === 400 && e.body && e.body.offset !== undefined);
@@ -102,9 +106,10 @@ async function load() {
   if (!render) { main.innerHTML = `<p>No page “${esc(r.page)}”.</p>`; return; }
   const started = performance.now();
   try {
+    if (state.erroredSeq !== undefined && state.erroredSeq !== seq) showError(null);
     await render(main, r, () => seq === state.seq);
     if (seq !== state.seq) return;
-    showError(null);
+    if (state.erroredSeq !== seq) showError(null);
     $("#status").textContent = `updated ${new Date().toLocaleTimeString()} in ${Math.round(performance.now() - started)} ms`;
   } catch (e) {
     if (seq !== state.seq) return;
@@ -115,14 +120,21 @@ async function load() {
   main.dataset.page = r.page;
 }
 
-// setFields offers the query bar the fields of the page's documents: the alerts' on the alerts page, else the flows'.
+// barFields are the query bar's fields and example per page: the page's documents' (alerts, load-balancer logs), else
+// the flows'.
+const barFields = {
+  alerts: ["alert_fields", "KQL: rule.name:horizontal_scan AND source.ip:10.0.0.0/8 AND event.severity >= 73"],
+  lb: ["lb_fields", "KQL: http.response.status_code >= 500 AND url.path:/api/* AND NOT user_agent.original:ELB-HealthChecker*"],
+};
+const flowFields = ["fields", "KQL: source.ip:10.0.0.0/8 AND event.action:reject AND destination.ip:*"];
+
+// setFields offers the query bar the fields of the page's documents.
 function setFields(page) {
-  const which = page === "alerts" ? "alert_fields" : "fields";
+  const [which, example] = barFields[page] || flowFields;
   if (!state.meta || state.fields === which) return;
   state.fields = which;
   $("#fields").innerHTML = (state.meta[which] || []).map((f) => `<option value="${esc(f)}:">`).join("");
-  $("#q").placeholder = page === "alerts" ? "KQL: rule.name:horizontal_scan AND source.ip:10.0.0.0/8 AND event.severity >= 73"
-    : "KQL: source.ip:10.0.0.0/8 AND event.action:reject AND destination.ip:*";
+  $("#q").placeholder = example;
 }
 
 // navigate writes the bar's scope into the hash (which loads the page).
@@ -144,22 +156,36 @@ function setRefresh() {
 
 // series draws stacked bars of accepted (blue) and rejected (red) per bucket; metric is "flows" or "bytes".
 function series(points, metric) {
+  const by = metric === "bytes";
+  return stacked(points, [
+    { key: "accepted", label: "accepted", color: "#2f6fdf", v: (p) => (by ? p.bytes_accepted : p.accepted) },
+    { key: "rejected", label: "rejected", color: "#d9473b", v: (p) => (by ? p.bytes_rejected : p.rejected) },
+  ], by ? bytes : (v) => num(Math.round(v)), `${metric} over time`);
+}
+
+// stacked draws one bar per bucket, its layers stacked bottom up: {key, label, color, v(point)}; fmt labels the
+// axis. A layer's rect carries its class (layer-<key>) and value (data-v).
+function stacked(points, layers, fmt, label) {
   const W = 900, H = 180, L = 56, B = 22, T = 8;
-  const a = (p) => (metric === "bytes" ? p.bytes_accepted : p.accepted);
-  const r = (p) => (metric === "bytes" ? p.bytes_rejected : p.rejected);
-  const max = Math.max(1, ...points.map((p) => a(p) + r(p)));
+  const max = Math.max(1, ...points.map((p) => layers.reduce((n, l) => n + (l.v(p) || 0), 0)));
   const bw = (W - L) / Math.max(1, points.length);
   const y = (v) => T + (H - T - B) * (1 - v / max);
-  let s = `<svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${metric} over time">`;
+  let s = `<svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${esc(label)}">`;
   for (let i = 0; i <= 4; i++) {
     const v = (max * i) / 4;
-    s += `<line x1="${L}" x2="${W}" y1="${y(v)}" y2="${y(v)}" stroke="#eceef2"/><text x="${L - 4}" y="${y(v) + 3}" text-anchor="end">${esc(metric === "bytes" ? bytes(v) : num(Math.round(v)))}</text>`;
+    s += `<line x1="${L}" x2="${W}" y1="${y(v)}" y2="${y(v)}" stroke="#eceef2"/><text x="${L - 4}" y="${y(v) + 3}" text-anchor="end">${esc(fmt(v))}</text>`;
   }
   points.forEach((p, i) => {
-    const x = L + i * bw, ha = y(0) - y(a(p)), hr = y(0) - y(r(p));
-    const tip = `${time(p.t)}: ${num(a(p))} accepted, ${num(r(p))} rejected`;
-    s += `<g><title>${esc(tip)}</title><rect x="${x + 0.5}" y="${y(a(p))}" width="${Math.max(1, bw - 1)}" height="${ha}" fill="#2f6fdf"/>` +
-      `<rect x="${x + 0.5}" y="${y(a(p)) - hr}" width="${Math.max(1, bw - 1)}" height="${hr}" fill="#d9473b"/></g>`;
+    const x = L + i * bw;
+    const tip = `${time(p.t)}: ${layers.map((l) => `${num(l.v(p))} ${l.label}`).join(", ")}`;
+    s += `<g><title>${esc(tip)}</title>`;
+    let base = 0;
+    for (const l of layers) {
+      const v = l.v(p) || 0;
+      s += `<rect class="layer-${esc(l.key)}" data-v="${esc(v)}" x="${x + 0.5}" y="${y(base + v)}" width="${Math.max(1, bw - 1)}" height="${y(base) - y(base + v)}" fill="${esc(l.color)}"/>`;
+      base += v;
+    }
+    s += `</g>`;
   });
   const ticks = Math.min(6, points.length);
   for (let k = 0; k < ticks; k++) {
@@ -167,7 +193,7 @@ function series(points, metric) {
     const d = new Date(points[i].t);
     s += `<text x="${L + i * bw}" y="${H - 6}">${esc(d.toISOString().slice(11, 16))}</text>`;
   }
-  return s + `</svg><div class="legend"><span><i class="sw" style="background:#2f6fdf"></i>accepted</span><span><i class="sw" style="background:#d9473b"></i>rejected</span></div>`;
+  return s + `</svg><div class="legend">` + layers.map((l) => `<span><i class="sw" style="background:${esc(l.color)}"></i>${esc(l.label)}</span>`).join("") + `</div>`;
 }
 
 // bars is a table of rows with a bar each, the key linked when it is an IP; metric is flows or bytes.
@@ -377,9 +403,9 @@ function alertRow(a, sel) {
     `<td class="n">${fixed(a.score, 2)}</td><td class="reason">${esc(a.reason)}</td><td class="status">${esc(a.status)}</td></tr>`;
 }
 
-// filterTabs are a filter's buttons, each value with its count; "all" is the sum.
-function filterTabs(id, param, rows, cur, all) {
-  const total = rows.reduce((n, c) => n + c.count, 0);
+// filterTabs are a filter's buttons, each value with its count; "all" is the sum, unless total is given.
+function filterTabs(id, param, rows, cur, all, total) {
+  total = total ?? rows.reduce((n, c) => n + c.count, 0);
   return `<span class="tabs filter" id="${id}"><button type="button" data-${param}="" class="${cur ? "" : "on"}">${esc(all)} <b>${num(total)}</b></button>` +
     rows.map((c) => `<button type="button" data-${param}="${esc(c.key)}" class="${c.key === cur ? "on" : ""}${c.count ? "" : " zero"}">${esc(c.key)} <b>${num(c.count)}</b></button>`).join("") + `</span>`;
 }
@@ -454,6 +480,68 @@ async function renderAlerts(main, r, current) {
   for (const tr of main.querySelectorAll("tr.alert-row")) {
     tr.onclick = (ev) => { if (!ev.target.closest("a")) go("alert", tr.dataset.id === sel ? "" : tr.dataset.id); };
   }
+}
+
+// ---- load balancers: ALB, NLB and classic ELB access logs, by status class, top lists and target time --------------
+
+// statusLayers are the status classes as the chart stacks them, bottom up.
+const statusLayers = [
+  { key: "2xx", label: "2xx", color: "#2e9d6a" }, { key: "3xx", label: "3xx", color: "#2f6fdf" },
+  { key: "4xx", label: "4xx", color: "#d98a1b" }, { key: "5xx", label: "5xx", color: "#d9473b" },
+  { key: "other", label: "no status or 1xx", color: "#a7aebb" },
+].map((l) => Object.assign(l, { v: (p) => p[l.key] }));
+
+// dur formats nanoseconds as milliseconds (seconds from 10 s), with the precision a latency is read at.
+function dur(ns) {
+  if (ns === null || ns === undefined) return "—";
+  const ms = ns / 1e6;
+  if (ms >= 10000) return (ms / 1000).toFixed(1) + " s";
+  return (ms < 1 ? ms.toFixed(3) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0)) + " ms";
+}
+
+// lbBars is a top list: key (an IP linked to its page), requests, errors (status 400 and above) and a bar.
+function lbBars(rows, id, link) {
+  if (!rows || !rows.length) return `<p class="muted" id="${id}-empty">none</p>`;
+  const max = Math.max(1, ...rows.map((r) => r.requests));
+  return `<table id="${id}"><tr><th>key</th><th class="n">requests</th><th class="n">errors</th><th class="barcell"></th></tr>` +
+    rows.map((r) => `<tr class="lb-row"><td class="key long">${link ? ipLink(r.key) : esc(r.key)}</td><td class="n">${num(r.requests)}</td>` +
+      `<td class="n">${num(r.errors)}</td><td class="barcell"><span class="bar${r.errors > r.requests / 2 ? " rej" : ""}" style="width:${(100 * r.requests) / max}%"></span></td></tr>`).join("") + `</table>`;
+}
+
+async function renderLB(main, r, current) {
+  const lb = r.params.get("lb") || "", dataset = r.params.get("dataset") || "";
+  let body;
+  try { body = await api("lb", { lb, dataset }); } catch (e) { if (e.body && e.body.data) body = e.body.data; else throw e; if (current()) setTimeout(() => showError(e)); }
+  if (!current()) return;
+  const P = body.panels, C = P.counts.data, TL = P.timeline.data, T = P.top.data, L = P.latency.data;
+  const fail = (p) => `<p class="reject">${esc(p.error)}</p>`;
+  const cls = C ? C.by_class : {};
+  const v = (x) => (C ? num(x) : "—");
+  let h = `<h1>Load balancers <span class="muted" id="lb-total">${v(C && C.matching)}</span> <span class="muted">requests in the range` +
+    `${lb || dataset ? " under the filters" : ""}</span></h1>`;
+  if (body.query_applied === false) h += `<p class="muted" id="query-not-applied">The query names fields load-balancer logs do not have; they have their own (http.response.status_code, url.path, source.ip, user_agent.original, aws.elb.name, …), so it is not applied here.</p>`;
+  h += `<div class="cards">` + statusLayers.map((l) => stat(`lb-class-${l.key}`, v(cls[l.key]), l.label)).join("") +
+    stat("lb-error-share", C ? pct(C.matching ? (cls["4xx"] + cls["5xx"]) / C.matching : 0) : "—", "answered 4xx or 5xx") + `</div>`;
+  h += `<div class="grid">`;
+  h += C ? `<div class="card wide filters">${took(P.counts)}<div><span class="label">kind</span>${filterTabs("dataset-filter", "dataset", C.by_dataset, dataset, "all kinds")}</div>` +
+    `<div><span class="label">name</span>${filterTabs("lb-filter", "lb", C.by_lb, lb, "all load balancers")}</div></div>`
+    : `<div class="card wide">${fail(P.counts)}</div>`;
+  h += `<div class="card wide" id="lb-timeline">${took(P.timeline)}<h2>Requests over time by status class</h2>` +
+    (TL ? stacked(TL.points, statusLayers, (x) => num(Math.round(x)), "requests over time by status class") : fail(P.timeline)) + `</div>`;
+  h += `<div class="card" id="lb-latency-card">${took(P.latency)}<h2>Target processing time <span class="muted">${esc(L ? L.field : "")}</span></h2>` +
+    (L ? `<table id="lb-latency"><tr><th>percentile</th><th class="n">time</th></tr>` +
+      L.percentiles.map((p) => `<tr><td>p${esc(p.p)}</td><td class="n" id="lb-p${esc(p.p)}" data-ns="${esc(p.ns ?? "")}">${esc(dur(p.ns))}</td></tr>`).join("") + `</table>` +
+      `<p class="muted"><span id="lb-measured">${num(L.measured)}</span> requests timed (ALB and classic ELB); <span id="lb-unanswered">${num(L.unanswered)}</span> the target did not answer.</p>`
+      : fail(P.latency)) + `</div>`;
+  for (const [key, title, link] of [["not_found", "404s by path"], ["server_errors", "5xx by path"], ["clients", "Top client IPs", true],
+    ["paths", "Most visited paths"], ["user_agents", "User agents"], ["tls_versions", "TLS versions (TLS and HTTPS listeners)"]]) {
+    const id = "lb-" + key.replace(/_/g, "-");
+    h += `<div class="card" id="${id}-card">${took(P.top)}<h2>${esc(title)}</h2>${T ? lbBars(T[key], id, link) : fail(P.top)}</div>`;
+  }
+  main.innerHTML = h + `</div>`;
+  const go = (k, val) => { const p = route().params; if (val) p.set(k, val); else p.delete(k); location.hash = `#/lb?${p}`; };
+  for (const b of main.querySelectorAll("#dataset-filter button")) b.onclick = () => go("dataset", b.dataset.dataset);
+  for (const b of main.querySelectorAll("#lb-filter button")) b.onclick = () => go("lb", b.dataset.lb);
 }
 
 function direction(d, title, id, peerWord) {
