@@ -20,11 +20,13 @@ type ConsumerServiceProps struct {
 	// MaxTasks is the resolved upper bound of the service (at most one worker per shard is useful).
 	MaxTasks int
 	Env      map[string]*string
+	// Intake, when set, is the S3 intake whose queue the consumer polls beside the stream.
+	Intake *S3Intake
 }
 
 // ConsumerService owns consumer mode: a Fargate service of KCL workers (arm64), the DynamoDB lease table they share
 // (also the finalizer's lock and watermarks), scaling between MinTasks and MaxTasks on CPU and iterator age, and the
-// container health check.
+// container health check. With the S3 intake the workers also poll its queue and read the objects it announces.
 type ConsumerService struct {
 	constructs.Construct
 	Vpc     awsec2.IVpc
@@ -56,15 +58,19 @@ func NewConsumerService(scope constructs.Construct, id string, p ConsumerService
 		} else {
 			s.publicOnly = true
 		}
+		// DynamoDB (and S3, for the intake's objects) traffic stays on the AWS network and costs no NAT processing.
+		gateways := map[string]*awsec2.GatewayVpcEndpointOptions{
+			"DynamoDB": {Service: awsec2.GatewayVpcEndpointAwsService_DYNAMODB()},
+		}
+		if p.Intake != nil {
+			gateways["S3"] = &awsec2.GatewayVpcEndpointOptions{Service: awsec2.GatewayVpcEndpointAwsService_S3()}
+		}
 		s.Vpc = awsec2.NewVpc(c, jsii.String("Vpc"), &awsec2.VpcProps{
 			IpAddresses:         awsec2.IpAddresses_Cidr(jsii.String("10.42.0.0/16")),
 			MaxAzs:              jsii.Number(2),
 			NatGateways:         jsii.Number(cfg.NatGateways),
 			SubnetConfiguration: &subnets,
-			// DynamoDB traffic stays on the AWS network and costs no NAT processing.
-			GatewayEndpoints: &map[string]*awsec2.GatewayVpcEndpointOptions{
-				"DynamoDB": {Service: awsec2.GatewayVpcEndpointAwsService_DYNAMODB()},
-			},
+			GatewayEndpoints:    &gateways,
 		})
 		// The workers' own VPC logs its rejected traffic (not into kinflow's stream: that would feed itself).
 		s.Vpc.(awsec2.Vpc).AddFlowLog(jsii.String("Rejected"), &awsec2.FlowLogOptions{
@@ -92,6 +98,10 @@ func NewConsumerService(scope constructs.Construct, id string, p ConsumerService
 	})
 	p.Stream.Stream.GrantRead(s.TaskRole)
 	grantState(s.TaskRole, s.Leases, s.State)
+	if p.Intake != nil {
+		p.Intake.GrantConsume(s.TaskRole)
+		p.Intake.GrantRead(s.TaskRole)
+	}
 
 	s.Logs = newRuntimeLogGroup(c, "Logs")
 	s.TaskDef = awsecs.NewFargateTaskDefinition(c, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
@@ -122,6 +132,12 @@ func NewConsumerService(scope constructs.Construct, id string, p ConsumerService
 	env[EnvStateTable] = s.State.TableName()
 	env[EnvApplicationName] = awscdk.Aws_STACK_NAME()
 	env[EnvInitialPosition] = jsii.String("TRIM_HORIZON")
+	if p.Intake != nil {
+		env[EnvSQSQueueURL] = p.Intake.Queue.QueueUrl()
+		if p.Intake.Routes != nil {
+			env[EnvS3Routes] = p.Intake.Routes
+		}
+	}
 	s.TaskDef.AddContainer(jsii.String("consumer"), &awsecs.ContainerDefinitionOptions{
 		Image:                  image,
 		Command:                jsii.Strings("run"),

@@ -208,6 +208,31 @@ func FromContext(ctx Context) (Props, string, error) {
 	num("flowLogRetentionDays", &p.Sources.FlowLogRetentionDays)
 	num("flowLogAggregationSeconds", &p.Sources.FlowLogAggregationSeconds)
 
+	switch v := read("s3Sources", settings.List).(type) {
+	case nil:
+	case string:
+		srcs, err := ParseS3Sources(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("s3Sources: %w", err))
+		}
+		p.S3.Sources = srcs
+	case []any: // cdk.json: an array of objects or of compact strings
+		raw, _ := json.Marshal(v)
+		srcs, err := ParseS3Sources(string(raw))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("s3Sources: %w", err))
+		}
+		p.S3.Sources = srcs
+	default:
+		errs = append(errs, fmt.Errorf("s3Sources: want a list, got %T", v))
+	}
+	boolean("s3NewBucket", &p.S3.NewBucket)
+	str("s3KmsKeyArn", &p.S3.KMSKeyARN)
+	num("s3MaxReceives", &p.S3.MaxReceives)
+	num("s3LambdaMemoryMb", &p.S3.LambdaMemoryMB)
+	num("s3LambdaTimeoutSeconds", &p.S3.LambdaTimeoutSeconds)
+	num("s3BatchSize", &p.S3.BatchSize)
+
 	str("lambdaZip", &p.Lambda.ZipPath)
 	num("lambdaMemoryMb", &p.Lambda.MemoryMB)
 	num("lambdaTimeoutSeconds", &p.Lambda.TimeoutSeconds)
@@ -276,4 +301,71 @@ func FromContext(ctx Context) (Props, string, error) {
 	str("dashboardName", &p.Alarms.DashboardName)
 	boolean("retainData", &p.RetainData)
 	return p, stackName, errors.Join(errs...)
+}
+
+// ParseS3Sources reads the s3Sources context value: a JSON array whose elements are objects
+// {"bucket": "b", "prefixes": ["AWSLogs/"], "kind": "alb"} or compact strings, or a comma-separated list of
+// compact strings. A compact string is bucket, bucket/prefix or either followed by =kind; the text after the last
+// '=' is a kind when it has no '/' (so a Hive-style prefix such as AWSLogs/aws-account-id=1/ stays a prefix). The
+// compact entries of one bucket merge into one source per kind. Fields other than bucket, prefixes and kind are
+// an error, so that a misspelt "prefix" does not widen a source to its whole bucket.
+func ParseS3Sources(v string) ([]S3Source, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	var out []S3Source
+	var errs []error
+	compact := func(item string) {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return
+		}
+		var kind string
+		if i := strings.LastIndex(item, "="); i >= 0 && !strings.Contains(item[i+1:], "/") {
+			item, kind = item[:i], item[i+1:]
+			if kind == "" {
+				errs = append(errs, fmt.Errorf("%q: an empty kind after '='", item+"="))
+				return
+			}
+		}
+		bucket, prefix, _ := strings.Cut(item, "/")
+		for i := range out {
+			if out[i].Bucket == bucket && out[i].Kind == kind && out[i].Prefixes != nil && prefix != "" {
+				out[i].Prefixes = append(out[i].Prefixes, prefix)
+				return
+			}
+		}
+		src := S3Source{Bucket: bucket, Kind: kind}
+		if prefix != "" {
+			src.Prefixes = []string{prefix}
+		}
+		out = append(out, src)
+	}
+	if !strings.HasPrefix(v, "[") {
+		for _, item := range strings.Split(v, ",") {
+			compact(item)
+		}
+		return out, errors.Join(errs...)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal([]byte(v), &items); err != nil {
+		return nil, fmt.Errorf("want a JSON array of {\"bucket\", \"prefixes\", \"kind\"} or of bucket/prefix strings: %w", err)
+	}
+	for i, raw := range items {
+		var str string
+		if json.Unmarshal(raw, &str) == nil {
+			compact(str)
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		var src S3Source
+		if err := dec.Decode(&src); err != nil {
+			errs = append(errs, fmt.Errorf("[%d]: want {\"bucket\", \"prefixes\": [...], \"kind\"}: %w", i, err))
+			continue
+		}
+		out = append(out, src)
+	}
+	return out, errors.Join(errs...)
 }

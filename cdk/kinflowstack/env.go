@@ -27,7 +27,9 @@ const (
 	EnvWindow                 = settings.Window                 // window, as a Go duration (10m0s)
 	EnvAllowedLateness        = settings.AllowedLateness        // allowedLateness, as a Go duration (15m0s)
 	EnvFlowFormats            = settings.FlowFormatOverrides    // logGroupFormats and the stack's flow logs: group=field names;...
-	EnvLambdaHandler          = settings.LambdaHandler          // batch | finalizer (lambda)
+	EnvLambdaHandler          = settings.LambdaHandler          // batch | finalizer | objects (lambda)
+	EnvSQSQueueURL            = settings.SQSQueueURL            // the S3 intake queue (consumer)
+	EnvS3Routes               = settings.S3Routes               // s3Sources' kinds: bucket/prefix=kind;...
 )
 
 // MetricsNamespace is the CloudWatch namespace of kinflow's own metrics (the Lambda runtime writes EMF there too);

@@ -129,7 +129,14 @@ func scenarios(tb testing.TB) map[string]Props {
 	consumerSigV4.Sources.FlowLogVPCIDs = []string{"vpc-0123456789abcdef0"}
 	consumerSigV4.Sources.FlowLogFormat = "${srcaddr} ${dstaddr} ${start} ${end} ${action} ${reject-reason}"
 
+	lambdaS3 := lambdaProps(tb)
+	lambdaS3.S3 = s3Props(lambdaS3.S3)
+	consumerS3 := consumerProps(tb)
+	consumerS3.S3 = s3Props(consumerS3.S3)
+
 	return map[string]Props{
+		"lambda-s3":       lambdaS3,
+		"consumer-s3":     consumerS3,
 		"lambda":          lambdaProps(tb),
 		"lambda-all":      lambdaAll,
 		"lambda-domain":   lambdaDomain,
@@ -137,6 +144,23 @@ func scenarios(tb testing.TB) map[string]Props {
 		"consumer-domain": consumerDomain,
 		"consumer-sigv4":  consumerSigV4,
 	}
+}
+
+const (
+	testBucket   = "corp-logs"
+	testS3KeyARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+)
+
+// s3Props adds the S3 intake: one existing bucket with two prefixes (AWS's layout, and copied ALB logs routed by
+// kind), its KMS key, and a new bucket.
+func s3Props(c S3Config) S3Config {
+	c.Sources = []S3Source{
+		{Bucket: testBucket, Prefixes: []string{"AWSLogs/123456789012/vpcflowlogs/"}},
+		{Bucket: testBucket, Prefixes: []string{"copied/alb/"}, Kind: "alb"},
+	}
+	c.NewBucket = true
+	c.KMSKeyARN = testS3KeyARN
+	return c
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -1,6 +1,8 @@
 package kinflowstack
 
 import (
+	"slices"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -27,11 +29,16 @@ type LambdaProcessorProps struct {
 	// batch function's log group, and to the batch function writing the finalizer's log group; every grant still
 	// names its resources.
 	SharedRole bool
+	// Intake, when set, adds the objects function behind an SQS event source on the intake queue.
+	Intake *S3Intake
+	// S3 configures the objects function.
+	S3 S3Config
 }
 
 // LambdaProcessor owns lambda mode: the batch function behind a Kinesis event source mapping that reports batch
 // item failures and sends what it finally gives up on to an SQS queue, the finalizer function run every minute by
-// EventBridge, and the DynamoDB table holding the finalizer's lock and watermarks.
+// EventBridge, the DynamoDB table holding the finalizer's lock and watermarks, and with the S3 intake the objects
+// function behind an SQS event source that reports batch item failures.
 type LambdaProcessor struct {
 	constructs.Construct
 	Batch, Finalizer awslambda.Function
@@ -42,14 +49,32 @@ type LambdaProcessor struct {
 	DeadLetters              awssqs.Queue
 	State                    awsdynamodb.Table
 	Schedule                 awsevents.Rule
+	// The objects function, nil without the S3 intake.
+	Objects        awslambda.Function
+	ObjectsRole    awsiam.Role
+	ObjectsLogs    awslogs.LogGroup
+	ObjectsMapping awslambdaeventsources.SqsEventSource
 }
 
-// Roles returns the distinct execution roles of the functions: one with SharedRole, else batch and finalizer.
+// Roles returns the distinct execution roles of the functions: one with SharedRole, else batch, finalizer and
+// (with the S3 intake) objects.
 func (l *LambdaProcessor) Roles() []awsiam.Role {
-	if l.BatchRole == l.FinalizerRole {
-		return []awsiam.Role{l.BatchRole}
+	out := []awsiam.Role{l.BatchRole}
+	for _, r := range []awsiam.Role{l.FinalizerRole, l.ObjectsRole} {
+		if r != nil && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
 	}
-	return []awsiam.Role{l.BatchRole, l.FinalizerRole}
+	return out
+}
+
+// LogGroups returns the log groups of the functions.
+func (l *LambdaProcessor) LogGroups() []awslogs.LogGroup {
+	out := []awslogs.LogGroup{l.BatchLogs, l.FinalizerLogs}
+	if l.ObjectsLogs != nil {
+		out = append(out, l.ObjectsLogs)
+	}
+	return out
 }
 
 // newLambdaRole returns a role that Lambda may assume, with no permissions yet.
@@ -138,6 +163,9 @@ func NewLambdaProcessor(scope constructs.Construct, id string, p LambdaProcessor
 		}
 		m[EnvLambdaHandler] = jsii.String(handler)
 		m[EnvStateTable] = l.State.TableName()
+		if handler == "objects" && p.Intake.Routes != nil {
+			m[EnvS3Routes] = p.Intake.Routes
+		}
 		return &m
 	}
 	function := func(id, handler, what string, memory, timeout int, role awsiam.Role, lg awslogs.LogGroup) awslambda.Function {
@@ -158,26 +186,49 @@ func NewLambdaProcessor(scope constructs.Construct, id string, p LambdaProcessor
 
 	l.BatchLogs = newRuntimeLogGroup(c, "BatchLogs")
 	l.FinalizerLogs = newRuntimeLogGroup(c, "FinalizerLogs")
+	if p.Intake != nil {
+		l.ObjectsLogs = newRuntimeLogGroup(c, "ObjectsLogs")
+	}
 	if p.SharedRole {
-		role := newLambdaRole(c, "Role", "both functions (one role: the new OpenSearch domain maps one IAM master "+
-			"user): the batch function reads the stream and writes the sink, the finalizer closes windows, writes "+
-			"final connection sets and calls the webhook")
-		grantLogs(role, l.BatchLogs, l.FinalizerLogs)
+		what := "both functions (one role: the new OpenSearch domain maps one IAM master user): the batch function " +
+			"reads the stream and writes the sink, the finalizer closes windows, writes final connection sets and " +
+			"calls the webhook"
+		if p.Intake != nil {
+			what = "the functions (one role: the new OpenSearch domain maps one IAM master user): the batch function " +
+				"reads the stream, the objects function reads S3 objects, both write the sink; the finalizer closes " +
+				"windows, writes final connection sets and calls the webhook"
+		}
+		role := newLambdaRole(c, "Role", what)
+		grantLogs(role, l.LogGroups()...)
 		l.BatchRole, l.FinalizerRole = role, role
+		if p.Intake != nil {
+			l.ObjectsRole = role
+		}
 	} else {
 		l.BatchRole = newLambdaRole(c, "BatchRole", "the batch function reads the stream and writes the sink")
 		grantLogs(l.BatchRole, l.BatchLogs)
 		l.FinalizerRole = newLambdaRole(c, "FinalizerRole", "the finalizer closes windows, writes final connection sets and calls the webhook")
 		grantLogs(l.FinalizerRole, l.FinalizerLogs)
+		if p.Intake != nil {
+			l.ObjectsRole = newLambdaRole(c, "ObjectsRole", "the objects function reads the S3 objects the intake queue announces and writes the sink")
+			grantLogs(l.ObjectsRole, l.ObjectsLogs)
+		}
 	}
 	l.Batch = function("Batch", "batch", "decodes Kinesis batches of VPC flow logs into documents and partial connection sets",
 		cfg.MemoryMB, cfg.TimeoutSeconds, l.BatchRole, l.BatchLogs)
 	l.Finalizer = function("Finalizer", "finalizer", "merges the partial connection sets of closed windows (every minute)",
 		cfg.FinalizerMemoryMB, cfg.FinalizerTimeout, l.FinalizerRole, l.FinalizerLogs)
 
-	for _, r := range l.Roles() {
+	roles := []awsiam.Role{l.BatchRole}
+	if l.FinalizerRole != l.BatchRole {
+		roles = append(roles, l.FinalizerRole)
+	}
+	for _, r := range roles {
 		grantState(r, l.State)
 		l.DeadLetters.GrantSendMessages(r)
+	}
+	if p.Intake != nil {
+		l.addObjects(c, p, code, env("objects"))
 	}
 
 	start := awslambda.StartingPosition_TRIM_HORIZON
@@ -209,4 +260,43 @@ func NewLambdaProcessor(scope constructs.Construct, id string, p LambdaProcessor
 		})},
 	})
 	return l
+}
+
+// addObjects creates the objects function: it reads the objects the intake queue's notifications announce and
+// records its progress in the state table, as the batch function does.
+//
+// Its event source takes S3.BatchSize notifications (5 by default) without a batching window. A message announces
+// one object (S3 sends a record per message), which may be hundreds of megabytes, and the whole batch is read in
+// one invocation: a small batch keeps the timeout a budget for a few objects, and an object not reached before
+// the deadline is reported as a failed item (partial batch response) and counts a receive toward the dead-letter
+// queue. Five still share one cold start and the sink's bulk requests between the many small files log delivery
+// writes (flow logs every 5 or 10 minutes, load balancers every 5 minutes per node). No window: the files arrive
+// in bursts every few minutes, Lambda adds pollers as the queue grows, and waiting to fill a batch would only
+// delay them.
+func (l *LambdaProcessor) addObjects(c constructs.Construct, p LambdaProcessorProps, code awslambda.Code, env *map[string]*string) {
+	cfg := p.S3
+	if !p.SharedRole { // a shared role has the state table's statement already
+		grantState(l.ObjectsRole, l.State)
+	}
+	p.Intake.GrantRead(l.ObjectsRole)
+	l.Objects = awslambda.NewFunction(c, jsii.String("Objects"), &awslambda.FunctionProps{
+		Description:   jsii.String("kinflow: reads the S3 objects (VPC flow logs, load balancer access logs) announced in the intake queue"),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          code,
+		MemorySize:    jsii.Number(cfg.LambdaMemoryMB),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(cfg.LambdaTimeoutSeconds)),
+		Role:          l.ObjectsRole,
+		LogGroup:      l.ObjectsLogs,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		Environment:   env,
+	})
+	// The event source grants the role ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes
+	// and GetQueueUrl on the queue.
+	l.ObjectsMapping = awslambdaeventsources.NewSqsEventSource(p.Intake.Queue, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(cfg.BatchSize),
+		ReportBatchItemFailures: jsii.Bool(true),
+	})
+	l.Objects.AddEventSource(l.ObjectsMapping)
 }

@@ -19,6 +19,7 @@ type MonitoringProps struct {
 	Stream   *Stream
 	Lambda   *LambdaProcessor
 	Consumer *ConsumerService
+	Intake   *S3Intake
 }
 
 // Monitoring owns the alarms (iterator age, errors, dead letters, throttles) and the dashboard.
@@ -81,7 +82,7 @@ func NewMonitoring(scope constructs.Construct, id string, p MonitoringProps) *Mo
 	switch {
 	case p.Lambda != nil:
 		l := p.Lambda
-		runtimeLogs = append(runtimeLogs, l.BatchLogs, l.FinalizerLogs)
+		runtimeLogs = append(runtimeLogs, l.LogGroups()...)
 		age := l.Batch.Metric(jsii.String("IteratorAge"), max)
 		alarm("IteratorAge", fmt.Sprintf("the batch function is more than %d minutes behind the stream", cfg.IteratorAgeMinutes), age, ageMs, gt)
 		alarm("BatchErrors", "the batch function failed invocations (records are retried, then bisected, then sent to the queue)",
@@ -114,6 +115,24 @@ func NewMonitoring(scope constructs.Construct, id string, p MonitoringProps) *Mo
 			graph("Stream: read throttles", stream.MetricReadProvisionedThroughputExceeded(sum)),
 			graph("Consumer: CPU and memory (%)", s.Service.MetricCpuUtilization(nil), s.Service.MetricMemoryUtilization(nil)),
 			graph("Consumer: running tasks", running))
+	}
+	if in := p.Intake; in != nil {
+		alarm("S3DeadLetters", "S3 notifications went to the intake's dead-letter queue: their objects could not be read "+
+			"(see the runtime's logs; redrive the queue once fixed)",
+			in.DeadLetters.MetricApproximateNumberOfMessagesVisible(max), 0, gt)
+		widgets := []awscloudwatch.IWidget{
+			graph("S3 intake: notifications waiting and in flight", in.Queue.MetricApproximateNumberOfMessagesVisible(max),
+				in.Queue.MetricApproximateNumberOfMessagesNotVisible(max)),
+			graph("S3 intake: oldest notification (s)", in.Queue.MetricApproximateAgeOfOldestMessage(max)),
+			graph("S3 intake: dead letters", in.DeadLetters.MetricApproximateNumberOfMessagesVisible(max)),
+		}
+		if l := p.Lambda; l != nil && l.Objects != nil {
+			alarm("ObjectsErrors", "the objects function failed invocations (their notifications are received again, then dead-lettered)",
+				l.Objects.MetricErrors(sum), 0, gt)
+			widgets = append(widgets, graph("Objects function: errors and throttles", l.Objects.MetricErrors(sum), l.Objects.MetricThrottles(sum)),
+				graph("Objects function: duration (ms)", l.Objects.MetricDuration(max)))
+		}
+		right = append(right, widgets...)
 	}
 	for i, lg := range runtimeLogs {
 		awslogs.NewMetricFilter(c, jsii.String(fmt.Sprintf("DeadLetterFilter%d", i)), &awslogs.MetricFilterProps{

@@ -1,6 +1,9 @@
 package kinflowstack
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -60,6 +63,34 @@ func applyNagSuppressions(k *KinflowStack) {
 			Reason: "ecr:GetAuthorizationToken has no resource-level permissions; the image pull actions are " +
 				"scoped to the asset repository"})
 	}
+	if in := k.S3Intake; in != nil {
+		suppress(in.DeadLetters, Suppression{ID: "AwsSolutions-SQS3", Reason: "this queue is itself the dead-letter " +
+			"queue of the S3 intake queue (its RedrivePolicy names it)"})
+		if in.AccessLogs != nil {
+			suppress(in.AccessLogs, Suppression{ID: "AwsSolutions-S1", Reason: "this bucket holds the server access " +
+				"logs of the intake bucket; logging its own accesses would log every delivery again"})
+		}
+		// The objects of each configured bucket/prefix, and of the new bucket: a prefix is the narrowest IAM
+		// resource S3 object keys allow.
+		var findings []string
+		for _, arn := range in.ObjectARNs() {
+			findings = append(findings, "Resource::"+nagName(k, arn))
+		}
+		for _, r := range k.intakeReaders() {
+			suppress(r, Suppression{ID: "AwsSolutions-IAM5", AppliesTo: findings, Reason: "s3:GetObject and " +
+				"s3:GetObjectVersion on bucket/prefix*: the objects under the configured prefixes (and of the new " +
+				"bucket) that S3 notifications announce; keys are not known in advance"})
+		}
+		// The CDK's singleton handler of bucket notifications (Custom::S3BucketNotifications), one per stack.
+		if h := k.Stack.Node().TryFindChild(jsii.String("BucketNotificationsHandler050a0587b7544547bf325f094a3db834")); h != nil {
+			suppress(h, Suppression{ID: "AwsSolutions-IAM4",
+				AppliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
+				Reason: "the CDK's bucket-notifications handler: its role and the managed logging policy are the CDK's, " +
+					"used only at deploy time to put the notification configuration"},
+				Suppression{ID: "AwsSolutions-L1", Reason: "the CDK's bucket-notifications handler: its Python runtime is " +
+					"chosen by the CDK version, not by this stack; it runs only at deploy time"})
+		}
+	}
 	if d := k.Destination.Domain; d != nil {
 		cfg := k.Props.Sink.NewDomain
 		reason := "the domain has a public endpoint guarded by identity, not network: fine-grained access control " +
@@ -106,4 +137,43 @@ func (k *KinflowStack) domainWildcard() string {
 		return "Resource::" + k.Props.Sink.DomainARN + "/*"
 	}
 	return ""
+}
+
+// intakeReaders are the roles that read the intake's objects.
+func (k *KinflowStack) intakeReaders() []constructs.IConstruct {
+	if k.Lambda != nil {
+		return []constructs.IConstruct{k.Lambda.ObjectsRole}
+	}
+	return []constructs.IConstruct{k.Consumer.TaskRole}
+}
+
+// nagName writes a resource as cdk-nag names it in a finding: Fn::Sub with its ${...} as <...>, a GetAtt as
+// <LogicalId.Attr>, and Fn::Join of those.
+func nagName(k *KinflowStack, v *string) string {
+	var name func(x any) string
+	name = func(x any) string {
+		switch t := x.(type) {
+		case string:
+			return t
+		case map[string]any:
+			if sub, ok := t["Fn::Sub"].(string); ok {
+				return strings.NewReplacer("${", "<", "}", ">").Replace(sub)
+			}
+			if ga, ok := t["Fn::GetAtt"].([]any); ok {
+				return "<" + ga[0].(string) + "." + ga[1].(string) + ">"
+			}
+			if ref, ok := t["Ref"].(string); ok {
+				return "<" + ref + ">"
+			}
+			if j, ok := t["Fn::Join"].([]any); ok {
+				var parts []string
+				for _, p := range j[1].([]any) {
+					parts = append(parts, name(p))
+				}
+				return strings.Join(parts, j[0].(string))
+			}
+		}
+		return fmt.Sprint(x)
+	}
+	return name(k.Stack.Resolve(v))
 }

@@ -8,6 +8,7 @@ package kinflowstack
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -112,6 +113,46 @@ type LambdaConfig struct {
 	FinalizerTimeout      int // seconds
 }
 
+// S3Source is an existing bucket whose ObjectCreated notifications under Prefixes go to the intake queue.
+type S3Source struct {
+	Bucket string `json:"bucket"`
+	// Prefixes filter the notifications and bound the readers' s3:GetObject; none means the whole bucket.
+	Prefixes []string `json:"prefixes"`
+	// Kind, when set, is the log family of these prefixes' objects (a KINFLOW_S3_ROUTES override) for keys outside
+	// AWS's own layouts; empty lets the runtime route by those layouts.
+	Kind string `json:"kind"`
+}
+
+// prefixes returns the source's prefixes, "" (the whole bucket) when it names none.
+func (s S3Source) prefixes() []string {
+	if len(s.Prefixes) == 0 {
+		return []string{""}
+	}
+	return s.Prefixes
+}
+
+// S3Config describes the S3 intake: logs AWS writes to S3 (VPC flow logs, load balancer access logs), announced by
+// ObjectCreated notifications into an SQS queue that the objects function (lambda mode) or the consumer reads.
+type S3Config struct {
+	Sources []S3Source
+	// NewBucket creates a bucket of the stack's for AWS to deliver logs into; all of it feeds the intake.
+	NewBucket bool
+	// KMSKeyARN is the key encrypting the sources' objects (SSE-KMS); empty: none to grant.
+	KMSKeyARN string
+	// MaxReceives is the receive count after which a notification moves to the dead-letter queue.
+	MaxReceives int
+	// The objects function (lambda mode).
+	LambdaMemoryMB       int
+	LambdaTimeoutSeconds int
+	BatchSize            int
+}
+
+// Enabled reports whether the stack deploys the S3 intake.
+func (c S3Config) Enabled() bool { return len(c.Sources) > 0 || c.NewBucket }
+
+// S3Kinds are the kinds an S3 source may name: the runtime's KINFLOW_S3_ROUTES kinds.
+var S3Kinds = []string{"vpcflow", "vpcflow-parquet", "alb", "alb-connection", "nlb", "elb"}
+
 // ConsumerConfig describes consumer mode: the Fargate service running the KCL consumer.
 type ConsumerConfig struct {
 	// Image is a container image URI; when empty the image is built from DockerDir/Dockerfile at deploy time.
@@ -192,6 +233,7 @@ type Props struct {
 	Mode       Mode
 	Stream     StreamConfig
 	Sources    SourcesConfig
+	S3         S3Config
 	Lambda     LambdaConfig
 	Consumer   ConsumerConfig
 	Sink       SinkConfig
@@ -221,6 +263,12 @@ func DefaultProps() Props {
 			FlowLogFormat:             "v8",
 			FlowLogRetentionDays:      7,
 			FlowLogAggregationSeconds: 60,
+		},
+		S3: S3Config{
+			MaxReceives:          5,
+			LambdaMemoryMB:       1024,
+			LambdaTimeoutSeconds: 300,
+			BatchSize:            5,
 		},
 		Lambda: LambdaConfig{
 			ZipPath:               filepath.Join("dist", "lambda-arm64.zip"),
@@ -280,6 +328,8 @@ var (
 	topicARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$`)
 	domainNameRE   = regexp.MustCompile(`^[a-z][a-z0-9-]{2,27}$`)
 	streamNameRE   = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
+	bucketNameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	kmsKeyARNRE    = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$`)
 )
 
 // fargateMemory lists the memory sizes (MB) Fargate accepts for each CPU value.
@@ -356,9 +406,10 @@ func (p *Props) Validate() error {
 			bad("flowLogRetentionDays %d: want one of %v", src.FlowLogRetentionDays, logRetentionDays)
 		}
 	}
-	if len(src.LogGroupNames) == 0 && len(src.FlowLogVPCIDs) == 0 && !src.AccountPolicy {
-		bad("no source: set logGroupNames, flowLogVpcIds or accountSubscriptionPolicy")
+	if len(src.LogGroupNames) == 0 && len(src.FlowLogVPCIDs) == 0 && !src.AccountPolicy && !p.S3.Enabled() {
+		bad("no source: set logGroupNames, flowLogVpcIds, accountSubscriptionPolicy, s3Sources or s3NewBucket")
 	}
+	p.validateS3(bad)
 
 	switch p.Mode {
 	case ModeLambda:
@@ -411,6 +462,68 @@ func (p *Props) Validate() error {
 		bad("deadLetterAlarmThreshold %d: want at least 1", a.DeadLettersPer5Min)
 	}
 	return errors.Join(errs...)
+}
+
+func (p *Props) validateS3(bad func(string, ...any)) {
+	c := p.S3
+	prefixes := map[string][]string{} // bucket -> prefixes, over every entry naming it
+	for i, src := range c.Sources {
+		if !bucketNameRE.MatchString(src.Bucket) || strings.Contains(src.Bucket, "..") {
+			bad("s3Sources[%d]: bucket %q: want a bucket name (3 to 63 lowercase letters, digits, '.' and '-')", i, src.Bucket)
+		}
+		if src.Kind != "" && !slices.Contains(S3Kinds, src.Kind) {
+			bad("s3Sources[%d]: kind %q: want one of %s (or none: AWS's key layouts)", i, src.Kind, strings.Join(S3Kinds, ", "))
+		}
+		for _, pre := range src.prefixes() {
+			switch {
+			case len(pre) > 1024:
+				bad("s3Sources[%d]: prefix %.40q...: longer than a key (1024)", i, pre)
+			case strings.HasPrefix(pre, "/"):
+				bad("s3Sources[%d]: prefix %q: keys do not start with '/'", i, pre)
+			case strings.ContainsAny(pre, "*?"):
+				bad("s3Sources[%d]: prefix %q: '*' and '?' would be wildcards in the IAM grant; notifications filter by plain prefix", i, pre)
+			case strings.Contains(pre, "${"):
+				bad("s3Sources[%d]: prefix %q: '${' would read as a CloudFormation substitution", i, pre)
+			case src.Kind != "" && strings.ContainsAny(pre, "=;"):
+				bad("s3Sources[%d]: prefix %q with a kind: '=' and ';' cannot be written in KINFLOW_S3_ROUTES", i, pre)
+			}
+			prefixes[src.Bucket] = append(prefixes[src.Bucket], pre)
+		}
+	}
+	// S3 refuses notification filters of one event type whose prefixes overlap (one starts with the other).
+	for _, b := range slices.Sorted(maps.Keys(prefixes)) {
+		ps := prefixes[b]
+		for i := range ps {
+			for j := i + 1; j < len(ps); j++ {
+				if strings.HasPrefix(ps[i], ps[j]) || strings.HasPrefix(ps[j], ps[i]) {
+					bad("s3Sources: bucket %q: prefixes %q and %q overlap (S3 refuses overlapping notification filters; keep the shorter)", b, ps[i], ps[j])
+				}
+			}
+		}
+	}
+	if c.KMSKeyARN != "" {
+		if !kmsKeyARNRE.MatchString(c.KMSKeyARN) {
+			bad("s3KmsKeyArn %q: want a key ARN (arn:aws:kms:<region>:<account>:key/<id>; an alias does not work in IAM)", c.KMSKeyARN)
+		}
+		if len(c.Sources) == 0 {
+			bad("s3KmsKeyArn is set without s3Sources (the new bucket is encrypted with S3-managed keys)")
+		}
+	}
+	if c.MaxReceives < 1 || c.MaxReceives > 1000 {
+		bad("s3MaxReceives %d: want 1 to 1000", c.MaxReceives)
+	}
+	if p.Mode == ModeLambda {
+		if c.LambdaMemoryMB < 128 || c.LambdaMemoryMB > 10240 {
+			bad("s3LambdaMemoryMb %d: want 128 to 10240", c.LambdaMemoryMB)
+		}
+		if c.LambdaTimeoutSeconds < 1 || c.LambdaTimeoutSeconds > 900 {
+			bad("s3LambdaTimeoutSeconds %d: want 1 to 900", c.LambdaTimeoutSeconds)
+		}
+		// Without a batching window an SQS event source takes at most 10 messages.
+		if c.BatchSize < 1 || c.BatchSize > 10 {
+			bad("s3BatchSize %d: want 1 to 10", c.BatchSize)
+		}
+	}
 }
 
 func (p *Props) validateLambda(bad func(string, ...any)) {

@@ -21,6 +21,7 @@ type KinflowStack struct {
 	Subscriptions *Subscriptions
 	Lambda        *LambdaProcessor // lambda mode
 	Consumer      *ConsumerService // consumer mode
+	S3Intake      *S3Intake        // nil without s3Sources and s3NewBucket
 	Destination   *Destination
 	Monitoring    *Monitoring
 }
@@ -72,6 +73,18 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 		env[EnvFlowFormats] = formatOverrides(formats)
 	}
 
+	if props.S3.Enabled() {
+		// Lambda: AWS's guidance for an SQS event source, six times the function's timeout. The consumer asks
+		// for its own visibility on every receive (KINFLOW_SQS_VISIBILITY_TIMEOUT, 5m) and extends it.
+		visibility := consumerQueueVisibilitySeconds
+		if props.Mode == ModeLambda {
+			visibility = 6 * props.S3.LambdaTimeoutSeconds
+		}
+		k.S3Intake = NewS3Intake(st, "S3Intake", S3IntakeProps{
+			Config: props.S3, VisibilityTimeoutSeconds: visibility, Retain: props.RetainData,
+		})
+	}
+
 	var writers []awsiam.IRole
 	var addEnv func(k string, v *string)
 	var ownLogs []*string
@@ -81,6 +94,7 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 		// send it requests: they run under one role then.
 		k.Lambda = NewLambdaProcessor(st, "Lambda", LambdaProcessorProps{
 			Config: props.Lambda, Stream: k.Stream, Env: env, SharedRole: props.Sink.NewDomain != nil,
+			Intake: k.S3Intake, S3: props.S3,
 		})
 		for _, r := range k.Lambda.Roles() {
 			writers = append(writers, r)
@@ -88,8 +102,13 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 		addEnv = func(name string, v *string) {
 			k.Lambda.Batch.AddEnvironment(jsii.String(name), v, nil)
 			k.Lambda.Finalizer.AddEnvironment(jsii.String(name), v, nil)
+			if k.Lambda.Objects != nil {
+				k.Lambda.Objects.AddEnvironment(jsii.String(name), v, nil)
+			}
 		}
-		ownLogs = []*string{k.Lambda.BatchLogs.LogGroupName(), k.Lambda.FinalizerLogs.LogGroupName()}
+		for _, lg := range k.Lambda.LogGroups() {
+			ownLogs = append(ownLogs, lg.LogGroupName())
+		}
 	case ModeConsumer:
 		maxTasks := props.Consumer.MaxTasks
 		if maxTasks == 0 {
@@ -100,7 +119,7 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 		}
 		maxTasks = max(maxTasks, props.Consumer.MinTasks)
 		k.Consumer = NewConsumerService(st, "Consumer", ConsumerServiceProps{
-			Config: props.Consumer, Stream: k.Stream, MaxTasks: maxTasks, Env: env,
+			Config: props.Consumer, Stream: k.Stream, MaxTasks: maxTasks, Env: env, Intake: k.S3Intake,
 		})
 		writers = []awsiam.IRole{k.Consumer.TaskRole}
 		container := k.Consumer.TaskDef.DefaultContainer()
@@ -130,7 +149,7 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 	})
 
 	k.Monitoring = NewMonitoring(st, "Monitoring", MonitoringProps{
-		Config: props.Alarms, Stream: k.Stream, Lambda: k.Lambda, Consumer: k.Consumer,
+		Config: props.Alarms, Stream: k.Stream, Lambda: k.Lambda, Consumer: k.Consumer, Intake: k.S3Intake,
 	})
 
 	out := func(id, desc string, v *string) {
@@ -149,6 +168,13 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 		out("StateTable", "DynamoDB table of shard progress, finalized windows and the finalizer lock", k.Consumer.State.TableName())
 		out("Service", "ECS service running the consumer", k.Consumer.Service.ServiceName())
 	}
+	if i := k.S3Intake; i != nil {
+		out("S3IntakeQueue", "SQS queue of the S3 notifications of new objects", i.Queue.QueueUrl())
+		out("S3IntakeDeadLetters", "SQS queue of the notifications whose objects could not be read", i.DeadLetters.QueueUrl())
+		if i.Bucket != nil {
+			out("S3IntakeBucket", "bucket for AWS to deliver flow logs and load balancer access logs into", i.Bucket.BucketName())
+		}
+	}
 	if k.FlowLogs != nil {
 		out("FlowLogGroup", "log group of the VPC flow logs created by the stack", k.FlowLogs.LogGroup.LogGroupName())
 	}
@@ -156,6 +182,9 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 	applyNagSuppressions(k)
 	return k, nil
 }
+
+// consumerQueueVisibilitySeconds is the intake queue's visibility timeout in consumer mode: the consumer's default.
+const consumerQueueVisibilitySeconds = 300
 
 // formatOverrides writes group=format;group=format with each format as bare field names: the runtime accepts both
 // forms, and "${field}" inside a joined string would read as a CloudFormation substitution.

@@ -151,7 +151,8 @@ func TestCdkSynthCLI(t *testing.T) {
 	docker := dockerDir(t)
 	modes := map[string][]string{
 		"lambda": {"-c", "mode=lambda", "-c", "lambdaZip=" + zip, "-c", "logGroupNames=/vpc/flowlogs/prod",
-			"-c", "sinkUrl=https://search.example.com", "-c", "flowLogVpcIds=vpc-0123456789abcdef0"},
+			"-c", "sinkUrl=https://search.example.com", "-c", "flowLogVpcIds=vpc-0123456789abcdef0",
+			"-c", "s3Sources=corp-logs/AWSLogs/,corp-logs/copied/alb/=alb", "-c", "s3NewBucket=true"},
 		"consumer": {"-c", "mode=consumer", "-c", "consumerDockerDir=" + docker, "-c", "consumerDockerfile=Dockerfile",
 			"-c", "logGroupNames=/vpc/flowlogs/prod", "-c", "sink=domain", "-c", "streamMode=provisioned", "-c", "shardCount=2"},
 	}
@@ -167,9 +168,14 @@ func TestCdkSynthCLI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]string{"lambda": "AWS::Lambda::EventSourceMapping", "consumer": "AWS::ECS::Service"}[mode]
-			if !strings.Contains(string(tpl), want) {
-				t.Errorf("template has no %s", want)
+			want := map[string][]string{
+				"lambda":   {"AWS::Lambda::EventSourceMapping", "Custom::S3BucketNotifications", "corp-logs/copied/alb/=alb"},
+				"consumer": {"AWS::ECS::Service"},
+			}[mode]
+			for _, w := range want {
+				if !strings.Contains(string(tpl), w) {
+					t.Errorf("template has no %s", w)
+				}
 			}
 		})
 	}
