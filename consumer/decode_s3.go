@@ -274,7 +274,7 @@ func (d *decoding) object(ctx context.Context, obj *object, r io.Reader) error {
 		case index == "":
 			continue // the header
 		}
-		if obj.kind == s3obj.KindVPCFlow {
+		if d.lineDec.FlowLog() {
 			switch d.lineDec.Flow().LogStatus {
 			case vpcflow.LogStatusNoData:
 				d.noData++

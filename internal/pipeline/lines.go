@@ -32,11 +32,10 @@ type LineDecoder struct {
 	elbE    elb.Encoder
 }
 
-// Readable reports whether kinflow reads objects of kind (Parquet flow logs and ALB connection logs it routes but
-// does not read yet).
+// Readable reports whether kinflow reads objects of kind (ALB connection logs it routes but does not read yet).
 func Readable(kind s3obj.Kind) bool {
 	switch kind {
-	case s3obj.KindVPCFlow, s3obj.KindALB, s3obj.KindNLB, s3obj.KindELB:
+	case s3obj.KindVPCFlow, s3obj.KindVPCFlowParquet, s3obj.KindALB, s3obj.KindNLB, s3obj.KindELB:
 		return true
 	}
 	return false
@@ -47,11 +46,15 @@ func NewLineDecoder(prefix string) *LineDecoder {
 	return &LineDecoder{indices: sink.Indices{Prefix: prefix}}
 }
 
-// Reset starts an object of kind; a kind Readable refuses is an error wrapping ErrUnsupported (permanent).
+// Reset starts an object of kind; a kind Readable refuses is an error wrapping ErrUnsupported (permanent). A
+// Parquet flow-log file is decoded as the text one its lines make (s3obj.ParquetLines).
 func (d *LineDecoder) Reset(kind s3obj.Kind) error {
+	if kind == s3obj.KindVPCFlowParquet {
+		kind = s3obj.KindVPCFlow
+	}
 	d.kind, d.parser = kind, nil
 	if !Readable(kind) {
-		return retry.Permanent(fmt.Errorf("%w: %s: kinflow reads vpcflow, alb, nlb and elb objects", ErrUnsupported, kind))
+		return retry.Permanent(fmt.Errorf("%w: %s: kinflow reads vpcflow, vpcflow-parquet, alb, nlb and elb objects", ErrUnsupported, kind))
 	}
 	return nil
 }
@@ -91,6 +94,9 @@ func (d *LineDecoder) Line(dst, line []byte, src *vpcflow.Source) (out []byte, i
 	}
 	return dst, "", retry.Permanent(fmt.Errorf("%w: %s", ErrUnsupported, d.kind))
 }
+
+// FlowLog reports whether the object is a flow-log file (text or Parquet): its documents are flows (Flow).
+func (d *LineDecoder) FlowLog() bool { return d.kind == s3obj.KindVPCFlow }
 
 // Flow is the flow of the last line Line decoded from a flow-log file.
 func (d *LineDecoder) Flow() *vpcflow.Flow { return &d.flow }

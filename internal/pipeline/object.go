@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,7 @@ type ObjectReader struct {
 	acc   *aggregate.Accumulator
 
 	dec *LineDecoder
+	src lineSource // the lines of the object being read
 
 	arena   []byte
 	spans   []docSpan
@@ -68,6 +70,42 @@ func (p *Pipeline) Objects(cfg s3obj.Config) (*ObjectReader, error) {
 		return nil, err
 	}
 	return &ObjectReader{p: p, lines: lines, acc: acc, dec: NewLineDecoder(p.cfg.Prefix)}, nil
+}
+
+// lineSource is what the reader reads an object's lines from: s3obj.Lines for text, s3obj.ParquetLines for Parquet.
+type lineSource interface {
+	Next() bool
+	Bytes() []byte
+	Number() int64
+	Offset() int64
+	LineErr() error
+	Err() error
+}
+
+var (
+	_ lineSource = (*s3obj.Lines)(nil)
+	_ lineSource = (*s3obj.ParquetLines)(nil)
+)
+
+// parquet spools the object to a temporary file (Parquet needs random access: its schema is at the end) and opens
+// it as lines; cleanup removes the file. The file costs disk, not memory: the row groups are read one at a time.
+func (o *ObjectReader) parquet(obj *object, r io.Reader) (*s3obj.ParquetLines, func(), error) {
+	f, err := os.CreateTemp("", "kinflow-*.parquet")
+	if err != nil {
+		return nil, nil, fmt.Errorf("spooling %s: %w", obj.path, err)
+	}
+	cleanup := func() { f.Close(); os.Remove(f.Name()) }
+	size, err := io.Copy(f, r)
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("spooling %s: %w", obj.path, err)
+	}
+	pl, err := s3obj.NewParquetLines(f, size)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return pl, func() { pl.Close(); cleanup() }, nil
 }
 
 // object is what the reader knows of the object it reads.
@@ -96,15 +134,29 @@ func (o *ObjectReader) Read(ctx context.Context, ref s3obj.ObjectRef, route s3ob
 	if err := o.dec.Reset(route.Kind); err != nil {
 		return res, o.failObject(ctx, obj, &res, "unsupported_kind", fmt.Errorf("%s: %w", obj.path, err))
 	}
-	o.lines.Reset(r)
-	for o.lines.Next() {
+	var lines lineSource = o.lines
+	if route.Kind == s3obj.KindVPCFlowParquet {
+		pl, cleanup, err := o.parquet(obj, r)
+		if err != nil {
+			if !retry.IsPermanent(err) {
+				return res, err
+			}
+			return res, o.failObject(ctx, obj, &res, "", err)
+		}
+		defer cleanup()
+		lines = pl
+	} else {
+		o.lines.Reset(r)
+	}
+	o.src = lines
+	for lines.Next() {
 		res.Lines++
-		n := o.lines.Number()
-		if err := o.lines.LineErr(); err != nil {
+		n := lines.Number()
+		if err := lines.LineErr(); err != nil {
 			o.deadLetter(obj, &res, n, nil, sink.StageParse, err)
 			continue
 		}
-		if err := o.line(obj, &res, n, o.lines.Bytes()); err != nil {
+		if err := o.line(obj, &res, n, lines.Bytes()); err != nil {
 			// A header that names no fields: no line of the file can be read.
 			return res, o.failObject(ctx, obj, &res, "bad_header", fmt.Errorf("%s: %w", obj.path, err))
 		}
@@ -114,7 +166,7 @@ func (o *ObjectReader) Read(ctx context.Context, ref s3obj.ObjectRef, route s3ob
 			}
 		}
 	}
-	if err := o.lines.Err(); err != nil {
+	if err := lines.Err(); err != nil {
 		if !retry.IsPermanent(err) {
 			return res, fmt.Errorf("reading %s: %w", obj.path, err)
 		}
@@ -142,7 +194,7 @@ func (o *ObjectReader) reset() {
 
 // line parses one line into the batch. Only a flow-log header it cannot read is an error.
 func (o *ObjectReader) line(obj *object, res *ObjectResult, n int64, line []byte) error {
-	src := vpcflow.Source{File: obj.path, Offset: o.lines.Offset()}
+	src := vpcflow.Source{File: obj.path, Offset: o.src.Offset()}
 	sp := docSpan{pending: -1, line: n, origin: o.origin(obj, n, nil)}
 	sp.src[0] = len(o.arena)
 	var err error
@@ -157,7 +209,7 @@ func (o *ObjectReader) line(obj *object, res *ObjectResult, n int64, line []byte
 	case sp.index == "":
 		return nil // the header
 	}
-	if f := o.dec.Flow(); obj.route.Kind == s3obj.KindVPCFlow && !f.NoTraffic() && f.SrcAddr.IsValid() && f.DstAddr.IsValid() {
+	if f := o.dec.Flow(); o.dec.FlowLog() && !f.NoTraffic() && f.SrcAddr.IsValid() && f.DstAddr.IsValid() {
 		sp.pending = len(o.pending)
 		o.pending = append(o.pending, aggregate.Flow{Start: f.EventTime(0), End: f.End, Src: f.SrcAddr, Dst: f.DstAddr,
 			SrcPort: f.SrcPort, DstPort: f.DstPort, Protocol: f.Protocol, Bytes: f.Bytes, Packets: f.Packets,

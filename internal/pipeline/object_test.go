@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/testing/flowgen"
@@ -108,7 +111,8 @@ func TestObjectFailures(t *testing.T) {
 	}{
 		{"truncated gzip", s3obj.KindVPCFlow, file[:len(file)/2], "bad_gzip", true},
 		{"no header", s3obj.KindVPCFlow, gzipped(t, "2 123 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 40 1700000000 1700000060 ACCEPT OK\n"), "bad_header", true},
-		{"parquet", s3obj.KindVPCFlowParquet, []byte("PAR1"), "unsupported_kind", true},
+		{"not parquet", s3obj.KindVPCFlowParquet, []byte("PAR1 is not enough"), "bad_parquet", true},
+		{"connection log", s3obj.KindALBConnection, []byte("x"), "unsupported_kind", true},
 		{"broken connection", s3obj.KindVPCFlow, nil, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -178,4 +182,67 @@ func TestLoadBalancerObjects(t *testing.T) {
 	if got := len(e.search(t, e.prefix+"-lb-*")); got != want {
 		t.Errorf("%d load-balancer documents, want %d", got, want)
 	}
+}
+
+// parquetRow is a flow-log Parquet row of the default format, typed as AWS writes it.
+type parquetRow struct {
+	Version     int32  `parquet:"version"`
+	AccountID   string `parquet:"account_id"`
+	InterfaceID string `parquet:"interface_id"`
+	Srcaddr     string `parquet:"srcaddr"`
+	Dstaddr     string `parquet:"dstaddr"`
+	Srcport     int32  `parquet:"srcport"`
+	Dstport     int32  `parquet:"dstport"`
+	Protocol    int32  `parquet:"protocol"`
+	Packets     int64  `parquet:"packets"`
+	Bytes       int64  `parquet:"bytes"`
+	Start       int64  `parquet:"start"`
+	End         int64  `parquet:"end"`
+	Action      string `parquet:"action"`
+	LogStatus   string `parquet:"log_status"`
+}
+
+// TestParquetObject reads a Parquet flow-log file (the rows of flowgen's lines): one document per row, and partial
+// connection sets equal to the brute force of the same lines, read twice.
+func TestParquetObject(t *testing.T) {
+	e := newEnv(t)
+	ctx := testenv.Context(t, 2*time.Minute)
+	cfg := flowgen.DefaultConfig(flowgen.FixedStart)
+	cfg.Seed = 13
+	var rows []parquetRow
+	var lines []string
+	for _, b := range flowgen.New(cfg).Batches(20, 20, 60) {
+		for _, ev := range b.Events {
+			f := strings.Fields(ev.Message)
+			if len(f) != 14 || f[13] != "OK" {
+				continue
+			}
+			n := func(i int) int64 { v, _ := strconv.ParseInt(f[i], 10, 64); return v }
+			rows = append(rows, parquetRow{int32(n(0)), f[1], f[2], f[3], f[4], int32(n(5)), int32(n(6)), int32(n(7)), n(8), n(9), n(10), n(11), f[12], f[13]})
+			lines = append(lines, ev.Message)
+		}
+	}
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[parquetRow](&buf)
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	objects, err := e.pipe.Objects(s3obj.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := s3obj.ObjectRef{Bucket: "flow-logs", Key: "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/30/x.parquet", VersionID: "v1"}
+	for range 2 {
+		res, err := objects.Read(ctx, ref, s3obj.Route{Kind: s3obj.KindVPCFlowParquet}, bytes.NewReader(buf.Bytes()))
+		if err != nil || res.Documents != len(rows) || res.DeadLetters != 0 {
+			t.Fatalf("%+v, %v; want %d documents", res, err, len(rows))
+		}
+	}
+	if n := len(e.search(t, e.prefix+"-flows-*")); n != len(rows) {
+		t.Errorf("%d flow documents, want %d", n, len(rows))
+	}
+	e.checkPartials(t, lines)
 }
