@@ -110,20 +110,7 @@ func (a *app) kinesisHandler(ctx context.Context) (*kinesisHandler, error) {
 	if a.kinesis != nil {
 		return a.kinesis, nil
 	}
-	awsCfg, err := assemble.AWSConfig(ctx, a.cfg)
-	if err != nil {
-		return nil, err
-	}
-	// Progress is recorded only where a finalizer reads it: a deployment without a state table has none.
-	var progress ProgressStore
-	if a.cfg.StateTable != "" {
-		store, err := assemble.State(a.cfg, awsCfg)
-		if err != nil {
-			return nil, err
-		}
-		progress = store
-	}
-	parts, err := assemble.Build(ctx, a.cfg, awsCfg, nil, a.log)
+	parts, progress, err := a.pipeline(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -155,19 +142,7 @@ func (a *app) objectsHandler(ctx context.Context) (*objectsHandler, error) {
 	if a.objects != nil {
 		return a.objects, nil
 	}
-	awsCfg, err := assemble.AWSConfig(ctx, a.cfg)
-	if err != nil {
-		return nil, err
-	}
-	var progress ProgressStore
-	if a.cfg.StateTable != "" {
-		store, err := assemble.State(a.cfg, awsCfg)
-		if err != nil {
-			return nil, err
-		}
-		progress = store
-	}
-	parts, err := assemble.Build(ctx, a.cfg, awsCfg, nil, a.log)
+	parts, progress, err := a.pipeline(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +153,28 @@ func (a *app) objectsHandler(ctx context.Context) (*objectsHandler, error) {
 	}
 	a.objects = &objectsHandler{intake: in, concurrency: objectsConcurrency, log: a.log, now: time.Now, progress: progress}
 	return a.objects, nil
+}
+
+// pipeline builds the sink and the pipeline, and the store of progress when a state table is configured: progress
+// is recorded only where a finalizer reads it, and a deployment without a state table has none.
+func (a *app) pipeline(ctx context.Context) (*assemble.Parts, ProgressStore, error) {
+	awsCfg, err := assemble.AWSConfig(ctx, a.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	var progress ProgressStore
+	if a.cfg.StateTable != "" {
+		store, err := assemble.State(a.cfg, awsCfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		progress = store
+	}
+	parts, err := assemble.Build(ctx, a.cfg, awsCfg, nil, a.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return parts, progress, nil
 }
 
 // handleSchedule is the finalizer function's handler. The payload (an EventBridge scheduled event, or anything an

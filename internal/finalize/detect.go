@@ -162,7 +162,7 @@ func (dt *detection) write(ctx context.Context, signals []alerts.Signal) error {
 		var of []alerts.Signal
 		err := f.searchAll(ctx, f.alertsPattern(), map[string]any{"bool": map[string]any{"filter": []any{
 			term("event.kind", alerts.KindSignal), term("alert.episode", id)}}},
-			[]any{map[string]any{"window.start": "asc"}}, func(src json.RawMessage) error {
+			[]any{map[string]any{"window.start": "asc"}}, func(_ string, src json.RawMessage) error {
 				s, err := alerts.DecodeSignal(src)
 				of = append(of, s)
 				return err
@@ -191,7 +191,7 @@ func (dt *detection) storedSignals(ctx context.Context) ([]alerts.Signal, error)
 	var out []alerts.Signal
 	err := dt.f.searchAll(ctx, dt.f.alertsPattern(), map[string]any{"bool": map[string]any{"filter": []any{
 		term("event.kind", alerts.KindSignal), dateRange("window.start", dt.window.Start, dt.window.Start)}}},
-		[]any{map[string]any{"source.ip": "asc"}, map[string]any{"rule.name": "asc"}}, func(src json.RawMessage) error {
+		[]any{map[string]any{"source.ip": "asc"}, map[string]any{"rule.name": "asc"}}, func(_ string, src json.RawMessage) error {
 			s, err := alerts.DecodeSignal(src)
 			out = append(out, s)
 			return err
@@ -242,7 +242,7 @@ func (dt *detection) episodes(ctx context.Context, raised []detect.Alert, stored
 			map[string]any{"terms": map[string]any{"source.ip": ipStrings(chunk)}},
 			dateRange("window.start", from, dt.window.Start-1)}}},
 			[]any{map[string]any{"window.start": "asc"}, map[string]any{"source.ip": "asc"}, map[string]any{"rule.name": "asc"}},
-			func(src json.RawMessage) error {
+			func(_ string, src json.RawMessage) error {
 				s, err := alerts.DecodeSignal(src)
 				if err != nil {
 					return err
@@ -301,7 +301,7 @@ func (dt *detection) baselines(ctx context.Context) (map[netip.Addr]detect.Basel
 			map[string]any{"terms": map[string]any{"ip": ips}},
 			dateRange("window.start", from, dt.window.Start-1)}}},
 			[]any{map[string]any{"ip": "asc"}, map[string]any{"window.start": "asc"}},
-			func(src json.RawMessage) error {
+			func(_ string, src json.RawMessage) error {
 				var h struct {
 					IP     netip.Addr `json:"ip"`
 					Window struct {
@@ -332,7 +332,7 @@ func (dt *detection) baselines(ctx context.Context) (map[netip.Addr]detect.Basel
 			map[string]any{"terms": map[string]any{"source.ip": ips}},
 			dateRange("window.start", from, dt.window.Start-1)}}},
 			[]any{map[string]any{"source.ip": "asc"}, map[string]any{"window.start": "asc"}, map[string]any{"rule.name": "asc"}},
-			func(src json.RawMessage) error {
+			func(_ string, src json.RawMessage) error {
 				s, err := alerts.DecodeSignal(src)
 				if err != nil {
 					return err
@@ -405,10 +405,11 @@ func (f *Finalizer) refresh(ctx context.Context, pattern string) error {
 	return f.do(ctx, "POST", "/"+pattern+"/_refresh?ignore_unavailable=true&allow_no_indices=true", nil, nil)
 }
 
-// searchAll calls fn with the _source of every document of pattern that query matches, in sort order (which must
-// be a unique key of the documents, for search_after), one page at a time. source, when given, limits _source.
+// searchAll calls fn with the id and _source of every document of pattern that query matches, in sort order (which
+// must be a unique key of the documents, for search_after), one page at a time. source, when given, limits
+// _source. An error of fn stops the search, named by the document.
 func (f *Finalizer) searchAll(ctx context.Context, pattern string, query map[string]any, sort []any,
-	fn func(json.RawMessage) error, source ...string) error {
+	fn func(id string, src json.RawMessage) error, source ...string) error {
 	var after []json.RawMessage
 	for {
 		req := map[string]any{"size": f.cfg.PageSize, "track_total_hits": false, "query": query, "sort": sort}
@@ -432,7 +433,7 @@ func (f *Finalizer) searchAll(ctx context.Context, pattern string, query map[str
 			return err
 		}
 		for _, h := range res.Hits.Hits {
-			if err := fn(h.Source); err != nil {
+			if err := fn(h.ID, h.Source); err != nil {
 				return fmt.Errorf("finalize: %s document %s: %w", pattern, h.ID, err)
 			}
 		}

@@ -107,42 +107,14 @@ func (f *Finalizer) partialWindows(ctx context.Context, from int64) ([]partialWi
 func (f *Finalizer) eachIP(ctx context.Context, start int64, fn func([]aggregate.Partial) error) error {
 	index := f.indices.ConnsPartial(time.Unix(start, 0))
 	var group []aggregate.Partial
-	var after []json.RawMessage
-	for {
-		req := map[string]any{
-			"size":             f.cfg.PageSize,
-			"track_total_hits": false,
-			"query": map[string]any{"range": map[string]any{"window.start": map[string]any{
-				"gte": start, "lte": start, "format": "epoch_second"}}},
-			"sort": []any{
-				map[string]any{"ip": "asc"},
-				map[string]any{"partial.shard_id": "asc"},
-				map[string]any{"partial.first_sequence": "asc"},
-			},
-		}
-		if after != nil {
-			req["search_after"] = after
-		}
-		body, _ := json.Marshal(req)
-		var res struct {
-			Hits struct {
-				Hits []struct {
-					ID     string            `json:"_id"`
-					Source json.RawMessage   `json:"_source"`
-					Sort   []json.RawMessage `json:"sort"`
-				} `json:"hits"`
-			} `json:"hits"`
-		}
-		if err := f.do(ctx, "POST", "/"+index+"/_search?ignore_unavailable=true", body, &res); err != nil {
-			return err
-		}
-		hits := res.Hits.Hits
-		for _, h := range hits {
-			p, err := aggregate.DecodePartial(h.Source)
+	err := f.searchAll(ctx, index, dateRange("window.start", start, start),
+		[]any{map[string]any{"ip": "asc"}, map[string]any{"partial.shard_id": "asc"}, map[string]any{"partial.first_sequence": "asc"}},
+		func(_ string, src json.RawMessage) error {
+			p, err := aggregate.DecodePartial(src)
 			if err != nil {
 				// A partial kinflow wrote and cannot read back: a bug or a hand-edited index. Stop rather than
 				// finalize a window without it; the error names the document.
-				return fmt.Errorf("finalize: partial %s/%s: %w", index, h.ID, err)
+				return err
 			}
 			if len(group) > 0 && group[0].IP != p.IP {
 				if err := fn(group); err != nil {
@@ -152,16 +124,12 @@ func (f *Finalizer) eachIP(ctx context.Context, start int64, fn func([]aggregate
 				group = group[:0]
 			}
 			group = append(group, p)
-		}
-		if len(hits) < f.cfg.PageSize {
-			break
-		}
-		after = hits[len(hits)-1].Sort
+			return nil
+		})
+	if err == nil && len(group) > 0 {
+		err = fn(group)
 	}
-	if len(group) > 0 {
-		return fn(group)
-	}
-	return nil
+	return err
 }
 
 // do sends one request and decodes a 2xx answer into out (nil: discarded).
