@@ -215,16 +215,31 @@ func (p *Page) Attr(selector, name string) string {
 	}`, selector, name)
 }
 
-// Click clicks the first element that the CSS selector matches with the mouse, as a person would: it waits until
-// the element is visible (as WaitVisible), scrolls it into view and clicks its centre (so an element covered by
-// another is not clicked, the cover is). A click that navigates does not wait for the new page: follow it with
-// WaitVisible.
+// Click clicks the first element that the CSS selector matches, as a person would: it waits until the element is
+// visible (as WaitVisible), scrolls it into view and clicks it (the element's click: its handlers run and a link is
+// followed). A click that navigates does not wait for the new page: follow it with WaitVisible.
+//
+// The element is found and clicked in one step, in the page: a page that redraws between finding an element and
+// clicking it (a list re-rendered by a load) would otherwise hand over a node that no longer exists.
 func (p *Page) Click(selector string) {
 	p.tb.Helper()
 	what := fmt.Sprintf("Click(%q)", selector)
-	until[struct{}](p, what, visibleJS, selector)
-	p.do(what, chromedp.Click(chromedp.CSS(selector)))
+	until[struct{}](p, what, clickJS, selector)
 }
+
+// clickJS clicks the first element the selector matches once it is visible, as a person's click would: scrolled
+// into view, then the element's click (which follows links and fires the handlers).
+const clickJS = `s => {
+	const e = document.querySelector(s);
+	if (!e) return {ok: false};
+	const r = e.getBoundingClientRect();
+	if (!(r.width > 0 && r.height > 0 && e.checkVisibility({visibilityProperty: true}))) return {ok: false};
+	e.scrollIntoView({block: "center"});
+	// SVG elements have no click(): the event it would dispatch, then.
+	if (typeof e.click === "function") e.click();
+	else e.dispatchEvent(new MouseEvent("click", {bubbles: true, cancelable: true, view: window}));
+	return {ok: true};
+}`
 
 // SetValue sets the value of the first input, textarea or select that the CSS selector matches, waiting until
 // there is one, and fires the input and change events that a person's typing would, so the page's handlers run.
