@@ -1,11 +1,8 @@
 package alb
 
 import (
-	"encoding/json"
-	"errors"
 	"flag"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,46 +20,20 @@ func TestWritersFollowRegistry(t *testing.T) {
 	}
 }
 
-// TestGolden parses every line of every case and writes its document (or its error) as one NDJSON line; every
-// field of every document must be an ALB row of the registry, and every ALB row must be in some document.
-func TestGolden(t *testing.T) {
-	rows := schema.LoadBalancerFields(schema.LBFormatALB)
-	seen := map[string]bool{}
-	for _, c := range lbtest.ReadCases(t) {
-		t.Run(c.Name, func(t *testing.T) {
-			var out []byte
-			var rec Record
-			var enc Encoder
-			for i, l := range c.Lines {
-				if err := Parse([]byte(l), &rec); err != nil {
-					var le *LineError
-					if !errors.As(err, &le) || !le.Permanent() || le.Line != l || le.Format != "alb" {
-						t.Errorf("line %d: %v is not a *LineError with the line", i+1, err)
-					}
-					e, _ := json.Marshal(map[string]any{"error": err.Error(), "reason": le.Reason, "field": le.Field, "column": le.Column})
-					out = append(append(out, e...), '\n')
-					continue
-				}
-				doc := enc.AppendDocument(nil, &rec)
-				lbtest.CheckDocument(t, doc, rows, seen)
-				out = append(append(out, doc...), '\n')
-			}
-			lbtest.Golden(t, *update, filepath.Join("testdata", "cases", c.Name+".golden.ndjson"), out)
-		})
-	}
-	lbtest.CheckCoverage(t, rows, seen)
+var suite = lbtest.Suite[Record]{
+	Format: "alb", Rows: schema.LoadBalancerFields(schema.LBFormatALB), Names: FieldNames(),
+	Parse: Parse, Append: new(Encoder).AppendDocument, Extra: func(r *Record) [][]byte { return r.Extra },
 }
+
+// TestGolden: every line of every case against its document (or error) in testdata/cases/*.golden.ndjson, every
+// field an ALB row of the registry, and every ALB row in some document.
+func TestGolden(t *testing.T) { suite.Golden(t, *update) }
 
 // TestDocumentedExamples checks values of AWS's example entries (testdata/cases/aws-examples.txt, from
 // https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html#access-log-entry-examples)
 // against what the documentation says of them.
 func TestDocumentedExamples(t *testing.T) {
-	var lines []string
-	for _, c := range lbtest.ReadCases(t) {
-		if c.Name == "aws-examples" {
-			lines = c.Lines
-		}
-	}
+	lines := lbtest.CaseLines(t, "aws-examples")
 	tests := []struct {
 		name                 string
 		line                 int
@@ -136,83 +107,36 @@ func TestValues(t *testing.T) {
 // TestBadLines: each reason a line is refused, with the field and column at fault.
 func TestBadLines(t *testing.T) {
 	const good = `http 2018-07-02T22:23:00.186641Z app/lb/50dc 192.168.131.39:2817 10.0.0.1:80 0.000 0.001 0.000 200 200 34 366`
-	swap := func(col int, v string) string {
-		f := strings.Fields(good)
-		f[col-1] = v
-		return strings.Join(f, " ")
-	}
-	tests := []struct {
-		name, line string
-		reason     lbtoken.Reason
-		sentinel   error
-		field      string
-		column     int
-	}{
-		{"empty", "", lbtoken.ReasonEmptyLine, lbtoken.ErrEmptyLine, "", 0},
-		{"spaces", "  \t ", lbtoken.ReasonEmptyLine, lbtoken.ErrEmptyLine, "", 0},
-		{"too few fields", "http 2018-07-02T22:23:00Z app/lb/1 192.0.2.1:1", lbtoken.ReasonFieldCount, lbtoken.ErrFieldCount, "", 4},
-		{"too few fields, a bad value among them", "http yesterday app/lb/1", lbtoken.ReasonFieldCount, lbtoken.ErrFieldCount, "", 3},
-		{"time", swap(2, "2018-07-02T25:00:00Z"), lbtoken.ReasonBadTime, lbtoken.ErrBadTime, "time", 2},
-		{"time absent", swap(2, "-"), lbtoken.ReasonBadTime, lbtoken.ErrBadTime, "time", 2},
-		{"leap day", swap(2, "2019-02-29T00:00:00Z"), lbtoken.ReasonBadTime, lbtoken.ErrBadTime, "time", 2},
-		{"client", swap(4, "192.168.131.39"), lbtoken.ReasonBadAddress, lbtoken.ErrBadAddress, "client:port", 4},
-		{"client absent", swap(4, "-"), lbtoken.ReasonBadAddress, lbtoken.ErrBadAddress, "client:port", 4},
-		{"target port", swap(5, "10.0.0.1:65536"), lbtoken.ReasonBadAddress, lbtoken.ErrBadAddress, "target:port", 5},
-		{"zone", swap(5, "[fe80::1%eth0]:80"), lbtoken.ReasonBadAddress, lbtoken.ErrBadAddress, "target:port", 5},
-		{"processing time", swap(7, "0.00l"), lbtoken.ReasonBadNumber, lbtoken.ErrBadNumber, "target_processing_time", 7},
-		{"negative time", swap(6, "-2"), lbtoken.ReasonBadNumber, lbtoken.ErrBadNumber, "request_processing_time", 6},
-		{"status", swap(9, "20"), lbtoken.ReasonBadNumber, lbtoken.ErrBadNumber, "elb_status_code", 9},
-		{"bytes", swap(12, "1e3"), lbtoken.ReasonBadNumber, lbtoken.ErrBadNumber, "sent_bytes", 12},
-		{"open quote", good + ` "GET / HTTP/1.1`, lbtoken.ReasonBadQuote, lbtoken.ErrBadQuote, "", 13},
-		{"rule priority", good + ` "GET / HTTP/1.1" "-" - - - "-" "-" "-" first`, lbtoken.ReasonBadNumber, lbtoken.ErrBadNumber, "matched_rule_priority", 21},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var r Record
-			err := Parse([]byte(tt.line), &r)
-			var le *LineError
-			if !errors.As(err, &le) || !errors.Is(err, tt.sentinel) || le.Reason != tt.reason || le.Field != tt.field ||
-				le.Column != tt.column || !le.Permanent() || le.Line != tt.line {
-				t.Fatalf("got %#v (%v), want reason %s field %q column %d", le, err, tt.reason, tt.field, tt.column)
-			}
-			if !strings.HasPrefix(err.Error(), "alb: ") {
-				t.Errorf("message %q", err)
-			}
-		})
-	}
+	swap := func(col int, v string) string { return lbtest.Swap(good, col, v) }
+	suite.BadLines(t, []lbtest.BadLine{
+		{Name: "empty", Line: "", Reason: lbtoken.ReasonEmptyLine},
+		{Name: "spaces", Line: "  \t ", Reason: lbtoken.ReasonEmptyLine},
+		{Name: "too few fields", Line: "http 2018-07-02T22:23:00Z app/lb/1 192.0.2.1:1", Reason: lbtoken.ReasonFieldCount, Column: 4},
+		{Name: "too few fields, a bad value among them", Line: "http yesterday app/lb/1", Reason: lbtoken.ReasonFieldCount, Column: 3},
+		{Name: "time", Line: swap(2, "2018-07-02T25:00:00Z"), Reason: lbtoken.ReasonBadTime, Field: "time", Column: 2},
+		{Name: "time absent", Line: swap(2, "-"), Reason: lbtoken.ReasonBadTime, Field: "time", Column: 2},
+		{Name: "leap day", Line: swap(2, "2019-02-29T00:00:00Z"), Reason: lbtoken.ReasonBadTime, Field: "time", Column: 2},
+		{Name: "client", Line: swap(4, "192.168.131.39"), Reason: lbtoken.ReasonBadAddress, Field: "client:port", Column: 4},
+		{Name: "client absent", Line: swap(4, "-"), Reason: lbtoken.ReasonBadAddress, Field: "client:port", Column: 4},
+		{Name: "target port", Line: swap(5, "10.0.0.1:65536"), Reason: lbtoken.ReasonBadAddress, Field: "target:port", Column: 5},
+		{Name: "zone", Line: swap(5, "[fe80::1%eth0]:80"), Reason: lbtoken.ReasonBadAddress, Field: "target:port", Column: 5},
+		{Name: "processing time", Line: swap(7, "0.00l"), Reason: lbtoken.ReasonBadNumber, Field: "target_processing_time", Column: 7},
+		{Name: "negative time", Line: swap(6, "-2"), Reason: lbtoken.ReasonBadNumber, Field: "request_processing_time", Column: 6},
+		{Name: "status", Line: swap(9, "20"), Reason: lbtoken.ReasonBadNumber, Field: "elb_status_code", Column: 9},
+		{Name: "bytes", Line: swap(12, "1e3"), Reason: lbtoken.ReasonBadNumber, Field: "sent_bytes", Column: 12},
+		{Name: "open quote", Line: good + ` "GET / HTTP/1.1`, Reason: lbtoken.ReasonBadQuote, Column: 13},
+		{Name: "rule priority", Line: good + ` "GET / HTTP/1.1" "-" - - - "-" "-" "-" first`, Reason: lbtoken.ReasonBadNumber, Field: "matched_rule_priority", Column: 21},
+	})
 }
 
 // TestUnknownTrailingFields: fields after the last known one are kept, in order, and written as aws.elb.extra.
 func TestUnknownTrailingFields(t *testing.T) {
 	base := `http 2018-11-30T22:23:00.186641Z app/lb/50dc 192.168.131.39:2817 - 0.000 0.001 0.000 200 200 34 366 "GET http://www.example.com:80/ HTTP/1.1" "curl/7.46.0" - - - "Root=1-5" "-" "-" 0 2018-11-30T22:22:48.364000Z "forward" "-" "-" "-" "-" "-" "-" TID_1 "-" "-" "-"`
-	for _, tt := range []struct {
-		name, tail string
-		want       []string
-		doc        string
-	}{
-		{"none", "", nil, ""},
-		{"one address", " 100.51.96.60", []string{"100.51.96.60"}, `"extra":["100.51.96.60"]`},
-		{"quoted with spaces and escapes", ` "a b" "-" "say \"hi\""`, []string{"a b", "-", "say \"hi\""}, `"extra":["a b","-","say \"hi\""]`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var r Record
-			if err := Parse([]byte(base+tt.tail), &r); err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, e := range r.Extra {
-				got = append(got, string(e))
-			}
-			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
-				t.Errorf("extra %q, want %q", got, tt.want)
-			}
-			var enc Encoder
-			doc := string(enc.AppendDocument(nil, &r))
-			if tt.doc == "" && strings.Contains(doc, `"extra"`) || !strings.Contains(doc, tt.doc) {
-				t.Errorf("document %s, want %s", doc, tt.doc)
-			}
-		})
-	}
+	suite.UnknownTrailingFields(t, base, []lbtest.Trailing{
+		{Name: "none"},
+		{Name: "one address", Tail: " 100.51.96.60", Want: []string{"100.51.96.60"}, Doc: `"extra":["100.51.96.60"]`},
+		{Name: "quoted with spaces and escapes", Tail: ` "a b" "-" "say \"hi\""`, Want: []string{"a b", "-", "say \"hi\""}, Doc: `"extra":["a b","-","say \"hi\""]`},
+	})
 }
 
 // TestRecordOwnsItsBytes: the caller may reuse its line as soon as Parse returns.
@@ -231,64 +155,15 @@ func TestRecordOwnsItsBytes(t *testing.T) {
 }
 
 // TestNoAllocations: Parse and AppendDocument allocate nothing once the record and the buffer have grown.
-func TestNoAllocations(t *testing.T) {
-	lines := allLines(t)
-	var r Record
-	var enc Encoder
-	buf := make([]byte, 0, 8192)
-	for _, l := range lines {
-		_ = Parse(l, &r)
-	}
-	allocs := testing.AllocsPerRun(100, func() {
-		for _, l := range lines {
-			if Parse(l, &r) == nil {
-				buf = enc.AppendDocument(buf[:0], &r)
-			}
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per run of %d lines", allocs, len(lines))
-	}
-}
-
-// allLines returns the lines of the cases that parse.
-func allLines(tb testing.TB) [][]byte {
-	var out [][]byte
-	var r Record
-	for _, c := range lbtest.ReadCases(tb) {
-		for _, l := range c.Lines {
-			if Parse([]byte(l), &r) == nil {
-				out = append(out, []byte(l))
-			}
-		}
-	}
-	return out
-}
+func TestNoAllocations(t *testing.T) { suite.NoAllocations(t) }
 
 // FuzzParse: no line makes Parse panic, every error is a *LineError with a reason, and a parsed record encodes to a
-// valid document of registry rows.
-func FuzzParse(f *testing.F) {
-	for _, c := range lbtest.ReadCases(f) {
-		for _, l := range c.Lines {
-			f.Add(l)
-		}
-	}
-	rows := schema.LoadBalancerFields(schema.LBFormatALB)
-	f.Fuzz(func(t *testing.T, line string) {
-		var r Record
-		if err := Parse([]byte(line), &r); err != nil {
-			var le *LineError
-			if !errors.As(err, &le) || le.Reason == "" || !le.Permanent() {
-				t.Fatalf("error %v is not a *LineError with a reason", err)
-			}
-			_ = err.Error()
-			return
-		}
-		var enc Encoder
-		doc := enc.AppendDocument(nil, &r)
-		if !json.Valid(doc) {
-			t.Fatalf("invalid JSON %s", doc)
-		}
-		lbtest.CheckDocument(t, doc, rows, map[string]bool{})
-	})
-}
+// valid document of registry rows. Seeded from testdata/cases.
+func FuzzParse(f *testing.F) { suite.Fuzz(f) }
+
+// BenchmarkParse parses the lines of the cases, kinflow/ with Parse into one reused Record, plain/ with
+// lbtest.ReferenceParse, the yardstick.
+func BenchmarkParse(b *testing.B) { suite.BenchParse(b) }
+
+// BenchmarkAppendDocument encodes the parsed records of the cases into one reused buffer.
+func BenchmarkAppendDocument(b *testing.B) { suite.BenchAppend(b) }

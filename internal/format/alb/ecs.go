@@ -2,7 +2,6 @@ package alb
 
 import (
 	"net/netip"
-	"strconv"
 
 	"github.com/kinflow/kinflow/internal/format/lbtoken"
 	"github.com/kinflow/kinflow/internal/schema"
@@ -28,23 +27,12 @@ type (
 func writers() map[string]write {
 	str := lbtoken.String[R]
 	return map[string]write{
-		"@timestamp":     lbtoken.Date(func(r *R) int64 { return r.Time }),
-		"event.kind":     lbtoken.Const[R](`"event"`),
-		"event.category": lbtoken.Const[R](`["web"]`),
-		"event.dataset":  lbtoken.Const[R](`"` + Dataset + `"`),
-		"event.duration": func(dst []byte, r *R) ([]byte, bool) {
-			d, ok := duration(r)
-			return strconv.AppendInt(dst, d, 10), ok
-		},
-		"event.outcome": func(dst []byte, r *R) ([]byte, bool) {
-			switch {
-			case r.ELBStatusCode == 0:
-				return dst, false
-			case r.ELBStatusCode < 400:
-				return append(dst, `"success"`...), true
-			}
-			return append(dst, `"failure"`...), true
-		},
+		"@timestamp":                          lbtoken.Date(func(r *R) int64 { return r.Time }),
+		"event.kind":                          lbtoken.Const[R](`"event"`),
+		"event.category":                      lbtoken.Const[R](`["web"]`),
+		"event.dataset":                       lbtoken.Const[R](`"` + Dataset + `"`),
+		"event.duration":                      lbtoken.TotalNanos(times),
+		"event.outcome":                       lbtoken.Outcome(func(r *R) int { return r.ELBStatusCode }),
 		"event.start":                         lbtoken.Date(func(r *R) int64 { return r.RequestCreationTime }),
 		"event.end":                           lbtoken.Date(func(r *R) int64 { return r.Time }),
 		"source.ip":                           lbtoken.IP(func(r *R) netip.AddrPort { return r.Client }),
@@ -89,23 +77,13 @@ func writers() map[string]write {
 		"aws.elb.request_processing_time_ns":  lbtoken.Nanos(func(r *R) lbtoken.Duration { return r.RequestProcessingTime }),
 		"aws.elb.target_processing_time_ns":   lbtoken.Nanos(func(r *R) lbtoken.Duration { return r.TargetProcessingTime }),
 		"aws.elb.response_processing_time_ns": lbtoken.Nanos(func(r *R) lbtoken.Duration { return r.ResponseProcessingTime }),
-		"aws.elb.target_unanswered": func(dst []byte, r *R) ([]byte, bool) {
-			u := lbtoken.Unanswered
-			return append(dst, "true"...), r.RequestProcessingTime == u || r.TargetProcessingTime == u || r.ResponseProcessingTime == u
-		},
-		"aws.elb.extra": lbtoken.Strings(func(r *R) [][]byte { return r.Extra }),
+		"aws.elb.target_unanswered":           lbtoken.AnyUnanswered(times),
+		"aws.elb.extra":                       lbtoken.Strings(func(r *R) [][]byte { return r.Extra }),
 	}
 }
 
-// duration is event.duration: the sum of the processing times that were measured. When the target did not answer
-// its time is -1 and the sum is what the load balancer spent; when none was measured there is no duration.
-func duration(r *Record) (int64, bool) {
-	var sum int64
-	ok := false
-	for _, d := range [...]lbtoken.Duration{r.RequestProcessingTime, r.TargetProcessingTime, r.ResponseProcessingTime} {
-		if d.Valid() {
-			sum, ok = sum+int64(d), true
-		}
-	}
-	return sum, ok
+// times is the line's processing times, request, target and response, for event.duration and
+// aws.elb.target_unanswered.
+func times(r *Record) [3]lbtoken.Duration {
+	return [3]lbtoken.Duration{r.RequestProcessingTime, r.TargetProcessingTime, r.ResponseProcessingTime}
 }

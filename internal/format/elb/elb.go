@@ -76,13 +76,7 @@ var line = lbtoken.Line[Record]{Format: "elb", MinFields: MinFields, Fields: []l
 }}
 
 // FieldNames returns the AWS names of the fields Parse knows, in line order.
-func FieldNames() []string {
-	out := make([]string, len(line.Fields))
-	for i, f := range line.Fields {
-		out[i] = f.Name
-	}
-	return out
-}
+func FieldNames() []string { return line.Names() }
 
 // Parse reads one access-log line into rec, replacing what it held. It allocates nothing once rec's buffers have
 // grown to the lines' size. The error is a *LineError.

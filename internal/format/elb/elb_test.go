@@ -1,12 +1,8 @@
 package elb
 
 import (
-	"encoding/json"
-	"errors"
 	"flag"
 	"net/netip"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/kinflow/kinflow/internal/format/lbtoken"
@@ -23,46 +19,20 @@ func TestWritersFollowRegistry(t *testing.T) {
 	}
 }
 
-// TestGolden parses every line of every case and writes its document (or its error) as one NDJSON line; every
-// field of every document must be an ELB row of the registry, and every ELB row must be in some document.
-func TestGolden(t *testing.T) {
-	rows := schema.LoadBalancerFields(schema.LBFormatELB)
-	seen := map[string]bool{}
-	for _, c := range lbtest.ReadCases(t) {
-		t.Run(c.Name, func(t *testing.T) {
-			var out []byte
-			var rec Record
-			var enc Encoder
-			for i, l := range c.Lines {
-				if err := Parse([]byte(l), &rec); err != nil {
-					var le *LineError
-					if !errors.As(err, &le) || !le.Permanent() || le.Line != l || le.Format != "elb" {
-						t.Errorf("line %d: %v is not a *LineError with the line", i+1, err)
-					}
-					e, _ := json.Marshal(map[string]any{"error": err.Error(), "reason": le.Reason, "field": le.Field, "column": le.Column})
-					out = append(append(out, e...), '\n')
-					continue
-				}
-				doc := enc.AppendDocument(nil, &rec)
-				lbtest.CheckDocument(t, doc, rows, seen)
-				out = append(append(out, doc...), '\n')
-			}
-			lbtest.Golden(t, *update, filepath.Join("testdata", "cases", c.Name+".golden.ndjson"), out)
-		})
-	}
-	lbtest.CheckCoverage(t, rows, seen)
+var suite = lbtest.Suite[Record]{
+	Format: "elb", Rows: schema.LoadBalancerFields(schema.LBFormatELB), Names: FieldNames(),
+	Parse: Parse, Append: new(Encoder).AppendDocument, Extra: func(r *Record) [][]byte { return r.Extra },
 }
+
+// TestGolden: every line of every case against its document (or error) in testdata/cases/*.golden.ndjson, every
+// field an ELB row of the registry, and every ELB row in some document.
+func TestGolden(t *testing.T) { suite.Golden(t, *update) }
 
 // TestDocumentedExamples checks values of AWS's example entries (testdata/cases/aws-examples.txt, from
 // https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/access-log-collection.html#access-log-entry-examples)
 // against what the documentation says of them.
 func TestDocumentedExamples(t *testing.T) {
-	var lines []string
-	for _, c := range lbtest.ReadCases(t) {
-		if c.Name == "aws-examples" {
-			lines = c.Lines
-		}
-	}
+	lines := lbtest.CaseLines(t, "aws-examples")
 	tests := []struct {
 		name           string
 		line           int
@@ -97,136 +67,40 @@ func TestDocumentedExamples(t *testing.T) {
 // TestBadLines: each reason a line is refused, with the field and column at fault.
 func TestBadLines(t *testing.T) {
 	const good = `2015-05-13T23:39:43.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80 0.000073 0.001048 0.000057 200 200 0 29`
-	swap := func(col int, v string) string {
-		f := strings.Fields(good)
-		f[col-1] = v
-		return strings.Join(f, " ")
-	}
-	tests := []struct {
-		name, line string
-		reason     lbtoken.Reason
-		sentinel   error
-		field      string
-		column     int
-	}{
-		{"empty", "", lbtoken.ReasonEmptyLine, lbtoken.ErrEmptyLine, "", 0},
-		{"too few fields", "2015-05-13T23:39:43.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80", lbtoken.ReasonFieldCount, lbtoken.ErrFieldCount, "", 4},
-		{"timestamp", swap(1, "2015-05-13T23:39:43.Z"), lbtoken.ReasonBadTime, lbtoken.ErrBadTime, "timestamp", 1},
-		{"year before the epoch", swap(1, "1969-12-31T23:59:59Z"), lbtoken.ReasonBadTime, lbtoken.ErrBadTime, "timestamp", 1},
-		{"client", swap(3, "-"), lbtoken.ReasonBadAddress, lbtoken.ErrBadAddress, "client:port", 3},
-		{"backend", swap(4, "host:80"), lbtoken.ReasonBadAddress, lbtoken.ErrBadAddress, "backend:port", 4},
-		{"backend time", swap(6, "0.001048s"), lbtoken.ReasonBadNumber, lbtoken.ErrBadNumber, "backend_processing_time", 6},
-		{"backend status", swap(9, "OK"), lbtoken.ReasonBadNumber, lbtoken.ErrBadNumber, "backend_status_code", 9},
-		{"open quote", good + ` "- - - `, lbtoken.ReasonBadQuote, lbtoken.ErrBadQuote, "", 12},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var r Record
-			err := Parse([]byte(tt.line), &r)
-			var le *LineError
-			if !errors.As(err, &le) || !errors.Is(err, tt.sentinel) || le.Reason != tt.reason || le.Field != tt.field ||
-				le.Column != tt.column || !le.Permanent() || le.Line != tt.line {
-				t.Fatalf("got %#v (%v), want reason %s field %q column %d", le, err, tt.reason, tt.field, tt.column)
-			}
-			if !strings.HasPrefix(err.Error(), "elb: ") {
-				t.Errorf("message %q", err)
-			}
-		})
-	}
+	swap := func(col int, v string) string { return lbtest.Swap(good, col, v) }
+	suite.BadLines(t, []lbtest.BadLine{
+		{Name: "empty", Line: "", Reason: lbtoken.ReasonEmptyLine},
+		{Name: "too few fields", Line: "2015-05-13T23:39:43.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80", Reason: lbtoken.ReasonFieldCount, Column: 4},
+		{Name: "timestamp", Line: swap(1, "2015-05-13T23:39:43.Z"), Reason: lbtoken.ReasonBadTime, Field: "timestamp", Column: 1},
+		{Name: "year before the epoch", Line: swap(1, "1969-12-31T23:59:59Z"), Reason: lbtoken.ReasonBadTime, Field: "timestamp", Column: 1},
+		{Name: "client", Line: swap(3, "-"), Reason: lbtoken.ReasonBadAddress, Field: "client:port", Column: 3},
+		{Name: "backend", Line: swap(4, "host:80"), Reason: lbtoken.ReasonBadAddress, Field: "backend:port", Column: 4},
+		{Name: "backend time", Line: swap(6, "0.001048s"), Reason: lbtoken.ReasonBadNumber, Field: "backend_processing_time", Column: 6},
+		{Name: "backend status", Line: swap(9, "OK"), Reason: lbtoken.ReasonBadNumber, Field: "backend_status_code", Column: 9},
+		{Name: "open quote", Line: good + ` "- - - `, Reason: lbtoken.ReasonBadQuote, Column: 12},
+	})
 }
 
 // TestUnknownTrailingFields: fields after the last known one are kept, in order, and written as aws.elb.extra.
 func TestUnknownTrailingFields(t *testing.T) {
 	base := `2015-05-13T23:39:43.945958Z lb 192.168.131.39:2817 10.0.0.1:80 0.000073 0.001048 0.000057 200 200 0 29 "GET http://www.example.com:80/ HTTP/1.1" "curl/7.38.0" - -`
-	for _, tt := range []struct {
-		name, tail string
-		want       []string
-		doc        string
-	}{
-		{"none", "", nil, ""},
-		{"one", " 42", []string{"42"}, `"extra":["42"]`},
-		{"quoted, a dash", ` "a b" -`, []string{"a b", "-"}, `"extra":["a b","-"]`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var r Record
-			if err := Parse([]byte(base+tt.tail), &r); err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, e := range r.Extra {
-				got = append(got, string(e))
-			}
-			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
-				t.Errorf("extra %q, want %q", got, tt.want)
-			}
-			var enc Encoder
-			doc := string(enc.AppendDocument(nil, &r))
-			if tt.doc == "" && strings.Contains(doc, `"extra"`) || !strings.Contains(doc, tt.doc) {
-				t.Errorf("document %s, want %s", doc, tt.doc)
-			}
-		})
-	}
+	suite.UnknownTrailingFields(t, base, []lbtest.Trailing{
+		{Name: "none"},
+		{Name: "one", Tail: " 42", Want: []string{"42"}, Doc: `"extra":["42"]`},
+		{Name: "quoted, a dash", Tail: ` "a b" -`, Want: []string{"a b", "-"}, Doc: `"extra":["a b","-"]`},
+	})
 }
 
 // TestNoAllocations: Parse and AppendDocument allocate nothing once the record and the buffer have grown.
-func TestNoAllocations(t *testing.T) {
-	lines := allLines(t)
-	var r Record
-	var enc Encoder
-	buf := make([]byte, 0, 8192)
-	for _, l := range lines {
-		_ = Parse(l, &r)
-	}
-	allocs := testing.AllocsPerRun(100, func() {
-		for _, l := range lines {
-			if Parse(l, &r) == nil {
-				buf = enc.AppendDocument(buf[:0], &r)
-			}
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per run of %d lines", allocs, len(lines))
-	}
-}
-
-// allLines returns the lines of the cases that parse.
-func allLines(tb testing.TB) [][]byte {
-	var out [][]byte
-	var r Record
-	for _, c := range lbtest.ReadCases(tb) {
-		for _, l := range c.Lines {
-			if Parse([]byte(l), &r) == nil {
-				out = append(out, []byte(l))
-			}
-		}
-	}
-	return out
-}
+func TestNoAllocations(t *testing.T) { suite.NoAllocations(t) }
 
 // FuzzParse: no line makes Parse panic, every error is a *LineError with a reason, and a parsed record encodes to a
-// valid document of registry rows.
-func FuzzParse(f *testing.F) {
-	for _, c := range lbtest.ReadCases(f) {
-		for _, l := range c.Lines {
-			f.Add(l)
-		}
-	}
-	rows := schema.LoadBalancerFields(schema.LBFormatELB)
-	f.Fuzz(func(t *testing.T, line string) {
-		var r Record
-		if err := Parse([]byte(line), &r); err != nil {
-			var le *LineError
-			if !errors.As(err, &le) || le.Reason == "" || !le.Permanent() {
-				t.Fatalf("error %v is not a *LineError with a reason", err)
-			}
-			_ = err.Error()
-			return
-		}
-		var enc Encoder
-		doc := enc.AppendDocument(nil, &r)
-		if !json.Valid(doc) {
-			t.Fatalf("invalid JSON %s", doc)
-		}
-		lbtest.CheckDocument(t, doc, rows, map[string]bool{})
-	})
-}
+// valid document of registry rows. Seeded from testdata/cases.
+func FuzzParse(f *testing.F) { suite.Fuzz(f) }
+
+// BenchmarkParse parses the lines of the cases, kinflow/ with Parse into one reused Record, plain/ with
+// lbtest.ReferenceParse, the yardstick.
+func BenchmarkParse(b *testing.B) { suite.BenchParse(b) }
+
+// BenchmarkAppendDocument encodes the parsed records of the cases into one reused buffer.
+func BenchmarkAppendDocument(b *testing.B) { suite.BenchAppend(b) }

@@ -237,3 +237,45 @@ func Word[R any](get func(*R) string) WriteFunc[R] {
 		return jsonw.AppendString(dst, v), v != ""
 	}
 }
+
+// The writers of the HTTP load balancers (ALB, classic ELB), whose lines carry the load balancer's status code and
+// three processing times: the request's, the target's (a classic ELB's backend) and the response's.
+
+// Outcome writes event.outcome of the load balancer's status code: success below 400, failure from 400, absent
+// when the line has none (a classic ELB's TCP listener).
+func Outcome[R any](status func(*R) int) WriteFunc[R] {
+	return func(dst []byte, r *R) ([]byte, bool) {
+		switch s := status(r); {
+		case s == 0:
+			return dst, false
+		case s < 400:
+			return append(dst, `"success"`...), true
+		}
+		return append(dst, `"failure"`...), true
+	}
+}
+
+// TotalNanos writes event.duration: the sum of the processing times that were measured. When the target did not
+// answer its time is Unanswered (AWS's -1) and the sum is what the load balancer spent; when none was measured
+// there is no duration.
+func TotalNanos[R any](times func(*R) [3]Duration) WriteFunc[R] {
+	return func(dst []byte, r *R) ([]byte, bool) {
+		var sum int64
+		ok := false
+		for _, d := range times(r) {
+			if d.Valid() {
+				sum, ok = sum+int64(d), true
+			}
+		}
+		return strconv.AppendInt(dst, sum, 10), ok
+	}
+}
+
+// AnyUnanswered writes true (aws.elb.target_unanswered) when one of the processing times is Unanswered, and is
+// absent otherwise.
+func AnyUnanswered[R any](times func(*R) [3]Duration) WriteFunc[R] {
+	return func(dst []byte, r *R) ([]byte, bool) {
+		t := times(r)
+		return append(dst, "true"...), t[0] == Unanswered || t[1] == Unanswered || t[2] == Unanswered
+	}
+}

@@ -18,6 +18,15 @@ type Line[R any] struct {
 	MinFields int
 }
 
+// Names returns the AWS names of the fields, in line order: the format's FieldNames.
+func (l *Line[R]) Names() []string {
+	out := make([]string, len(l.Fields))
+	for i, f := range l.Fields {
+		out[i] = f.Name
+	}
+	return out
+}
+
 // ParseLine copies line into *buf (so that the record owns its bytes and escapes can be undone in place), then
 // stores each field through the table; fields past the table are appended to *extra, never refused: AWS appends
 // fields without notice and asks readers to ignore what they do not expect, and kinflow keeps them. It returns

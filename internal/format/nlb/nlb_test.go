@@ -1,11 +1,8 @@
 package nlb
 
 import (
-	"encoding/json"
-	"errors"
 	"flag"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,46 +20,20 @@ func TestWritersFollowRegistry(t *testing.T) {
 	}
 }
 
-// TestGolden parses every line of every case and writes its document (or its error) as one NDJSON line; every
-// field of every document must be an NLB row of the registry, and every NLB row must be in some document.
-func TestGolden(t *testing.T) {
-	rows := schema.LoadBalancerFields(schema.LBFormatNLB)
-	seen := map[string]bool{}
-	for _, c := range lbtest.ReadCases(t) {
-		t.Run(c.Name, func(t *testing.T) {
-			var out []byte
-			var rec Record
-			var enc Encoder
-			for i, l := range c.Lines {
-				if err := Parse([]byte(l), &rec); err != nil {
-					var le *LineError
-					if !errors.As(err, &le) || !le.Permanent() || le.Line != l || le.Format != "nlb" {
-						t.Errorf("line %d: %v is not a *LineError with the line", i+1, err)
-					}
-					e, _ := json.Marshal(map[string]any{"error": err.Error(), "reason": le.Reason, "field": le.Field, "column": le.Column})
-					out = append(append(out, e...), '\n')
-					continue
-				}
-				doc := enc.AppendDocument(nil, &rec)
-				lbtest.CheckDocument(t, doc, rows, seen)
-				out = append(append(out, doc...), '\n')
-			}
-			lbtest.Golden(t, *update, filepath.Join("testdata", "cases", c.Name+".golden.ndjson"), out)
-		})
-	}
-	lbtest.CheckCoverage(t, rows, seen)
+var suite = lbtest.Suite[Record]{
+	Format: "nlb", Rows: schema.LoadBalancerFields(schema.LBFormatNLB), Names: FieldNames(),
+	Parse: Parse, Append: new(Encoder).AppendDocument, Extra: func(r *Record) [][]byte { return r.Extra },
 }
+
+// TestGolden: every line of every case against its document (or error) in testdata/cases/*.golden.ndjson, every
+// field an NLB row of the registry, and every NLB row in some document.
+func TestGolden(t *testing.T) { suite.Golden(t, *update) }
 
 // TestDocumentedExamples checks values of AWS's example entries (testdata/cases/aws-examples.txt, from
 // https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-access-logs.html#access-log-entry-examples)
 // against what the documentation says of them.
 func TestDocumentedExamples(t *testing.T) {
-	var lines []string
-	for _, c := range lbtest.ReadCases(t) {
-		if c.Name == "aws-examples" {
-			lines = c.Lines
-		}
-	}
+	lines := lbtest.CaseLines(t, "aws-examples")
 	tests := []struct {
 		name   string
 		line   int
@@ -99,138 +70,42 @@ func TestDocumentedExamples(t *testing.T) {
 // TestBadLines: each reason a line is refused, with the field and column at fault.
 func TestBadLines(t *testing.T) {
 	const good = `tls 2.0 2018-12-20T02:59:40 net/nlb/c6e7 g3d4 72.21.218.154:51341 172.100.100.185:443 5 2 98 246 - - - - tlsv12 - -`
-	swap := func(col int, v string) string {
-		f := strings.Fields(good)
-		f[col-1] = v
-		return strings.Join(f, " ")
-	}
-	tests := []struct {
-		name, line string
-		reason     lbtoken.Reason
-		sentinel   error
-		field      string
-		column     int
-	}{
-		{"empty", "", lbtoken.ReasonEmptyLine, lbtoken.ErrEmptyLine, "", 0},
-		{"too few fields", "tls 2.0 2018-12-20T02:59:40 net/nlb/c6e7 g3d4 72.21.218.154:51341 172.100.100.185:443 5 2 98 246", lbtoken.ReasonFieldCount, lbtoken.ErrFieldCount, "", 11},
-		{"an ALB line", "http 2018-07-02T22:23:00.186641Z app/lb/50dc 192.168.131.39:2817 10.0.0.1:80 0.000 0.001 0.000 200 200 34 366", lbtoken.ReasonFieldCount, lbtoken.ErrFieldCount, "", 12},
-		{"time", swap(3, "2018-12-20T02:59"), lbtoken.ReasonBadTime, lbtoken.ErrBadTime, "time", 3},
-		{"creation time", good + " - - - 2018-13-20T02:59:40", lbtoken.ReasonBadTime, lbtoken.ErrBadTime, "tls_connection_creation_time", 22},
-		{"client", swap(6, "72.21.218.154:port"), lbtoken.ReasonBadAddress, lbtoken.ErrBadAddress, "client:port", 6},
-		{"destination", swap(7, "[2001:db8::1:443"), lbtoken.ReasonBadAddress, lbtoken.ErrBadAddress, "destination:port", 7},
-		{"connection time", swap(8, "5.0"), lbtoken.ReasonBadNumber, lbtoken.ErrBadNumber, "connection_time", 8},
-		{"handshake -1", swap(9, "-1"), lbtoken.ReasonBadNumber, lbtoken.ErrBadNumber, "tls_handshake_time", 9},
-		{"bytes", swap(10, "x"), lbtoken.ReasonBadNumber, lbtoken.ErrBadNumber, "received_bytes", 10},
-		{"open quote", good + ` - - "h2","http/1.1`, lbtoken.ReasonBadQuote, lbtoken.ErrBadQuote, "", 21},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var r Record
-			err := Parse([]byte(tt.line), &r)
-			var le *LineError
-			if !errors.As(err, &le) || !errors.Is(err, tt.sentinel) || le.Reason != tt.reason || le.Field != tt.field ||
-				le.Column != tt.column || !le.Permanent() || le.Line != tt.line {
-				t.Fatalf("got %#v (%v), want reason %s field %q column %d", le, err, tt.reason, tt.field, tt.column)
-			}
-			if !strings.HasPrefix(err.Error(), "nlb: ") {
-				t.Errorf("message %q", err)
-			}
-		})
-	}
+	swap := func(col int, v string) string { return lbtest.Swap(good, col, v) }
+	suite.BadLines(t, []lbtest.BadLine{
+		{Name: "empty", Line: "", Reason: lbtoken.ReasonEmptyLine},
+		{Name: "too few fields", Line: "tls 2.0 2018-12-20T02:59:40 net/nlb/c6e7 g3d4 72.21.218.154:51341 172.100.100.185:443 5 2 98 246", Reason: lbtoken.ReasonFieldCount, Column: 11},
+		{Name: "an ALB line", Line: "http 2018-07-02T22:23:00.186641Z app/lb/50dc 192.168.131.39:2817 10.0.0.1:80 0.000 0.001 0.000 200 200 34 366", Reason: lbtoken.ReasonFieldCount, Column: 12},
+		{Name: "time", Line: swap(3, "2018-12-20T02:59"), Reason: lbtoken.ReasonBadTime, Field: "time", Column: 3},
+		{Name: "creation time", Line: good + " - - - 2018-13-20T02:59:40", Reason: lbtoken.ReasonBadTime, Field: "tls_connection_creation_time", Column: 22},
+		{Name: "client", Line: swap(6, "72.21.218.154:port"), Reason: lbtoken.ReasonBadAddress, Field: "client:port", Column: 6},
+		{Name: "destination", Line: swap(7, "[2001:db8::1:443"), Reason: lbtoken.ReasonBadAddress, Field: "destination:port", Column: 7},
+		{Name: "connection time", Line: swap(8, "5.0"), Reason: lbtoken.ReasonBadNumber, Field: "connection_time", Column: 8},
+		{Name: "handshake -1", Line: swap(9, "-1"), Reason: lbtoken.ReasonBadNumber, Field: "tls_handshake_time", Column: 9},
+		{Name: "bytes", Line: swap(10, "x"), Reason: lbtoken.ReasonBadNumber, Field: "received_bytes", Column: 10},
+		{Name: "open quote", Line: good + ` - - "h2","http/1.1`, Reason: lbtoken.ReasonBadQuote, Column: 21},
+	})
 }
 
 // TestUnknownTrailingFields: fields after the last known one are kept, in order, and written as aws.elb.extra.
 func TestUnknownTrailingFields(t *testing.T) {
 	base := `tls 2.0 2018-12-20T02:59:40 net/nlb/c6e7 g3d4 72.21.218.154:51341 172.100.100.185:443 5 2 98 246 - - - - tlsv12 - - h2 h2 "h2" 2018-12-20T02:59:30`
-	for _, tt := range []struct {
-		name, tail string
-		want       []string
-		doc        string
-	}{
-		{"none", "", nil, ""},
-		{"one", " X25519MLKEM768", []string{"X25519MLKEM768"}, `"extra":["X25519MLKEM768"]`},
-		{"quoted, a dash", ` "a b" -`, []string{"a b", "-"}, `"extra":["a b","-"]`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var r Record
-			if err := Parse([]byte(base+tt.tail), &r); err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, e := range r.Extra {
-				got = append(got, string(e))
-			}
-			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
-				t.Errorf("extra %q, want %q", got, tt.want)
-			}
-			var enc Encoder
-			doc := string(enc.AppendDocument(nil, &r))
-			if tt.doc == "" && strings.Contains(doc, `"extra"`) || !strings.Contains(doc, tt.doc) {
-				t.Errorf("document %s, want %s", doc, tt.doc)
-			}
-		})
-	}
+	suite.UnknownTrailingFields(t, base, []lbtest.Trailing{
+		{Name: "none"},
+		{Name: "one", Tail: " X25519MLKEM768", Want: []string{"X25519MLKEM768"}, Doc: `"extra":["X25519MLKEM768"]`},
+		{Name: "quoted, a dash", Tail: ` "a b" -`, Want: []string{"a b", "-"}, Doc: `"extra":["a b","-"]`},
+	})
 }
 
 // TestNoAllocations: Parse and AppendDocument allocate nothing once the record and the buffer have grown.
-func TestNoAllocations(t *testing.T) {
-	lines := allLines(t)
-	var r Record
-	var enc Encoder
-	buf := make([]byte, 0, 8192)
-	for _, l := range lines {
-		_ = Parse(l, &r)
-	}
-	allocs := testing.AllocsPerRun(100, func() {
-		for _, l := range lines {
-			if Parse(l, &r) == nil {
-				buf = enc.AppendDocument(buf[:0], &r)
-			}
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per run of %d lines", allocs, len(lines))
-	}
-}
-
-// allLines returns the lines of the cases that parse.
-func allLines(tb testing.TB) [][]byte {
-	var out [][]byte
-	var r Record
-	for _, c := range lbtest.ReadCases(tb) {
-		for _, l := range c.Lines {
-			if Parse([]byte(l), &r) == nil {
-				out = append(out, []byte(l))
-			}
-		}
-	}
-	return out
-}
+func TestNoAllocations(t *testing.T) { suite.NoAllocations(t) }
 
 // FuzzParse: no line makes Parse panic, every error is a *LineError with a reason, and a parsed record encodes to a
-// valid document of registry rows.
-func FuzzParse(f *testing.F) {
-	for _, c := range lbtest.ReadCases(f) {
-		for _, l := range c.Lines {
-			f.Add(l)
-		}
-	}
-	rows := schema.LoadBalancerFields(schema.LBFormatNLB)
-	f.Fuzz(func(t *testing.T, line string) {
-		var r Record
-		if err := Parse([]byte(line), &r); err != nil {
-			var le *LineError
-			if !errors.As(err, &le) || le.Reason == "" || !le.Permanent() {
-				t.Fatalf("error %v is not a *LineError with a reason", err)
-			}
-			_ = err.Error()
-			return
-		}
-		var enc Encoder
-		doc := enc.AppendDocument(nil, &r)
-		if !json.Valid(doc) {
-			t.Fatalf("invalid JSON %s", doc)
-		}
-		lbtest.CheckDocument(t, doc, rows, map[string]bool{})
-	})
-}
+// valid document of registry rows. Seeded from testdata/cases.
+func FuzzParse(f *testing.F) { suite.Fuzz(f) }
+
+// BenchmarkParse parses the lines of the cases, kinflow/ with Parse into one reused Record, plain/ with
+// lbtest.ReferenceParse, the yardstick.
+func BenchmarkParse(b *testing.B) { suite.BenchParse(b) }
+
+// BenchmarkAppendDocument encodes the parsed records of the cases into one reused buffer.
+func BenchmarkAppendDocument(b *testing.B) { suite.BenchAppend(b) }

@@ -1,6 +1,7 @@
 // Package lbtest holds what the tests of the load-balancer formats (internal/format/alb, nlb, elb) share: reading
-// the line cases under testdata, comparing golden files, holding a document to the registry's rows, and the plain
-// standard-library parse the benchmarks compare the parsers with. Tests only: no production package imports it.
+// the line cases under testdata, comparing golden files, holding a document to the registry's rows, the plain
+// standard-library parse the benchmarks compare the parsers with, and the Suite of tests, fuzzing and benchmarks
+// every format runs alike. Tests only: no production package imports it.
 package lbtest
 
 import (
@@ -52,6 +53,18 @@ func ReadCases(tb testing.TB) []Case {
 		out = append(out, c)
 	}
 	return out
+}
+
+// CaseLines returns the lines of the case testdata/cases/<name>.txt.
+func CaseLines(tb testing.TB, name string) []string {
+	tb.Helper()
+	for _, c := range ReadCases(tb) {
+		if c.Name == name {
+			return c.Lines
+		}
+	}
+	tb.Fatalf("no case %s", name)
+	return nil
 }
 
 // Golden compares got with the file at path, or writes it there when update is set.
