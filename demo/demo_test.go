@@ -70,6 +70,10 @@ func TestDemo(t *testing.T) {
 	if f := regexp.MustCompile(`finalizer: watermark \S+, (\d+) windows closed, \d+ still open, (\d+) final`).FindStringSubmatch(out.String()); f == nil || f[1] == "0" || f[2] == "0" {
 		t.Errorf("no window was finalized:\n%s", out.String())
 	}
+	// The demo's port scan and fan-out are scans the detections raise alerts on.
+	if f := regexp.MustCompile(`detections: (\d+) alerts`).FindStringSubmatch(out.String()); f == nil || f[1] == "0" {
+		t.Errorf("the demo's scans raised no alert:\n%s", out.String())
+	}
 	if !regexp.MustCompile(`\(final connection sets\):\n\s+10\.0\.3\.7 `).MatchString(out.String()) {
 		t.Errorf("the fan-out scanner 10.0.3.7 is not first:\n%s", out.String())
 	}

@@ -170,6 +170,7 @@ wait:
 	}
 	fmt.Fprintf(stdout, "finalizer: watermark %s, %d windows closed, %d still open, %d final connection sets (%s-conns-*)\n",
 		time.Unix(rep.Watermark, 0).UTC().Format(time.RFC3339), rep.Windows-rep.Open, rep.Open, countFinals(ctx, o.sinkURL, kcfg.Pipeline.Prefix), kcfg.Pipeline.Prefix)
+	fmt.Fprintf(stdout, "detections: %d alerts (%s-alerts-*; the console's Alerts page)\n", countAlerts(ctx, o.sinkURL, kcfg.Pipeline.Prefix), kcfg.Pipeline.Prefix)
 	if err := report(ctx, stdout, o.sinkURL, kcfg.Pipeline.Prefix); err != nil || o.console == "" {
 		return err
 	}

@@ -36,6 +36,16 @@ func countFinals(ctx context.Context, url, prefix string) int {
 	return count.Count
 }
 
+// countAlerts counts the alerts (episodes) the detections raised and still stand.
+func countAlerts(ctx context.Context, url, prefix string) int {
+	var count struct {
+		Count int `json:"count"`
+	}
+	queryJSON(ctx, url+"/"+prefix+"-alerts-*/_refresh", "", nil)
+	queryJSON(ctx, url+"/"+prefix+"-alerts-*/_count", `{"query":{"bool":{"filter":[{"term":{"event.kind":"alert"}},{"term":{"alert.status":"active"}}]}}}`, &count)
+	return count.Count
+}
+
 // report prints what a dashboard would show first: rejected flows, and the IPs with the most distinct peers in one
 // closed window (from the final connection sets).
 func report(ctx context.Context, w io.Writer, url, prefix string) error {
