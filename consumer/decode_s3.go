@@ -242,7 +242,7 @@ func (d *decoding) object(ctx context.Context, obj *object, r io.Reader) error {
 	}
 	d.objects++
 	if d.lineDec == nil {
-		d.lineDec = pipeline.NewLineDecoder(d.indices.Prefix)
+		d.lineDec = pipeline.NewLineDecoder(d.indices.Prefix, nil)
 	}
 	if err := d.lineDec.Reset(obj.kind); err != nil {
 		d.fail(obj.input, err)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kinflow/kinflow/internal/enrich"
 	"github.com/kinflow/kinflow/internal/format/alb"
 	"github.com/kinflow/kinflow/internal/format/elb"
 	"github.com/kinflow/kinflow/internal/format/nlb"
@@ -19,17 +20,19 @@ import (
 // line's date. ObjectReader and `consumer decode` decode with it, so both read an object alike. Reuse it across
 // objects with Reset; it allocates nothing per line.
 type LineDecoder struct {
-	kind    s3obj.Kind
-	indices sink.Indices
-	parser  *vpcflow.Parser // nil until a flow-log file's header is read
-	flow    vpcflow.Flow
-	enc     vpcflow.Encoder
-	albR    alb.Record
-	nlbR    nlb.Record
-	elbR    elb.Record
-	albE    alb.Encoder
-	nlbE    nlb.Encoder
-	elbE    elb.Encoder
+	kind     s3obj.Kind
+	indices  sink.Indices
+	enricher *enrich.Enricher
+	enriched enrich.Context
+	parser   *vpcflow.Parser // nil until a flow-log file's header is read
+	flow     vpcflow.Flow
+	enc      vpcflow.Encoder
+	albR     alb.Record
+	nlbR     nlb.Record
+	elbR     elb.Record
+	albE     alb.Encoder
+	nlbE     nlb.Encoder
+	elbE     elb.Encoder
 }
 
 // Readable reports whether kinflow reads objects of kind (ALB connection logs it routes but does not read yet).
@@ -41,9 +44,9 @@ func Readable(kind s3obj.Kind) bool {
 	return false
 }
 
-// NewLineDecoder returns a decoder of the documents of prefix.
-func NewLineDecoder(prefix string) *LineDecoder {
-	return &LineDecoder{indices: sink.Indices{Prefix: prefix}}
+// NewLineDecoder returns a decoder of the documents of prefix, flows enriched by e (nil: none).
+func NewLineDecoder(prefix string, e *enrich.Enricher) *LineDecoder {
+	return &LineDecoder{indices: sink.Indices{Prefix: prefix}, enricher: e}
 }
 
 // Reset starts an object of kind; a kind Readable refuses is an error wrapping ErrUnsupported (permanent). A
@@ -75,7 +78,9 @@ func (d *LineDecoder) Line(dst, line []byte, src *vpcflow.Source) (out []byte, i
 		if err := d.parser.Parse(&d.flow, src, string(line)); err != nil {
 			return dst, "", err
 		}
-		return d.enc.AppendDocument(dst, &d.flow, src), d.indices.Flows(time.Unix(d.flow.EventTime(0), 0)), nil
+		f := &d.flow
+		x := d.enricher.Fill(&d.enriched, f.SrcAddr, f.DstAddr, f.InterfaceID)
+		return d.enc.AppendDocumentWith(dst, f, src, x), d.indices.Flows(time.Unix(f.EventTime(0), 0)), nil
 	case s3obj.KindALB:
 		if err := alb.Parse(line, &d.albR); err != nil {
 			return dst, "", err

@@ -16,7 +16,7 @@ import (
 // metrics are the pipeline's counters, shared by its shards.
 type metrics struct {
 	records, control, events, flows, noTraffic, late, aggregated prometheus.Counter
-	duplicates                                                   prometheus.Counter
+	duplicates, doubleLogged                                     prometheus.Counter
 	notAggregated, partials                                      prometheus.Counter
 	badInput, retries                                            *prometheus.CounterVec
 	writeSeconds                                                 prometheus.Histogram
@@ -35,6 +35,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		aggregated:    counter("flows_aggregated_total", "Flows added to partial connection sets."),
 		late:          counter("flows_late_total", "Flows aggregated into windows already closed (event time)."),
 		duplicates:    counter("flows_duplicate_total", "Flows another record had already delivered (the same payload twice): counted once, by the first."),
+		doubleLogged:  counter("flows_double_logged_total", "Flows logged by the receiving interface of a connection the sending interface logs too: indexed, counted once in the connection sets, from the sender's record."),
 		notAggregated: counter("flows_not_aggregated_total", "Indexed flows that carry no connection to aggregate (one address missing, or a time out of range)."),
 		partials:      counter("partials_written_total", "Partial connection-set documents written."),
 		badInput: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kinflow", Name: "bad_input_total",
@@ -48,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.records, m.control, m.events, m.flows, m.noTraffic, m.aggregated,
-		m.late, m.duplicates, m.notAggregated, m.partials, m.badInput, m.retries, m.writeSeconds} {
+		m.late, m.duplicates, m.doubleLogged, m.notAggregated, m.partials, m.badInput, m.retries, m.writeSeconds} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
 		}
@@ -65,6 +66,7 @@ func (m *metrics) observe(r *Result) {
 	m.aggregated.Add(float64(r.Aggregated))
 	m.late.Add(float64(r.Late))
 	m.duplicates.Add(float64(r.Duplicates))
+	m.doubleLogged.Add(float64(r.DoubleLogged))
 }
 
 // reasons are the short machine reasons stored in dead letters and used as metric labels, one per sentinel.

@@ -69,7 +69,7 @@ func (p *Pipeline) Objects(cfg s3obj.Config) (*ObjectReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ObjectReader{p: p, lines: lines, acc: acc, dec: NewLineDecoder(p.cfg.Prefix)}, nil
+	return &ObjectReader{p: p, lines: lines, acc: acc, dec: NewLineDecoder(p.cfg.Prefix, p.enricher)}, nil
 }
 
 // lineSource is what the reader reads an object's lines from: s3obj.Lines for text, s3obj.ParquetLines for Parquet.
@@ -209,7 +209,15 @@ func (o *ObjectReader) line(obj *object, res *ObjectResult, n int64, line []byte
 	case sp.index == "":
 		return nil // the header
 	}
-	if f := o.dec.Flow(); o.dec.FlowLog() && !f.NoTraffic() && f.SrcAddr.IsValid() && f.DstAddr.IsValid() {
+	f := o.dec.Flow()
+	aggregates := o.dec.FlowLog() && !f.NoTraffic() && f.SrcAddr.IsValid() && f.DstAddr.IsValid()
+	if aggregates && o.p.enricher.Duplicate(f.SrcAddr, f.DstAddr, f.InterfaceID) {
+		// The receiving interface's record of a connection the sender's interface logs too: counted once, from the
+		// sender's record.
+		o.p.metrics.doubleLogged.Inc()
+		aggregates = false
+	}
+	if aggregates {
 		sp.pending = len(o.pending)
 		o.pending = append(o.pending, aggregate.Flow{Start: f.EventTime(0), End: f.End, Src: f.SrcAddr, Dst: f.DstAddr,
 			SrcPort: f.SrcPort, DstPort: f.DstPort, Protocol: f.Protocol, Bytes: f.Bytes, Packets: f.Packets,

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/enrich"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/sink"
@@ -76,6 +77,9 @@ type Options struct {
 	// Reader reads back flow documents that already existed when written, to learn which record wrote them first
 	// (see Shard.dropDuplicates). nil only where the sink never answers that a document exists.
 	Reader Reader
+	// Enricher adds what is known of each flow's addresses and interface to its document, and tells the second
+	// copy of a connection logged at both ends; nil: none.
+	Enricher *enrich.Enricher
 }
 
 // A Pipeline holds what every shard shares: the format resolver, the sink and the metrics. It is safe for
@@ -85,6 +89,7 @@ type Pipeline struct {
 	resolver *vpcflow.Resolver
 	sink     sink.Sink
 	reader   Reader
+	enricher *enrich.Enricher
 	retry    retry.Policy // RetryInitial..RetryMax, until the context ends
 	indices  sink.Indices
 	metrics  *metrics
@@ -111,7 +116,7 @@ func New(cfg Config, resolver *vpcflow.Resolver, s sink.Sink, opts Options) (*Pi
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	p := &Pipeline{cfg: cfg, resolver: resolver, sink: s, reader: opts.Reader, indices: sink.Indices{Prefix: cfg.Prefix}, metrics: m,
+	p := &Pipeline{cfg: cfg, resolver: resolver, sink: s, reader: opts.Reader, enricher: opts.Enricher, indices: sink.Indices{Prefix: cfg.Prefix}, metrics: m,
 		log: opts.Logger, now: opts.Now, retry: retry.Policy{Initial: cfg.RetryInitial, Max: cfg.RetryMax}}
 	if p.log == nil {
 		p.log = slog.Default()

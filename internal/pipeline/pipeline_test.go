@@ -99,8 +99,16 @@ type env struct {
 
 func newEnv(t *testing.T) *env { return newEnvReading(t, nil) }
 
+// newEnvWith is newEnv with options changed by edit.
+func newEnvWith(t *testing.T, edit func(*pipeline.Options)) *env { return newEnvOptions(t, nil, edit) }
+
 // newEnvReading is newEnv whose pipeline reads documents back through wrap(client) (nil: the client itself).
 func newEnvReading(t *testing.T, wrap func(pipeline.Reader) pipeline.Reader) *env {
+	t.Helper()
+	return newEnvOptions(t, wrap, nil)
+}
+
+func newEnvOptions(t *testing.T, wrap func(pipeline.Reader) pipeline.Reader, edit func(*pipeline.Options)) *env {
 	t.Helper()
 	url := testenv.URL(t, testenv.Elasticsearch)
 	ctx := testenv.Context(t, time.Minute)
@@ -135,7 +143,11 @@ func newEnvReading(t *testing.T, wrap func(pipeline.Reader) pipeline.Reader) *en
 	if wrap != nil {
 		reader = wrap(client)
 	}
-	pipe, err := pipeline.New(pcfg, resolver, s, pipeline.Options{Reader: reader})
+	opts := pipeline.Options{Reader: reader}
+	if edit != nil {
+		edit(&opts)
+	}
+	pipe, err := pipeline.New(pcfg, resolver, s, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/docid"
+	"github.com/kinflow/kinflow/internal/enrich"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/sink"
@@ -40,6 +41,7 @@ type Shard struct {
 	env       cwlogs.Envelope
 	flow      vpcflow.Flow
 	enc       vpcflow.Encoder
+	enriched  enrich.Context   // the current flow's enrichment, reused
 	flowIndex map[int64]string // flow index name by day
 	// Two batch buffers, alternating, so a runtime can prepare the next batch while the previous one is written.
 	batches [2]Batch
@@ -73,7 +75,10 @@ type Result struct {
 	// twice): that record's partial counts them, this one leaves them out.
 	Duplicates int
 	Aggregated int // flows added to the open partial
-	Late       int // of those, flows for windows already closed
+	// DoubleLogged are flows logged by the receiving interface of a connection the sending interface logs too
+	// (enrichment knows both): indexed, left out of the connection sets, which count the sender's record.
+	DoubleLogged int
+	Late         int // of those, flows for windows already closed
 	// CutDue reports that a limit of the open partial is reached: Cut (and acknowledge) before the next batch.
 	CutDue bool
 }
@@ -88,6 +93,7 @@ func (r *Result) Add(o Result) {
 	r.DeadLetters += o.DeadLetters
 	r.Duplicates += o.Duplicates
 	r.Aggregated += o.Aggregated
+	r.DoubleLogged += o.DoubleLogged
 	r.Late += o.Late
 	r.CutDue = r.CutDue || o.CutDue
 }
@@ -269,7 +275,7 @@ func (s *Shard) addFlow(b *Batch, src *vpcflow.Source, o sink.Origin, ev *cwlogs
 	b.arena = docid.AppendFlow(b.arena, src.LogGroup, src.LogStream, ev.ID, ev.Timestamp, o.Raw)
 	sp.id[1] = len(b.arena)
 	sp.src[0] = len(b.arena)
-	b.arena = s.enc.AppendDocument(b.arena, f, src)
+	b.arena = s.enc.AppendDocumentWith(b.arena, f, src, s.p.enricher.Fill(&s.enriched, f.SrcAddr, f.DstAddr, f.InterfaceID))
 	sp.src[1] = len(b.arena)
 	b.spans = append(b.spans, sp)
 	res.Flows++
@@ -281,6 +287,12 @@ func (s *Shard) addFlow(b *Batch, src *vpcflow.Source, o sink.Origin, ev *cwlogs
 	if !f.SrcAddr.IsValid() || !f.DstAddr.IsValid() {
 		// A custom format without both addresses: indexed, but there is no connection to aggregate.
 		s.p.metrics.notAggregated.Inc()
+		return
+	}
+	if s.p.enricher.Duplicate(f.SrcAddr, f.DstAddr, f.InterfaceID) {
+		// The receiving interface's record of a connection the sending interface logs too: indexed, counted once
+		// in the connection sets, from the sender's record.
+		res.DoubleLogged++
 		return
 	}
 	b.spans[len(b.spans)-1].pending = len(b.pending)

@@ -43,6 +43,9 @@ type Field struct {
 	// Any makes the row stand for every field under the prefix Name that no other row names: the values of a
 	// format's fields kinflow does not know, mapped by the index's dynamic templates.
 	Any bool
+	// Enriched rows are written only when enrichment is configured (internal/enrich): an encoder skips them whole
+	// without it.
+	Enriched bool
 }
 
 // A Family is one kind of document: its fields in document order and the indices that hold it.

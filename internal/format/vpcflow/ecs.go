@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kinflow/kinflow/internal/enrich"
 	"github.com/kinflow/kinflow/internal/jsonw"
 	"github.com/kinflow/kinflow/internal/schema"
 )
@@ -18,6 +19,8 @@ type DocField struct {
 	Array  bool   // the value is a JSON array
 	write  writeFunc
 	needs  FieldSet // the flow-log fields the value is made from; none for values every document has
+	// enriched: written only with an enrichment context (schema.Field.Enriched).
+	enriched bool
 }
 
 // A writeFunc appends a field's JSON value to dst; false when the flow has none (dst is then cut back).
@@ -32,6 +35,7 @@ type docCtx struct {
 	f    *Flow
 	src  *Source // nil, or &srcv
 	srcv Source
+	x    *enrich.Context // nil: no enrichment
 
 	// The last date written, quoted: @timestamp and event.start of a flow are one instant, and the flows of a
 	// batch share their capture window, so most dates are copied rather than formatted.
@@ -67,7 +71,7 @@ func docTable(rows []schema.Field, w map[string]writeFunc) []DocField {
 		if r.Any || w[r.Name] == nil {
 			continue
 		}
-		df := DocField{Name: r.Name, Type: string(r.Type), Source: r.Source, Array: r.Array, write: w[r.Name]}
+		df := DocField{Name: r.Name, Type: string(r.Type), Source: r.Source, Array: r.Array, write: w[r.Name], enriched: r.Enriched}
 		for _, n := range r.Needs {
 			df.needs.add(LookupField(n))
 		}
@@ -200,6 +204,7 @@ func writers() map[string]writeFunc {
 			return strconv.AppendInt(dst, c.src.Offset, 10), true
 		},
 	}
+	addEnrichedWriters(w)
 	for _, r := range schema.VPCFlowLogFields() {
 		if plain := plainField(LookupField(r.Name)); plain != nil && w[r.Target] == nil {
 			w[r.Target] = plain
@@ -323,6 +328,9 @@ type docNode struct {
 	children []*docNode
 	write    writeFunc
 	unknown  bool // aws.vpcflow: the format's unknown fields follow the known ones
+	// enriched: every field under the node is an enrichment, so a document without one skips the node whole, at
+	// the cost of one test rather than of each field's key.
+	enriched bool
 }
 
 var docTree = buildTree(docFields, true)
@@ -360,6 +368,7 @@ func buildTree(table []DocField, unknown bool) *docNode {
 		}
 		n.write = df.write
 	}
+	markEnriched(root, table)
 	for _, c := range root.children {
 		if c.key == `,"aws":` {
 			for _, v := range c.children {
@@ -368,6 +377,46 @@ func buildTree(table []DocField, unknown bool) *docNode {
 		}
 	}
 	return root
+}
+
+// markEnriched sets enriched on each node all of whose fields are enrichments.
+func markEnriched(root *docNode, table []DocField) {
+	plain := map[string]bool{} // every prefix of a field that is not an enrichment
+	for _, df := range table {
+		if df.enriched {
+			continue
+		}
+		for i := range df.Name {
+			if df.Name[i] == '.' {
+				plain[df.Name[:i]] = true
+			}
+		}
+		plain[df.Name] = true
+	}
+	var walk func(n *docNode, path string)
+	walk = func(n *docNode, path string) {
+		for _, c := range n.children {
+			name, _ := strconv.Unquote(c.key[1 : len(c.key)-1])
+			p := name
+			if path != "" {
+				p = path + "." + name
+			}
+			c.enriched = !plain[p] && !c.unknown
+			walk(c, p)
+		}
+	}
+	walk(root, "")
+}
+
+// AppendDocumentWith is AppendDocument enriched with x (nil or empty: as AppendDocument).
+func (e *Encoder) AppendDocumentWith(dst []byte, f *Flow, src *Source, x *enrich.Context) []byte {
+	if x.Empty() {
+		return e.AppendDocument(dst, f, src)
+	}
+	e.c.x = x
+	dst = e.AppendDocument(dst, f, src)
+	e.c.x = nil
+	return dst
 }
 
 // AppendDocument appends the ECS document (the _source, one JSON object, no newline) of the flow f, which came from
@@ -393,6 +442,9 @@ func (e *Encoder) AppendDocument(dst []byte, f *Flow, src *Source) []byte {
 // appendMembers appends n's members after '{'; first reports whether none has been written yet.
 func (n *docNode) appendMembers(dst []byte, c *docCtx, first bool) ([]byte, bool) {
 	for _, ch := range n.children {
+		if ch.enriched && c.x == nil {
+			continue
+		}
 		mark := len(dst)
 		if first {
 			dst = append(dst, ch.key[1:]...)

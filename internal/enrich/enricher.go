@@ -1,0 +1,85 @@
+package enrich
+
+import "net/netip"
+
+// Resources answers which resource of the user's VPCs an address or an interface is (awsres).
+type Resources interface {
+	Address(ip netip.Addr) *Resource
+	Interface(id string) *Resource
+}
+
+// Geos answers where a public address is (geoip).
+type Geos interface {
+	Geo(ip netip.Addr) (Geo, bool)
+}
+
+// Threats answers whether an address is on a threat list (threat).
+type Threats interface {
+	Match(ip netip.Addr) (Indicator, bool)
+}
+
+// An Enricher joins the sources configured; any may be nil. Lookups are in memory (each source refreshes itself
+// in the background), so enriching never waits on I/O. It is safe for concurrent use.
+type Enricher struct {
+	res    Resources
+	geo    Geos
+	threat Threats
+}
+
+// New returns an enricher of the sources given, or nil when there is none: a nil *Enricher enriches nothing.
+func New(res Resources, geo Geos, threat Threats) *Enricher {
+	if res == nil && geo == nil && threat == nil {
+		return nil
+	}
+	return &Enricher{res: res, geo: geo, threat: threat}
+}
+
+// Fill writes into x what the sources know of a flow from src to dst logged by the interface eni, and returns x,
+// or nil when they know nothing (the document is then written as without enrichment).
+func (e *Enricher) Fill(x *Context, src, dst netip.Addr, eni string) *Context {
+	if e == nil {
+		return nil
+	}
+	*x = Context{}
+	e.end(&x.Source, src)
+	e.end(&x.Destination, dst)
+	if e.res != nil && eni != "" {
+		x.Interface = e.res.Interface(eni)
+	}
+	if x.Empty() {
+		return nil
+	}
+	return x
+}
+
+func (e *Enricher) end(end *End, ip netip.Addr) {
+	if !ip.IsValid() {
+		return
+	}
+	ip = ip.Unmap()
+	if e.res != nil {
+		end.Resource = e.res.Address(ip)
+	}
+	if e.geo != nil {
+		end.Geo, _ = e.geo.Geo(ip)
+	}
+	if e.threat != nil {
+		end.Threat, _ = e.threat.Match(ip)
+	}
+}
+
+// Duplicate reports whether a flow from src to dst, logged by the interface eni, is the second copy of a
+// connection between two interfaces of the user's VPCs that are both flow-logged: the receiving interface's
+// record of it, when the sending interface (whose record counts) logs it too. Connection sets count such a flow
+// once, from the sender's record; the flow's document is kept either way.
+func (e *Enricher) Duplicate(src, dst netip.Addr, eni string) bool {
+	if e == nil || e.res == nil || eni == "" {
+		return false
+	}
+	logger := e.res.Interface(eni)
+	if logger == nil {
+		return false
+	}
+	s, d := e.res.Address(src.Unmap()), e.res.Address(dst.Unmap())
+	return s != nil && d != nil && d == logger && s != logger && s.FlowLogged
+}
