@@ -1,0 +1,21 @@
+package geoip
+
+import (
+	"net/netip"
+
+	"github.com/kinflow/kinflow/internal/enrich"
+)
+
+// Enrichment is db as the enricher's source of places (enrich.Geos).
+func (db *DB) Enrichment() enrich.Geos { return geos{db} }
+
+type geos struct{ db *DB }
+
+func (g geos) Geo(ip netip.Addr) (enrich.Geo, bool) {
+	in, ok := g.db.Lookup(ip)
+	if !ok {
+		return enrich.Geo{}, false
+	}
+	return enrich.Geo{CountryISO: in.CountryISO, CountryName: in.CountryName, ContinentCode: in.ContinentCode,
+		Region: in.Region, City: in.City, ASNumber: in.ASNumber, ASOrg: in.ASOrg}, true
+}
