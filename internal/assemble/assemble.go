@@ -65,7 +65,11 @@ func Build(ctx context.Context, c config.Config, awsCfg aws.Config, reg promethe
 	if err != nil {
 		return nil, err
 	}
-	p, err := pipeline.New(c.Pipeline, resolver, s, pipeline.Options{Registerer: reg, Logger: log, Reader: client})
+	enricher, err := Enricher(ctx, c, awsCfg, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pipeline.New(c.Pipeline, resolver, s, pipeline.Options{Registerer: reg, Logger: log, Reader: client, Enricher: enricher})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -122,6 +123,15 @@ func bindings() map[string]binding {
 			get:   func(c *Config) string { return formatRoutes(c.Objects.S3.Overrides) },
 			set:   func(c *Config, v string) error { c.Objects.S3.Overrides = parseRoutes(v); return nil },
 			check: func(c *Config) error { return checkRoutes(c.Objects.S3) }},
+		settings.EnrichAWS:        boolean(func(c *Config) *bool { return &c.Enrich.AWS }),
+		settings.EnrichAWSRegions: list(func(c *Config) *[]string { return &c.Enrich.Regions }),
+		settings.EnrichAWSRoles:   list(func(c *Config) *[]string { return &c.Enrich.Roles }),
+		settings.EnrichRefresh:    duration(func(c *Config) *time.Duration { return &c.Enrich.Refresh }),
+		settings.GeoIPCity:        text(func(c *Config) *string { return &c.Enrich.GeoIPCity }),
+		settings.GeoIPASN:         text(func(c *Config) *string { return &c.Enrich.GeoIPASN }),
+		settings.ThreatLists: {kinds: []settings.Kind{settings.Map},
+			get: func(c *Config) string { return formatMap(c.Enrich.Threats) },
+			set: func(c *Config, v string) error { c.Enrich.Threats = parseMap(v); return nil }},
 		settings.LogLevel:     text(func(c *Config) *string { return &c.LogLevel }),
 		settings.ConsoleAddr:  text(func(c *Config) *string { return &c.Console.Addr }),
 		settings.ConsoleToken: text(func(c *Config) *string { return &c.Console.Token }),
@@ -320,6 +330,30 @@ func checkRoutes(c s3obj.Config) error {
 		return joinInline([]error{err})
 	}
 	return nil
+}
+
+// parseMap reads "key=value;key=value" (the row's syntax is checked).
+func parseMap(v string) map[string]string {
+	out := map[string]string{}
+	for _, part := range strings.Split(v, ";") {
+		if k, val, ok := strings.Cut(part, "="); ok {
+			out[strings.TrimSpace(k)] = strings.TrimSpace(val)
+		}
+	}
+	return out
+}
+
+func formatMap(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, ";")
 }
 
 // joinInline joins errors on one line: a setting's problems are one line of the report.

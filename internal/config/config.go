@@ -66,6 +66,8 @@ type Config struct {
 	AlertsWebhook WebhookConfig
 	// Objects configures reading S3 objects announced in an SQS queue.
 	Objects ObjectsConfig
+	// Enrich configures the sources of enrichment (internal/enrich).
+	Enrich EnrichConfig
 	// DetectAllow is allowed for every rule, besides each rule's own list in Finalizer.Detect.Rules (FinalizerConfig
 	// joins them).
 	DetectAllow []netip.Prefix
@@ -101,6 +103,17 @@ type ObjectsConfig struct {
 	Concurrency int
 	Visibility  time.Duration
 	S3          s3obj.Config // Overrides from KINFLOW_S3_ROUTES; the limits are s3obj's defaults
+}
+
+// EnrichConfig configures what flows are enriched with; nothing by default.
+type EnrichConfig struct {
+	AWS       bool     // the resources of the user's VPCs, from EC2
+	Regions   []string // empty: the runtime's region
+	Roles     []string // role ARNs of other accounts
+	Refresh   time.Duration
+	GeoIPCity string // path or s3://bucket/key
+	GeoIPASN  string
+	Threats   map[string]string // list name -> path or s3://bucket/key
 }
 
 // ConsoleConfig configures `consumer console`, the read-only web UI.

@@ -91,6 +91,13 @@ const (
 	SQSConcurrency         = "KINFLOW_SQS_CONCURRENCY"
 	SQSVisibility          = "KINFLOW_SQS_VISIBILITY_TIMEOUT"
 	S3Routes               = "KINFLOW_S3_ROUTES"
+	EnrichAWS              = "KINFLOW_ENRICH_AWS"
+	EnrichAWSRegions       = "KINFLOW_ENRICH_AWS_REGIONS"
+	EnrichAWSRoles         = "KINFLOW_ENRICH_AWS_ROLES"
+	EnrichRefresh          = "KINFLOW_ENRICH_REFRESH"
+	GeoIPCity              = "KINFLOW_GEOIP_CITY"
+	GeoIPASN               = "KINFLOW_GEOIP_ASN"
+	ThreatLists            = "KINFLOW_THREAT_LISTS"
 	LogLevel               = "KINFLOW_LOG_LEVEL"
 	ConsoleAddr            = "KINFLOW_CONSOLE_ADDR"
 	ConsoleToken           = "KINFLOW_CONSOLE_TOKEN"
@@ -243,6 +250,24 @@ func runtimeSettings() []Setting {
 			Help: "HMAC-SHA256 key signing the alerts webhook's bodies, as `KINFLOW_WEBHOOK_SECRET` does the webhook's"},
 		{Env: AlertsWebhookSecretARN, Context: "alertsWebhookSecretArn", Kind: String, Runtimes: mapped,
 			Help: "Secrets Manager secret holding the alerts webhook's HMAC key (the secret string, or `{\"secret\": \"...\"}`), read at start-up"},
+
+		// Enrichment (README "Enrichment"): what each flow's document says of its addresses beyond the line.
+		{Env: EnrichAWS, Kind: Bool, Default: "false", Runtimes: both,
+			Help: "name the AWS resource of each address and interface of the user's VPCs (EC2 `DescribeNetworkInterfaces`, `DescribeTags`, `DescribeFlowLogs`), and count a connection logged by both its interfaces once"},
+		{Env: EnrichAWSRegions, Kind: List, Runtimes: both, DefaultText: "the runtime's region",
+			Help: "regions whose interfaces `KINFLOW_ENRICH_AWS` reads"},
+		{Env: EnrichAWSRoles, Kind: List, Runtimes: both,
+			Help: "IAM roles (ARNs) of other accounts whose interfaces are read too, assumed in each region (the runtime's own account is always read)"},
+		{Env: EnrichRefresh, Kind: Duration, Default: "5m", Range: "10s..24h", Runtimes: both,
+			Help: "how often the interfaces are read again, and the GeoIP databases and threat lists checked for a new version; a lookup never waits for it"},
+		{Env: GeoIPCity, Kind: String, Runtimes: both, Pattern: `^(s3://[^/]+/.+|[^s].*|s[^3].*|s3[^:].*)?$`, Shape: "a file path or s3://bucket/key",
+			Example: "/opt/geoip/GeoLite2-City.mmdb",
+			Help:    "MaxMind City or Country database (`.mmdb`, a path or `s3://bucket/key`): country, region and city of public addresses"},
+		{Env: GeoIPASN, Kind: String, Runtimes: both, Pattern: `^(s3://[^/]+/.+|[^s].*|s[^3].*|s3[^:].*)?$`, Shape: "a file path or s3://bucket/key",
+			Example: "/opt/geoip/GeoLite2-ASN.mmdb",
+			Help:    "MaxMind ASN database (`.mmdb`, a path or `s3://bucket/key`): the network (AS number and organization) of public addresses"},
+		{Env: ThreatLists, Kind: Map, Runtimes: both, Example: "blocklist=/opt/lists/drop.txt;feodo=s3://intel/feodo.csv",
+			Help: "threat lists of IPs and CIDRs, `name=path-or-s3://bucket/key;...` (text, one per line, or CSV with an `ip`/`indicator`/`cidr` column): an address on one marks its flows (`threat.enrichments.*`)"},
 
 		// Detections (README "Detections"): the rules the finalizer runs on each window it finalizes.
 		{Env: Detect, Context: "detections", Kind: Bool, Default: "true", Runtimes: mapped,
