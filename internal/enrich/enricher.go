@@ -44,7 +44,15 @@ func (e *Enricher) Fill(x *Context, src, dst netip.Addr, eni string) *Context {
 	e.end(&x.Source, src)
 	e.end(&x.Destination, dst)
 	if e.res != nil && eni != "" {
-		x.Interface = e.res.Interface(eni)
+		// The logging interface is almost always one of the ends: their resources answer without a second lookup.
+		switch {
+		case x.Source.Resource != nil && x.Source.Resource.InterfaceID == eni:
+			x.Interface = x.Source.Resource
+		case x.Destination.Resource != nil && x.Destination.Resource.InterfaceID == eni:
+			x.Interface = x.Destination.Resource
+		default:
+			x.Interface = e.res.Interface(eni)
+		}
 	}
 	if x.Empty() {
 		return nil
@@ -68,18 +76,14 @@ func (e *Enricher) end(end *End, ip netip.Addr) {
 	}
 }
 
-// Duplicate reports whether a flow from src to dst, logged by the interface eni, is the second copy of a
-// connection between two interfaces of the user's VPCs that are both flow-logged: the receiving interface's
-// record of it, when the sending interface (whose record counts) logs it too. Connection sets count such a flow
-// once, from the sender's record; the flow's document is kept either way.
-func (e *Enricher) Duplicate(src, dst netip.Addr, eni string) bool {
-	if e == nil || e.res == nil || eni == "" {
+// SecondCopy reports whether the flow x describes is the second copy of a connection between two interfaces of the
+// user's VPCs that are both flow-logged: the receiving interface's record of it, when the sending interface (whose
+// record counts) logs it too. Connection sets count such a flow once, from the sender's record; the flow's
+// document is kept either way. It reads what Fill found, so it costs no lookup; false for a nil x.
+func (x *Context) SecondCopy() bool {
+	if x == nil {
 		return false
 	}
-	logger := e.res.Interface(eni)
-	if logger == nil {
-		return false
-	}
-	s, d := e.res.Address(src.Unmap()), e.res.Address(dst.Unmap())
-	return s != nil && d != nil && d == logger && s != logger && s.FlowLogged
+	s, d, logger := x.Source.Resource, x.Destination.Resource, x.Interface
+	return logger != nil && s != nil && d != nil && d == logger && s != logger && s.FlowLogged
 }

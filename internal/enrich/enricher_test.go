@@ -63,13 +63,13 @@ func TestFillAndDuplicate(t *testing.T) {
 				got.Source.Geo.Known() != tc.geo || got.Source.Threat.Matched() != tc.threat) {
 				t.Errorf("Fill = %+v", got)
 			}
-			if d := e.Duplicate(a(tc.src), a(tc.dst), tc.eni); d != tc.duplicate {
-				t.Errorf("Duplicate = %v, want %v", d, tc.duplicate)
+			if d := got.SecondCopy(); d != tc.duplicate {
+				t.Errorf("SecondCopy = %v, want %v", d, tc.duplicate)
 			}
 		})
 	}
 	var none *Enricher
-	if none.Fill(&x, a("10.0.1.10"), a("10.0.2.20"), "eni-web") != nil || none.Duplicate(a("10.0.1.10"), a("10.0.2.20"), "eni-db") {
+	if none.Fill(&x, a("10.0.1.10"), a("10.0.2.20"), "eni-web").SecondCopy() {
 		t.Error("a nil enricher enriched something")
 	}
 	if New(nil, nil, nil) != nil {

@@ -24,6 +24,7 @@ type LineDecoder struct {
 	indices  sink.Indices
 	enricher *enrich.Enricher
 	enriched enrich.Context
+	x        *enrich.Context // the last flow's enrichment (&enriched), nil when none
 	parser   *vpcflow.Parser // nil until a flow-log file's header is read
 	flow     vpcflow.Flow
 	enc      vpcflow.Encoder
@@ -79,8 +80,8 @@ func (d *LineDecoder) Line(dst, line []byte, src *vpcflow.Source) (out []byte, i
 			return dst, "", err
 		}
 		f := &d.flow
-		x := d.enricher.Fill(&d.enriched, f.SrcAddr, f.DstAddr, f.InterfaceID)
-		return d.enc.AppendDocumentWith(dst, f, src, x), d.indices.Flows(time.Unix(f.EventTime(0), 0)), nil
+		d.x = d.enricher.Fill(&d.enriched, f.SrcAddr, f.DstAddr, f.InterfaceID)
+		return d.enc.AppendDocumentWith(dst, f, src, d.x), d.indices.Flows(time.Unix(f.EventTime(0), 0)), nil
 	case s3obj.KindALB:
 		if err := alb.Parse(line, &d.albR); err != nil {
 			return dst, "", err
@@ -102,6 +103,10 @@ func (d *LineDecoder) Line(dst, line []byte, src *vpcflow.Source) (out []byte, i
 
 // FlowLog reports whether the object is a flow-log file (text or Parquet): its documents are flows (Flow).
 func (d *LineDecoder) FlowLog() bool { return d.kind == s3obj.KindVPCFlow }
+
+// SecondCopy reports whether the last flow is the receiving interface's copy of a connection both interfaces log
+// (enrich.Context.SecondCopy).
+func (d *LineDecoder) SecondCopy() bool { return d.x.SecondCopy() }
 
 // Flow is the flow of the last line Line decoded from a flow-log file.
 func (d *LineDecoder) Flow() *vpcflow.Flow { return &d.flow }

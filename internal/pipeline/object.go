@@ -211,7 +211,7 @@ func (o *ObjectReader) line(obj *object, res *ObjectResult, n int64, line []byte
 	}
 	f := o.dec.Flow()
 	aggregates := o.dec.FlowLog() && !f.NoTraffic() && f.SrcAddr.IsValid() && f.DstAddr.IsValid()
-	if aggregates && o.p.enricher.Duplicate(f.SrcAddr, f.DstAddr, f.InterfaceID) {
+	if aggregates && o.dec.SecondCopy() {
 		// The receiving interface's record of a connection the sender's interface logs too: counted once, from the
 		// sender's record.
 		o.p.metrics.doubleLogged.Inc()

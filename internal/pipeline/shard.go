@@ -275,7 +275,8 @@ func (s *Shard) addFlow(b *Batch, src *vpcflow.Source, o sink.Origin, ev *cwlogs
 	b.arena = docid.AppendFlow(b.arena, src.LogGroup, src.LogStream, ev.ID, ev.Timestamp, o.Raw)
 	sp.id[1] = len(b.arena)
 	sp.src[0] = len(b.arena)
-	b.arena = s.enc.AppendDocumentWith(b.arena, f, src, s.p.enricher.Fill(&s.enriched, f.SrcAddr, f.DstAddr, f.InterfaceID))
+	x := s.p.enricher.Fill(&s.enriched, f.SrcAddr, f.DstAddr, f.InterfaceID)
+	b.arena = s.enc.AppendDocumentWith(b.arena, f, src, x)
 	sp.src[1] = len(b.arena)
 	b.spans = append(b.spans, sp)
 	res.Flows++
@@ -289,7 +290,7 @@ func (s *Shard) addFlow(b *Batch, src *vpcflow.Source, o sink.Origin, ev *cwlogs
 		s.p.metrics.notAggregated.Inc()
 		return
 	}
-	if s.p.enricher.Duplicate(f.SrcAddr, f.DstAddr, f.InterfaceID) {
+	if x.SecondCopy() {
 		// The receiving interface's record of a connection the sending interface logs too: indexed, counted once
 		// in the connection sets, from the sender's record.
 		res.DoubleLogged++
