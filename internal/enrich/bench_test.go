@@ -90,7 +90,8 @@ func mmdb(b *testing.B, kind string, networks int) []byte {
 // BenchmarkEnrich measures what enrichment adds to a flow, beside the decode+parse path of the same flows in one
 // run: the lookups (Fill: the interface inventory of 10,000 interfaces, City and ASN databases of 4,096 networks,
 // a threat set of 100,000 prefixes) and the enriched document against the plain one. Flows: 60% between two
-// internal hosts, 40% with a public address; 1% of the public addresses are listed. Hit rates are reported.
+// internal hosts, 40% with a public address, nine in ten among 500 busy hosts; 1% of the public addresses are
+// listed. Hit rates are reported (-v), of the sources and of the cache.
 func BenchmarkEnrich(b *testing.B) {
 	ctx := context.Background()
 	inv := vpc{n: 10000}
@@ -140,11 +141,19 @@ func BenchmarkEnrich(b *testing.B) {
 		eni      string
 	}
 	fs := make([]flow, flows)
+	// Traffic is skewed, as a VPC's is: nine flows in ten between 500 busy hosts (and 500 busy public peers), the
+	// rest anywhere.
+	pick := func(n int) int {
+		if r.IntN(10) < 9 {
+			return r.IntN(500)
+		}
+		return r.IntN(n)
+	}
 	for i := range fs {
-		a, c := r.IntN(inv.n), r.IntN(inv.n)
+		a, c := pick(inv.n), pick(inv.n)
 		f := flow{src: inv.addr(a), dst: inv.addr(c), eni: inv.eni(a)}
 		if r.IntN(10) < 4 {
-			f.src = public(r.IntN(65536))
+			f.src = public(pick(65536))
 			f.eni = inv.eni(c)
 		}
 		fs[i] = f
@@ -197,6 +206,17 @@ func BenchmarkEnrich(b *testing.B) {
 			e.Fill(&x, f.src, f.dst, f.eni)
 			i++
 		}
+	})
+	b.Run("fill-cached", func(b *testing.B) {
+		b.ReportAllocs()
+		c := e.NewCache()
+		i := 0
+		for b.Loop() {
+			f := &fs[i%flows]
+			c.Fill(&x, f.src, f.dst, f.eni)
+			i++
+		}
+		b.ReportMetric(c.HitRate(), "cache-hits")
 	})
 	b.Run("encode", func(b *testing.B) {
 		b.ReportAllocs()

@@ -43,21 +43,27 @@ func (e *Enricher) Fill(x *Context, src, dst netip.Addr, eni string) *Context {
 	*x = Context{}
 	e.end(&x.Source, src)
 	e.end(&x.Destination, dst)
-	if e.res != nil && eni != "" {
-		// The logging interface is almost always one of the ends: their resources answer without a second lookup.
-		switch {
-		case x.Source.Resource != nil && x.Source.Resource.InterfaceID == eni:
-			x.Interface = x.Source.Resource
-		case x.Destination.Resource != nil && x.Destination.Resource.InterfaceID == eni:
-			x.Interface = x.Destination.Resource
-		default:
-			x.Interface = e.res.Interface(eni)
-		}
-	}
+	e.logger(x, eni)
 	if x.Empty() {
 		return nil
 	}
 	return x
+}
+
+// logger sets the resource of the logging interface eni: almost always one of the ends, whose resources answer
+// without a second lookup.
+func (e *Enricher) logger(x *Context, eni string) {
+	if e.res == nil || eni == "" {
+		return
+	}
+	switch {
+	case x.Source.Resource != nil && x.Source.Resource.InterfaceID == eni:
+		x.Interface = x.Source.Resource
+	case x.Destination.Resource != nil && x.Destination.Resource.InterfaceID == eni:
+		x.Interface = x.Destination.Resource
+	default:
+		x.Interface = e.res.Interface(eni)
+	}
 }
 
 func (e *Enricher) end(end *End, ip netip.Addr) {

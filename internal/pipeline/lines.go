@@ -22,7 +22,7 @@ import (
 type LineDecoder struct {
 	kind     s3obj.Kind
 	indices  sink.Indices
-	enricher *enrich.Enricher
+	enricher *enrich.Cache
 	enriched enrich.Context
 	x        *enrich.Context // the last flow's enrichment (&enriched), nil when none
 	parser   *vpcflow.Parser // nil until a flow-log file's header is read
@@ -47,7 +47,7 @@ func Readable(kind s3obj.Kind) bool {
 
 // NewLineDecoder returns a decoder of the documents of prefix, flows enriched by e (nil: none).
 func NewLineDecoder(prefix string, e *enrich.Enricher) *LineDecoder {
-	return &LineDecoder{indices: sink.Indices{Prefix: prefix}, enricher: e}
+	return &LineDecoder{indices: sink.Indices{Prefix: prefix}, enricher: e.NewCache()}
 }
 
 // Reset starts an object of kind; a kind Readable refuses is an error wrapping ErrUnsupported (permanent). A

@@ -42,6 +42,7 @@ type Shard struct {
 	flow      vpcflow.Flow
 	enc       vpcflow.Encoder
 	enriched  enrich.Context   // the current flow's enrichment, reused
+	enrichers *enrich.Cache    // the enricher's answers of recent addresses; nil without enrichment
 	flowIndex map[int64]string // flow index name by day
 	// Two batch buffers, alternating, so a runtime can prepare the next batch while the previous one is written.
 	batches [2]Batch
@@ -275,7 +276,7 @@ func (s *Shard) addFlow(b *Batch, src *vpcflow.Source, o sink.Origin, ev *cwlogs
 	b.arena = docid.AppendFlow(b.arena, src.LogGroup, src.LogStream, ev.ID, ev.Timestamp, o.Raw)
 	sp.id[1] = len(b.arena)
 	sp.src[0] = len(b.arena)
-	x := s.p.enricher.Fill(&s.enriched, f.SrcAddr, f.DstAddr, f.InterfaceID)
+	x := s.enrichers.Fill(&s.enriched, f.SrcAddr, f.DstAddr, f.InterfaceID)
 	b.arena = s.enc.AppendDocumentWith(b.arena, f, src, x)
 	sp.src[1] = len(b.arena)
 	b.spans = append(b.spans, sp)

@@ -34,6 +34,8 @@ type Refresher struct {
 	now       func() time.Time
 
 	snap atomic.Pointer[Snapshot]
+	// swaps counts the snapshots swapped in: the version a cache of lookups compares (enrich.Versioned).
+	swaps atomic.Uint64
 
 	mu      sync.Mutex // serializes refreshes; guards clients and parts
 	clients []EC2API   // by target index; nil until the factory gave one
@@ -87,6 +89,9 @@ func (r *Refresher) Interface(eniID string) (*Resource, bool) { return r.snap.Lo
 func (r *Refresher) Enrichment() enrich.Resources { return enrichment{r} }
 
 type enrichment struct{ r *Refresher }
+
+// Version changes whenever the snapshot does.
+func (e enrichment) Version() uint64 { return e.r.swaps.Load() }
 
 func (e enrichment) Address(ip netip.Addr) *enrich.Resource {
 	if res, ok := e.r.Lookup(ip); ok {
@@ -168,6 +173,7 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 
 	s := assemble(r.parts, r.cfg.MaxInterfaces, r.now())
 	r.snap.Store(s)
+	r.swaps.Add(1)
 	st := s.Stats()
 	r.metrics.interfaces.Set(float64(st.Interfaces))
 	r.metrics.addresses.Set(float64(st.Addresses))

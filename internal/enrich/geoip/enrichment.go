@@ -11,6 +11,17 @@ func (db *DB) Enrichment() enrich.Geos { return geos{db} }
 
 type geos struct{ db *DB }
 
+// Version changes whenever a database is swapped.
+func (g geos) Version() uint64 {
+	var v uint64
+	for _, s := range []*Source{g.db.city, g.db.asn} {
+		if s != nil {
+			v += s.swaps.Load()
+		}
+	}
+	return v
+}
+
 func (g geos) Geo(ip netip.Addr) (enrich.Geo, bool) {
 	in, ok := g.db.Lookup(ip)
 	if !ok {

@@ -29,6 +29,8 @@ type Source struct {
 	log     *slog.Logger
 
 	cur atomic.Pointer[generation]
+	// swaps counts the databases swapped in: the version a cache of lookups compares (enrich.Versioned).
+	swaps atomic.Uint64
 
 	reloadMu sync.Mutex // one reload at a time; lookups never take it
 	failed   origin     // the last origin that failed to open, not retried until it changes (guarded by reloadMu)
@@ -223,6 +225,7 @@ func (s *Source) reload(ctx context.Context, force bool) (bool, error) {
 		return false, nil
 	}
 	s.cur.Store(g)
+	s.swaps.Add(1)
 	if cur != nil {
 		s.reloads.Add(1)
 		s.log.Info("geoip: database reloaded", "database_type", g.meta.DatabaseType, "build_time", g.meta.BuildTime,

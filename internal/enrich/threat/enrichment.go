@@ -11,6 +11,9 @@ func (r *Reloader) Enrichment() enrich.Threats { return threats{r} }
 
 type threats struct{ r *Reloader }
 
+// Version changes whenever the set does.
+func (t threats) Version() uint64 { return t.r.swaps.Load() }
+
 func (t threats) Match(ip netip.Addr) (enrich.Indicator, bool) {
 	in, ok := t.r.Match(ip)
 	if !ok {

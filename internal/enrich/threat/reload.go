@@ -38,6 +38,8 @@ type Reloader struct {
 	newTicker func(time.Duration) (<-chan time.Time, func())
 
 	set atomic.Pointer[Set]
+	// swaps counts the sets swapped in: the version a cache of lookups compares (enrich.Versioned).
+	swaps atomic.Uint64
 
 	mu      sync.Mutex // one reload at a time; never held by lookups
 	sources []sourceState
@@ -125,6 +127,7 @@ func (r *Reloader) Reload(ctx context.Context) (swapped bool, err error) {
 			return false, errors.Join(append(errs, err)...)
 		}
 		r.set.Store(s)
+		r.swaps.Add(1)
 		r.log.Info("threat lists reloaded", "prefixes", s.Len(), "lists", len(s.lists))
 	}
 	return changed, errors.Join(errs...)
