@@ -292,6 +292,19 @@ func FromContext(ctx Context) (Props, string, error) {
 	str("alertsWebhookSecretArn", &p.AlertsWebhook.SecretARN)
 	boolean("detections", &p.Detections.Enabled)
 	list("detectAllow", &p.Detections.Allow)
+	boolean("enrichAws", &p.Enrich.AWS)
+	list("enrichRegions", &p.Enrich.Regions)
+	list("enrichRoles", &p.Enrich.Roles)
+	duration("enrichRefresh", &p.Enrich.Refresh)
+	str("geoipCity", &p.Enrich.GeoIPCity)
+	str("geoipAsn", &p.Enrich.GeoIPASN)
+	if v := read("threatLists", settings.Map); v != nil {
+		lists, err := ParseThreatLists(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("threatLists: %w", err))
+		}
+		p.Enrich.ThreatLists = lists
+	}
 	str("indexPrefix", &p.Pipeline.IndexPrefix)
 	duration("window", &p.Pipeline.Window)
 	duration("allowedLateness", &p.Pipeline.AllowedLateness)
@@ -368,4 +381,50 @@ func ParseS3Sources(v string) ([]S3Source, error) {
 		out = append(out, src)
 	}
 	return out, errors.Join(errs...)
+}
+
+// ParseThreatLists reads the threatLists context value: a JSON object of name -> source (cdk.json, or a string
+// holding one), or the runtimes' own form, name=source;name=source. A source is s3://bucket/key or a path
+// (Props.Validate decides which the mode takes). A name given twice is an error.
+func ParseThreatLists(v any) (map[string]string, error) {
+	out := map[string]string{}
+	switch t := v.(type) {
+	case map[string]any:
+		var errs []error
+		for name, src := range t {
+			s, ok := src.(string)
+			if !ok {
+				errs = append(errs, fmt.Errorf("[%q]: want a string, got %T", name, src))
+				continue
+			}
+			out[name] = strings.TrimSpace(s)
+		}
+		return out, errors.Join(errs...)
+	case string:
+		t = strings.TrimSpace(t)
+		if strings.HasPrefix(t, "{") {
+			if err := json.Unmarshal([]byte(t), &out); err != nil {
+				return nil, fmt.Errorf("want a JSON object of name -> s3://bucket/key or path: %w", err)
+			}
+			return out, nil
+		}
+		var errs []error
+		for _, part := range strings.Split(t, ";") {
+			if part = strings.TrimSpace(part); part == "" {
+				continue
+			}
+			name, src, ok := strings.Cut(part, "=")
+			name, src = strings.TrimSpace(name), strings.TrimSpace(src)
+			switch _, dup := out[name]; {
+			case !ok || name == "" || src == "":
+				errs = append(errs, fmt.Errorf("%q: want name=s3://bucket/key or name=path, separated by ';'", part))
+			case dup:
+				errs = append(errs, fmt.Errorf("%q: the name %q is given twice", part, name))
+			default:
+				out[name] = src
+			}
+		}
+		return out, errors.Join(errs...)
+	}
+	return nil, fmt.Errorf("want an object or name=source;..., got %T", v)
 }

@@ -30,8 +30,21 @@ const (
 	EnvLambdaHandler          = settings.LambdaHandler          // batch | finalizer | objects (lambda)
 	EnvSQSQueueURL            = settings.SQSQueueURL            // the S3 intake queue (consumer)
 	EnvS3Routes               = settings.S3Routes               // s3Sources' kinds: bucket/prefix=kind;...
+	EnvEnrichAWS              = settings.EnrichAWS              // enrichAws: true (pipeline runtimes)
+	EnvEnrichAWSRegions       = settings.EnrichAWSRegions       // enrichRegions, comma-separated (pipeline runtimes)
+	EnvEnrichAWSRoles         = settings.EnrichAWSRoles         // enrichRoles, comma-separated (pipeline runtimes)
+	EnvEnrichRefresh          = settings.EnrichRefresh          // enrichRefresh, as a Go duration (pipeline runtimes)
+	EnvGeoIPCity              = settings.GeoIPCity              // geoipCity (pipeline runtimes)
+	EnvGeoIPASN               = settings.GeoIPASN               // geoipAsn (pipeline runtimes)
+	EnvThreatLists            = settings.ThreatLists            // threatLists: name=source;... (pipeline runtimes)
 )
 
 // MetricsNamespace is the CloudWatch namespace of kinflow's own metrics (the Lambda runtime writes EMF there too);
 // the stack adds DeadLetters by Stack, counted from the dead_letters field of the per-batch log line.
 const MetricsNamespace = "kinflow"
+
+// PipelineOnlyEnv are the variables the stack passes only to the runtimes that run the pipeline (the batch and
+// objects functions, the consumer), not to the finalizer function, which enriches nothing.
+var PipelineOnlyEnv = []string{
+	EnvEnrichAWS, EnvEnrichAWSRegions, EnvEnrichAWSRoles, EnvEnrichRefresh, EnvGeoIPCity, EnvGeoIPASN, EnvThreatLists,
+}

@@ -134,9 +134,19 @@ func scenarios(tb testing.TB) map[string]Props {
 	consumerS3 := consumerProps(tb)
 	consumerS3.S3 = s3Props(consumerS3.S3)
 
+	lambdaEnrich := lambdaProps(tb)
+	lambdaEnrich.S3.Sources = []S3Source{{Bucket: testBucket}}
+	lambdaEnrich.Enrich = enrichProps(lambdaEnrich.Enrich)
+	consumerEnrich := consumerProps(tb)
+	consumerEnrich.Enrich = enrichProps(consumerEnrich.Enrich)
+	consumerEnrich.Enrich.Regions = []string{"eu-west-1", "us-east-1"}
+	consumerEnrich.Enrich.ThreatLists["local"] = "/opt/lists/local.txt" // in the image: nothing to grant
+
 	return map[string]Props{
 		"lambda-s3":       lambdaS3,
 		"consumer-s3":     consumerS3,
+		"lambda-enrich":   lambdaEnrich,
+		"consumer-enrich": consumerEnrich,
 		"lambda":          lambdaProps(tb),
 		"lambda-all":      lambdaAll,
 		"lambda-domain":   lambdaDomain,

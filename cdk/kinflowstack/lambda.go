@@ -22,6 +22,9 @@ type LambdaProcessorProps struct {
 	Stream *Stream
 	// Env is the environment shared by both functions (sink, webhook, pipeline settings).
 	Env map[string]*string
+	// PipelineEnv is the environment of the functions that run the pipeline, batch and objects, only (the
+	// enrichment sources: the finalizer enriches nothing).
+	PipelineEnv map[string]*string
 	// SharedRole runs both functions under one execution role. The stack sets it when the destination is a new
 	// OpenSearch domain: its fine-grained access control maps exactly one IAM principal, the master user, and both
 	// functions send it requests. The shared role holds the union of the two sets of grants, which adds to the
@@ -64,6 +67,16 @@ func (l *LambdaProcessor) Roles() []awsiam.Role {
 		if r != nil && !slices.Contains(out, r) {
 			out = append(out, r)
 		}
+	}
+	return out
+}
+
+// PipelineRoles returns the distinct execution roles of the functions that run the pipeline: batch and (with
+// the S3 intake) objects; with SharedRole the one role, which the finalizer runs as too.
+func (l *LambdaProcessor) PipelineRoles() []awsiam.Role {
+	out := []awsiam.Role{l.BatchRole}
+	if l.ObjectsRole != nil && l.ObjectsRole != l.BatchRole {
+		out = append(out, l.ObjectsRole)
 	}
 	return out
 }
@@ -160,6 +173,11 @@ func NewLambdaProcessor(scope constructs.Construct, id string, p LambdaProcessor
 		m := map[string]*string{}
 		for k, v := range p.Env {
 			m[k] = v
+		}
+		if handler != "finalizer" {
+			for k, v := range p.PipelineEnv {
+				m[k] = v
+			}
 		}
 		m[EnvLambdaHandler] = jsii.String(handler)
 		m[EnvStateTable] = l.State.TableName()

@@ -106,6 +106,14 @@ func applyNagSuppressions(k *KinflowStack) {
 				"nodes; domainInstanceCount is odd, so the domain lives in one Availability Zone by choice"})
 		}
 	}
+	if k.Props.Enrich.AWS {
+		for _, r := range k.pipelineRoles() {
+			suppress(r, Suppression{ID: "AwsSolutions-IAM5", AppliesTo: []string{"Resource::*"},
+				Reason: "ec2:DescribeNetworkInterfaces, ec2:DescribeTags and ec2:DescribeFlowLogs (enrichAws) do not " +
+					"support resource-level permissions; the statement allows these three reads only, in the " +
+					"regions enriched (aws:RequestedRegion)"})
+		}
+	}
 	// Data-plane requests on a search domain name index paths below it: <domain ARN>/* is this domain only.
 	if w := k.domainWildcard(); w != "" {
 		for _, r := range k.writerRoles() {

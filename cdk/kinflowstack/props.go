@@ -241,8 +241,10 @@ type Props struct {
 	// AlertsWebhook receives each finalized window's alerts; SecretARN holds its HMAC-SHA256 key.
 	AlertsWebhook WebhookConfig
 	Detections    DetectionsConfig
-	Pipeline      PipelineConfig
-	Alarms        AlarmsConfig
+	// Enrich is passed to the runtimes that run the pipeline, with the grants its sources need.
+	Enrich   EnrichConfig
+	Pipeline PipelineConfig
+	Alarms   AlarmsConfig
 	// RetainData keeps the OpenSearch domain and the flow-log group on `cdk destroy`; everything else is deleted.
 	RetainData bool
 }
@@ -253,6 +255,7 @@ func DefaultProps() Props {
 	return Props{
 		Mode:       ModeLambda,
 		Detections: DetectionsConfig{Enabled: true},
+		Enrich:     EnrichConfig{Refresh: DefaultEnrichRefresh},
 		Stream: StreamConfig{
 			Mode:           StreamOnDemand,
 			ShardCount:     1,
@@ -437,6 +440,7 @@ func (p *Props) Validate() error {
 	if err := checkSetting(settings.DetectAllow, strings.Join(p.Detections.Allow, ",")); err != nil {
 		bad("detectAllow: %w", err)
 	}
+	p.validateEnrich(bad)
 
 	// What the stack passes on, the runtimes' rows check, so a deployment accepts what the runtimes do; a window
 	// must also divide a day here, so that windows line up with the daily indices.

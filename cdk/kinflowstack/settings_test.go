@@ -128,7 +128,8 @@ func TestContextRangesAreValidate(t *testing.T) {
 }
 
 // Every runtime setting with a context key reaches the runtimes of each mode as its variable, with the value the
-// key gave it, and every variable the stack passes is a setting the runtime it goes to reads.
+// key gave it (the enrichment's only those that run the pipeline: not the finalizer function), and every variable
+// the stack passes is a setting the runtime it goes to reads.
 func TestStackPassesSettings(t *testing.T) {
 	values := map[string]string{
 		"sinkKind": "opensearch", "sinkUrl": "https://search.example.com:9243", "sinkSecretArn": testSecret,
@@ -136,6 +137,9 @@ func TestStackPassesSettings(t *testing.T) {
 		"indexPrefix": "flows", "window": "5m", "allowedLateness": "30m",
 		"alertsWebhookUrl": "https://alerts.example.com/kinflow", "alertsWebhookSecretArn": testWebhookSecret,
 		"detections": "false", "detectAllow": "10.0.0.5,192.0.2.0/24",
+		"enrichAws": "true", "enrichRegions": "eu-west-1,us-east-1", "enrichRoles": testEnrichRoleA + "," + testEnrichRoleB,
+		"enrichRefresh": "10m", "geoipCity": "s3://geo-data/GeoLite2-City.mmdb", "geoipAsn": "s3://geo-data/GeoLite2-ASN.mmdb",
+		"threatLists": "drop=s3://intel/lists/drop.txt;feodo=s3://intel/feodo.csv",
 	}
 	var mapped []string
 	for key, s := range settings.ByContext() {
@@ -150,13 +154,19 @@ func TestStackPassesSettings(t *testing.T) {
 		name string
 		rt   settings.Runtime
 		ctx  map[string]any
-		envs func(*template) []map[string]any
+		envs func(*template) map[string]map[string]any // runtime -> its environment
 	}{
-		{"lambda", settings.Lambda, map[string]any{"lambdaZip": lambdaZip(t)}, func(tpl *template) []map[string]any {
-			return []map[string]any{env(t, lambdaFunction(t, tpl, "batch")), env(t, lambdaFunction(t, tpl, "finalizer"))}
+		{"lambda", settings.Lambda, map[string]any{"lambdaZip": lambdaZip(t), "s3Sources": testBucket}, func(tpl *template) map[string]map[string]any {
+			out := map[string]map[string]any{}
+			for _, h := range []string{"batch", "finalizer", "objects"} {
+				out[h] = env(t, lambdaFunction(t, tpl, h))
+			}
+			return out
 		}},
 		{"consumer", settings.Consumer, map[string]any{"mode": "consumer", "consumerDockerDir": dockerDir(t), "consumerDockerfile": "Dockerfile"},
-			func(tpl *template) []map[string]any { return []map[string]any{containerEnv(t, tpl)} }},
+			func(tpl *template) map[string]map[string]any {
+				return map[string]map[string]any{"consumer": containerEnv(t, tpl)}
+			}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			ctx := mode.ctx
@@ -167,11 +177,17 @@ func TestStackPassesSettings(t *testing.T) {
 			k, _ := build(t, fromContext(t, ctx), "")
 			tpl := templateOf(t, k)
 			rows := settings.ByContext()
-			for _, e := range mode.envs(tpl) {
+			for runtime, e := range mode.envs(tpl) {
 				for key, v := range values {
 					s := rows[key]
+					if runtime == "finalizer" && slices.Contains(PipelineOnlyEnv, s.Env) {
+						if got, ok := e[s.Env]; ok {
+							t.Errorf("%s=%s: the finalizer enriches nothing, but has %s=%s", key, v, s.Env, jsonString(got))
+						}
+						continue
+					}
 					if got := fmt.Sprint(e[s.Env]); !sameValue(s.Kind, got, v) {
-						t.Errorf("%s=%s: %s is %s", key, v, s.Env, jsonString(e[s.Env]))
+						t.Errorf("%s=%s: %s of %s is %s", key, v, s.Env, runtime, jsonString(e[s.Env]))
 					}
 				}
 				checkReads(t, mode.rt, e)
@@ -180,7 +196,7 @@ func TestStackPassesSettings(t *testing.T) {
 	}
 	// The options that pass more: a new domain and SigV4 (region and service), flow-log formats.
 	all := scenarios(t)
-	for _, name := range []string{"lambda-all", "lambda-domain", "consumer-domain", "consumer-sigv4"} {
+	for _, name := range []string{"lambda-all", "lambda-domain", "consumer-domain", "consumer-sigv4", "lambda-enrich", "consumer-enrich"} {
 		t.Run(name, func(t *testing.T) {
 			props := all[name]
 			tpl := templateOf(t, must(build(t, props, "")))

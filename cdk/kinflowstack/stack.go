@@ -93,8 +93,8 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 		// A new domain maps one IAM principal in fine-grained access control (its master user), and both functions
 		// send it requests: they run under one role then.
 		k.Lambda = NewLambdaProcessor(st, "Lambda", LambdaProcessorProps{
-			Config: props.Lambda, Stream: k.Stream, Env: env, SharedRole: props.Sink.NewDomain != nil,
-			Intake: k.S3Intake, S3: props.S3,
+			Config: props.Lambda, Stream: k.Stream, Env: env, PipelineEnv: props.Enrich.Env(),
+			SharedRole: props.Sink.NewDomain != nil, Intake: k.S3Intake, S3: props.S3,
 		})
 		for _, r := range k.Lambda.Roles() {
 			writers = append(writers, r)
@@ -118,13 +118,21 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 			}
 		}
 		maxTasks = max(maxTasks, props.Consumer.MinTasks)
+		// The consumer runs the pipeline and the finalizer in one process: it gets the enrichment too.
+		consumerEnv := props.Enrich.Env()
+		maps.Copy(consumerEnv, env)
 		k.Consumer = NewConsumerService(st, "Consumer", ConsumerServiceProps{
-			Config: props.Consumer, Stream: k.Stream, MaxTasks: maxTasks, Env: env, Intake: k.S3Intake,
+			Config: props.Consumer, Stream: k.Stream, MaxTasks: maxTasks, Env: consumerEnv, Intake: k.S3Intake,
 		})
 		writers = []awsiam.IRole{k.Consumer.TaskRole}
 		container := k.Consumer.TaskDef.DefaultContainer()
 		addEnv = func(name string, v *string) { container.AddEnvironment(jsii.String(name), v) }
 		ownLogs = []*string{k.Consumer.Logs.LogGroupName()}
+	}
+
+	// The enrichment sources: read by the runtimes that run the pipeline, nothing granted without one.
+	for _, r := range k.pipelineRoles() {
+		grantEnrich(r, props.Enrich)
 	}
 
 	var err error
@@ -181,6 +189,19 @@ func NewKinflowStack(scope constructs.Construct, id string, props Props) (*Kinfl
 
 	applyNagSuppressions(k)
 	return k, nil
+}
+
+// pipelineRoles are the roles of the runtimes that run the pipeline (and enrich): the batch and objects
+// functions' (one role when shared), or the consumer's task role.
+func (k *KinflowStack) pipelineRoles() []awsiam.IRole {
+	if k.Lambda != nil {
+		var out []awsiam.IRole
+		for _, r := range k.Lambda.PipelineRoles() {
+			out = append(out, r)
+		}
+		return out
+	}
+	return []awsiam.IRole{k.Consumer.TaskRole}
 }
 
 // consumerQueueVisibilitySeconds is the intake queue's visibility timeout in consumer mode: the consumer's default.

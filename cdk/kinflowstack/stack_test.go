@@ -102,6 +102,8 @@ func TestStack(t *testing.T) {
 		"consumer-s3": func(t *testing.T, tpl *template, k *KinflowStack) {
 			checkConsumerS3(t, tpl, k)
 		},
+		"lambda-enrich":   checkLambdaEnrich,
+		"consumer-enrich": checkConsumerEnrich,
 		"consumer": func(t *testing.T, tpl *template, k *KinflowStack) {
 			checkConsumer(t, tpl, 4, false)
 			checkSinkEnv(t, tpl, testSecret)
@@ -140,6 +142,9 @@ func TestStack(t *testing.T) {
 			k, _ := build(t, props, "")
 			tpl := templateOf(t, k)
 			checkLeastPrivilege(t, tpl)
+			if !props.Enrich.Enabled() {
+				checkNoEnrich(t, tpl)
+			}
 			if tpl.count("AWS::CloudWatch::Dashboard") != 1 {
 				t.Error("no dashboard")
 			}
@@ -148,8 +153,8 @@ func TestStack(t *testing.T) {
 	}
 }
 
-// checkLeastPrivilege: every identity statement names its resources. The one exception is
-// ecr:GetAuthorizationToken, which has no resource-level permissions.
+// checkLeastPrivilege: every identity statement names its resources. The exceptions are the actions without
+// resource-level permissions: ecr:GetAuthorizationToken, and the EC2 reads of enrichAws, bounded by region.
 func checkLeastPrivilege(t *testing.T, tpl *template) {
 	t.Helper()
 	for _, s := range tpl.statements() {
@@ -162,7 +167,8 @@ func checkLeastPrivilege(t *testing.T, tpl *template) {
 			}
 		}
 		for _, r := range s.Resource {
-			if r == "*" && !slices.Equal(s.Actions, []string{"ecr:GetAuthorizationToken"}) {
+			describe := slices.Equal(s.Actions, enrichEC2Actions) && s.raw["Condition"] != nil
+			if r == "*" && !slices.Equal(s.Actions, []string{"ecr:GetAuthorizationToken"}) && !describe {
 				t.Errorf("%s: %v on Resource *", s.Policy, s.Actions)
 			}
 		}

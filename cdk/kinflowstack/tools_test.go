@@ -152,7 +152,9 @@ func TestCdkSynthCLI(t *testing.T) {
 	modes := map[string][]string{
 		"lambda": {"-c", "mode=lambda", "-c", "lambdaZip=" + zip, "-c", "logGroupNames=/vpc/flowlogs/prod",
 			"-c", "sinkUrl=https://search.example.com", "-c", "flowLogVpcIds=vpc-0123456789abcdef0",
-			"-c", "s3Sources=corp-logs/AWSLogs/,corp-logs/copied/alb/=alb", "-c", "s3NewBucket=true"},
+			"-c", "s3Sources=corp-logs/AWSLogs/,corp-logs/copied/alb/=alb", "-c", "s3NewBucket=true",
+			"-c", "enrichAws=true", "-c", "enrichRoles=" + testEnrichRoleA, "-c", "geoipCity=s3://geo-data/GeoLite2-City.mmdb",
+			"-c", "threatLists=feodo=s3://intel/feodo.csv"},
 		"consumer": {"-c", "mode=consumer", "-c", "consumerDockerDir=" + docker, "-c", "consumerDockerfile=Dockerfile",
 			"-c", "logGroupNames=/vpc/flowlogs/prod", "-c", "sink=domain", "-c", "streamMode=provisioned", "-c", "shardCount=2"},
 	}
@@ -169,7 +171,8 @@ func TestCdkSynthCLI(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := map[string][]string{
-				"lambda":   {"AWS::Lambda::EventSourceMapping", "Custom::S3BucketNotifications", "corp-logs/copied/alb/=alb"},
+				"lambda": {"AWS::Lambda::EventSourceMapping", "Custom::S3BucketNotifications", "corp-logs/copied/alb/=alb",
+					"sts:AssumeRole", "s3:::geo-data/GeoLite2-City.mmdb", "feodo=s3://intel/feodo.csv"},
 				"consumer": {"AWS::ECS::Service"},
 			}[mode]
 			for _, w := range want {
