@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -37,6 +38,9 @@ type ConnSet struct {
 	RejectedShare  float64   `json:"rejected_share"`
 	BytesSent      int64     `json:"bytes_sent"`
 	BytesReceived  int64     `json:"bytes_received"`
+	// Name and Country label the IP when the window's flows are enriched (enrichment.go); the lists only.
+	Name    string `json:"name,omitempty"`
+	Country string `json:"country,omitempty"`
 }
 
 // connSource is what a set's row reads of its document.
@@ -102,10 +106,29 @@ func (s *Server) handleConns(ctx context.Context, r *http.Request) (any, error) 
 	}
 	out["window"] = start
 	lists := map[string]string{"peers": "peers_count", "ports": "dst_ports_count", "rejected": "flows.rejected"}
+	all := map[string][]ConnSet{}
+	var ips []string
 	for name, field := range lists {
 		sets, err := s.topSets(ctx, sc, start, field, 20)
 		if err != nil {
 			return nil, err
+		}
+		all[name] = sets
+		for _, c := range sets {
+			if !slices.Contains(ips, c.IP) {
+				ips = append(ips, c.IP)
+			}
+		}
+	}
+	// The sets know no names: the window's flows do.
+	labels, err := s.labels(ctx, start, start.Add(s.cfg.Window), ips)
+	if err != nil {
+		return nil, err
+	}
+	for name, sets := range all {
+		for i := range sets {
+			l := labels[sets[i].IP]
+			sets[i].Name, sets[i].Country = l.name, l.country
 		}
 		out[name] = sets
 	}

@@ -1,6 +1,7 @@
 // Package console owns kinflow's security console: a read-only web UI (`consumer console`) over the flow, connection
 // set, alert, load-balancer and dead-letter indices and the state table. The browser talks only to the console's own
-// JSON API (one file per page: overview.go, flows.go, conns.go, alerts.go, lb.go, ip.go, health.go); the console talks to the cluster with
+// JSON API (one file per page: overview.go, flows.go, conns.go, alerts.go, lb.go, ip.go, health.go; what the flows'
+// enrichment says an address is, for the IP page and the IP lists, in enrichment.go); the console talks to the cluster with
 // the sink's client, through a guard that lets only searches out (readonly.go), so the cluster's credentials and its
 // write paths never reach the browser. The pages are static files embedded in the binary (assets/), with no build step.
 package console

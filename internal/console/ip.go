@@ -23,7 +23,9 @@ type Direction struct {
 
 // IPReport is the IP page's answer.
 type IPReport struct {
-	IP       string    `json:"ip"`
+	IP string `json:"ip"`
+	// Identity is what the flows' enrichment says the IP is (enrichment.go).
+	Identity Identity  `json:"identity"`
 	Out      Direction `json:"out"` // the IP as source
 	In       Direction `json:"in"`  // the IP as destination
 	Timeline []Point   `json:"timeline"`
@@ -37,7 +39,7 @@ func direction(self, peer string) map[string]any {
 		"bytes":     sum("network.bytes"),
 		"rejected":  filterAgg(term("event.action", "reject")),
 		"peers":     map[string]any{"cardinality": map[string]any{"field": peer, "precision_threshold": 40000}},
-		"top_peers": termsBy(peer, TopN, false),
+		"top_peers": labelled(termsBy(peer, TopN, false), endOf(peer)),
 		"top_ports": termsBy("destination.port", TopN, false),
 	}}
 }
@@ -67,7 +69,18 @@ func (s *Server) handleIP(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, badRequest("ip %q: not an IP address", r.URL.Query().Get("ip"))
 	}
-	ip := addr.Unmap().String()
+	addr = addr.Unmap()
+	ip := addr.String()
+	// What the address is: its own search, beside the others.
+	type identityResult struct {
+		Identity
+		err error
+	}
+	identity := make(chan identityResult, 1)
+	go func() {
+		id, err := s.identity(ctx, sc, addr)
+		identity <- identityResult{id, err}
+	}()
 	either := map[string]any{"bool": map[string]any{"minimum_should_match": 1,
 		"should": []any{term("source.ip", ip), term("destination.ip", ip)}}}
 
@@ -87,6 +100,11 @@ func (s *Server) handleIP(ctx context.Context, r *http.Request) (any, error) {
 	}
 	rep := IPReport{IP: ip, Out: res.Aggregations.Out.direction(), In: res.Aggregations.In.direction(),
 		Timeline: res.Aggregations.Over.points(), Step: int64(step / time.Second)}
+	id := <-identity
+	if id.err != nil {
+		return nil, id.err
+	}
+	rep.Identity = id.Identity
 	if rep.Flows, err = s.flowPage(ctx, sc, either, 50, ""); err != nil {
 		return nil, err
 	}

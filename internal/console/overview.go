@@ -259,6 +259,10 @@ type Row struct {
 	Flows    int64  `json:"flows"`
 	Bytes    int64  `json:"bytes"`
 	Rejected int64  `json:"rejected"`
+	// Name and Country label an IP row when its flows are enriched (enrichment.go): the instance's Name tag, the
+	// country's ISO code.
+	Name    string `json:"name,omitempty"`
+	Country string `json:"country,omitempty"`
 }
 
 // termsBy is a terms aggregation of field ranked by flows or by bytes, ties by key, with bytes and rejected flows.
@@ -280,6 +284,7 @@ type termBuckets struct {
 		Rejected struct {
 			DocCount int64 `json:"doc_count"`
 		}
+		Name, Country labelBuckets // IP lists only (labelled)
 	}
 }
 
@@ -295,7 +300,8 @@ func (t termBuckets) rows() []Row {
 				k = itoa(int64(v))
 			}
 		}
-		out = append(out, Row{Key: k, Flows: b.DocCount, Bytes: int64(value(b.Bytes)), Rejected: b.Rejected.DocCount})
+		out = append(out, Row{Key: k, Flows: b.DocCount, Bytes: int64(value(b.Bytes)), Rejected: b.Rejected.DocCount,
+			Name: b.Name.first(), Country: b.Country.first()})
 	}
 	return out
 }
@@ -309,8 +315,11 @@ type Top struct {
 func (s *Server) top(ctx context.Context, sc scope) (any, error) {
 	aggs := map[string]any{}
 	for i, f := range topFields {
-		aggs["f"+itoa(int64(i))] = termsBy(f, TopN, false)
-		aggs["b"+itoa(int64(i))] = termsBy(f, TopN, true)
+		byFlows, byBytes := termsBy(f, TopN, false), termsBy(f, TopN, true)
+		if end := endOf(f); end != "" {
+			byFlows, byBytes = labelled(byFlows, end), labelled(byBytes, end)
+		}
+		aggs["f"+itoa(int64(i))], aggs["b"+itoa(int64(i))] = byFlows, byBytes
 	}
 	var res struct{ Aggregations map[string]termBuckets }
 	if err := s.search(ctx, flowsFamily, sc, map[string]any{"size": 0, "aggs": aggs}, &res); err != nil {

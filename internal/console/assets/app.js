@@ -35,6 +35,11 @@ function bytes(n) {
 const isIP = (s) => /^[0-9a-fA-F:.]+$/.test(s) && (s.includes(".") || s.includes(":"));
 const ipLink = (ip) => `<a class="ip" href="#/ip/${encodeURIComponent(ip)}">${esc(ip)}</a>`;
 const keyCell = (k) => (isIP(k) ? ipLink(k) : esc(k));
+// flag is a country's flag emoji from its ISO code (regional indicator letters), "" for anything else.
+const flag = (cc) => (/^[A-Z]{2}$/.test(cc || "") ? String.fromCodePoint(...[...cc].map((c) => 0x1f1e6 + c.charCodeAt(0) - 65)) : "");
+// tag is what an IP row's flows say it is, beside it: its instance's Name tag, its country's flag and code.
+const tag = (r) => (r.name ? ` <span class="tag name" title="instance Name tag">${esc(r.name)}</span>` : "") +
+  (r.country ? ` <span class="tag country" title="country">${flag(r.country)} ${esc(r.country)}</span>` : "");
 const time = (t) => (t ? new Date(t).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z") : "");
 
 // route reads the hash: #/page/arg?range=1h&q=...
@@ -201,7 +206,7 @@ function bars(rows, metric, cls) {
   if (!rows || !rows.length) return `<p class="muted">none</p>`;
   const max = Math.max(1, ...rows.map((r) => r[metric]));
   return `<table class="${cls || ""}"><tr><th>key</th><th class="n">flows</th><th class="n">bytes</th><th class="n">rejected</th><th class="barcell"></th></tr>` +
-    rows.map((r) => `<tr><td class="key">${keyCell(r.key)}</td><td class="n">${num(r.flows)}</td><td class="n">${bytes(r.bytes)}</td>` +
+    rows.map((r) => `<tr><td class="key">${keyCell(r.key)}${tag(r)}</td><td class="n">${num(r.flows)}</td><td class="n">${bytes(r.bytes)}</td>` +
       `<td class="n">${num(r.rejected)}</td><td class="barcell"><span class="bar${r.rejected > r.flows / 2 ? " rej" : ""}" style="width:${(100 * r[metric]) / max}%"></span></td></tr>`).join("") + `</table>`;
 }
 
@@ -356,7 +361,7 @@ async function renderFlows(main, r, current) {
 function setTable(rows, id, cols) {
   if (!rows || !rows.length) return `<p class="muted">none</p>`;
   return `<table id="${id}"><tr><th>IP</th>${cols.map((c) => `<th class="n">${esc(c[0])}</th>`).join("")}</tr>` +
-    rows.map((s) => `<tr><td>${ipLink(s.ip)}</td>${cols.map((c) => `<td class="n">${c[1](s)}</td>`).join("")}</tr>`).join("") + `</table>`;
+    rows.map((s) => `<tr><td>${ipLink(s.ip)}${tag(s)}</td>${cols.map((c) => `<td class="n">${c[1](s)}</td>`).join("")}</tr>`).join("") + `</table>`;
 }
 
 // The set columns; flows are sent plus received (a set counts each of its flows once, at its own end).
@@ -550,11 +555,38 @@ function direction(d, title, id, peerWord) {
     `<h2>Top ${peerWord}</h2>${bars(d.top_peers, "flows")}<h2>Destination ports</h2>${bars(d.top_ports, "flows")}</div>`;
 }
 
+// identityCard is the IP page's "what it is": what the newest enriched flow of the range says of the address (its
+// instance, interface and network for one of the user's VPCs; its country and network owner for a public one), and
+// the threat lists it matched in the range, first and in red.
+function identityCard(id) {
+  id = id || {};
+  let h = `<div class="card wide" id="ip-what"><h2>What it is</h2>`;
+  if (id.threats && id.threats.length) {
+    h += `<div class="threat" id="ip-threat"><b>⚠ On a threat list</b> in ${num(id.threat_flows)} flow${id.threat_flows === 1 ? "" : "s"} of the range: ` +
+      id.threats.map((t) => `<span class="threat-list">${esc(t.list)}</span>${t.description ? ` <span class="threat-desc">${esc(t.description)}</span>` : ""}`).join("; ") + `</div>`;
+  }
+  if (!id.known) return h + `<p class="muted" id="ip-what-none">no enrichment configured or known for this address</p></div>`;
+  const rows = [];
+  const row = (k, key, v) => { if (v) rows.push(`<tr><th>${esc(k)}</th><td id="what-${key}">${v}</td></tr>`); };
+  row("instance", "instance", [id.instance_id, id.instance_name].filter(Boolean).map(esc).join(" · "));
+  row("interface", "interface", [id.interface_id, id.interface_type].filter(Boolean).map(esc).join(" · "));
+  row("security groups", "sgs", (id.security_groups || []).map(esc).join(", "));
+  row("subnet", "subnet", esc(id.subnet_id));
+  row("VPC", "vpc", esc(id.vpc_id));
+  row("account", "account", esc(id.account_id));
+  row("country", "country", id.country_iso_code ? `${flag(id.country_iso_code)} ${esc(id.country_iso_code)}${id.country_name ? " " + esc(id.country_name) : ""}` : esc(id.country_name));
+  row("city", "city", esc(id.city_name));
+  row("network", "as", [id.as_number ? "AS" + id.as_number : "", id.as_organization].filter(Boolean).map(esc).join(" "));
+  h += rows.length ? `<table class="what">${rows.join("")}</table>` : "";
+  if (id.seen) h += `<p class="muted">from the newest enriched flow of the range (${esc(time(id.seen))}, as its ${esc(id.end)})</p>`;
+  return h + `</div>`;
+}
+
 async function renderIP(main, r, current) {
   const rep = await api("ip", { ip: r.arg });
   if (!current()) return;
   const ws = rep.windows || [];
-  main.innerHTML = `<h1>IP <span id="ip-title">${esc(rep.ip)}</span></h1><div class="grid">` +
+  main.innerHTML = `<h1>IP <span id="ip-title">${esc(rep.ip)}</span></h1><div class="grid">` + identityCard(rep.identity) +
     `<div class="card wide">${series(rep.timeline, "flows")}</div>` +
     direction(rep.out, "As source (outbound)", "ip-out", "destinations") + direction(rep.in, "As destination (inbound)", "ip-in", "sources") +
     `<div class="card wide"><h2>Distinct peers per window</h2>${line(ws.map((w) => ({ v: w.peers, label: time(w.start) })), "peers per window")}` +
