@@ -158,8 +158,8 @@ type alertFilters struct{ rule, status string }
 func alertFiltersOf(r *http.Request) (alertFilters, error) {
 	f := alertFilters{rule: r.URL.Query().Get("rule"), status: r.URL.Query().Get("status")}
 	if _, ok := detect.ParseRule(f.rule); f.rule != "" && !ok {
-		names := make([]string, 0, len(detect.Rules))
-		for _, r := range detect.Rules {
+		names := make([]string, 0, len(detect.AllRules))
+		for _, r := range detect.AllRules {
 			names = append(names, r.String())
 		}
 		return f, badRequest("rule %q: want one of %v, or none for all", f.rule, names)
@@ -281,8 +281,8 @@ func (s *Server) alertCounts(ctx context.Context, sc scope, f alertFilters) (any
 		}
 		return out
 	}
-	rules := make([]string, 0, len(detect.Rules))
-	for _, r := range detect.Rules {
+	rules := make([]string, 0, len(detect.AllRules))
+	for _, r := range detect.AllRules {
 		rules = append(rules, r.String())
 	}
 	levels := make([]string, 0, len(severities))

@@ -191,27 +191,27 @@ func TestAlertsPage(t *testing.T) {
 			applied                   bool
 		}{
 			{name: "all", q: corpusScope(""), rows: want("A", "A", "D", "C", "B", "E", "F"), applied: true,
-				rules:    "horizontal_scan=2 vertical_scan=1 reject_storm=2 unusual_egress=1 ",
+				rules:    "horizontal_scan=2 vertical_scan=1 reject_storm=2 unusual_egress=1 threat_match=0 ",
 				statuses: "active=5 withdrawn=1 ", severity: "99=1 73=2 47=2 21=1 "},
 			{name: "active", q: with(corpusScope(""), "status", "active"), rows: want("A", "A", "D", "B", "E", "F"), applied: true,
-				rules:    "horizontal_scan=2 vertical_scan=1 reject_storm=1 unusual_egress=1 ",
+				rules:    "horizontal_scan=2 vertical_scan=1 reject_storm=1 unusual_egress=1 threat_match=0 ",
 				statuses: "active=5 withdrawn=1 ", severity: "99=1 73=2 47=2 21=0 "},
 			{name: "withdrawn", q: with(corpusScope(""), "status", "withdrawn"), rows: want("", "C"), applied: true,
-				rules: "horizontal_scan=0 vertical_scan=0 reject_storm=1 unusual_egress=0 ", severity: "99=0 73=0 47=0 21=1 "},
+				rules: "horizontal_scan=0 vertical_scan=0 reject_storm=1 unusual_egress=0 threat_match=0 ", severity: "99=0 73=0 47=0 21=1 "},
 			{name: "one rule", q: with(corpusScope(""), "rule", "horizontal_scan"), rows: want("A", "A", "E"), applied: true,
-				rules:    "horizontal_scan=2 vertical_scan=1 reject_storm=2 unusual_egress=1 ",
+				rules:    "horizontal_scan=2 vertical_scan=1 reject_storm=2 unusual_egress=1 threat_match=0 ",
 				statuses: "active=2 withdrawn=0 ", severity: "99=0 73=1 47=1 21=0 "},
 			{name: "rule and status", q: with(with(corpusScope(""), "rule", "reject_storm"), "status", "active"), rows: want("", "F"), applied: true,
 				statuses: "active=1 withdrawn=1 "},
 			{name: "query on alert fields", q: corpusScope("source.ip:10.0.0.0/24"), rows: want("A", "A", "D", "B"), applied: true,
-				rules: "horizontal_scan=1 vertical_scan=1 reject_storm=0 unusual_egress=1 "},
+				rules: "horizontal_scan=1 vertical_scan=1 reject_storm=0 unusual_egress=1 threat_match=0 "},
 			{name: "query on severity", q: corpusScope("event.severity >= 73 AND NOT rule.name:unusual_egress"), rows: want("A", "A", "F"), applied: true},
 			{name: "flow query not applied", q: corpusScope(SeedQuery), rows: want("A", "A", "D", "C", "B", "E", "F"), applied: false},
 			// A began before this range and fires in it; D ended before it.
 			{name: "overlap", q: url.Values{"from": {wl.Add(-15 * time.Minute).Format(time.RFC3339)}, "to": {wl.Add(10 * time.Minute).Format(time.RFC3339)}},
 				rows: want("A", "A"), applied: true},
 			{name: "after the last window", q: url.Values{"from": {wl.Add(10 * time.Minute).Format(time.RFC3339)}, "to": {wl.Add(time.Hour).Format(time.RFC3339)}},
-				rows: []string{}, applied: true, rules: "horizontal_scan=0 vertical_scan=0 reject_storm=0 unusual_egress=0 "},
+				rows: []string{}, applied: true, rules: "horizontal_scan=0 vertical_scan=0 reject_storm=0 unusual_egress=0 threat_match=0 "},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				var got alertsAnswer

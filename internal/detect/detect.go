@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 )
 
 // A Rule names one detection. Its String is the rule's name in alerts (rule.name).
@@ -19,14 +20,21 @@ const (
 	UnusualEgress
 )
 
-// Rules lists every rule.
+// ThreatMatch is the rule of an address on a threat list exchanging flows in a window. It reads the flows'
+// enrichment (internal/enrich), not the connection sets: the finalizer raises it (ThreatAlert), Evaluate does not.
+const ThreatMatch Rule = UnusualEgress + 1
+
+// Rules lists every rule Evaluate applies to connection sets.
 var Rules = [...]Rule{HorizontalScan, VerticalScan, RejectStorm, UnusualEgress}
 
-var ruleNames = [...]string{"", "horizontal_scan", "vertical_scan", "reject_storm", "unusual_egress"}
+// AllRules lists every rule an alert may name: Rules and ThreatMatch.
+var AllRules = [...]Rule{HorizontalScan, VerticalScan, RejectStorm, UnusualEgress, ThreatMatch}
+
+var ruleNames = [...]string{"", "horizontal_scan", "vertical_scan", "reject_storm", "unusual_egress", "threat_match"}
 
 // Technique ids of MITRE ATT&CK. A reject storm has none: it is a symptom (a brute force, a misconfigured client, a
 // scan seen from its target), not one technique.
-var ruleTechniques = [...]string{"", "T1046", "T1046", "", "T1048"}
+var ruleTechniques = [...]string{"", "T1046", "T1046", "", "T1048", ""}
 
 func (r Rule) String() string {
 	if int(r) < len(ruleNames) && r != 0 {
@@ -37,7 +45,7 @@ func (r Rule) String() string {
 
 // ParseRule returns the rule named name (its String), or false.
 func ParseRule(name string) (Rule, bool) {
-	for _, r := range Rules {
+	for _, r := range AllRules {
 		if ruleNames[r] == name {
 			return r, true
 		}
@@ -394,4 +402,26 @@ func size(b float64) string {
 		return fmt.Sprintf("%.0f B", b)
 	}
 	return fmt.Sprintf("%.3g %s", b, units[i])
+}
+
+// A ThreatFinding is what the flows of one window say of one listed address: the lists that hold it, its flows and
+// bytes, and the addresses it exchanged them with (the lowest first, a bounded sample).
+type ThreatFinding struct {
+	IP         netip.Addr
+	Lists      []string
+	Flows      uint64
+	Bytes      uint64
+	Peers      uint64 // distinct peers
+	PeerSample []netip.Addr
+}
+
+// ThreatAlert is the alert of a listed address in window w: high severity whatever the volume (a single flow
+// with a known-bad address is what an analyst wants to hear about), its evidence the finding's counts and peers.
+func (d *Detector) ThreatAlert(w Window, f ThreatFinding) Alert {
+	a := Alert{Rule: ThreatMatch, IP: f.IP.Unmap(), Window: w, Score: 1, Severity: SeverityHigh,
+		Evidence: Evidence{Peers: f.Peers, FlowsSent: f.Flows, BytesSent: f.Bytes,
+			PeerSample: sample(f.PeerSample, d.cfg.SampleSize, netip.Addr.Compare)}}
+	a.Reason = fmt.Sprintf("%v, on the list %s, exchanged %d flows (%s) with %d addresses of the VPCs.",
+		a.IP, strings.Join(f.Lists, ", "), f.Flows, size(float64(f.Bytes)), f.Peers)
+	return a
 }

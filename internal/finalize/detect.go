@@ -98,6 +98,13 @@ func (dt *detection) finish(ctx context.Context) ([]alerts.Signal, error) {
 		return nil, err
 	}
 	raised := dt.d.Evaluate(dt.window, dt.kept, baselines)
+	findings, err := dt.threatFindings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, fi := range findings {
+		raised = append(raised, dt.d.ThreatAlert(dt.window, fi))
+	}
 	stored, err := dt.storedSignals(ctx)
 	if err != nil {
 		return nil, err
@@ -359,6 +366,79 @@ func (dt *detection) baselines(ctx context.Context) (map[netip.Addr]detect.Basel
 		if b := detect.BaselineOf(sets, span-len(alerted[ip])); b.Windows > 0 {
 			out[ip] = b
 		}
+	}
+	return out, nil
+}
+
+// threatFindings reads, from the window's flow documents, the addresses a threat list holds (the enrichment marks
+// them at ingest, threat.enrichments.matched.atomic): each with its lists, flows, bytes and peers. None without
+// enrichment; one aggregation request a window either way.
+func (dt *detection) threatFindings(ctx context.Context) ([]detect.ThreatFinding, error) {
+	f := dt.f
+	pattern := f.indices.Prefix + "-flows-*"
+	if err := f.refresh(ctx, pattern); err != nil {
+		return nil, err
+	}
+	sample := max(dt.f.cfg.Detect.Rules.SampleSize, 1) + 1 // the listed address is among its flows' related IPs
+	body, _ := json.Marshal(map[string]any{
+		"size": 0, "track_total_hits": false,
+		"query": map[string]any{"bool": map[string]any{"filter": []any{
+			map[string]any{"range": map[string]any{"@timestamp": map[string]any{"gte": dt.window.Start, "lt": dt.window.End, "format": "epoch_second"}}},
+			map[string]any{"exists": map[string]any{"field": "threat.enrichments.matched.atomic"}}}}},
+		"aggs": map[string]any{"listed": map[string]any{
+			"terms": map[string]any{"field": "threat.enrichments.matched.atomic", "size": 1000, "order": map[string]any{"_key": "asc"}},
+			"aggs": map[string]any{
+				"lists":  map[string]any{"terms": map[string]any{"field": "threat.enrichments.indicator.provider", "size": 10, "order": map[string]any{"_key": "asc"}}},
+				"bytes":  map[string]any{"sum": map[string]any{"field": "network.bytes"}},
+				"peers":  map[string]any{"cardinality": map[string]any{"field": "related.ip"}},
+				"sample": map[string]any{"terms": map[string]any{"field": "related.ip", "size": sample, "order": map[string]any{"_key": "asc"}}},
+			},
+		}},
+	})
+	type bucket struct {
+		Key      string `json:"key"`
+		DocCount uint64 `json:"doc_count"`
+	}
+	var res struct {
+		Aggregations struct {
+			Listed struct {
+				Buckets []struct {
+					bucket
+					Lists struct {
+						Buckets []bucket `json:"buckets"`
+					} `json:"lists"`
+					Bytes struct {
+						Value float64 `json:"value"`
+					} `json:"bytes"`
+					Peers struct {
+						Value uint64 `json:"value"`
+					} `json:"peers"`
+					Sample struct {
+						Buckets []bucket `json:"buckets"`
+					} `json:"sample"`
+				} `json:"buckets"`
+			} `json:"listed"`
+		} `json:"aggregations"`
+	}
+	if err := f.do(ctx, "POST", "/"+pattern+"/_search?ignore_unavailable=true&allow_no_indices=true", body, &res); err != nil {
+		return nil, err
+	}
+	var out []detect.ThreatFinding
+	for _, b := range res.Aggregations.Listed.Buckets {
+		ip, err := netip.ParseAddr(b.Key)
+		if err != nil {
+			return nil, fmt.Errorf("a listed address %q: %w", b.Key, err)
+		}
+		fi := detect.ThreatFinding{IP: ip.Unmap(), Flows: b.DocCount, Bytes: uint64(b.Bytes.Value), Peers: max(b.Peers.Value, 1) - 1}
+		for _, l := range b.Lists.Buckets {
+			fi.Lists = append(fi.Lists, l.Key)
+		}
+		for _, p := range b.Sample.Buckets {
+			if a, err := netip.ParseAddr(p.Key); err == nil && a.Unmap() != fi.IP {
+				fi.PeerSample = append(fi.PeerSample, a.Unmap())
+			}
+		}
+		out = append(out, fi)
 	}
 	return out, nil
 }

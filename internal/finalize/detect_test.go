@@ -14,7 +14,9 @@ import (
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/alerts"
 	"github.com/kinflow/kinflow/internal/detect"
+	"github.com/kinflow/kinflow/internal/enrich"
 	"github.com/kinflow/kinflow/internal/finalize"
+	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/state"
 	"github.com/kinflow/kinflow/internal/testing/attackgen"
@@ -500,5 +502,57 @@ func TestDetectionsSurviveCrashesAndCorrections(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestThreatMatchAlerts: flows whose documents the enrichment marked (an address on a threat list) raise a
+// threat_match alert for the listed address in their window, with its lists, flows and peers, in the same pass
+// that finalizes the window; a window without marked flows raises none.
+func TestThreatMatchAlerts(t *testing.T) {
+	e := newEnv(t)
+	base := flowStart.Unix()
+	w1 := base + width
+	e.writePartials(scenario(base), 1)
+	listed := netip.MustParseAddr("81.2.69.142")
+	parser, err := vpcflow.NewParser(vpcflow.DefaultFormat())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []sink.Doc
+	var enc vpcflow.Encoder
+	for i, dst := range []string{"10.0.1.1", "10.0.1.2", "10.0.1.2"} {
+		var f vpcflow.Flow
+		src := &vpcflow.Source{LogGroup: logGroup, LogStream: "eni-1-all", EventID: fmt.Sprint(i)}
+		line := fmt.Sprintf("2 123456789012 eni-1 %s %s 51515 22 6 1 40 %d %d REJECT OK", listed, dst, w1+int64(10*i), w1+int64(10*i)+5)
+		if err := parser.Parse(&f, src, line); err != nil {
+			t.Fatal(err)
+		}
+		x := &enrich.Context{Source: enrich.End{Threat: enrich.Indicator{List: "scanners", Value: listed.String()}}}
+		docs = append(docs, sink.Doc{Index: sink.Indices{Prefix: e.prefix}.Flows(time.Unix(w1, 0)), ID: fmt.Sprint("threat-", i),
+			Op: sink.OpCreate, Source: enc.AppendDocumentWith(nil, &f, src, x)})
+	}
+	if err := e.sink.Write(testenv.Context(t, time.Minute), docs); err != nil {
+		t.Fatal(err)
+	}
+	now := e.closeThrough(base + 3*width)
+	if _, err := e.finalizerWith(now, finalize.Parts{}, nil).RunOnce(testenv.Context(t, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	var got []alerts.Signal
+	for _, s := range e.storedSignals() {
+		if s.Rule == detect.ThreatMatch {
+			got = append(got, s)
+		}
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d threat_match signals, want 1: %+v", len(got), got)
+	}
+	s := got[0]
+	if s.IP != listed || s.Window.Start != w1 || s.Evidence.FlowsSent != 3 || s.Evidence.Peers != 2 ||
+		len(s.Evidence.PeerSample) != 2 || s.Severity != detect.SeverityHigh || !strings.Contains(s.Reason, "scanners") {
+		t.Errorf("the signal: %+v", s)
+	}
+	if ep, ok := e.storedEpisodes()[detect.EpisodeID(detect.ThreatMatch, listed, w1)]; !ok || ep.Alert.Status != "active" {
+		t.Errorf("no active alert for the listed address: %+v", ep)
 	}
 }

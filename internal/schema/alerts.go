@@ -19,7 +19,7 @@ var alerts = Family{
 			Description: "an alert's is the highest of its signals'"},
 		{Name: "event.reason", Type: Keyword, Source: "the rule's finding in one sentence",
 			Description: "an alert's is its last signal's"},
-		{Name: "rule.name", Type: Keyword, Source: "`horizontal_scan`, `vertical_scan`, `reject_storm` or `unusual_egress`"},
+		{Name: "rule.name", Type: Keyword, Source: "`horizontal_scan`, `vertical_scan`, `reject_storm`, `unusual_egress` or `threat_match`"},
 		{Name: "rule.ruleset", Type: Keyword, Source: "`kinflow`"},
 		{Name: "threat.framework", Type: Keyword, Source: "`MITRE ATT&CK`, when the rule names a technique"},
 		{Name: "threat.technique.id", Type: Keyword, Source: "`T1046` (the scans) or `T1048` (unusual egress); absent for a reject storm"},
