@@ -375,7 +375,9 @@ func (dt *detection) baselines(ctx context.Context) (map[netip.Addr]detect.Basel
 // enrichment; one aggregation request a window either way.
 func (dt *detection) threatFindings(ctx context.Context) ([]detect.ThreatFinding, error) {
 	f := dt.f
-	pattern := f.indices.Prefix + "-flows-*"
+	// A window lies within one day (windows divide days), so within one daily index: only it is refreshed, not
+	// every day's.
+	pattern := f.indices.Flows(time.Unix(dt.window.Start, 0))
 	if err := f.refresh(ctx, pattern); err != nil {
 		return nil, err
 	}
