@@ -82,14 +82,17 @@ func (e *Enricher) end(end *End, ip netip.Addr) {
 	}
 }
 
-// SecondCopy reports whether the flow x describes is the second copy of a connection between two interfaces of the
-// user's VPCs that are both flow-logged: the receiving interface's record of it, when the sending interface (whose
-// record counts) logs it too. Connection sets count such a flow once, from the sender's record; the flow's
-// document is kept either way. It reads what Fill found, so it costs no lookup; false for a nil x.
-func (x *Context) SecondCopy() bool {
-	if x == nil {
+// SecondCopy reports whether the flow x describes is the second copy of a connection between two interfaces of one
+// VPC that are both flow-logged: the receiving interface's record of an accepted flow, when the sending interface
+// (whose record counts) logs it too. Connection sets count such a flow once, from the sender's record; the flow's
+// document is kept either way. A rejected record is never a second copy: the receiver's security group may refuse
+// what the sender's let out, and only the receiver's record says so. Interfaces of different VPCs are not matched
+// either (private ranges overlap between VPCs and accounts). It reads what Fill found, so it costs no lookup;
+// false for a nil x.
+func (x *Context) SecondCopy(rejected bool) bool {
+	if x == nil || rejected {
 		return false
 	}
 	s, d, logger := x.Source.Resource, x.Destination.Resource, x.Interface
-	return logger != nil && s != nil && d != nil && d == logger && s != logger && s.FlowLogged
+	return logger != nil && s != nil && d != nil && d == logger && s != logger && s.FlowLogged && s.VPCID == d.VPCID
 }

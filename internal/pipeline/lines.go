@@ -106,7 +106,7 @@ func (d *LineDecoder) FlowLog() bool { return d.kind == s3obj.KindVPCFlow }
 
 // SecondCopy reports whether the last flow is the receiving interface's copy of a connection both interfaces log
 // (enrich.Context.SecondCopy).
-func (d *LineDecoder) SecondCopy() bool { return d.x.SecondCopy() }
+func (d *LineDecoder) SecondCopy() bool { return d.x.SecondCopy(d.flow.Action == vpcflow.ActionReject) }
 
 // Flow is the flow of the last line Line decoded from a flow-log file.
 func (d *LineDecoder) Flow() *vpcflow.Flow { return &d.flow }

@@ -23,6 +23,9 @@ import (
 const (
 	objectBatchDocs  = 2000
 	objectBatchBytes = 4 << 20
+	// objectSegmentLines is where objects are cut into partials: half the default MaxTrackedIPs (each line adds at
+	// most two (window, ip) pairs), far under MaxTrackedPeers.
+	objectSegmentLines = 50_000
 )
 
 // ErrUnsupported is wrapped by the error of an object whose kind kinflow routes but does not read yet (Parquet
@@ -289,6 +292,12 @@ func (o *ObjectReader) flush(ctx context.Context, obj *object, res *ObjectResult
 		if sp.pending < 0 {
 			continue
 		}
+		if obj.firstLine != 0 && (sp.line-1)/objectSegmentLines != (obj.firstLine-1)/objectSegmentLines {
+			// A new segment: cut where the line numbers say, whatever was aggregated before.
+			if err := o.cut(ctx, obj, res); err != nil {
+				return err
+			}
+		}
 		if obj.firstLine == 0 {
 			obj.firstLine = sp.line
 		}
@@ -311,8 +320,11 @@ func (o *ObjectReader) flush(ctx context.Context, obj *object, res *ObjectResult
 	return nil
 }
 
-// cut writes the open partial connection sets, named by the object and the first line they cover: content alone
-// decides where an object is cut, so every read of it writes the same partials.
+// cut writes the open partial connection sets, named by the object and the first line they cover. An object is cut
+// every objectSegmentLines lines, by line number: a segment's flows cannot reach the accumulator's limits on IPs
+// and peers (two of each per line), so the cut points do not depend on which flows were aggregated (an enrichment
+// that leaves out a second copy on one read and not on the next still cuts alike), and every read writes the same
+// partial ids. A limit reached all the same (a segment spanning more windows than MaxOpenWindows) cuts early.
 func (o *ObjectReader) cut(ctx context.Context, obj *object, res *ObjectResult) error {
 	if obj.firstLine == 0 {
 		return nil

@@ -291,7 +291,7 @@ func (s *Shard) addFlow(b *Batch, src *vpcflow.Source, o sink.Origin, ev *cwlogs
 		s.p.metrics.notAggregated.Inc()
 		return
 	}
-	if x.SecondCopy() {
+	if x.SecondCopy(f.Action == vpcflow.ActionReject) {
 		// The receiving interface's record of a connection the sending interface logs too: indexed, counted once
 		// in the connection sets, from the sender's record.
 		res.DoubleLogged++

@@ -94,7 +94,11 @@ func flowLogged(ctx context.Context, api EC2API, t Target) (map[string]bool, err
 			return nil, &TargetError{Target: t, Op: "DescribeFlowLogs", Err: err}
 		}
 		for _, fl := range page.FlowLogs {
-			if aws.ToString(fl.FlowLogStatus) == "ACTIVE" || fl.FlowLogStatus == nil {
+			// Only a log of the accepted traffic (ALL or ACCEPT) has the sender's side of a connection that the
+			// receiver also logs: a REJECT-only log leaves the receiver's record the only one of an accepted flow.
+			active := aws.ToString(fl.FlowLogStatus) == "ACTIVE" || fl.FlowLogStatus == nil
+			accepted := fl.TrafficType == types.TrafficTypeAll || fl.TrafficType == types.TrafficTypeAccept || fl.TrafficType == ""
+			if active && accepted {
 				out[aws.ToString(fl.ResourceId)] = true
 			}
 		}
