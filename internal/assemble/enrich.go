@@ -127,8 +127,9 @@ func s3URI(v string) (bucket, key string, ok bool) {
 	return bucket, key, ok && bucket != "" && key != ""
 }
 
-// s3Loader reads an S3 object when its ETag changed since the last read: unchanged, it answers no data and the
-// same version, which the sources take as "keep what you have".
+// s3Loader reads an S3 object when its ETag changed since the last read it returned: unchanged, it answers no data
+// and the same version, which the sources take as "keep what you have" (and refuse as an error when that version
+// is not the one they hold: a read they rejected is read again after it changes).
 func s3Loader(client *s3.Client, bucket, key string) func(ctx context.Context) ([]byte, string, error) {
 	var last string
 	return func(ctx context.Context) ([]byte, string, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"time"
@@ -357,10 +358,12 @@ func (dt *detection) baselines(ctx context.Context) (map[netip.Addr]detect.Basel
 	out := make(map[netip.Addr]detect.Baseline, len(need))
 	span := int((dt.window.Start - from) / width)
 	for _, ip := range need {
+		// In window order: the sums are of floats, and a redo must compute the same baseline to the last bit (the
+		// alerts' documents and webhook body carry it).
 		var sets []detect.Set
-		for start, s := range history[ip] {
+		for _, start := range slices.Sorted(maps.Keys(history[ip])) {
 			if !alerted[ip][start] {
-				sets = append(sets, s)
+				sets = append(sets, history[ip][start])
 			}
 		}
 		if b := detect.BaselineOf(sets, span-len(alerted[ip])); b.Windows > 0 {

@@ -171,6 +171,11 @@ func (r *Reloader) fetch(ctx context.Context, src Source, last string) (data []b
 	if version != "" && version == last {
 		return nil, last, nil
 	}
+	if data == nil && version != "" {
+		// A loader that skipped the download (its own copy of the version is the last it returned, not the last
+		// this reloader accepted): taking "no data" for an empty list would silently stop matching it.
+		return fail(ReasonLoad, "loader", fmt.Errorf("version %q without its data", version))
+	}
 	if int64(len(data)) > r.cfg.MaxListBytes {
 		return fail(ReasonTooLarge, fmt.Sprintf("%d bytes, over %d", len(data), r.cfg.MaxListBytes), nil)
 	}

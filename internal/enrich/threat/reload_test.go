@@ -272,9 +272,17 @@ func TestConcurrentMatchAndReload(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var lookups atomic.Int64
+	var ready sync.WaitGroup // every reader has looked up once before the reloads start: none may miss them
+	ready.Add(4)
 	for range 4 {
 		wg.Go(func() {
 			ip := netip.MustParseAddr("10.1.2.3")
+			signalled := false
+			defer func() {
+				if !signalled { // a failed reader must not keep the reloads waiting
+					ready.Done()
+				}
+			}()
 			for ctx.Err() == nil {
 				ind, ok := r.Match(ip)
 				switch {
@@ -287,9 +295,14 @@ func TestConcurrentMatchAndReload(t *testing.T) {
 					return
 				}
 				lookups.Add(1)
+				if !signalled {
+					signalled = true
+					ready.Done()
+				}
 			}
 		})
 	}
+	ready.Wait()
 	for i := 1; i <= 200; i++ {
 		feed.set(versions[i%2], itoa(int64(i)), nil)
 		reload(t, r, true)
