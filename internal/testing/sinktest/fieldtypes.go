@@ -18,6 +18,7 @@ import (
 
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/docid"
+	"github.com/kinflow/kinflow/internal/enrich"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/redrive"
 	"github.com/kinflow/kinflow/internal/schema"
@@ -379,6 +380,22 @@ func flowDocs(tb testing.TB, root, prefix string) []sink.Doc {
 	var enc vpcflow.Encoder
 	docs = append(docs, sink.Doc{Index: index, ID: docid.DeadLetter("fieldtypes", "s3", ""), Op: sink.OpCreate,
 		Source: enc.AppendDocument(nil, &f, &src), Origin: sink.Origin{ShardID: "s3", Raw: []byte(line)}})
+	// The same flow with every enrichment on both ends, and the logging interface's instance.
+	res := func(eni, name string) *enrich.Resource {
+		return &enrich.Resource{InterfaceID: eni, InterfaceType: "ec2_instance", InstanceID: "i-" + eni[4:], InstanceName: name,
+			SecurityGroups: []string{"sg-0a1b2c3d"}, SubnetID: "subnet-0a1b", VPCID: "vpc-0a1b", AccountID: "123456789010", FlowLogged: true}
+	}
+	geo := enrich.Geo{CountryISO: "NL", CountryName: "Netherlands", ContinentCode: "EU", Region: "North Holland", City: "Amsterdam",
+		ASNumber: 64500, ASOrg: "Example Transit"}
+	listed := enrich.Indicator{List: "blocklist", Value: "172.31.16.0/24", Description: "a test entry"}
+	web := res("eni-1235b8ca123456789", "web-1")
+	x := &enrich.Context{
+		Source:      enrich.End{Geo: geo, Resource: web, Threat: listed},
+		Destination: enrich.End{Geo: geo, Resource: res("eni-0000000000000000a", "db-1"), Threat: listed},
+		Interface:   web,
+	}
+	docs = append(docs, sink.Doc{Index: index, ID: docid.DeadLetter("fieldtypes", "enriched", ""), Op: sink.OpCreate,
+		Source: enc.AppendDocumentWith(nil, &f, &src, x), Origin: sink.Origin{ShardID: "enriched", Raw: []byte(line)}})
 	return docs
 }
 
