@@ -3,6 +3,7 @@ package finalize
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -51,6 +52,11 @@ func (c DetectConfig) validate(bad func(string, ...any)) []error {
 	}
 	return errs
 }
+
+// errDetectionInput marks a document the rules read back that they cannot use (a signal that does not decode, an
+// episode whose signals disagree, an address that does not parse): no retry mends it, so the window is finalized
+// without its alerts rather than held back, with every later window, behind it.
+var errDetectionInput = errors.New("finalize: a detection input that cannot be used")
 
 // ipBatch bounds the IPs of one terms query.
 const ipBatch = 1000
@@ -173,14 +179,14 @@ func (dt *detection) write(ctx context.Context, signals []alerts.Signal) error {
 			[]any{map[string]any{"window.start": "asc"}}, func(_ string, src json.RawMessage) error {
 				s, err := alerts.DecodeSignal(src)
 				of = append(of, s)
-				return err
+				return inputErr(err)
 			})
 		if err != nil {
 			return err
 		}
 		ep, err := alerts.Summarize(of)
 		if err != nil {
-			return fmt.Errorf("alert %s: %w", id, err)
+			return fmt.Errorf("alert %s: %w", id, inputErr(err))
 		}
 		src, err := alerts.EpisodeJSON(&ep)
 		if err != nil {
@@ -202,7 +208,7 @@ func (dt *detection) storedSignals(ctx context.Context) ([]alerts.Signal, error)
 		[]any{map[string]any{"source.ip": "asc"}, map[string]any{"rule.name": "asc"}}, func(_ string, src json.RawMessage) error {
 			s, err := alerts.DecodeSignal(src)
 			out = append(out, s)
-			return err
+			return inputErr(err)
 		})
 	return out, err
 }
@@ -253,7 +259,7 @@ func (dt *detection) episodes(ctx context.Context, raised []detect.Alert, stored
 			func(_ string, src json.RawMessage) error {
 				s, err := alerts.DecodeSignal(src)
 				if err != nil {
-					return err
+					return inputErr(err)
 				}
 				k := ruleIP{s.Rule, s.IP}
 				if _, ok := pending[k]; ok && s.Window.Start >= latest[k].Window.Start {
@@ -323,7 +329,7 @@ func (dt *detection) baselines(ctx context.Context) (map[netip.Addr]detect.Basel
 					} `json:"bytes"`
 				}
 				if err := json.Unmarshal(src, &h); err != nil {
-					return fmt.Errorf("a final connection set: %w", err)
+					return fmt.Errorf("a final connection set: %w", inputErr(err))
 				}
 				ip := h.IP.Unmap()
 				if history[ip] == nil {
@@ -343,7 +349,7 @@ func (dt *detection) baselines(ctx context.Context) (map[netip.Addr]detect.Basel
 			func(_ string, src json.RawMessage) error {
 				s, err := alerts.DecodeSignal(src)
 				if err != nil {
-					return err
+					return inputErr(err)
 				}
 				if alerted[s.IP] == nil {
 					alerted[s.IP] = map[int64]bool{}
@@ -432,7 +438,7 @@ func (dt *detection) threatFindings(ctx context.Context) ([]detect.ThreatFinding
 	for _, b := range res.Aggregations.Listed.Buckets {
 		ip, err := netip.ParseAddr(b.Key)
 		if err != nil {
-			return nil, fmt.Errorf("a listed address %q: %w", b.Key, err)
+			return nil, fmt.Errorf("a listed address %q: %w", b.Key, inputErr(err))
 		}
 		fi := detect.ThreatFinding{IP: ip.Unmap(), Flows: b.DocCount, Bytes: uint64(b.Bytes.Value), Peers: max(b.Peers.Value, 1) - 1}
 		for _, l := range b.Lists.Buckets {
@@ -527,6 +533,14 @@ func (f *Finalizer) searchAll(ctx context.Context, pattern string, query map[str
 		}
 		after = res.Hits.Hits[len(res.Hits.Hits)-1].Sort
 	}
+}
+
+// inputErr marks err as errDetectionInput; nil stays nil.
+func inputErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", errDetectionInput, err)
 }
 
 func term(field, value string) map[string]any {

@@ -556,3 +556,23 @@ func TestThreatMatchAlerts(t *testing.T) {
 		t.Errorf("no active alert for the listed address: %+v", ep)
 	}
 }
+
+// A signal document the rules cannot read back (written by hand, or by a later version) does not hold its window,
+// or any later one, back: the windows are finalized, the one without its alerts.
+func TestUnreadableSignalDoesNotStall(t *testing.T) {
+	e := newEnv(t)
+	base := flowStart.Unix()
+	e.writePartials(scenario(base), 1)
+	w2 := base + 2*width
+	bogus := fmt.Sprintf(`{"event":{"kind":"signal"},"rule":{"name":"no_such_rule"},"source":{"ip":"10.9.9.9"},"window":{"start":%q,"end":%q}}`,
+		time.Unix(w2, 0).UTC().Format(time.RFC3339), time.Unix(w2+width, 0).UTC().Format(time.RFC3339))
+	if err := e.sink.Write(testenv.Context(t, time.Minute), []sink.Doc{{Index: sink.Indices{Prefix: e.prefix}.Alerts(time.Unix(w2, 0)),
+		ID: "bogus", Op: sink.OpIndex, Source: []byte(bogus)}}); err != nil {
+		t.Fatal(err)
+	}
+	now := e.closeThrough(base + 3*width)
+	rep, err := e.finalizerWith(now, finalize.Parts{}, nil).RunOnce(testenv.Context(t, time.Minute))
+	if err != nil || rep.Finalized != 4 {
+		t.Fatalf("%+v, %v: want the four windows finalized", rep, err)
+	}
+}

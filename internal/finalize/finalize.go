@@ -355,6 +355,11 @@ func (f *Finalizer) window(ctx context.Context, w partialWindow, rec state.Windo
 		signals, err = det.finish(ctx)
 		rep.Candidates += len(det.kept)
 		rep.Baselines += det.baselineIPs
+		if errors.Is(err, errDetectionInput) {
+			f.metrics.detectionErrors.Inc()
+			log.Error("the window is finalized without its alerts: the rules met a document they cannot use", "error", err)
+			signals, err = nil, nil
+		}
 	}
 	if err == nil && len(signals) > 0 && f.parts.Alerts != nil {
 		var dead bool

@@ -16,6 +16,8 @@ type metrics struct {
 	lockHeld     prometheus.Gauge
 	passSeconds  prometheus.Histogram
 	alerts       *prometheus.CounterVec
+	// detectionErrors counts windows finalized without their alerts (errDetectionInput).
+	detectionErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -38,11 +40,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kinflow", Name: "alerts_total",
 			Help: "Signals written by rule and by what they did to their alert: raised, continued or withdrawn (a redo counts again)."},
 			[]string{"rule", "change"}),
+		detectionErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kinflow", Name: "detection_errors_total",
+			Help: "Windows finalized without their alerts because the rules met a document they cannot use (the log says which)."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.watermark, m.windows, m.forced, m.finals, m.deadLettered, m.lockHeld, m.passSeconds, m.alerts} {
+	for _, c := range []prometheus.Collector{m.watermark, m.windows, m.forced, m.finals, m.deadLettered, m.lockHeld, m.passSeconds, m.alerts, m.detectionErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("finalize: registering metrics: %w", err)
 		}
