@@ -151,7 +151,8 @@ func (a *app) objectsHandler(ctx context.Context) (*objectsHandler, error) {
 		parts.Sink.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	a.objects = &objectsHandler{intake: in, concurrency: objectsConcurrency, log: a.log, now: time.Now, progress: progress}
+	a.objects = &objectsHandler{intake: in, concurrency: objectsConcurrency, reserve: a.cfg.LambdaDeadlineCut, log: a.log,
+		now: time.Now, progress: progress}
 	return a.objects, nil
 }
 

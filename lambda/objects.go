@@ -29,8 +29,11 @@ var _ MessageHandler = (*intake.Intake)(nil)
 type objectsHandler struct {
 	intake      MessageHandler
 	concurrency int
-	log         *slog.Logger
-	now         func() time.Time
+	// reserve is kept back from the invocation's deadline to answer: a message still being read then is reported
+	// failed (and read again), not the whole batch lost to a timeout.
+	reserve time.Duration
+	log     *slog.Logger
+	now     func() time.Time
 	// progress records the queue's event-time progress after its messages are done; nil without a state table.
 	progress ProgressStore
 }
@@ -39,6 +42,11 @@ type objectsHandler struct {
 // failing holds back nothing else.
 func (h *objectsHandler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	start := h.now()
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-h.reserve))
+		defer cancel()
+	}
 	var (
 		mu        sync.Mutex
 		resp      events.SQSEventResponse

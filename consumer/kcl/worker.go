@@ -82,8 +82,9 @@ func Run(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *prometh
 			return err
 		}
 		queueDone = make(chan struct{})
-		// The poller stops taking messages with ctx; a message it was reading is not deleted and comes back.
-		go func() { defer close(queueDone); poller.Run(ctx) }()
+		// The poller stops taking messages with ctx; the messages in hand finish on work, within the shutdown
+		// timeout (then work ends, and a message still being read comes back later).
+		go func() { defer close(queueDone); poller.Run(ctx, work) }()
 	}
 	var w stoppable
 	if cfg.StreamName != "" {

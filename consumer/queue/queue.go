@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -106,6 +107,9 @@ type Poller struct {
 
 	mu       sync.Mutex
 	progress Progress
+	// inflight counts the messages being handled: the queue is caught up only when a receive finds nothing and
+	// none is in hand, or the watermark would close windows whose objects are still being read.
+	inflight atomic.Int64
 }
 
 // New returns a poller, or every problem of cfg.
@@ -128,10 +132,11 @@ func New(api API, cfg Config, handler Handler, opts Options) (*Poller, error) {
 	return p, nil
 }
 
-// Run polls until ctx ends, then waits for the messages in hand. A message whose handling ctx cut short is not
-// deleted: it comes back after its visibility timeout, and the deterministic ids make the second reading rewrite
-// the same documents.
-func (p *Poller) Run(ctx context.Context) error {
+// Run polls until ctx ends, then waits for the messages in hand, which run on handle: the consumer gives them its
+// shutdown's grace (handle ends later than ctx) to finish rather than be read again. A message whose handling
+// handle cut short is not deleted: it comes back after its visibility timeout, and the deterministic ids make the
+// second reading rewrite the same documents.
+func (p *Poller) Run(ctx, handle context.Context) error {
 	slots := make(chan struct{}, p.cfg.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -174,10 +179,12 @@ func (p *Poller) Run(ctx context.Context) error {
 		}
 		for _, m := range out.Messages {
 			wg.Add(1)
+			p.inflight.Add(1)
 			go func() {
 				defer wg.Done()
 				defer func() { <-slots }()
-				p.handle(ctx, m)
+				defer p.inflight.Add(-1)
+				p.handle(handle, m)
 			}()
 		}
 	}
@@ -233,9 +240,10 @@ func (p *Poller) handle(ctx context.Context, m types.Message) {
 	p.report(ctx, res.Watermark, false)
 }
 
-// keepInvisible extends the message's visibility every half of it until ctx ends.
+// keepInvisible extends the message's visibility every third of it until ctx ends: one failed extension still
+// leaves a third of the timeout for the next.
 func (p *Poller) keepInvisible(ctx context.Context, id, receipt string) {
-	t := time.NewTicker(p.cfg.Visibility / 2)
+	t := time.NewTicker(p.cfg.Visibility / 3)
 	defer t.Stop()
 	for {
 		select {
@@ -265,6 +273,6 @@ func (p *Poller) report(ctx context.Context, watermark int64, caughtUp bool) {
 		p.progress.LastData = p.now()
 	}
 	p.progress.Watermark = max(p.progress.Watermark, watermark)
-	p.progress.CaughtUp = caughtUp
+	p.progress.CaughtUp = caughtUp && p.inflight.Load() == 0
 	p.opts.OnProgress(ctx, p.progress)
 }

@@ -130,7 +130,7 @@ func (e *env) run(ctx context.Context, cfg queue.Config, h queue.Handler) *progr
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := p.Run(ctx); err != nil {
+	if err := p.Run(ctx, ctx); err != nil {
 		e.t.Fatal(err)
 	}
 	return pl

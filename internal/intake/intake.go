@@ -201,16 +201,4 @@ func (in *Intake) deadLetter(ctx context.Context, shard, seq string, raw []byte,
 }
 
 // reason is the error's code for labels and dead letters.
-func reason(err error) string {
-	var oerr *s3obj.Error
-	if errors.As(err, &oerr) {
-		return string(oerr.Reason)
-	}
-	switch {
-	case errors.Is(err, pipeline.ErrUnsupported):
-		return "unsupported_kind"
-	case errors.Is(err, pipeline.ErrHeader):
-		return "bad_header"
-	}
-	return "other"
-}
+func reason(err error) string { return pipeline.ReasonOf(err) }

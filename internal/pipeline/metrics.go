@@ -85,7 +85,14 @@ var reasons = []struct {
 	{vpcflow.ErrInvalidValue, "invalid_value"},
 	{vpcflow.ErrEmptyLine, "empty_line"},
 	{aggregate.ErrInvalidFlow, "invalid_flow"},
+	{ErrUnsupported, "unsupported_kind"},
+	{ErrHeader, "bad_header"},
+	{ErrTooLarge, "too_large"},
 }
+
+// ReasonOf is the reason a dead letter and the bad-input metric give err: the code of the sentinel it wraps, of an
+// S3 object's error or of a load-balancer line's; "other" for anything else.
+func ReasonOf(err error) string { return reasonOf(err) }
 
 // reasonOf names the sentinel err wraps, or the reason code of an S3 object's or a load-balancer line's error;
 // "other" keeps the label set bounded for anything unexpected.

@@ -32,6 +32,12 @@ const (
 // flow logs, ALB connection logs): permanent, so the object is dead-lettered rather than retried.
 var ErrUnsupported = errors.New("unsupported object kind")
 
+// ErrTooLarge is wrapped by the error of a Parquet object larger than the disk it is spooled to may hold.
+var ErrTooLarge = errors.New("object too large")
+
+// maxParquetSpool bounds a Parquet object's spool file: a Lambda function's /tmp is 512 MiB to 10 GiB.
+const maxParquetSpool = 4 << 30
+
 // ErrHeader is wrapped by the error of a flow-log object whose first line does not name its fields.
 var ErrHeader = errors.New("flow-log file without a valid header")
 
@@ -98,10 +104,14 @@ func (o *ObjectReader) parquet(obj *object, r io.Reader) (*s3obj.ParquetLines, f
 		return nil, nil, fmt.Errorf("spooling %s: %w", obj.path, err)
 	}
 	cleanup := func() { f.Close(); os.Remove(f.Name()) }
-	size, err := io.Copy(f, r)
-	if err != nil {
+	size, err := io.CopyN(f, r, maxParquetSpool+1)
+	switch {
+	case err != nil && !errors.Is(err, io.EOF):
 		cleanup()
 		return nil, nil, fmt.Errorf("spooling %s: %w", obj.path, err)
+	case size > maxParquetSpool:
+		cleanup()
+		return nil, nil, retry.Permanent(fmt.Errorf("%w: %s is over %d GiB, the spool's bound", ErrTooLarge, obj.path, maxParquetSpool>>30))
 	}
 	pl, err := s3obj.NewParquetLines(f, size)
 	if err != nil {
