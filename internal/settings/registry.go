@@ -181,7 +181,7 @@ func runtimeSettings() []Setting {
 		{Env: SQSConcurrency, Kind: Int, Default: "4", Range: "1..64", Runtimes: Consumer,
 			Help: "objects `consumer run` reads at once from the queue (each streamed, its memory bounded by the batch of lines in flight)"},
 		{Env: SQSVisibility, Kind: Duration, Default: "5m", Range: "30s..12h", Step: "1s", Runtimes: Consumer,
-			Help: "how long a message being read stays invisible; extended by this much every half of it while its object is read, so a large object is never handed to a second reader"},
+			Help: "how long a message being read stays invisible; extended by this much every third of it while its object is read, so a large object is never handed to a second reader"},
 		{Env: S3Routes, Kind: Map, Runtimes: both, Example: "copied-logs/alb/=alb;*/nlb/=nlb",
 			Help: "objects of keys AWS's layouts do not account for: `bucket/prefix=kind;*/prefix=kind` (kinds vpcflow, alb, nlb, elb); the longest prefix wins; an object of no known layout is dead-lettered (`unknown_layout`), never guessed"},
 		{Env: ApplicationName, Kind: String, Default: "kinflow", Runtimes: Consumer, OldFlags: []string{"application"},
