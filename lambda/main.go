@@ -207,7 +207,7 @@ func (a *app) finalizerHandler(ctx context.Context) (*finalizerHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	parts, err := assemble.Build(ctx, a.cfg, awsCfg, nil, a.log)
+	parts, err := assemble.Build(ctx, a.cfg.WithoutEnrichment(), awsCfg, nil, a.log)
 	if err != nil {
 		return nil, err
 	}

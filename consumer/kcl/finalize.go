@@ -18,7 +18,7 @@ import (
 // FinalizeOnce runs one finalizer pass of cfg under the finalizer lock, on the state table the worker of cfg uses
 // (which is why it lives here: without KINFLOW_STATE_TABLE that table is named after the lease table).
 func FinalizeOnce(ctx context.Context, cfg config.Config, awsCfg aws.Config, log *slog.Logger) (finalize.Report, error) {
-	parts, err := assemble.Build(ctx, cfg, awsCfg, nil, log)
+	parts, err := assemble.Build(ctx, cfg.WithoutEnrichment(), awsCfg, nil, log)
 	if err != nil {
 		return finalize.Report{}, err
 	}

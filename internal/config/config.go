@@ -283,6 +283,13 @@ func (c Config) Setting(env string) (string, bool) {
 	return b.get(&c), true
 }
 
+// WithoutEnrichment is c with no enrichment source: for what builds the pipeline's parts only to finalize (the
+// finalizer reads the connection sets, and would load databases and read EC2 for nothing).
+func (c Config) WithoutEnrichment() Config {
+	c.Enrich = EnrichConfig{Refresh: c.Enrich.Refresh}
+	return c
+}
+
 // LeaseTableName is the consumer's lease table: LeaseTable, or the application name.
 func (c Config) LeaseTableName() string {
 	if c.LeaseTable != "" {
