@@ -58,6 +58,10 @@ func (c DetectConfig) validate(bad func(string, ...any)) []error {
 // without its alerts rather than held back, with every later window, behind it.
 var errDetectionInput = errors.New("finalize: a detection input that cannot be used")
 
+// maxListed bounds the listed addresses one window's threat findings return (the clusters' default bucket limit is
+// 65,536); a window with more raises alerts for the lowest maxListed addresses.
+const maxListed = 10_000
+
 // ipBatch bounds the IPs of one terms query.
 const ipBatch = 1000
 
@@ -73,7 +77,12 @@ type detection struct {
 	kept []detect.Set
 	// baselineIPs counts the IPs whose history was read.
 	baselineIPs int
+	// dropped counts the candidates beyond maxCandidates.
+	dropped int
 }
+
+// maxCandidates bounds the sets a window keeps for the rules: about 0.7 KiB each, 70 MiB at most.
+const maxCandidates = 100_000
 
 func (f *Finalizer) newDetection(start, end, rev int64) *detection {
 	if f.detector == nil {
@@ -86,6 +95,12 @@ func (f *Finalizer) newDetection(start, end, rev int64) *detection {
 func (dt *detection) add(fin *aggregate.Final) {
 	s := detect.SetOf(&fin.ConnSet, dt.f.cfg.Detect.Rules.SampleSize)
 	if !dt.d.Candidate(&s) {
+		return
+	}
+	if len(dt.kept) == maxCandidates {
+		// A window of more candidates than that is an attack from everywhere at once; the rules judge the first
+		// maxCandidates IPs in address order (the same ones on a redo) and the rest are counted, not kept.
+		dt.dropped++
 		return
 	}
 	s.PeerSample, s.PortSample = slices.Clone(s.PeerSample), slices.Clone(s.PortSample)
@@ -397,7 +412,7 @@ func (dt *detection) threatFindings(ctx context.Context) ([]detect.ThreatFinding
 			map[string]any{"range": map[string]any{"@timestamp": map[string]any{"gte": dt.window.Start, "lt": dt.window.End, "format": "epoch_second"}}},
 			map[string]any{"exists": map[string]any{"field": "threat.enrichments.matched.atomic"}}}}},
 		"aggs": map[string]any{"listed": map[string]any{
-			"terms": map[string]any{"field": "threat.enrichments.matched.atomic", "size": 1000, "order": map[string]any{"_key": "asc"}},
+			"terms": map[string]any{"field": "threat.enrichments.matched.atomic", "size": maxListed, "order": map[string]any{"_key": "asc"}},
 			"aggs": map[string]any{
 				"lists":  map[string]any{"terms": map[string]any{"field": "threat.enrichments.indicator.provider", "size": 10, "order": map[string]any{"_key": "asc"}}},
 				"bytes":  map[string]any{"sum": map[string]any{"field": "network.bytes"}},

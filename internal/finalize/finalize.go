@@ -355,6 +355,10 @@ func (f *Finalizer) window(ctx context.Context, w partialWindow, rec state.Windo
 		signals, err = det.finish(ctx)
 		rep.Candidates += len(det.kept)
 		rep.Baselines += det.baselineIPs
+		if det.dropped > 0 {
+			f.metrics.candidatesDropped.Add(float64(det.dropped))
+			log.Warn("more sets than the rules keep in memory: the rest were not judged", "kept", len(det.kept), "dropped", det.dropped)
+		}
 		if errors.Is(err, errDetectionInput) {
 			f.metrics.detectionErrors.Inc()
 			log.Error("the window is finalized without its alerts: the rules met a document they cannot use", "error", err)

@@ -18,6 +18,8 @@ type metrics struct {
 	alerts       *prometheus.CounterVec
 	// detectionErrors counts windows finalized without their alerts (errDetectionInput).
 	detectionErrors prometheus.Counter
+	// candidatesDropped counts the sets a window had beyond what the rules keep (maxCandidates).
+	candidatesDropped prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -42,11 +44,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			[]string{"rule", "change"}),
 		detectionErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kinflow", Name: "detection_errors_total",
 			Help: "Windows finalized without their alerts because the rules met a document they cannot use (the log says which)."}),
+		candidatesDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kinflow", Name: "detection_candidates_dropped_total",
+			Help: "Connection sets a rule could have fired on, beyond the 100,000 a window keeps in memory: not judged."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.watermark, m.windows, m.forced, m.finals, m.deadLettered, m.lockHeld, m.passSeconds, m.alerts, m.detectionErrors} {
+	for _, c := range []prometheus.Collector{m.watermark, m.windows, m.forced, m.finals, m.deadLettered, m.lockHeld, m.passSeconds, m.alerts, m.detectionErrors, m.candidatesDropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("finalize: registering metrics: %w", err)
 		}
