@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/kinflow/kinflow/aggregate"
@@ -103,16 +101,11 @@ func sizeOf(f *aggregate.Final) int {
 // deliver posts one chunk of finals to the connection-set webhook (send).
 func (w *windowWriter) deliver(ctx context.Context, ch *webhook.Chunk) error {
 	f := w.f
-	_, body, key, err := f.parts.Webhook.Request(ch)
+	m, err := f.parts.Webhook.Message(ch)
 	if err != nil {
 		return err
 	}
-	part := strconv.Itoa(ch.Index)
-	if ch.Last {
-		part += "; last"
-	}
-	dead, err := f.send(ctx, f.parts.Webhook, &webhook.Message{WindowStart: ch.WindowStart, Revision: ch.Revision,
-		Key: key, Body: body, Header: http.Header{"X-Kinflow-Chunk": {part}}})
+	dead, err := f.send(ctx, f.parts.Webhook, m)
 	switch {
 	case err != nil:
 		return fmt.Errorf("delivering chunk %d: %w", ch.Index, err)

@@ -100,16 +100,26 @@ func (c *Client) Config() Config {
 // *DeliveryError). If ctx ends first, the error wraps ctx.Err() and is no DeliveryError. An answer that arrives is
 // final even when ctx ends right after.
 func (c *Client) Deliver(ctx context.Context, ch *Chunk) error {
-	_, body, key, err := c.Request(ch)
+	m, err := c.Message(ch)
 	if err != nil {
 		return err
+	}
+	return c.Send(ctx, m)
+}
+
+// Message is what Deliver sends for ch: Request's body and key, and the chunk's place (X-Kinflow-Chunk), for a
+// caller that sends it itself (the finalizer, which dead-letters what fails for good).
+func (c *Client) Message(ch *Chunk) (*Message, error) {
+	_, body, key, err := c.Request(ch)
+	if err != nil {
+		return nil, err
 	}
 	part := strconv.Itoa(ch.Index)
 	if ch.Last {
 		part += "; last"
 	}
-	return c.Send(ctx, &Message{WindowStart: ch.WindowStart, Revision: ch.Revision, Key: key, Body: body,
-		Header: http.Header{"X-Kinflow-Chunk": {part}}})
+	return &Message{WindowStart: ch.WindowStart, Revision: ch.Revision, Key: key, Body: body,
+		Header: http.Header{"X-Kinflow-Chunk": {part}}}, nil
 }
 
 // A Message is one POST of any kind: a chunk of connection sets (Deliver makes it), or a window's alerts.
