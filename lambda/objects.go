@@ -12,7 +12,6 @@ import (
 	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/intake"
 	"github.com/kinflow/kinflow/internal/retry"
-	"github.com/kinflow/kinflow/internal/state"
 )
 
 // MessageHandler handles one SQS message of S3 notifications; *intake.Intake is one.
@@ -82,20 +81,15 @@ func (h *objectsHandler) Handle(ctx context.Context, ev events.SQSEvent) (events
 	}
 	wg.Wait()
 	if h.progress != nil && queue != "" && len(resp.BatchItemFailures) < len(ev.Records) {
-		p := state.Progress{ShardID: queueProgressID(queue), Watermark: watermark, CaughtUp: true, UpdatedAt: h.now()}
+		var lastData time.Time
 		if watermark > 0 {
-			p.LastDataAt = p.UpdatedAt
+			lastData = h.now()
 		}
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), progressTimeout)
 		defer cancel()
-		if err := h.progress.PutProgress(pctx, p); err != nil {
-			h.log.Warn("recording the queue's progress failed; the finalizer's watermark waits", "queue", queue, "error", err)
-		}
+		assemble.RecordQueueProgress(pctx, h.progress, assemble.QueueProgressID(queue), watermark, true, lastData, h.log)
 	}
 	h.log.Info("objects batch", "messages", len(ev.Records), "failed", len(resp.BatchItemFailures), "documents", documents,
 		"seconds", fmt.Sprintf("%.3f", h.now().Sub(start).Seconds()))
 	return resp, nil
 }
-
-// queueProgressID is assemble.QueueProgressID: the consumer and the function name a queue's progress alike.
-var queueProgressID = assemble.QueueProgressID

@@ -56,9 +56,18 @@ func QueueProgressID(urlOrARN string) string {
 	return "sqs/" + name
 }
 
+// ProgressWriter records a shard's (or a queue's) progress; *state.Store is one.
+type ProgressWriter interface {
+	PutProgress(ctx context.Context, p state.Progress) error
+}
+
+var _ ProgressWriter = (*state.Store)(nil)
+
 // RecordQueueProgress writes a queue's progress as a shard's: its flows hold the watermark back until the queue is
-// caught up, like a shard's. A failure is logged: progress is rewritten with the next message.
-func RecordQueueProgress(ctx context.Context, store *state.Store, id string, watermark int64, caughtUp bool, lastData time.Time, log *slog.Logger) {
+// caught up, like a shard's. lastData is when its last flows were made durable (zero: keep the stored one). A
+// failure is logged, not returned: the next message records it again, and the finalizer's safety net closes what
+// a lost write holds back. Nothing is written without a store (no state table).
+func RecordQueueProgress(ctx context.Context, store ProgressWriter, id string, watermark int64, caughtUp bool, lastData time.Time, log *slog.Logger) {
 	if store == nil {
 		return
 	}
