@@ -21,7 +21,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	// In production: go inv.Run(ctx), refreshing now and every cfg.Interval until ctx ends.
+	// In production: inv.Refresh(ctx) once, then go inv.Run(ctx), refreshing every cfg.Interval until ctx ends.
 
 	if r, ok := inv.Lookup(netip.MustParseAddr("10.0.1.17")); ok {
 		fmt.Println(r.Kind, r.Name, r.VPCID)

@@ -120,18 +120,20 @@ func (r *Refresher) Stats() RefresherStats {
 		TargetFailures: r.failures.Load()}
 }
 
-// Run refreshes now and then every Config.Interval until ctx ends, and returns nil then. Failures are logged and
-// counted, not returned: the previous snapshot serves until a refresh succeeds.
+// Run refreshes every Config.Interval until ctx ends, and returns nil then; the caller refreshes once first (to
+// start with an inventory, and to say at start-up when it cannot), as the geoip and threat sources' callers load
+// them before their Run. Failures are logged and counted, not returned: the previous snapshot serves until a
+// refresh succeeds.
 func (r *Refresher) Run(ctx context.Context) error {
 	t := time.NewTicker(r.cfg.Interval)
 	defer t.Stop()
 	for {
-		_ = r.Refresh(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
+		_ = r.Refresh(ctx)
 	}
 }
 
