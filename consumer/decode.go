@@ -209,20 +209,13 @@ func (d *decoding) payload(ctx context.Context, where string, p cwlogs.Payload, 
 			d.fail(where, err)
 			continue
 		}
-		switch d.flow.LogStatus {
-		case vpcflow.LogStatusNoData:
-			d.noData++
-		case vpcflow.LogStatusSkipData:
-			d.skipData++
-		}
+		d.count(&d.flow)
 		d.buf = d.buf[:0]
 		if d.bulk {
 			// As the pipeline writes flows: create (immutable), into the daily index of the flow's event time.
-			d.buf = append(d.buf, `{"create":{"_index":"`...)
-			d.buf = append(d.buf, d.indices.Flows(time.Unix(d.flow.EventTime(ev.Timestamp), 0))...)
-			d.buf = append(d.buf, `","_id":"`...)
-			d.buf = docid.AppendFlow(d.buf, src.LogGroup, src.LogStream, src.EventID, src.Timestamp, []byte(ev.Message))
-			d.buf = append(d.buf, "\"}}\n"...)
+			d.buf = appendCreate(d.buf, d.indices.Flows(time.Unix(d.flow.EventTime(ev.Timestamp), 0)), func(dst []byte) []byte {
+				return docid.AppendFlow(dst, src.LogGroup, src.LogStream, src.EventID, src.Timestamp, []byte(ev.Message))
+			})
 		}
 		d.buf = d.enc.AppendDocument(d.buf, &d.flow, &src)
 		d.buf = append(d.buf, '\n')
@@ -232,4 +225,23 @@ func (d *decoding) payload(ctx context.Context, where string, p cwlogs.Payload, 
 		d.docs++
 	}
 	return nil
+}
+
+// count counts the NODATA and SKIPDATA records among the documents printed.
+func (d *decoding) count(f *vpcflow.Flow) {
+	switch f.LogStatus {
+	case vpcflow.LogStatusNoData:
+		d.noData++
+	case vpcflow.LogStatusSkipData:
+		d.skipData++
+	}
+}
+
+// appendCreate appends the _bulk action line that creates a document in index, its id appended by appendID.
+func appendCreate(dst []byte, index string, appendID func([]byte) []byte) []byte {
+	dst = append(dst, `{"create":{"_index":"`...)
+	dst = append(dst, index...)
+	dst = append(dst, `","_id":"`...)
+	dst = appendID(dst)
+	return append(dst, "\"}}\n"...)
 }

@@ -275,21 +275,14 @@ func (d *decoding) object(ctx context.Context, obj *object, r io.Reader) error {
 			continue // the header
 		}
 		if d.lineDec.FlowLog() {
-			switch d.lineDec.Flow().LogStatus {
-			case vpcflow.LogStatusNoData:
-				d.noData++
-			case vpcflow.LogStatusSkipData:
-				d.skipData++
-			}
+			d.count(d.lineDec.Flow())
 		}
 		d.buf = d.buf[:0]
 		if d.bulk {
 			// As the S3 intake writes them: create (immutable), named by bucket, key, identity and line number.
-			d.buf = append(d.buf, `{"create":{"_index":"`...)
-			d.buf = append(d.buf, index...)
-			d.buf = append(d.buf, `","_id":"`...)
-			d.buf = docid.AppendObjectLine(d.buf, obj.bucket, obj.key, obj.identity, n)
-			d.buf = append(d.buf, "\"}}\n"...)
+			d.buf = appendCreate(d.buf, index, func(dst []byte) []byte {
+				return docid.AppendObjectLine(dst, obj.bucket, obj.key, obj.identity, n)
+			})
 		}
 		d.buf = append(append(d.buf, d.doc...), '\n')
 		if _, err := d.out.Write(d.buf); err != nil {
