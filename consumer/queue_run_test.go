@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
 	"strings"
@@ -31,19 +29,12 @@ func TestRunReadsQueueOnly(t *testing.T) {
 	g := flowgen.New(cfg)
 	valid := 0
 	for f := range 2 {
-		var b strings.Builder
-		b.WriteString("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n")
-		for _, batch := range g.Batches(15, 20, 40) {
-			for _, ev := range batch.Events {
-				b.WriteString(ev.Message + "\n")
-				valid++
-			}
+		batches := g.Batches(15, 20, 40)
+		for _, b := range batches {
+			valid += len(b.Events)
 		}
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		zw.Write([]byte(b.String()))
-		zw.Close()
-		nb.Put(t, fmt.Sprintf("AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/23/123456789012_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60718_20261123T1200Z_%08x.log.gz", f), buf.Bytes())
+		file, _, _ := flowgen.S3File(batches, 0)
+		nb.Put(t, fmt.Sprintf("AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/23/123456789012_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60718_20261123T1200Z_%08x.log.gz", f), file)
 	}
 
 	args := []string{"run", "-sqs-queue-url", nb.QueueURL, "-sqs-endpoint", moto, "-s3-endpoint", moto,

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -21,6 +19,7 @@ import (
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
@@ -100,19 +99,14 @@ func TestEnrichedObjects(t *testing.T) {
 
 	start := testenv.Now(t).Add(-48 * time.Hour).Truncate(time.Hour).Unix()
 	lines := []string{
-		"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status",
 		// web -> db on 5432, logged by both interfaces: one connection.
 		fmt.Sprintf("2 123456789012 %s %s %s 40000 5432 6 10 5000 %d %d ACCEPT OK", web.eni, web.ip, db.ip, start, start+30),
 		fmt.Sprintf("2 123456789012 %s %s %s 40000 5432 6 10 5000 %d %d ACCEPT OK", db.eni, web.ip, db.ip, start, start+30),
 		// A listed public address probes web.
 		fmt.Sprintf("2 123456789012 %s 81.2.69.142 %s 51515 22 6 1 40 %d %d REJECT OK", web.eni, web.ip, start+60, start+90),
 	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write([]byte(strings.Join(lines, "\n") + "\n"))
-	zw.Close()
 	nb := testenv.NewNotifiedBucket(t)
-	nb.Put(t, "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/23/123456789012_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20261123T1200Z_0000abcd.log.gz", buf.Bytes())
+	nb.Put(t, "AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/23/123456789012_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20261123T1200Z_0000abcd.log.gz", flowgen.S3FileOf(lines))
 	// moto announces the notification's configuration with S3's test event first: the handler skips it.
 	var records []events.SQSMessage
 	for found := false; !found; {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,24 +22,17 @@ func objectKey(n int) string {
 	return fmt.Sprintf("AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/23/123456789012_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20261123T1200Z_%08x.log.gz", n)
 }
 
-// flowLogObject is a gzip'd flow-log file with its header, and its line count.
+// flowLogObject is a gzip'd flow-log file with its header (flowgen.S3File), and its line count.
 func flowLogObject(t *testing.T, seed uint64) ([]byte, int) {
 	cfg := flowgen.DefaultConfig(flowgen.FixedStart)
 	cfg.Seed = seed
-	var b strings.Builder
-	b.WriteString("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n")
+	batches := flowgen.New(cfg).Batches(5, 20, 40)
 	n := 0
-	for _, batch := range flowgen.New(cfg).Batches(5, 20, 40) {
-		for _, ev := range batch.Events {
-			b.WriteString(ev.Message + "\n")
-			n++
-		}
+	for _, b := range batches {
+		n += len(b.Events)
 	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write([]byte(b.String()))
-	zw.Close()
-	return buf.Bytes(), n
+	file, _, _ := flowgen.S3File(batches, 0)
+	return file, n
 }
 
 // TestObjectsBatchOneBadObject: an SQS batch of S3 notifications (from moto's S3, into moto's SQS) with one object

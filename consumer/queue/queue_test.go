@@ -2,7 +2,6 @@ package queue_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -95,25 +94,9 @@ func newEnv(t *testing.T, opener func(s3obj.Opener) s3obj.Opener) *env {
 func (e *env) flowLog(seed uint64, n int) []byte {
 	cfg := flowgen.DefaultConfig(flowgen.FixedStart)
 	cfg.Seed = seed
-	g := flowgen.New(cfg)
-	var b strings.Builder
-	b.WriteString("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n")
-	for _, batch := range g.Batches(n, 20, 60) {
-		for i, ev := range batch.Events {
-			line := ev.Message
-			if i%10 == 3 {
-				line = line[:strings.LastIndexByte(line, ' ')]
-			} else if strings.Count(line, " ") == 13 {
-				e.lines = append(e.lines, line)
-			}
-			b.WriteString(line + "\n")
-		}
-	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write([]byte(b.String()))
-	zw.Close()
-	return buf.Bytes()
+	file, whole, _ := flowgen.S3File(flowgen.New(cfg).Batches(n, 20, 60), 10)
+	e.lines = append(e.lines, whole...)
+	return file
 }
 
 func (e *env) put(key string, body []byte) { e.nb.Put(e.t, key, body) }

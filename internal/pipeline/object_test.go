@@ -20,31 +20,13 @@ import (
 	"github.com/kinflow/kinflow/internal/transport/s3obj"
 )
 
-// flowLogFile is a flow-log file as AWS delivers one to S3: a header naming the fields, then the lines of
-// deliveries, with every tenth of them made bad; gzip'd. It returns the file and its valid lines.
+// flowLogFile is a flow-log file as AWS delivers one to S3 (flowgen.S3File), every tenth line of a delivery made
+// bad; it returns the file, its valid lines and the number of bad ones.
 func flowLogFile(t *testing.T, deliveries int) ([]byte, []string, int) {
 	t.Helper()
 	cfg := flowgen.DefaultConfig(flowgen.FixedStart)
 	cfg.Seed = 11
-	g := flowgen.New(cfg)
-	var b strings.Builder
-	b.WriteString("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n")
-	var valid []string
-	bad := 0
-	for _, batch := range g.Batches(deliveries, 20, 60) {
-		for i, ev := range batch.Events {
-			line := ev.Message
-			if i%10 == 3 {
-				line = line[:strings.LastIndexByte(line, ' ')] // a field missing
-				bad++
-			} else if strings.Count(line, " ") == 13 {
-				valid = append(valid, line)
-			}
-			b.WriteString(line)
-			b.WriteString("\n")
-		}
-	}
-	return gzipped(t, b.String()), valid, bad
+	return flowgen.S3File(flowgen.New(cfg).Batches(deliveries, 20, 60), 10)
 }
 
 // TestObjectReadTwice reads a flow-log file from S3 into the index, then reads it again (a redelivered

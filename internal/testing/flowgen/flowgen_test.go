@@ -1,6 +1,9 @@
 package flowgen
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -116,5 +119,34 @@ func TestTimelineIsInEventTimeOrder(t *testing.T) {
 	}
 	if first-begin > 120 || end-last > 120 {
 		t.Errorf("flows start from %d to %d, want the span [%d, %d) covered", first, last, begin, end)
+	}
+}
+
+// S3File is the header, then every line of the batches in order, with exactly the lines it says broken short of
+// one field.
+func TestS3File(t *testing.T) {
+	g := New(DefaultConfig(FixedStart))
+	batches := g.Batches(3, 20, 20)
+	file, whole, broken := S3File(batches, 10)
+	zr, err := gzip.NewReader(bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")
+	if lines[0] != S3Header || len(lines) != 1+60 || broken != 3*2 || len(whole) != 60-broken {
+		t.Fatalf("header %q, %d lines, %d broken, %d whole; want the header, 60 lines, 6 broken, 54 whole", lines[0], len(lines), broken, len(whole))
+	}
+	for i, l := range lines[1:] {
+		want := batches[i/20].Events[i%20].Message
+		if i%20%10 == 3 {
+			want = want[:strings.LastIndexByte(want, ' ')]
+		}
+		if l != want {
+			t.Errorf("line %d: %q, want %q", i+2, l, want)
+		}
 	}
 }
