@@ -18,16 +18,7 @@ import (
 // numbers; screenshots are written as artifacts.
 func TestBrowserConsole(t *testing.T) {
 	forEach(t, func(t *testing.T, c *cluster) {
-		cfg := DefaultConfig()
-		cfg.Prefix = c.prefix
-		srv, err := New(cfg, c.client, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(srv.Handler())
-		defer ts.Close()
-		p := browser.New(t)
-		p.SetTimeout(30 * time.Second)
+		p, base := consoleOf(t, c)
 
 		var accepted, rejected int64
 		for _, f := range c.flows {
@@ -39,7 +30,7 @@ func TestBrowserConsole(t *testing.T) {
 		}
 		total := int64(len(c.flows)) + c.noAddress
 		scope := url.Values{"from": {corpusFrom.Format(time.RFC3339)}, "to": {corpusTo.Format(time.RFC3339)}}
-		p.Go(ts.URL + "/#/overview?" + scope.Encode())
+		p.Go(base + "/#/overview?" + scope.Encode())
 		waitText(p, "#total-flows", num(total))
 		if got, want := p.Text("#rejected-share"), pct(float64(rejected)/float64(accepted+rejected)); got != want {
 			t.Errorf("rejected share %q, want %q", got, want)
@@ -89,7 +80,7 @@ func TestBrowserConsole(t *testing.T) {
 
 		// The other pages draw without errors.
 		for _, page := range []struct{ hash, sel string }{{"conns", "#most-peers"}, {"flows", "#flow-table .flow-row"}, {"alerts", "#alerts-empty"}, {"health", "#health-flows"}} {
-			p.Go(ts.URL + "/#/" + page.hash + "?" + scope.Encode())
+			p.Go(base + "/#/" + page.hash + "?" + scope.Encode())
 			p.WaitVisible(page.sel)
 			if page.hash == "flows" {
 				// A row opens its document.
@@ -110,23 +101,14 @@ func TestBrowserConsole(t *testing.T) {
 func TestBrowserAlerts(t *testing.T) {
 	forEach(t, func(t *testing.T, c *cluster) {
 		fx, _ := loadAlerts(t, c)
-		cfg := DefaultConfig()
-		cfg.Prefix = c.prefix
-		srv, err := New(cfg, c.client, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(srv.Handler())
-		defer ts.Close()
-		p := browser.New(t)
-		p.SetTimeout(30 * time.Second)
+		p, base := consoleOf(t, c)
 		scope := url.Values{"from": {corpusFrom.Format(time.RFC3339)}, "to": {corpusTo.Format(time.RFC3339)}}
 		rowsAre := func(n int) {
 			t.Helper()
 			p.WaitJS(fmt.Sprintf(`document.querySelectorAll("#alert-table .alert-row").length === %d`, n))
 		}
 
-		p.Go(ts.URL + "/#/alerts?" + scope.Encode())
+		p.Go(base + "/#/alerts?" + scope.Encode())
 		p.WaitVisible("#alert-table .alert-row")
 		rowsAre(6)
 		rows := p.Texts("#alert-table .alert-row")
@@ -193,7 +175,7 @@ func TestBrowserAlerts(t *testing.T) {
 		p.Screenshot("alerts")
 
 		// D has a baseline.
-		p.Go(ts.URL + "/#/alerts?" + with(url.Values{"alert": {fx["D"].episode.ID}}, "from", corpusFrom.Format(time.RFC3339)).Encode() + "&to=" + url.QueryEscape(corpusTo.Format(time.RFC3339)))
+		p.Go(base + "/#/alerts?" + with(url.Values{"alert": {fx["D"].episode.ID}}, "from", corpusFrom.Format(time.RFC3339)).Encode() + "&to=" + url.QueryEscape(corpusTo.Format(time.RFC3339)))
 		waitText(p, "#bl-rejected-mean", "1.5")
 		if got := p.Text("#bl-windows"); !strings.Contains(got, "30 previous windows") {
 			t.Errorf("baseline windows %q", got)
@@ -271,21 +253,12 @@ func pct(x float64) string { return strconv.FormatFloat(x*100, 'f', 1, 64) + "%"
 func TestBrowserLoadBalancers(t *testing.T) {
 	forEach(t, func(t *testing.T, c *cluster) {
 		docs := loadLB(t, c)
-		cfg := DefaultConfig()
-		cfg.Prefix = c.prefix
-		srv, err := New(cfg, c.client, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(srv.Handler())
-		defer ts.Close()
-		p := browser.New(t)
-		p.SetTimeout(30 * time.Second)
+		p, base := consoleOf(t, c)
 		scope := url.Values{"from": {corpusFrom.Format(time.RFC3339)}, "to": {corpusTo.Format(time.RFC3339)}}
 		want := bruteLB(docs, "", "", corpusFrom, corpusTo)
 		cn := want.Panels.Counts.Data
 
-		p.Go(ts.URL + "/#/lb?" + scope.Encode())
+		p.Go(base + "/#/lb?" + scope.Encode())
 		waitText(p, "#lb-total", num(cn.Matching))
 		for sel, n := range map[string]int64{"#lb-class-2xx": cn.ByClass.S2xx, "#lb-class-3xx": cn.ByClass.S3xx, "#lb-class-4xx": cn.ByClass.S4xx,
 			"#lb-class-5xx": cn.ByClass.S5xx, "#lb-class-other": cn.ByClass.Other,
@@ -362,7 +335,7 @@ func TestBrowserLoadBalancers(t *testing.T) {
 		p.WaitVisible("#lb-paths-empty")
 
 		// A client opens its IP page.
-		p.Go(ts.URL + "/#/lb?" + scope.Encode())
+		p.Go(base + "/#/lb?" + scope.Encode())
 		p.WaitVisible("#lb-clients a.ip")
 		p.Click("#lb-clients a.ip")
 		waitText(p, "#ip-title", top)
@@ -379,4 +352,21 @@ func countOf(cs []Count, key string) int64 {
 		}
 	}
 	return -1
+}
+
+// consoleOf serves the console on c's indices and opens a page of a real browser (30 s per wait); both end with t.
+// It returns the page and the console's address.
+func consoleOf(t *testing.T, c *cluster) (*browser.Page, string) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Prefix = c.prefix
+	srv, err := New(cfg, c.client, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	p := browser.New(t)
+	p.SetTimeout(30 * time.Second)
+	return p, ts.URL
 }

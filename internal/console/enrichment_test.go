@@ -3,7 +3,6 @@ package console
 import (
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -17,7 +16,6 @@ import (
 	"github.com/kinflow/kinflow/internal/enrich"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/sink"
-	"github.com/kinflow/kinflow/internal/testing/browser"
 	"github.com/kinflow/kinflow/internal/testing/sinktest"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
@@ -272,16 +270,7 @@ func TestEnrichment(t *testing.T) {
 // The IP page's "what it is" and the overview's labels in a real browser, on both engines.
 func TestBrowserEnrichment(t *testing.T) {
 	forEachEnriched(t, func(t *testing.T, c *cluster) {
-		cfg := DefaultConfig()
-		cfg.Prefix = c.prefix
-		srv, err := New(cfg, c.client, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(srv.Handler())
-		defer ts.Close()
-		p := browser.New(t)
-		p.SetTimeout(30 * time.Second)
+		p, base := consoleOf(t, c)
 		scope := url.Values{"from": {corpusFrom.Format(time.RFC3339)}, "to": {corpusTo.Format(time.RFC3339)}}
 		contains := func(sel string, want ...string) {
 			t.Helper()
@@ -293,7 +282,7 @@ func TestBrowserEnrichment(t *testing.T) {
 			}
 		}
 
-		p.Go(ts.URL + "/#/ip/" + publicIP + "?" + scope.Encode())
+		p.Go(base + "/#/ip/" + publicIP + "?" + scope.Encode())
 		waitText(p, "#ip-title", publicIP)
 		p.WaitVisible("#ip-what")
 		contains("#ip-threat", "threat list", "5 flows", "blocklist", "203.0.113.0/24: SSH brute force")
@@ -302,7 +291,7 @@ func TestBrowserEnrichment(t *testing.T) {
 		contains("#what-as", "AS64500", "Example Transit")
 		p.Screenshot("ip-public")
 
-		p.Go(ts.URL + "/#/ip/" + instanceIP + "?" + scope.Encode())
+		p.Go(base + "/#/ip/" + instanceIP + "?" + scope.Encode())
 		waitText(p, "#ip-title", instanceIP)
 		p.WaitVisible("#what-instance")
 		contains("#what-instance", "i-0123456789abcdef0", "web-1")
@@ -320,11 +309,11 @@ func TestBrowserEnrichment(t *testing.T) {
 		contains("#ip-out", cloudIP, "US")
 		p.Screenshot("ip-instance")
 
-		p.Go(ts.URL + "/#/ip/" + plainIP + "?" + scope.Encode())
+		p.Go(base + "/#/ip/" + plainIP + "?" + scope.Encode())
 		waitText(p, "#ip-title", plainIP)
 		waitText(p, "#ip-what-none", "no enrichment configured or known for this address")
 
-		p.Go(ts.URL + "/#/overview?" + scope.Encode())
+		p.Go(base + "/#/overview?" + scope.Encode())
 		p.WaitVisible("#top-source-ip .by_flows td.key a.ip")
 		rows := p.Texts("#top-source-ip .by_flows td.key")
 		if want := []string{publicIP + " 🇳🇱 NL", instanceIP + " web-1", plainIP}; strings.Join(rows, "|") != strings.Join(want, "|") {
@@ -335,7 +324,7 @@ func TestBrowserEnrichment(t *testing.T) {
 		}
 		p.Screenshot("overview-enriched")
 
-		p.Go(ts.URL + "/#/conns?" + scope.Encode())
+		p.Go(base + "/#/conns?" + scope.Encode())
 		p.WaitVisible("#most-peers")
 		contains("#most-peers", instanceIP+" web-1", publicIP+" 🇳🇱 NL")
 		if errs := p.ConsoleErrors(); len(errs) > 0 {
