@@ -62,7 +62,7 @@ var errDetectionInput = errors.New("finalize: a detection input that cannot be u
 // 65,536); a window with more raises alerts for the lowest maxListed addresses.
 const maxListed = 10_000
 
-// ipBatch bounds the IPs of one terms query.
+// ipBatch bounds the values (IPs, alert ids) of one terms query.
 const ipBatch = 1000
 
 // detection collects one window revision's candidate sets while the window's finals are made, then evaluates the
@@ -186,20 +186,24 @@ func (dt *detection) write(ctx context.Context, signals []alerts.Signal) error {
 	if err := f.refresh(ctx, f.alertsPattern()); err != nil {
 		return err
 	}
-	docs = docs[:0]
-	for _, id := range sortedKeys(affected) {
-		var of []alerts.Signal
+	// Every affected alert's signals, in a request per ipBatch alerts rather than one per alert.
+	ids := slices.Sorted(maps.Keys(affected))
+	of := make(map[string][]alerts.Signal, len(ids))
+	for chunk := range slices.Chunk(ids, ipBatch) {
 		err := f.searchAll(ctx, f.alertsPattern(), map[string]any{"bool": map[string]any{"filter": []any{
-			term("event.kind", alerts.KindSignal), term("alert.episode", id)}}},
-			[]any{map[string]any{"window.start": "asc"}}, func(_ string, src json.RawMessage) error {
+			term("event.kind", alerts.KindSignal), map[string]any{"terms": map[string]any{"alert.episode": chunk}}}}},
+			[]any{map[string]any{"alert.episode": "asc"}, map[string]any{"window.start": "asc"}}, func(_ string, src json.RawMessage) error {
 				s, err := alerts.DecodeSignal(src)
-				of = append(of, s)
+				of[s.Episode] = append(of[s.Episode], s)
 				return inputErr(err)
 			})
 		if err != nil {
 			return err
 		}
-		ep, err := alerts.Summarize(of)
+	}
+	docs = docs[:0]
+	for _, id := range ids {
+		ep, err := alerts.Summarize(of[id])
 		if err != nil {
 			return fmt.Errorf("alert %s: %w", id, inputErr(err))
 		}
@@ -573,13 +577,4 @@ func ipStrings(ips []netip.Addr) []string {
 		out[i] = ip.String()
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
