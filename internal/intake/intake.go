@@ -101,7 +101,7 @@ func (in *Intake) Message(ctx context.Context, id string, body []byte) (Result, 
 			return res, err
 		}
 		// Poison: it will never be a notification. Written where a person finds it, then deleted.
-		return res, in.deadLetter(ctx, "sqs", id, body, err)
+		return res, in.deadLetter(ctx, id, body, err)
 	}
 	res.Skipped = len(n.Skipped)
 	if n.IsTest() {
@@ -138,18 +138,18 @@ func (in *Intake) object(ctx context.Context, ref s3obj.ObjectRef) (pipeline.Obj
 	if err != nil {
 		// A key of no known layout is reported, never guessed; there is nothing to retry.
 		in.metrics.objects.WithLabelValues("unknown_layout").Inc()
-		return pipeline.ObjectResult{DeadLetters: 1}, in.deadLetter(ctx, "s3://"+ref.Bucket+"/"+ref.Key, ref.Identity(), nil, err)
+		return pipeline.ObjectResult{DeadLetters: 1}, in.deadLetterObject(ctx, ref, err)
 	}
 	body, err := in.parts.Opener.Open(ctx, ref)
 	if err != nil {
 		if retry.IsPermanent(err) {
 			in.metrics.objects.WithLabelValues(reason(err)).Inc()
-			if derr := in.deadLetter(ctx, "s3://"+ref.Bucket+"/"+ref.Key, ref.Identity(), nil, err); derr != nil {
+			if derr := in.deadLetterObject(ctx, ref, err); derr != nil {
 				return pipeline.ObjectResult{}, derr
 			}
-			return pipeline.ObjectResult{DeadLetters: 1}, retry.Permanent(fmt.Errorf("opening s3://%s/%s: %w", ref.Bucket, ref.Key, err))
+			return pipeline.ObjectResult{DeadLetters: 1}, retry.Permanent(fmt.Errorf("opening %s: %w", ref.URI(), err))
 		}
-		return pipeline.ObjectResult{}, fmt.Errorf("opening s3://%s/%s: %w", ref.Bucket, ref.Key, err)
+		return pipeline.ObjectResult{}, fmt.Errorf("opening %s: %w", ref.URI(), err)
 	}
 	defer body.Close()
 	reader, err := in.reader()
@@ -187,16 +187,25 @@ func (in *Intake) release(r *pipeline.ObjectReader) {
 	}
 }
 
-// deadLetter writes what could not be handled (a message, an object) to the dead-letter index, stage read; the
-// shard and sequence number name it ("sqs" and the message id, or the object and its identity), so a redelivery
-// writes the same letter.
-func (in *Intake) deadLetter(ctx context.Context, shard, seq string, raw []byte, cause error) error {
-	dl := sink.NewDeadLetter(sink.Indices{Prefix: in.parts.Prefix}.DeadLetter(), sink.Origin{ShardID: shard, SequenceNumber: seq, Raw: raw},
+// deadLetter writes a message that is no notification to the dead-letter index, stage read, named by "sqs" and the
+// message id, so that a redelivery writes the same letter.
+func (in *Intake) deadLetter(ctx context.Context, id string, body []byte, cause error) error {
+	dl := sink.NewDeadLetter(sink.Indices{Prefix: in.parts.Prefix}.DeadLetter(), sink.Origin{ShardID: "sqs", SequenceNumber: id, Raw: body},
 		sink.StageRead, reason(cause), cause, in.now())
 	if err := in.parts.Sink.Write(ctx, []sink.Doc{dl}); err != nil {
-		return fmt.Errorf("dead-lettering %s %s: %w", shard, seq, err)
+		return fmt.Errorf("dead-lettering message %s: %w", id, err)
 	}
-	in.log.Warn("dead-lettered", "what", shard, "id", seq, "reason", reason(cause), "error", cause)
+	in.log.Warn("dead-lettered a message that is no S3 notification", "message_id", id, "reason", reason(cause), "error", cause)
+	return nil
+}
+
+// deadLetterObject writes the letter of an object the intake cannot route or open: the pipeline's, as the one it
+// writes of an object it cannot read.
+func (in *Intake) deadLetterObject(ctx context.Context, ref s3obj.ObjectRef, cause error) error {
+	if err := in.parts.Pipeline.DeadLetterObject(ctx, ref, "", cause); err != nil {
+		return err
+	}
+	in.log.Warn("dead-lettered", "object", ref.URI(), "identity", ref.Identity(), "reason", reason(cause), "error", cause)
 	return nil
 }
 

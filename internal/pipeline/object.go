@@ -141,7 +141,7 @@ type object struct {
 // transient otherwise, and nothing of the open partial was written, so a retry counts every flow once.
 func (o *ObjectReader) Read(ctx context.Context, ref s3obj.ObjectRef, route s3obj.Route, r io.Reader) (ObjectResult, error) {
 	var res ObjectResult
-	obj := &object{ref: ref, route: route, path: "s3://" + ref.Bucket + "/" + ref.Key}
+	obj := &object{ref: ref, route: route, path: ref.URI()}
 	obj.shard = "s3/" + ref.Bucket + "/" + ref.Key + "@" + ref.Identity()
 	o.reset()
 	if err := o.dec.Reset(route.Kind); err != nil {
@@ -264,16 +264,29 @@ func (o *ObjectReader) deadLetter(obj *object, res *ObjectResult, n int64, line 
 
 // failObject dead-letters the object itself and returns err, which is permanent.
 func (o *ObjectReader) failObject(ctx context.Context, obj *object, res *ObjectResult, reason string, err error) error {
-	if reason == "" {
-		reason = reasonOf(err)
-	}
-	o.p.metrics.badInput.WithLabelValues(string(sink.StageRead), reason).Inc()
-	dl := sink.NewDeadLetter(o.p.indices.DeadLetter(), o.origin(obj, 0, []byte(obj.path)), sink.StageRead, reason, err, o.p.now())
-	if werr := o.p.sink.Write(ctx, []sink.Doc{dl}); werr != nil {
-		return fmt.Errorf("dead-lettering %s: %w", obj.path, werr)
+	if derr := o.p.DeadLetterObject(ctx, obj.ref, reason, err); derr != nil {
+		return derr
 	}
 	res.DeadLetters++
 	return fmt.Errorf("object %s: %w", obj.path, err)
+}
+
+// DeadLetterObject writes the dead letter of an object that cannot be read (stage read): named by the object (its
+// shard_id, and its original) and its identity (its sequence number), so that every try of the object, whoever
+// makes it (the reader, the intake for a key it cannot route or an object it cannot open), writes the one letter.
+// reason "" is the cause's own (ReasonOf).
+func (p *Pipeline) DeadLetterObject(ctx context.Context, ref s3obj.ObjectRef, reason string, cause error) error {
+	if reason == "" {
+		reason = reasonOf(cause)
+	}
+	p.metrics.badInput.WithLabelValues(string(sink.StageRead), reason).Inc()
+	uri := ref.URI()
+	dl := sink.NewDeadLetter(p.indices.DeadLetter(), sink.Origin{ShardID: uri, SequenceNumber: ref.Identity(), Raw: []byte(uri)},
+		sink.StageRead, reason, cause, p.now())
+	if err := p.sink.Write(ctx, []sink.Doc{dl}); err != nil {
+		return fmt.Errorf("dead-lettering %s: %w", uri, err)
+	}
+	return nil
 }
 
 // flush writes the batch's documents and dead letters, then adds its flows to the open partial, cutting it (and

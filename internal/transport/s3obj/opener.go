@@ -40,6 +40,9 @@ func (o ObjectRef) Identity() string {
 	return o.ETag
 }
 
+// URI is the object's address as people write it, s3://bucket/key: what names it in documents and dead letters.
+func (o ObjectRef) URI() string { return "s3://" + o.Bucket + "/" + o.Key }
+
 // An Opener opens an object for reading. The reader yields each byte of the announced version once, or fails
 // with an *Error.
 type Opener interface {
