@@ -231,20 +231,27 @@ func TestQueueReadsNotifiedObjects(t *testing.T) {
 	if _, err := e.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(e.queue), MessageBody: out.Messages[0].Body}); err != nil {
 		t.Fatal(err)
 	}
+	// And a message that is no notification at all: poison, dead-lettered and deleted, never in the way.
+	if _, err := e.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(e.queue), MessageBody: aws.String("not a notification")}); err != nil {
+		t.Fatal(err)
+	}
 	rctx, cancel := e.untilEmpty(ctx)
 	defer cancel()
 	pl := e.run(rctx, testConfig(e.queue), e.intake)
 	e.checkFlows()
-	var unknown int
+	var unknown, poison int
 	for _, raw := range testenv.Sources(t, e.esURL, e.prefix+"-deadletter") {
 		var m map[string]any
 		json.Unmarshal(raw, &m)
-		if m["reason"] == "unknown_layout" && strings.HasSuffix(fmt.Sprint(m["shard_id"]), "/exports/2026/11/23/report.csv") {
+		switch {
+		case m["reason"] == "unknown_layout" && strings.HasSuffix(fmt.Sprint(m["shard_id"]), "/exports/2026/11/23/report.csv"):
 			unknown++
+		case m["shard_id"] == "sqs" && m["reason"] == "not_json" && m["original"] == "not a notification":
+			poison++
 		}
 	}
-	if unknown != 1 {
-		t.Errorf("%d dead letters for the object of no known layout, want 1", unknown)
+	if unknown != 1 || poison != 1 {
+		t.Errorf("%d dead letters for the object of no known layout and %d for the poison message, want 1 each", unknown, poison)
 	}
 	if pl.n == 0 || pl.last.Watermark == 0 {
 		t.Errorf("progress %+v after %d reports: want a watermark", pl.last, pl.n)
