@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/kinflow/kinflow/internal/jsonw"
+	"github.com/kinflow/kinflow/internal/testing/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -75,19 +76,7 @@ func TestGolden(t *testing.T) {
 			if !json.Valid(got) {
 				t.Fatalf("invalid JSON: %s", got)
 			}
-			path := filepath.Join("testdata", tt.name+".json")
-			if *update {
-				if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(string(bytes.TrimSpace(want)), string(got)); diff != "" {
-				t.Errorf("%s (-golden +got), run with -update if intended:\n%s", path, diff)
-			}
+			golden.File(t, *update, filepath.Join("testdata", tt.name+".json"), append(got, '\n'))
 		})
 	}
 }

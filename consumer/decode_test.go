@@ -12,9 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/testing/golden"
 	"github.com/kinflow/kinflow/internal/transport/s3obj"
 )
 
@@ -101,18 +100,7 @@ func TestDecodeCommand(t *testing.T) {
 				}
 			}
 			got := "== stdout ==\n" + stdout.String() + "== stderr ==\n" + stderr.String()
-			path := filepath.Join("testdata", tt.name+".golden")
-			if *update {
-				os.WriteFile(path, []byte(got), 0o644)
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", path, diff)
-			}
+			golden.File(t, *update, filepath.Join("testdata", tt.name+".golden"), []byte(got))
 		})
 	}
 }
@@ -286,18 +274,7 @@ func TestDecodeObjects(t *testing.T) {
 			if err != nil {
 				got += "== error ==\n" + err.Error() + "\n"
 			}
-			path := filepath.Join("testdata", "decode-s3-"+tt.name+".golden")
-			if *update {
-				os.WriteFile(path, []byte(got), 0o644)
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", path, diff)
-			}
+			golden.File(t, *update, filepath.Join("testdata", "decode-s3-"+tt.name+".golden"), []byte(got))
 		})
 	}
 }

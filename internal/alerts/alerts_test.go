@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/kinflow/kinflow/internal/detect"
 	"github.com/kinflow/kinflow/internal/schema"
+	"github.com/kinflow/kinflow/internal/testing/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -505,25 +505,13 @@ func TestWebhookKey(t *testing.T) {
 	}
 }
 
-// golden compares got, indented, with testdata/name (rewritten under -update).
-func golden(tb testing.TB, name string, got []byte) {
+// goldenJSON compares got, indented, with testdata/name (rewritten under -update).
+func goldenJSON(tb testing.TB, name string, got []byte) {
 	tb.Helper()
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, got, "", "  "); err != nil {
 		tb.Fatalf("%s: not JSON: %v\n%s", name, err, got)
 	}
 	buf.WriteByte('\n')
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("%v (go test -update writes it)", err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		tb.Errorf("%s differs (go test -update rewrites it) (-want +got):\n%s", path, cmp.Diff(string(want), buf.String()))
-	}
+	golden.File(tb, *update, filepath.Join("testdata", name), buf.Bytes())
 }

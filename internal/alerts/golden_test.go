@@ -33,7 +33,7 @@ func windowSignals(tb testing.TB) []Signal {
 
 func TestGolden(t *testing.T) {
 	t.Run("signal", func(t *testing.T) {
-		golden(t, "signal.golden.json", signalJSON(t, goldenSignal(t)))
+		goldenJSON(t, "signal.golden.json", signalJSON(t, goldenSignal(t)))
 	})
 	t.Run("episode", func(t *testing.T) {
 		const ip = "198.51.100.7"
@@ -49,7 +49,7 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "episode.golden.json", src)
+		goldenJSON(t, "episode.golden.json", src)
 	})
 	t.Run("webhook", func(t *testing.T) {
 		signals := windowSignals(t)
@@ -57,7 +57,7 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "webhook.golden.json", want)
+		goldenJSON(t, "webhook.golden.json", want)
 		for i, order := range orders(signals) {
 			got, err := WebhookBody(win(2), 3, order)
 			if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kinflow/kinflow/aggregate"
+	"github.com/kinflow/kinflow/internal/testing/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -45,19 +45,7 @@ func TestGoldenBodies(t *testing.T) {
 			if !json.Valid(body) {
 				t.Fatalf("body is not JSON: %s", body)
 			}
-			path := filepath.Join("testdata", string(format)+".golden.json")
-			if *update {
-				if err := os.WriteFile(path, append(body, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if want = bytes.TrimSuffix(want, []byte("\n")); !bytes.Equal(body, want) {
-				t.Errorf("body differs from %s (go test -update rewrites it):\n%s", path, cmp.Diff(string(want), string(body)))
-			}
+			golden.File(t, *update, filepath.Join("testdata", string(format)+".golden.json"), append(body, '\n'))
 		})
 	}
 }

@@ -3,11 +3,11 @@ package vpcflow
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/kinflow/kinflow/internal/enrich"
+	"github.com/kinflow/kinflow/internal/testing/golden"
 )
 
 // enrichedFixture is a flow from the internet to an instance, with every enrichment: the logging interface and the
@@ -45,17 +45,7 @@ func TestEnrichedDocument(t *testing.T) {
 	if err := json.Indent(&indented, got, "", "  "); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, got)
 	}
-	golden := filepath.Join("testdata", "enriched.golden.json")
-	if *update {
-		os.WriteFile(golden, indented.Bytes(), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(indented.Bytes(), want) {
-		t.Errorf("enriched document:\n%s\nwant:\n%s", indented.Bytes(), want)
-	}
+	golden.File(t, *update, filepath.Join("testdata", "enriched.golden.json"), indented.Bytes())
 	plain := enc.AppendDocument(nil, f, src)
 	if without := enc.AppendDocumentWith(nil, f, src, &enrich.Context{}); !bytes.Equal(without, plain) {
 		t.Errorf("an empty context changed the document:\n%s\nwant\n%s", without, plain)

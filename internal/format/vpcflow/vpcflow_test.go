@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/kinflow/kinflow/internal/jsonw"
+	"github.com/kinflow/kinflow/internal/testing/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -55,23 +56,6 @@ func readCases(tb testing.TB) []goldenCase {
 		out = append(out, c)
 	}
 	return out
-}
-
-func golden(tb testing.TB, path string, got []byte) {
-	tb.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		tb.Errorf("%s differs (-want +got):\n%s", path, diff)
-	}
 }
 
 func source(name string, i int) *Source {
@@ -125,7 +109,7 @@ func TestGolden(t *testing.T) {
 				checkDocument(t, &f, doc)
 				out = append(append(out, doc...), '\n')
 			}
-			golden(t, filepath.Join("testdata", "cases", c.name+".golden.ndjson"), out)
+			golden.File(t, *update, filepath.Join("testdata", "cases", c.name+".golden.ndjson"), out)
 		})
 	}
 }

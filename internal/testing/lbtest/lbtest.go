@@ -1,5 +1,5 @@
 // Package lbtest holds what the tests of the load-balancer formats (internal/format/alb, nlb, elb) share: reading
-// the line cases under testdata, comparing golden files, holding a document to the registry's rows, the plain
+// the line cases under testdata, holding a document to the registry's rows, the plain
 // standard-library parse the benchmarks compare the parsers with, and the Suite of tests, fuzzing and benchmarks
 // every format runs alike. Tests only: no production package imports it.
 package lbtest
@@ -17,8 +17,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/kinflow/kinflow/internal/schema"
 )
@@ -65,24 +63,6 @@ func CaseLines(tb testing.TB, name string) []string {
 	}
 	tb.Fatalf("no case %s", name)
 	return nil
-}
-
-// Golden compares got with the file at path, or writes it there when update is set.
-func Golden(tb testing.TB, update bool, path string, got []byte) {
-	tb.Helper()
-	if update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		tb.Errorf("%s differs (-want +got):\n%s", path, diff)
-	}
 }
 
 // CheckDocument holds doc to the rows of its format: valid JSON, every leaf a row (an array where the row says

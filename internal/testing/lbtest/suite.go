@@ -9,6 +9,7 @@ import (
 
 	"github.com/kinflow/kinflow/internal/format/lbtoken"
 	"github.com/kinflow/kinflow/internal/schema"
+	"github.com/kinflow/kinflow/internal/testing/golden"
 )
 
 // A Suite is the tests and benchmarks every load-balancer format has alike, driven by the format's own Parse and
@@ -46,7 +47,7 @@ func (s Suite[R]) Golden(t *testing.T, update bool) {
 				CheckDocument(t, doc, s.Rows, seen)
 				out = append(append(out, doc...), '\n')
 			}
-			Golden(t, update, filepath.Join("testdata", "cases", c.Name+".golden.ndjson"), out)
+			golden.File(t, update, filepath.Join("testdata", "cases", c.Name+".golden.ndjson"), out)
 		})
 	}
 	CheckCoverage(t, s.Rows, seen)

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/kinflow/kinflow/internal/testing/flowgen"
+	"github.com/kinflow/kinflow/internal/testing/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -52,25 +53,6 @@ func newDecoder(tb testing.TB, cfg Config) *Decoder {
 		tb.Fatal(err)
 	}
 	return d
-}
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(tb testing.TB, name string, got []byte) {
-	tb.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		tb.Errorf("%s differs (-want +got):\n%s", name, diff)
-	}
 }
 
 type goldenEnvelope struct {
@@ -119,7 +101,8 @@ func TestGolden(t *testing.T) {
 			d := newDecoder(t, DefaultConfig())
 			var env Envelope
 			err := d.Decode(&env, payload)
-			golden(t, strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".json")+".golden.json", render(t, &env, err))
+			golden.File(t, *update, filepath.Join("testdata", strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".json")+".golden.json"),
+				render(t, &env, err))
 			if err == nil {
 				// The same envelope, already decompressed, decodes the same.
 				raw, _ := Gunzip(nil, payload, 1<<24)

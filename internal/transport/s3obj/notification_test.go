@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kinflow/kinflow/internal/testing/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -50,20 +52,7 @@ func TestParseMessageGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := strings.TrimSuffix(path, ".json") + ".golden.json"
-			if *update {
-				if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if d := cmp.Diff(strings.TrimSpace(string(want)), string(got)); d != "" {
-				t.Errorf("golden mismatch (-want +got):\n%s", d)
-			}
+			golden.File(t, *update, strings.TrimSuffix(path, ".json")+".golden.json", append(got, '\n'))
 		})
 	}
 }
