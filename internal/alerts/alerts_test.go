@@ -52,7 +52,7 @@ func sig(tb testing.TB, r detect.Rule, ip string, i, episode int, score float64,
 	}
 	s := Signal{
 		Alert: detect.Alert{Rule: r, Technique: r.Technique(), IP: addr, Window: win(i), Score: score,
-			Severity: severityOf(score), Reason: r.String() + " on " + ip + " in window " + strconv.Itoa(i),
+			Severity: detect.SeverityOf(score), Reason: r.String() + " on " + ip + " in window " + strconv.Itoa(i),
 			Evidence: detect.Evidence{Peers: 254, PeersEstimated: i%2 == 1, Ports: 3, ServicePorts: 2, FlowsSent: 300,
 				FlowsReceived: 20, Rejected: 230, BytesSent: 1 << 33, PeerSample: peers, PortSample: []uint16{22, 443, 50000}}},
 		Status: status, Revision: int64(1 + i%3), Episode: detect.EpisodeID(r, addr, win(episode).Start),
@@ -63,19 +63,6 @@ func sig(tb testing.TB, r detect.Rule, ip string, i, episode int, score float64,
 			BytesSentMean: 1.5e6, BytesSentStd: 2.75e5}
 	}
 	return s
-}
-
-// severityOf is detect's scale (its function is unexported).
-func severityOf(score float64) int {
-	switch {
-	case score >= 10:
-		return detect.SeverityCritical
-	case score >= 4:
-		return detect.SeverityHigh
-	case score >= 2:
-		return detect.SeverityMedium
-	}
-	return detect.SeverityLow
 }
 
 func signalJSON(tb testing.TB, s Signal) []byte {

@@ -43,18 +43,6 @@ type fixtureEpisode struct {
 // escapeReason is A's reason: markup in a field must show as text.
 const escapeReason = `10.0.0.7 contacted 250 peers in 10 minutes, <b>5.0x</b> the level & "more"`
 
-func sevOf(score float64) int {
-	switch {
-	case score >= 10:
-		return detect.SeverityCritical
-	case score >= 4:
-		return detect.SeverityHigh
-	case score >= 2:
-		return detect.SeverityMedium
-	}
-	return detect.SeverityLow
-}
-
 // loadAlerts writes the fixture into c's prefix and returns it by name, with wl.
 func loadAlerts(t testing.TB, c *cluster) (map[string]*fixtureEpisode, time.Time) {
 	t.Helper()
@@ -100,7 +88,7 @@ func loadAlerts(t testing.TB, c *cluster) (map[string]*fixtureEpisode, time.Time
 				Baseline: e.baseline}
 			s := alerts.Signal{Alert: detect.Alert{Rule: e.rule, Technique: e.rule.Technique(), IP: e.ip,
 				Window: detect.Window{Start: start.Unix(), End: start.Add(10 * time.Minute).Unix()}, Score: e.scores[i],
-				Severity: sevOf(e.scores[i]), Evidence: ev, Reason: reason}, Status: st, Revision: rev, Episode: id, EpisodeStart: first}
+				Severity: detect.SeverityOf(e.scores[i]), Evidence: ev, Reason: reason}, Status: st, Revision: rev, Episode: id, EpisodeStart: first}
 			src, err := alerts.SignalJSON(&s)
 			if err != nil {
 				t.Fatal(err)

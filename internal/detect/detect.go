@@ -94,7 +94,8 @@ const (
 	SeverityCritical = 99 // Score 10 and more
 )
 
-func severity(score float64) int {
+// SeverityOf is the severity of an alert of the given score.
+func SeverityOf(score float64) int {
 	switch {
 	case score >= 10:
 		return SeverityCritical
@@ -321,7 +322,7 @@ func answered(s *Set) float64 {
 
 func (d *Detector) alert(r Rule, w Window, ip netip.Addr, s *Set, score float64, base *Baseline) Alert {
 	a := Alert{
-		Rule: r, Technique: r.Technique(), IP: ip, Window: w, Score: score, Severity: severity(score),
+		Rule: r, Technique: r.Technique(), IP: ip, Window: w, Score: score, Severity: SeverityOf(score),
 		Evidence: Evidence{
 			Peers: s.Peers, PeersEstimated: s.PeersEstimated, Ports: s.Ports, ServicePorts: s.ServicePorts,
 			FlowsSent: s.FlowsSent, FlowsReceived: s.FlowsReceived, Rejected: s.Rejected, BytesSent: s.BytesSent,
