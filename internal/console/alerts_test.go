@@ -2,6 +2,7 @@ package console
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -46,7 +47,7 @@ const escapeReason = `10.0.0.7 contacted 250 peers in 10 minutes, <b>5.0x</b> th
 // loadAlerts writes the fixture into c's prefix and returns it by name, with wl.
 func loadAlerts(t testing.TB, c *cluster) (map[string]*fixtureEpisode, time.Time) {
 	t.Helper()
-	wl := time.Unix(slices.Max(slices.Collect(mapsKeysInt(c.sets))), 0).UTC()
+	wl := time.Unix(slices.Max(slices.Collect(maps.Keys(c.sets))), 0).UTC()
 	if wl.Add(-3 * time.Hour).Before(corpusFrom) {
 		t.Fatalf("the latest corpus window %s is too early for the fixture", wl)
 	}

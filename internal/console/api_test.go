@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -173,7 +174,7 @@ func loadN(t testing.TB, name string, c sink.Client, n int) *cluster {
 		for ip, s := range ips {
 			src, _ := json.Marshal(map[string]any{
 				"@timestamp": start, "window": map[string]any{"start": start, "end": start.Add(10 * time.Minute)}, "ip": ip.String(),
-				"peers": slices.Sorted(mapsKeys(s.peers)), "peers_count": len(s.peers), "peers_estimated": false,
+				"peers": slices.Sorted(maps.Keys(s.peers)), "peers_count": len(s.peers), "peers_estimated": false,
 				"dst_ports_count": len(s.ports),
 				"flows":           map[string]any{"sent": s.sent, "received": s.received, "rejected": s.rejected, "late": 0},
 				"bytes":           map[string]any{"sent": s.bytesSent, "received": s.bytesReceived}, "revision": 1,
@@ -182,7 +183,7 @@ func loadN(t testing.TB, name string, c sink.Client, n int) *cluster {
 		}
 	}
 	// A partial is an intermediate: were the console to read partials, this IP would top every list.
-	w := slices.Max(slices.Collect(mapsKeysInt(cl.sets)))
+	w := slices.Max(slices.Collect(maps.Keys(cl.sets)))
 	ws := time.Unix(w, 0).UTC()
 	partial, _ := json.Marshal(map[string]any{"@timestamp": ws, "window": map[string]any{"start": ws, "end": ws.Add(10 * time.Minute)},
 		"ip": "192.0.2.99", "peers_count": 999999, "dst_ports_count": 999999, "flows": map[string]any{"sent": 1, "received": 0, "rejected": 999999, "late": 0},
@@ -211,26 +212,6 @@ func writeDocs(t testing.TB, c sink.Client, name, prefix string, docs []sink.Doc
 	}
 	if status, body, err := c.Do(ctx, "POST", "/"+prefix+"-*/_refresh", nil, 1<<20); err != nil || status != 200 {
 		t.Fatalf("refresh: %d %s %v", status, body, err)
-	}
-}
-
-func mapsKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
-func mapsKeysInt[V any](m map[int64]V) func(func(int64) bool) {
-	return func(yield func(int64) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
 
@@ -553,7 +534,7 @@ func TestIPPage(t *testing.T) {
 			}
 			// Its peer count per window is its connection set's.
 			var wantWindows []int64
-			for _, w := range slices.Sorted(mapsKeysInt(c.sets)) {
+			for _, w := range slices.Sorted(maps.Keys(c.sets)) {
 				if s := c.sets[w][addr]; s != nil {
 					wantWindows = append(wantWindows, int64(len(s.peers)))
 				}
@@ -584,7 +565,7 @@ func TestConnsPanels(t *testing.T) {
 			Peers, Ports, Rejected []ConnSet
 		}
 		api("/api/conns", corpusScope(""), &got)
-		starts := slices.Sorted(mapsKeysInt(c.sets))
+		starts := slices.Sorted(maps.Keys(c.sets))
 		slices.Reverse(starts)
 		if len(got.Windows) != min(WindowsN, len(starts)) {
 			t.Fatalf("%d windows, want %d", len(got.Windows), min(WindowsN, len(starts)))

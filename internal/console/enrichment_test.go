@@ -3,6 +3,7 @@ package console
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -124,7 +125,7 @@ func loadEnriched(t testing.TB, name string, c sink.Client) *cluster {
 		w := enrichedWindow
 		src, _ := json.Marshal(map[string]any{
 			"@timestamp": w, "window": map[string]any{"start": w, "end": w.Add(10 * time.Minute)}, "ip": ip,
-			"peers": slices.Sorted(mapsKeys(s.peers)), "peers_count": len(s.peers), "peers_estimated": false, "dst_ports_count": 1,
+			"peers": slices.Sorted(maps.Keys(s.peers)), "peers_count": len(s.peers), "peers_estimated": false, "dst_ports_count": 1,
 			"flows": map[string]any{"sent": s.sent, "received": s.recv, "rejected": s.rejct, "late": 0},
 			"bytes": map[string]any{"sent": 180 * s.sent, "received": 180 * s.recv}, "revision": 1,
 		})
