@@ -350,3 +350,22 @@ func env(tb testing.TB, fn map[string]any) map[string]any {
 	}
 	return e["Variables"].(map[string]any)
 }
+
+// wantProblems holds the error of Props.Validate to want: nil when want is empty, else an error naming each of want.
+func wantProblems(tb testing.TB, err error, want []string) {
+	tb.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			tb.Fatalf("Validate: %v", err)
+		}
+		return
+	}
+	if err == nil {
+		tb.Fatalf("Validate: nil, want %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			tb.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+}

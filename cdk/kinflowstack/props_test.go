@@ -70,21 +70,7 @@ func TestValidate(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := valid()
 			tc.edit(&p)
-			err := p.Validate()
-			if len(tc.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("Validate: nil, want %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
-				}
-			}
+			wantProblems(t, p.Validate(), tc.want)
 		})
 	}
 }

@@ -412,21 +412,7 @@ func TestValidateS3(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = p.Validate()
-			if len(tc.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("Validate: nil, want %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
-				}
-			}
+			wantProblems(t, p.Validate(), tc.want)
 		})
 	}
 }
