@@ -33,14 +33,7 @@ func ParseUint(b []byte) (int64, bool) {
 	if len(b) == 0 || len(b) > 18 {
 		return 0, false
 	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
+	return digits(b)
 }
 
 // ParseSeconds reads seconds with an optional fraction ("0.000073", "3", "-1") as a Duration. Fraction digits
@@ -129,6 +122,7 @@ func ParseTime(b []byte) (int64, bool) {
 	return (days*86400+h*3600+mi*60+s)*1e9 + ns, true
 }
 
+// digits reads b, all decimal digits, as a number; the caller bounds its length.
 func digits(b []byte) (int64, bool) {
 	var n int64
 	for _, c := range b {
