@@ -10,21 +10,11 @@ import (
 // DATA_MESSAGE from logGroup, owned by the generator's account, through the subscription filter named filter.
 // It uses the standard library on purpose: it is the reference the decoders are checked against.
 func (g *Generator) Envelope(logGroup, filter string, b Batch) []byte {
-	type event struct {
-		ID        string `json:"id"`
-		Timestamp int64  `json:"timestamp"`
-		Message   string `json:"message"`
-	}
-	env := struct {
-		MessageType         string   `json:"messageType"`
-		Owner               string   `json:"owner"`
-		LogGroup            string   `json:"logGroup"`
-		LogStream           string   `json:"logStream"`
-		SubscriptionFilters []string `json:"subscriptionFilters"`
-		LogEvents           []event  `json:"logEvents"`
-	}{"DATA_MESSAGE", g.cfg.Account, logGroup, b.LogStream, []string{filter}, make([]event, len(b.Events))}
+	env := PlainEnvelope{MessageType: "DATA_MESSAGE", Owner: g.cfg.Account, LogGroup: logGroup, LogStream: b.LogStream,
+		SubscriptionFilters: []string{filter}, LogEvents: make([]PlainEvent, len(b.Events))}
 	for i, e := range b.Events {
-		env.LogEvents[i] = event(e)
+		// The id is decimal digits: quoted, it is its JSON string.
+		env.LogEvents[i] = PlainEvent{ID: json.RawMessage(`"` + e.ID + `"`), Timestamp: e.Timestamp, Message: e.Message}
 	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
