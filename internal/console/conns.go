@@ -173,28 +173,20 @@ func (s *Server) closedWindows(ctx context.Context, sc scope) ([]WindowSummary, 
 
 // topSets are the n sets of the window starting at start with the largest field, ties by IP.
 func (s *Server) topSets(ctx context.Context, sc scope, start time.Time, field string, n int) ([]ConnSet, error) {
-	var res struct {
-		Hits struct {
-			Hits []struct {
-				Source connDoc `json:"_source"`
-			}
-		}
-	}
-	body := map[string]any{"size": n, "_source": connSource,
+	return s.searchSets(ctx, sc, map[string]any{"size": n,
 		"sort":  []any{map[string]any{field: "desc"}, map[string]any{"ip": "asc"}},
-		"query": term("window.start", start.Format(time.RFC3339))}
-	if err := s.search(ctx, finalsFamily, sc, body, &res); err != nil {
-		return nil, err
-	}
-	out := make([]ConnSet, 0, len(res.Hits.Hits))
-	for _, h := range res.Hits.Hits {
-		out = append(out, h.Source.set())
-	}
-	return out, nil
+		"query": term("window.start", start.Format(time.RFC3339))})
 }
 
 // setsOf returns ip's sets in the scope, oldest window first (at most a week of 10-minute windows).
 func (s *Server) setsOf(ctx context.Context, sc scope, ip string) ([]ConnSet, error) {
+	return s.searchSets(ctx, sc, map[string]any{"size": 1008, "sort": []any{map[string]any{"window.start": "asc"}},
+		"query": term("ip", ip)})
+}
+
+// searchSets returns the final sets that body's search finds in the scope, in its order, reading connSource.
+func (s *Server) searchSets(ctx context.Context, sc scope, body map[string]any) ([]ConnSet, error) {
+	body["_source"] = connSource
 	var res struct {
 		Hits struct {
 			Hits []struct {
@@ -202,8 +194,6 @@ func (s *Server) setsOf(ctx context.Context, sc scope, ip string) ([]ConnSet, er
 			}
 		}
 	}
-	body := map[string]any{"size": 1008, "_source": connSource, "sort": []any{map[string]any{"window.start": "asc"}},
-		"query": term("ip", ip)}
 	if err := s.search(ctx, finalsFamily, sc, body, &res); err != nil {
 		return nil, err
 	}
