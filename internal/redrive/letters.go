@@ -16,24 +16,12 @@ import (
 	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 )
 
-// A Letter is one dead letter as the index holds it (the registry's dead-letter family).
+// A Letter is one dead letter as the index holds it (the registry's dead-letter family): the document the sink
+// wrote, under its _id, with what the last redrive did to it.
 type Letter struct {
-	ID               string `json:"id"` // the document's _id
-	Timestamp        string `json:"@timestamp"`
-	Stage            string `json:"stage"`
-	Reason           string `json:"reason"`
-	Error            string `json:"error,omitempty"`
-	ShardID          string `json:"shard_id,omitempty"`
-	SequenceNumber   string `json:"sequence_number,omitempty"`
-	LogGroup         string `json:"log_group,omitempty"`
-	LogStream        string `json:"log_stream,omitempty"`
-	EventID          string `json:"event_id,omitempty"`
-	EventTimestamp   string `json:"event_timestamp,omitempty"`
-	TargetIndex      string `json:"target_index,omitempty"`
-	TargetID         string `json:"target_id,omitempty"`
-	Original         string `json:"original,omitempty"`
-	OriginalEncoding string `json:"original_encoding,omitempty"`
-	Redrive          *Mark  `json:"redrive,omitempty"`
+	ID string `json:"id"` // the document's _id
+	sink.DeadLetterSource
+	Redrive *Mark `json:"redrive,omitempty"`
 }
 
 // A Mark is what the last redrive did to a letter (the redrive.* fields).

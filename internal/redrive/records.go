@@ -63,7 +63,7 @@ func makeGroup(k recordKey, letters []Letter) (group, error) {
 			g.skipped[l.ID] = "no record: the letter names no shard or sequence number"
 		case l.Original == "":
 			g.skipped[l.ID] = "no original input to redrive"
-		case l.Stage == string(sink.StageDecode):
+		case l.Stage == sink.StageDecode:
 			if g.record.Data != nil {
 				g.skipped[l.ID] = "a second decode letter of the same record"
 				continue
@@ -73,7 +73,7 @@ func makeGroup(k recordKey, letters []Letter) (group, error) {
 				return group{}, err
 			}
 			g.record.Data = raw
-		case l.Stage == string(sink.StageParse) || l.Stage == string(sink.StageIndex):
+		case l.Stage == sink.StageParse || l.Stage == sink.StageIndex:
 			if l.EventID == "" {
 				g.skipped[l.ID] = "no event id: not the letter of a line"
 				continue

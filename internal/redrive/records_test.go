@@ -6,8 +6,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 )
+
+// doc is a dead letter's document, as the sink writes it.
+type doc = sink.DeadLetterSource
+
+// letter is the dead letter of the given _id and document.
+func letter(id string, d doc) Letter { return Letter{ID: id, DeadLetterSource: d} }
 
 // TestGroupLetters: letters are cut into one record each, a decode letter's record is its original bytes, and
 // parse and index letters become one envelope of their events that cwlogs decodes back to the same ids,
@@ -15,18 +22,18 @@ import (
 func TestGroupLetters(t *testing.T) {
 	raw := []byte{0x1f, 0x8b, 0x00, 0xff}
 	letters := []Letter{
-		{ID: "d", Stage: "decode", Reason: "corrupt_gzip", ShardID: "s0", SequenceNumber: "1",
-			Original: base64.StdEncoding.EncodeToString(raw), OriginalEncoding: "base64"},
-		{ID: "p1", Stage: "parse", ShardID: "s0", SequenceNumber: "2", LogGroup: "/g", LogStream: "eni-1-all",
-			EventID: "b", EventTimestamp: "2026-11-23T12:00:01.250Z", Original: "line b", OriginalEncoding: "utf8"},
-		{ID: "p0", Stage: "parse", ShardID: "s0", SequenceNumber: "2", LogGroup: "/g", LogStream: "eni-1-all",
-			EventID: "a", EventTimestamp: "2026-11-23T12:00:00Z", Original: "line a \u00e9", OriginalEncoding: "utf8"},
-		{ID: "i", Stage: "index", ShardID: "s0", SequenceNumber: "2", LogGroup: "/g", LogStream: "eni-1-all",
-			EventID: "b", EventTimestamp: "2026-11-23T12:00:01.250Z", Original: "line b", OriginalEncoding: "utf8"},
-		{ID: "old", Stage: "parse", ShardID: "s1", SequenceNumber: "9", LogGroup: "/g", LogStream: "x", EventID: "c",
-			Original: "line c", OriginalEncoding: "utf8"},
-		{ID: "w", Stage: "webhook", ShardID: "webhook", SequenceNumber: "kinflow-1-r1-c0", Original: "{}"},
-		{ID: "partial", Stage: "index", ShardID: "redrive/s2", SequenceNumber: "3", TargetIndex: "kinflow-conns-partial-x"},
+		letter("d", doc{Stage: "decode", Reason: "corrupt_gzip", ShardID: "s0", SequenceNumber: "1",
+			Original: base64.StdEncoding.EncodeToString(raw), OriginalEncoding: "base64"}),
+		letter("p1", doc{Stage: "parse", ShardID: "s0", SequenceNumber: "2", LogGroup: "/g", LogStream: "eni-1-all",
+			EventID: "b", EventTimestamp: "2026-11-23T12:00:01.250Z", Original: "line b", OriginalEncoding: "utf8"}),
+		letter("p0", doc{Stage: "parse", ShardID: "s0", SequenceNumber: "2", LogGroup: "/g", LogStream: "eni-1-all",
+			EventID: "a", EventTimestamp: "2026-11-23T12:00:00Z", Original: "line a \u00e9", OriginalEncoding: "utf8"}),
+		letter("i", doc{Stage: "index", ShardID: "s0", SequenceNumber: "2", LogGroup: "/g", LogStream: "eni-1-all",
+			EventID: "b", EventTimestamp: "2026-11-23T12:00:01.250Z", Original: "line b", OriginalEncoding: "utf8"}),
+		letter("old", doc{Stage: "parse", ShardID: "s1", SequenceNumber: "9", LogGroup: "/g", LogStream: "x", EventID: "c",
+			Original: "line c", OriginalEncoding: "utf8"}),
+		letter("w", doc{Stage: "webhook", ShardID: "webhook", SequenceNumber: "kinflow-1-r1-c0", Original: "{}"}),
+		letter("partial", doc{Stage: "index", ShardID: "redrive/s2", SequenceNumber: "3", TargetIndex: "kinflow-conns-partial-x"}),
 	}
 	groups, err := groupLetters(letters)
 	if err != nil {
@@ -67,9 +74,9 @@ func TestGroupLetters(t *testing.T) {
 
 // TestResults: what a record's new dead letters say of each of its letters.
 func TestResults(t *testing.T) {
-	g := group{letters: []Letter{{ID: "x", Stage: "parse", Reason: "field_count", EventID: "1"},
-		{ID: "y", Stage: "parse", Reason: "field_count", EventID: "2"}}, skipped: map[string]string{}}
-	dead := []captured{{letter: Letter{Stage: "index", Reason: "document_parsing_exception", EventID: "2", Error: "bad"}}}
+	g := group{letters: []Letter{letter("x", doc{Stage: "parse", Reason: "field_count", EventID: "1"}),
+		letter("y", doc{Stage: "parse", Reason: "field_count", EventID: "2"})}, skipped: map[string]string{}}
+	dead := []captured{{letter: letter("", doc{Stage: "index", Reason: "document_parsing_exception", EventID: "2", Error: "bad"})}}
 	got := results(&g, dead, 1)
 	want := []LetterResult{
 		{ID: "x", Stage: "parse", Reason: "field_count", Result: ResultSucceeded, Flows: 1},
@@ -93,7 +100,7 @@ func FuzzLetterDecode(f *testing.F) {
 	f.Add("2 123456789012 eni-1 10.0.0.1", "utf8")
 	f.Add("!!", "base64")
 	f.Fuzz(func(t *testing.T, original, encoding string) {
-		l := Letter{ID: "f", Original: original, OriginalEncoding: encoding}
+		l := letter("f", doc{Original: original, OriginalEncoding: encoding})
 		d, err := l.Decode(cwlogs.DefaultConfig())
 		if err == nil && d.Text == "" && d.Envelope == nil && d.Bytes == nil && original != "" {
 			t.Errorf("%q (%s): decoded to nothing", original, encoding)

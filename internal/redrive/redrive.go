@@ -434,13 +434,13 @@ func (r *Redriver) group(ctx context.Context, g *group, dryRun bool) (pipeline.R
 				return res, nil, fmt.Errorf("redrive: record %s/%s: %w", g.key.shard, g.key.seq, err)
 			}
 			dead = r.capture.take(g.key)
-			res.Flows -= countOutcome(dead, string(sink.StageIndex)) // refused by the cluster: not in the index
+			res.Flows -= countOutcome(dead, sink.StageIndex) // refused by the cluster: not in the index
 		}
 	}
 	return res, results(g, dead, res.Flows), nil
 }
 
-func countOutcome(dead []captured, stage string) int {
+func countOutcome(dead []captured, stage sink.Stage) int {
 	n := 0
 	for _, d := range dead {
 		if d.letter.Stage == stage {
@@ -464,14 +464,14 @@ func results(g *group, dead []captured, flows int) []LetterResult {
 	}
 	out := make([]LetterResult, 0, len(g.letters))
 	for _, l := range g.letters {
-		lr := LetterResult{ID: l.ID, Stage: l.Stage, Reason: l.Reason}
+		lr := LetterResult{ID: l.ID, Stage: string(l.Stage), Reason: l.Reason}
 		fail := func(n *Letter, msg string) {
-			lr.Result, lr.NewStage, lr.NewReason, lr.Error = ResultFailed, n.Stage, n.Reason, msg
+			lr.Result, lr.NewStage, lr.NewReason, lr.Error = ResultFailed, string(n.Stage), n.Reason, msg
 		}
 		switch why, skipped := g.skipped[l.ID]; {
 		case skipped:
 			lr.Result, lr.Error = ResultSkipped, why
-		case l.Stage == string(sink.StageDecode):
+		case l.Stage == sink.StageDecode:
 			switch {
 			case recordLevel != nil:
 				fail(recordLevel, recordLevel.Error)
@@ -507,7 +507,7 @@ func (r *Redriver) mark(ctx context.Context, groups []group, results [][]LetterR
 				continue
 			}
 			l := &groups[gi].letters[li]
-			prevStage, prevReason := l.Stage, l.Reason
+			prevStage, prevReason := string(l.Stage), l.Reason
 			if l.Redrive != nil && l.Redrive.PreviousStage != "" {
 				prevStage, prevReason = l.Redrive.PreviousStage, l.Redrive.PreviousReason
 			}

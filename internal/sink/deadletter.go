@@ -27,8 +27,9 @@ const (
 	encodingBase64 = "base64"
 )
 
-// deadLetterSource is the document stored in the dead-letter index; templates.go maps every field.
-type deadLetterSource struct {
+// DeadLetterSource is the document stored in the dead-letter index (templates.go maps every field): what
+// NewDeadLetter writes and the redrive reads back.
+type DeadLetterSource struct {
 	Timestamp        string `json:"@timestamp"`
 	Stage            Stage  `json:"stage"`
 	Reason           string `json:"reason"`
@@ -58,7 +59,7 @@ func newDeadLetter(index string, o Origin, stage Stage, reason string, cause err
 	if targetID != "" {
 		item = string(stage) + "/" + targetIndex + "/" + targetID
 	}
-	src := deadLetterSource{
+	src := DeadLetterSource{
 		Timestamp:      at.UTC().Format(time.RFC3339Nano),
 		Stage:          stage,
 		Reason:         reason,

@@ -129,12 +129,12 @@ func TestDeadLetterContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := bytes.Split(bytes.TrimSpace(body), []byte("\n"))
-	var got deadLetterSource
+	var got DeadLetterSource
 	if err := json.Unmarshal(lines[1], &got); err != nil {
 		t.Fatal(err)
 	}
 	got.Timestamp = ""
-	want := deadLetterSource{Stage: StageIndex, Reason: "document_parsing_exception", Error: "document_parsing_exception: bad ip",
+	want := DeadLetterSource{Stage: StageIndex, Reason: "document_parsing_exception", Error: "document_parsing_exception: bad ip",
 		ShardID: "shardId-1", SequenceNumber: "7", EventID: "e-bad", TargetIndex: d.Index, TargetID: "bad",
 		Original: "line bad", OriginalEncoding: encodingUTF8}
 	if got != want {

@@ -130,7 +130,7 @@ func TestIndexTemplates(t *testing.T) {
 // values of their types.
 func TestDeadLetterSourceIsTheRegistry(t *testing.T) {
 	var names []string
-	typ := reflect.TypeOf(deadLetterSource{})
+	typ := reflect.TypeOf(DeadLetterSource{})
 	for i := range typ.NumField() {
 		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
 		names = append(names, name)
