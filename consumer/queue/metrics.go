@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/internal/prom"
 )
 
 type metrics struct {
@@ -22,13 +24,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		receiveErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kinflow", Name: "sqs_receive_errors_total",
 			Help: "Failed receives from the queue (retried with backoff)."}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.messages, m.extensions, m.receiveErrors} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("queue: registering metrics: %w", err)
-		}
+	if err := prom.Register(reg, m.messages, m.extensions, m.receiveErrors); err != nil {
+		return nil, fmt.Errorf("queue: registering metrics: %w", err)
 	}
 	return m, nil
 }

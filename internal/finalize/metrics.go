@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/internal/prom"
 )
 
 // metrics are the finalizer's; the webhook client counts its own attempts and deliveries.
@@ -47,13 +49,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		candidatesDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "kinflow", Name: "detection_candidates_dropped_total",
 			Help: "Connection sets a rule could have fired on, beyond the 100,000 a window keeps in memory: not judged."}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.watermark, m.windows, m.forced, m.finals, m.deadLettered, m.lockHeld, m.passSeconds, m.alerts, m.detectionErrors, m.candidatesDropped} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("finalize: registering metrics: %w", err)
-		}
+	if err := prom.Register(reg, m.watermark, m.windows, m.forced, m.finals, m.deadLettered, m.lockHeld, m.passSeconds,
+		m.alerts, m.detectionErrors, m.candidatesDropped); err != nil {
+		return nil, fmt.Errorf("finalize: registering metrics: %w", err)
 	}
 	return m, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/internal/prom"
 )
 
 type metrics struct {
@@ -19,13 +21,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "kinflow", Name: "s3_object_seconds",
 			Help: "Time to read one S3 object into the index.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 16)}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.objects, m.seconds} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("intake: registering metrics: %w", err)
-		}
+	if err := prom.Register(reg, m.objects, m.seconds); err != nil {
+		return nil, fmt.Errorf("intake: registering metrics: %w", err)
 	}
 	return m, nil
 }

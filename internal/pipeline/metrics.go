@@ -9,6 +9,7 @@ import (
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/format/lbtoken"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
+	"github.com/kinflow/kinflow/internal/prom"
 	"github.com/kinflow/kinflow/internal/transport/cwlogs"
 	"github.com/kinflow/kinflow/internal/transport/s3obj"
 )
@@ -45,14 +46,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		writeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "kinflow", Name: "batch_write_seconds",
 			Help: "Time until a batch's documents were durable.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.records, m.control, m.events, m.flows, m.noTraffic, m.aggregated,
-		m.late, m.duplicates, m.doubleLogged, m.notAggregated, m.partials, m.badInput, m.retries, m.writeSeconds} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("registering metrics: %w", err)
-		}
+	if err := prom.Register(reg, m.records, m.control, m.events, m.flows, m.noTraffic, m.aggregated,
+		m.late, m.duplicates, m.doubleLogged, m.notAggregated, m.partials, m.badInput, m.retries, m.writeSeconds); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	return m, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/jsonw"
 	"github.com/kinflow/kinflow/internal/pipeline"
+	"github.com/kinflow/kinflow/internal/prom"
 	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/schema"
 	"github.com/kinflow/kinflow/internal/sink"
@@ -112,10 +113,8 @@ func New(cfg Config, parts Parts, opts Options) (*Redriver, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	if opts.Registerer != nil {
-		if err := opts.Registerer.Register(r.letters); err != nil {
-			return nil, fmt.Errorf("redrive: %w", err)
-		}
+	if err := prom.Register(opts.Registerer, r.letters); err != nil {
+		return nil, fmt.Errorf("redrive: %w", err)
 	}
 	r.capture = newCaptureClient(parts.Client, store.index)
 	bulk := parts.Bulk

@@ -1,11 +1,12 @@
 package sink
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/internal/prom"
 )
 
 // metrics are per index family: a daily index is labelled without its date (kinflow-flows, not
@@ -53,16 +54,7 @@ func newMetrics(name string, reg prometheus.Registerer) (*metrics, error) {
 			Help: "Bulk requests being sent or waiting to retry.",
 		}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.written, m.retried, m.deadLettered, m.bytes, m.requests, m.latency, m.inFlight} {
-		if err := reg.Register(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := prom.Register(reg, m.written, m.retried, m.deadLettered, m.bytes, m.requests, m.latency, m.inFlight); err != nil {
 		return nil, fmt.Errorf("registering sink metrics: %w", err)
 	}
 	return m, nil

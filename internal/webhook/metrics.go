@@ -1,10 +1,11 @@
 package webhook
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/internal/prom"
 )
 
 // Delivery results, the values of the deliveries metric's result label.
@@ -44,16 +45,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}, []string{"outcome"}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.attempts, m.deliveries, m.duration} {
-		if err := reg.Register(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := prom.Register(reg, m.attempts, m.deliveries, m.duration); err != nil {
 		return nil, fmt.Errorf("registering webhook metrics: %w", err)
 	}
 	return m, nil

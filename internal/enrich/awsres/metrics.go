@@ -1,10 +1,11 @@
 package awsres
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinflow/kinflow/internal/prom"
 )
 
 // Refresh results, the values of the refreshes metric's result label.
@@ -45,16 +46,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Interfaces left out of the current snapshot by the max interfaces bound (a lower bound).",
 		}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.refreshes, m.lastSuccess, m.interfaces, m.addresses, m.dropped} {
-		if err := reg.Register(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := prom.Register(reg, m.refreshes, m.lastSuccess, m.interfaces, m.addresses, m.dropped); err != nil {
 		return nil, fmt.Errorf("registering awsres metrics: %w", err)
 	}
 	return m, nil
