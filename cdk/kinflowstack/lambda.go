@@ -131,6 +131,17 @@ func grantState(role awsiam.IRole, tables ...awsdynamodb.Table) {
 	}))
 }
 
+// newDeadLetterQueue creates a queue for what a source could not deliver: 14 days, the longest SQS keeps a message,
+// encrypted and reachable over TLS only.
+func newDeadLetterQueue(c constructs.Construct, id string) awssqs.Queue {
+	return awssqs.NewQueue(c, jsii.String(id), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		RemovalPolicy:   awscdk.RemovalPolicy_DESTROY,
+	})
+}
+
 // newStateTable creates an on-demand table keyed like the KCL lease table (ShardID), so one finalizer code path
 // serves both modes.
 func newStateTable(c constructs.Construct, id string) awsdynamodb.Table {
@@ -160,12 +171,7 @@ func NewLambdaProcessor(scope constructs.Construct, id string, p LambdaProcessor
 	l := &LambdaProcessor{Construct: c}
 	cfg := p.Config
 
-	l.DeadLetters = awssqs.NewQueue(c, jsii.String("DeadLetters"), &awssqs.QueueProps{
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:      jsii.Bool(true),
-		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
-		RemovalPolicy:   awscdk.RemovalPolicy_DESTROY,
-	})
+	l.DeadLetters = newDeadLetterQueue(c, "DeadLetters")
 	l.State = newStateTable(c, "State")
 
 	code := awslambda.Code_FromAsset(jsii.String(cfg.ZipPath), nil)

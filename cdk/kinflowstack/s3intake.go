@@ -76,12 +76,7 @@ func NewS3Intake(scope constructs.Construct, id string, p S3IntakeProps) *S3Inta
 
 	// The dead-letter queue keeps a notification 14 days, longer than the queue's 4: SQS keeps a message's first
 	// enqueue time when it moves it, so a shorter retention there could drop it on arrival.
-	s.DeadLetters = awssqs.NewQueue(c, jsii.String("DeadLetters"), &awssqs.QueueProps{
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:      jsii.Bool(true),
-		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
-		RemovalPolicy:   awscdk.RemovalPolicy_DESTROY,
-	})
+	s.DeadLetters = newDeadLetterQueue(c, "DeadLetters")
 	s.Queue = awssqs.NewQueue(c, jsii.String("Queue"), &awssqs.QueueProps{
 		// SSE-SQS: S3 can send to it without a key policy (a customer key would need one naming s3.amazonaws.com).
 		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
