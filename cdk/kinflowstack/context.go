@@ -110,13 +110,7 @@ func FromContext(ctx Context) (Props, string, error) {
 				*dst = out
 				return
 			}
-			var out []string
-			for _, part := range strings.Split(v, ",") {
-				if part = strings.TrimSpace(part); part != "" {
-					out = append(out, part)
-				}
-			}
-			*dst = out
+			*dst = settings.SplitList(v)
 		default:
 			errs = append(errs, fmt.Errorf("%s: want a list, got %T", key, v))
 		}
@@ -208,17 +202,15 @@ func FromContext(ctx Context) (Props, string, error) {
 	num("flowLogRetentionDays", &p.Sources.FlowLogRetentionDays)
 	num("flowLogAggregationSeconds", &p.Sources.FlowLogAggregationSeconds)
 
-	switch v := read("s3Sources", settings.List).(type) {
+	s3Sources := read("s3Sources", settings.List)
+	if a, ok := s3Sources.([]any); ok { // cdk.json: an array of objects or of compact strings, read as its JSON
+		raw, _ := json.Marshal(a)
+		s3Sources = string(raw)
+	}
+	switch v := s3Sources.(type) {
 	case nil:
 	case string:
 		srcs, err := ParseS3Sources(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("s3Sources: %w", err))
-		}
-		p.S3.Sources = srcs
-	case []any: // cdk.json: an array of objects or of compact strings
-		raw, _ := json.Marshal(v)
-		srcs, err := ParseS3Sources(string(raw))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("s3Sources: %w", err))
 		}

@@ -111,7 +111,7 @@ func grantEnrich(role awsiam.IRole, c EnrichConfig) {
 	if objs := c.s3Objects(); len(objs) > 0 {
 		arns := make([]*string, len(objs))
 		for i, o := range objs {
-			arns[i] = awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:s3:::"+o), nil)
+			arns[i] = s3ARN(o)
 		}
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ReadEnrichObjects"),

@@ -36,8 +36,6 @@ type S3Intake struct {
 	DeadLetters awssqs.Queue
 	// Bucket is the new bucket, nil without s3NewBucket; AccessLogs holds its server access logs.
 	Bucket, AccessLogs awss3.Bucket
-	// Existing are the configured buckets by name.
-	Existing map[string]awss3.IBucket
 	// Routes is the KINFLOW_S3_ROUTES value of the sources with a kind, nil when none has one.
 	Routes *string
 	cfg    S3Config
@@ -60,9 +58,9 @@ func (d *queueDestination) Bind(constructs.Construct, interfacesawss3.IBucketRef
 	}
 }
 
-// bucketARN is the ARN of a bucket of the stack's partition, by name.
-func bucketARN(name string) *string {
-	return awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:s3:::"+name), nil)
+// s3ARN is the ARN, in the stack's partition, of a bucket (its name) or of objects (bucket/key; * a wildcard).
+func s3ARN(resource string) *string {
+	return awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:s3:::"+resource), nil)
 }
 
 // NewS3Intake creates the intake.
@@ -71,7 +69,7 @@ func NewS3Intake(scope constructs.Construct, id string, p S3IntakeProps) *S3Inta
 	// Server access logs are granted by a bucket policy (logging.s3.amazonaws.com, from the new bucket of this
 	// account), not by the legacy LogDeliveryWrite ACL the CDK otherwise sets on the target bucket.
 	c.Node().SetContext(jsii.String("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"), true)
-	s := &S3Intake{Construct: c, Existing: map[string]awss3.IBucket{}, cfg: p.Config}
+	s := &S3Intake{Construct: c, cfg: p.Config}
 	cfg := p.Config
 
 	// The dead-letter queue keeps a notification 14 days, longer than the queue's 4: SQS keeps a message's first
@@ -103,7 +101,7 @@ func NewS3Intake(scope constructs.Construct, id string, p S3IntakeProps) *S3Inta
 	}
 	buckets := slices.Sorted(maps.Keys(names))
 	for _, b := range buckets {
-		sourceARNs = append(sourceARNs, bucketARN(b))
+		sourceARNs = append(sourceARNs, s3ARN(b))
 	}
 	if cfg.NewBucket {
 		s.newBucket(p.Retain)
@@ -124,7 +122,6 @@ func NewS3Intake(scope constructs.Construct, id string, p S3IntakeProps) *S3Inta
 
 	for i, b := range buckets {
 		bucket := awss3.Bucket_FromBucketName(c, jsii.String(fmt.Sprintf("Existing%d", i)), jsii.String(b))
-		s.Existing[b] = bucket
 		for _, pre := range names[b] {
 			if pre == "" {
 				bucket.AddEventNotification(awss3.EventType_OBJECT_CREATED, dest)
@@ -212,7 +209,7 @@ func (s *S3Intake) ObjectARNs() []*string {
 		for _, pre := range src.prefixes() {
 			if k := src.Bucket + "/" + pre; !seen[k] {
 				seen[k] = true
-				out = append(out, awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:s3:::"+k+"*"), nil))
+				out = append(out, s3ARN(k+"*"))
 			}
 		}
 	}
