@@ -27,6 +27,14 @@ const (
 	kindObjectLine
 )
 
+// Kinds of the detections' documents, far outside the sequence above, so an alert's id never shares its encoding
+// with another document's even as that sequence grows. A signal and the episode it starts have the same rule, IP
+// and window: only their kinds tell their ids apart, and they share an index.
+const (
+	kindSignal  byte = 0x80
+	kindEpisode byte = 0x81
+)
+
 type builder struct{ buf []byte }
 
 var builders = sync.Pool{New: func() any { return &builder{buf: make([]byte, 0, 512)} }}
@@ -121,5 +129,26 @@ func DeadLetter(shardID, seq, item string) string {
 	b.str(shardID)
 	b.str(seq)
 	b.str(item)
+	return string(b.finish(make([]byte, 0, Len)))
+}
+
+// Signal returns the id of the signal of the detection rule named rule on ip in the window starting at windowStart
+// (Unix seconds): a redo of the window after a crash, or its correction by a later revision, rewrites the same
+// document rather than adding one.
+func Signal(rule string, ip netip.Addr, windowStart int64) string {
+	return detection(kindSignal, rule, ip, windowStart)
+}
+
+// Episode returns the id of the alert (the episode) of the detection rule named rule on ip that began in the window
+// starting at windowStart.
+func Episode(rule string, ip netip.Addr, windowStart int64) string {
+	return detection(kindEpisode, rule, ip, windowStart)
+}
+
+func detection(kind byte, rule string, ip netip.Addr, windowStart int64) string {
+	b := start(kind)
+	b.str(rule)
+	b.int(windowStart)
+	b.addr(ip)
 	return string(b.finish(make([]byte, 0, Len)))
 }
