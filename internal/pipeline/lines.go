@@ -21,7 +21,8 @@ import (
 // objects with Reset; it allocates nothing per line.
 type LineDecoder struct {
 	kind     s3obj.Kind
-	indices  sink.Indices
+	flows    dailyIndex
+	lbs      dailyIndex
 	enricher *enrich.Cache
 	enriched enrich.Context
 	x        *enrich.Context // the last flow's enrichment (&enriched), nil when none
@@ -47,7 +48,8 @@ func Readable(kind s3obj.Kind) bool {
 
 // NewLineDecoder returns a decoder of the documents of prefix, flows enriched by e (nil: none).
 func NewLineDecoder(prefix string, e *enrich.Enricher) *LineDecoder {
-	return &LineDecoder{indices: sink.Indices{Prefix: prefix}, enricher: e.NewCache()}
+	ix := sink.Indices{Prefix: prefix}
+	return &LineDecoder{flows: newDailyIndex(ix.Flows), lbs: newDailyIndex(ix.LoadBalancers), enricher: e.NewCache()}
 }
 
 // Reset starts an object of kind; a kind Readable refuses is an error wrapping ErrUnsupported (permanent). A
@@ -81,22 +83,22 @@ func (d *LineDecoder) Line(dst, line []byte, src *vpcflow.Source) (out []byte, i
 		}
 		f := &d.flow
 		d.x = d.enricher.Fill(&d.enriched, f.SrcAddr, f.DstAddr, f.InterfaceID)
-		return d.enc.AppendDocumentWith(dst, f, src, d.x), d.indices.Flows(time.Unix(f.EventTime(0), 0)), nil
+		return d.enc.AppendDocumentWith(dst, f, src, d.x), d.flows.at(f.EventTime(0)), nil
 	case s3obj.KindALB:
 		if err := alb.Parse(line, &d.albR); err != nil {
 			return dst, "", err
 		}
-		return d.albE.AppendDocument(dst, &d.albR), d.indices.LoadBalancers(time.Unix(0, d.albR.Time)), nil
+		return d.albE.AppendDocument(dst, &d.albR), d.lbs.at(unixSecond(d.albR.Time)), nil
 	case s3obj.KindNLB:
 		if err := nlb.Parse(line, &d.nlbR); err != nil {
 			return dst, "", err
 		}
-		return d.nlbE.AppendDocument(dst, &d.nlbR), d.indices.LoadBalancers(time.Unix(0, d.nlbR.Time)), nil
+		return d.nlbE.AppendDocument(dst, &d.nlbR), d.lbs.at(unixSecond(d.nlbR.Time)), nil
 	case s3obj.KindELB:
 		if err := elb.Parse(line, &d.elbR); err != nil {
 			return dst, "", err
 		}
-		return d.elbE.AppendDocument(dst, &d.elbR), d.indices.LoadBalancers(time.Unix(0, d.elbR.Timestamp)), nil
+		return d.elbE.AppendDocument(dst, &d.elbR), d.lbs.at(unixSecond(d.elbR.Timestamp)), nil
 	}
 	return dst, "", retry.Permanent(fmt.Errorf("%w: %s", ErrUnsupported, d.kind))
 }
@@ -128,3 +130,6 @@ func clip(b []byte) string {
 	}
 	return string(b)
 }
+
+// unixSecond is the Unix second of a load balancer's time in nanoseconds.
+func unixSecond(ns int64) int64 { return time.Unix(0, ns).Unix() }

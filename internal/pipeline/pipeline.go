@@ -155,6 +155,6 @@ func (p *Pipeline) shard(shardID, partialShard string) (*Shard, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Shard{p: p, id: shardID, partialShard: partialShard, dec: dec, acc: acc, flowIndex: map[int64]string{},
+	return &Shard{p: p, id: shardID, partialShard: partialShard, dec: dec, acc: acc, flowIndex: newDailyIndex(p.indices.Flows),
 		enrichers: p.enricher.NewCache(), log: p.log.With("shard", shardID)}, nil
 }

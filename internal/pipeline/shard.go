@@ -41,9 +41,9 @@ type Shard struct {
 	env       cwlogs.Envelope
 	flow      vpcflow.Flow
 	enc       vpcflow.Encoder
-	enriched  enrich.Context   // the current flow's enrichment, reused
-	enrichers *enrich.Cache    // the enricher's answers of recent addresses; nil without enrichment
-	flowIndex map[int64]string // flow index name by day
+	enriched  enrich.Context // the current flow's enrichment, reused
+	enrichers *enrich.Cache  // the enricher's answers of recent addresses; nil without enrichment
+	flowIndex dailyIndex
 	// Two batch buffers, alternating, so a runtime can prepare the next batch while the previous one is written.
 	batches [2]Batch
 	next    int
@@ -271,7 +271,7 @@ func (s *Shard) addFlow(b *Batch, src *vpcflow.Source, o sink.Origin, ev *cwlogs
 	res := &b.res
 	f := &s.flow
 	when := f.EventTime(ev.Timestamp)
-	sp := docSpan{index: s.flowIndexName(when), origin: o, pending: -1}
+	sp := docSpan{index: s.flowIndex.at(when), origin: o, pending: -1}
 	sp.id[0] = len(b.arena)
 	b.arena = docid.AppendFlow(b.arena, src.LogGroup, src.LogStream, ev.ID, ev.Timestamp, o.Raw)
 	sp.id[1] = len(b.arena)
@@ -331,20 +331,6 @@ func (s *Shard) parser(ctx context.Context, logGroup string) (*vpcflow.Parser, e
 		return nil, fmt.Errorf("shard %s: format of log group %s: %w", s.id, logGroup, err)
 	}
 	return parser, nil
-}
-
-// flowIndexName returns the daily flow index of event time sec, computing each day's name once.
-func (s *Shard) flowIndexName(sec int64) string {
-	day := sec / 86400
-	if name, ok := s.flowIndex[day]; ok {
-		return name
-	}
-	if len(s.flowIndex) >= 64 { // bounded: a stream of wild timestamps must not grow it
-		clear(s.flowIndex)
-	}
-	name := s.p.indices.Flows(time.Unix(sec, 0))
-	s.flowIndex[day] = name
-	return name
 }
 
 // Cut writes the partial rollups of everything processed since the last cut and returns when they are durable;
