@@ -23,9 +23,10 @@ import (
 // maxEnrichObject bounds a GeoIP database or threat list read from S3.
 const maxEnrichObject = 512 << 20
 
-// Enricher builds the enrichment sources c configures, loads each once (a source that fails to load is logged and
-// starts empty: enrichment must not keep the pipeline from starting), and keeps them fresh in the background for
-// as long as the process lives. nil when nothing is configured.
+// Enricher builds the enrichment sources c configures, loads each once, and keeps them fresh in the background for
+// as long as the process lives. nil when nothing is configured. The VPCs' interfaces and the threat lists that fail
+// to load are logged and start empty; a GeoIP database that cannot be opened is an error (geoip.New), so the
+// process does not start.
 func Enricher(ctx context.Context, c config.Config, awsCfg aws.Config, reg prometheus.Registerer, log *slog.Logger) (*enrich.Enricher, error) {
 	e := c.Enrich
 	if !e.AWS && e.GeoIPCity == "" && e.GeoIPASN == "" && len(e.Threats) == 0 {
