@@ -164,6 +164,11 @@ func (p *parser) add(line int, text, tok []byte, fields [numColumns][]byte) {
 		p.bad(line, text, reason, detail)
 		return
 	}
+	p.addParsed(line, pfx, written, fields)
+}
+
+// addParsed adds the indicator pfx of line (written: as a block).
+func (p *parser) addParsed(line int, pfx netip.Prefix, written bool, fields [numColumns][]byte) {
 	ind := Indicator{List: p.list.Name, Prefix: pfx, Line: line,
 		Description: p.intern(fields[colDescription]), Type: p.intern(fields[colType]),
 		Confidence: p.intern(fields[colConfidence]), FirstSeen: p.intern(fields[colFirstSeen])}
@@ -275,12 +280,13 @@ func (p *parser) readCSV(data []byte, hdrOff, hdrLine int, cols [numColumns]int)
 			}
 		}
 		tok := strings.TrimSpace(rec[cols[colIndicator]])
-		if _, _, reason, _ := parsePrefix(tok); reason != "" {
+		pfx, written, reason, detail := parsePrefix(tok)
+		if reason != "" {
 			// Only a bad record needs its text; finding it costs a scan, so good records skip it.
-			p.add(n, p.lineText(data, n), []byte(tok), fields)
+			p.bad(n, p.lineText(data, n), reason, detail)
 			continue
 		}
-		p.add(n, nil, []byte(tok), fields)
+		p.addParsed(n, pfx, written, fields)
 	}
 }
 
