@@ -16,6 +16,7 @@ import (
 	"github.com/kinflow/kinflow/internal/docid"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/pipeline"
+	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/transport/s3obj"
 )
 
@@ -291,7 +292,7 @@ func (d *decoding) object(ctx context.Context, obj *object, r io.Reader) error {
 		d.docs++
 	}
 	if err := d.lines.Err(); err != nil {
-		if !s3obj.IsPermanent(err) {
+		if !retry.IsPermanent(err) {
 			return fmt.Errorf("reading %s: %w", obj.input, err)
 		}
 		d.fail(obj.input, err) // a corrupt or truncated gzip stream: the lines before it were printed

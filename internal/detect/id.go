@@ -15,4 +15,6 @@ func SignalID(r Rule, ip netip.Addr, start int64) string { return docid.Signal(r
 
 // EpisodeID is the document id of the alert (the episode) of rule r on ip that began in the window starting at
 // start (docid.Episode).
-func EpisodeID(r Rule, ip netip.Addr, start int64) string { return docid.Episode(r.String(), ip, start) }
+func EpisodeID(r Rule, ip netip.Addr, start int64) string {
+	return docid.Episode(r.String(), ip, start)
+}

@@ -102,13 +102,6 @@ func (e *Error) Is(target error) bool { return target != nil && sentinels[e.Reas
 // Permanent reports that retrying cannot help: the message or object belongs in the dead-letter queue.
 func (e *Error) Permanent() bool { return e.Reason != ReasonTransient }
 
-// IsPermanent reports whether err is an *Error that retrying cannot cure. Errors of other packages are taken as
-// transient, so that nothing is dead-lettered on a guess.
-func IsPermanent(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Permanent()
-}
-
 func newError(op string, reason Reason, detail string) *Error {
 	return &Error{Op: op, Reason: reason, Detail: detail, Line: -1, Offset: -1}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/testing/golden"
 )
 
@@ -211,7 +212,7 @@ func TestParseMessageErrors(t *testing.T) {
 			if !errors.As(err, &e) {
 				t.Fatalf("got %v, want an *Error", err)
 			}
-			if e.Reason != tc.reason || !errors.Is(err, tc.is) || !e.Permanent() || !IsPermanent(err) {
+			if e.Reason != tc.reason || !errors.Is(err, tc.is) || !e.Permanent() || !retry.IsPermanent(err) {
 				t.Errorf("got %v (reason %s), want reason %s, permanent", err, e.Reason, tc.reason)
 			}
 		})

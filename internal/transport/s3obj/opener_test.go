@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/kinflow/kinflow/internal/retry"
 )
 
 // fakeS3 answers GetObject as S3 does for what the opener uses: versionId, If-Match, Range, and error documents.
@@ -291,7 +293,7 @@ func wantReason(tb testing.TB, err error, reason Reason, permanent bool) *Error 
 	if !errors.As(err, &e) {
 		tb.Fatalf("got %v, want an *Error", err)
 	}
-	if e.Reason != reason || e.Permanent() != permanent || IsPermanent(err) != permanent {
+	if e.Reason != reason || e.Permanent() != permanent || retry.IsPermanent(err) != permanent {
 		tb.Fatalf("got %v (reason %s, permanent %v), want reason %s, permanent %v", err, e.Reason, e.Permanent(), reason, permanent)
 	}
 	return e

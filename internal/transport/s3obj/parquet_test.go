@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/kinflow/kinflow/internal/retry"
 )
 
 // flowRow is a row of a flow-log Parquet file with the columns AWS writes for the default format, typed as AWS's
@@ -85,7 +87,7 @@ func TestParquetLinesBad(t *testing.T) {
 		"no footer": good[:len(good)-8]} {
 		_, err := NewParquetLines(bytes.NewReader(b), int64(len(b)))
 		var e *Error
-		if !errors.As(err, &e) || e.Reason != ReasonBadParquet || !errors.Is(err, ErrBadParquet) || !IsPermanent(err) {
+		if !errors.As(err, &e) || e.Reason != ReasonBadParquet || !errors.Is(err, ErrBadParquet) || !retry.IsPermanent(err) {
 			t.Errorf("%s: %v, want a permanent bad_parquet error", name, err)
 		}
 	}
