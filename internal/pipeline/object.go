@@ -124,7 +124,6 @@ func (o *ObjectReader) parquet(obj *object, r io.Reader) (*s3obj.ParquetLines, f
 // object is what the reader knows of the object it reads.
 type object struct {
 	ref   s3obj.ObjectRef
-	route s3obj.Route
 	path  string // s3://bucket/key
 	shard string // the partials' shard: the object and its identity
 	// firstLine is the first line the open partial covers (0: nothing since the last cut); lastLine the last.
@@ -141,7 +140,7 @@ type object struct {
 // transient otherwise, and nothing of the open partial was written, so a retry counts every flow once.
 func (o *ObjectReader) Read(ctx context.Context, ref s3obj.ObjectRef, route s3obj.Route, r io.Reader) (ObjectResult, error) {
 	var res ObjectResult
-	obj := &object{ref: ref, route: route, path: ref.URI()}
+	obj := &object{ref: ref, path: ref.URI()}
 	obj.shard = "s3/" + ref.Bucket + "/" + ref.Key + "@" + ref.Identity()
 	o.reset()
 	if err := o.dec.Reset(route.Kind); err != nil {

@@ -85,9 +85,6 @@ func (s *Scanner) Next() (Token, bool) {
 // BadQuote returns the offset of the quote that Next found open at the end of the line, or -1.
 func (s *Scanner) BadQuote() int { return s.badQuote }
 
-// Rest returns the line after the fields scanned so far.
-func (s *Scanner) Rest() []byte { return s.line[s.pos:] }
-
 // isSpace: AWS separates fields with one space; a tab or a stray carriage return (a line split on '\n' only) is
 // taken as one too, so it never ends up inside a value.
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }

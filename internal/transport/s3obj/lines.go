@@ -38,7 +38,6 @@ type Lines struct {
 	long              []byte // a line longer than the buffer, assembled; kept across lines and objects
 	line              []byte
 	num, off, next    int64 // current line number and offset, offset of the next line
-	skip              int64 // lines up to this number are read and dropped
 	lineErr           *Error
 	err               error
 }
@@ -61,16 +60,8 @@ func (l *Lines) Reset(r io.Reader) {
 	l.in = nil
 	l.started, l.gz, l.done = false, false, false
 	l.long, l.line = l.long[:0], nil
-	l.num, l.off, l.next, l.skip = 0, 0, 0, 0
+	l.num, l.off, l.next = 0, 0, 0
 	l.lineErr, l.err = nil, nil
-}
-
-// Skip makes the next n lines be read and dropped unseen, without their errors: a retry that handled lines 1 to n
-// calls Skip(n) on a fresh read to resume at line n+1. (Gzip cannot seek, so the lines are still decompressed.)
-func (l *Lines) Skip(n int64) {
-	if n > 0 {
-		l.skip = l.num + n
-	}
 }
 
 // Next advances to the next line and reports whether there is one, which may be a line that is too long (see
@@ -80,16 +71,7 @@ func (l *Lines) Next() bool {
 	if !l.started && !l.start() {
 		return false
 	}
-	for !l.done {
-		if !l.readLine() {
-			return false
-		}
-		if l.num > l.skip {
-			return true
-		}
-		l.line, l.lineErr = nil, nil
-	}
-	return false
+	return !l.done && l.readLine()
 }
 
 // Bytes returns the current line without its line ending (\n or \r\n); nil for a line that is too long. It is

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	stdgzip "compress/gzip"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -124,31 +123,6 @@ func TestLinesEdges(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", d)
 			}
 		})
-	}
-}
-
-func TestLinesSkipResumes(t *testing.T) {
-	var text strings.Builder
-	for i := 1; i <= 100; i++ {
-		fmt.Fprintf(&text, "line %d\n", i)
-	}
-	l, err := NewLines(bytes.NewReader(gzipped(t, text.String())), DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Skip(97)
-	got, err := readAll(t, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 3 || got[0].Num != 98 || got[0].Text != "line 98" || got[2].Text != "line 100" {
-		t.Errorf("after Skip(97): %+v", got)
-	}
-	// Offsets do not depend on skipping: the same line has the same offset in a full read.
-	l.Reset(strings.NewReader(text.String()))
-	all, _ := readAll(t, l)
-	if all[97] != got[0] {
-		t.Errorf("line 98 is %+v in a full read, %+v after Skip", all[97], got[0])
 	}
 }
 

@@ -65,7 +65,6 @@ func NewParquetLines(r io.ReaderAt, size int64) (pl *ParquetLines, err error) {
 	}
 	pl = &ParquetLines{rows: parquet.NewReader(f), columns: len(cols), batch: make([]parquet.Row, parquetBatch)}
 	pl.line = append(pl.line[:0], strings.Join(names, " ")...)
-	pl.num = 0
 	return pl, nil
 }
 
