@@ -277,7 +277,7 @@ func DecodeSignal(src []byte) (Signal, error) {
 	s := Signal{Status: d.Alert.Status, Revision: d.Alert.Revision, Episode: d.Alert.Episode,
 		EpisodeStart: at("alert.episode_start", d.Alert.EpisodeStart)}
 	e := d.Alert.Evidence
-	s.Alert = detect.Alert{Rule: r, Technique: r.Technique(), IP: ip,
+	s.Alert = detect.Alert{Rule: r, IP: ip,
 		Window: detect.Window{Start: at("window.start", d.Window.Start), End: at("window.end", d.Window.End)},
 		Score:  d.Alert.Score, Severity: d.Event.Severity, Reason: d.Event.Reason,
 		Evidence: detect.Evidence{Peers: e.Peers, PeersEstimated: e.PeersEstimated, Ports: e.Ports,

@@ -51,7 +51,7 @@ func sig(tb testing.TB, r detect.Rule, ip string, i, episode int, score float64,
 		peers = []netip.Addr{netip.MustParseAddr("2001:db8:2::1"), netip.MustParseAddr("2001:db8:2::9")}
 	}
 	s := Signal{
-		Alert: detect.Alert{Rule: r, Technique: r.Technique(), IP: addr, Window: win(i), Score: score,
+		Alert: detect.Alert{Rule: r, IP: addr, Window: win(i), Score: score,
 			Severity: detect.SeverityOf(score), Reason: r.String() + " on " + ip + " in window " + strconv.Itoa(i),
 			Evidence: detect.Evidence{Peers: 254, PeersEstimated: i%2 == 1, Ports: 3, ServicePorts: 2, FlowsSent: 300,
 				FlowsReceived: 20, Rejected: 230, BytesSent: 1 << 33, PeerSample: peers, PortSample: []uint16{22, 443, 50000}}},

@@ -16,7 +16,7 @@ func ExampleSummarize() {
 	ip := netip.MustParseAddr("10.0.1.77")
 	episode := detect.EpisodeID(detect.HorizontalScan, ip, 1700000400)
 	signal := func(start int64, score float64, severity int, status alerts.Status) alerts.Signal {
-		return alerts.Signal{Alert: detect.Alert{Rule: detect.HorizontalScan, Technique: "T1046", IP: ip,
+		return alerts.Signal{Alert: detect.Alert{Rule: detect.HorizontalScan, IP: ip,
 			Window: detect.Window{Start: start, End: start + 600}, Score: score, Severity: severity,
 			Reason: fmt.Sprintf("10.0.1.77 reached %.0f distinct peers.", score*100)},
 			Status: status, Revision: 1, Episode: episode, EpisodeStart: 1700000400}
@@ -43,7 +43,7 @@ func ExampleWebhookBody() {
 	ip := netip.MustParseAddr("198.51.100.7")
 	w := detect.Window{Start: 1700000400, End: 1700001000}
 	s := alerts.Signal{
-		Alert: detect.Alert{Rule: detect.VerticalScan, Technique: "T1046", IP: ip, Window: w, Score: 2.5,
+		Alert: detect.Alert{Rule: detect.VerticalScan, IP: ip, Window: w, Score: 2.5,
 			Severity: detect.SeverityMedium, Reason: "198.51.100.7 probed 50 service ports of one peer.",
 			Evidence: detect.Evidence{Peers: 1, Ports: 50, ServicePorts: 50, FlowsSent: 50, Rejected: 48,
 				PeerSample: []netip.Addr{netip.MustParseAddr("10.0.0.8")}, PortSample: []uint16{21, 22, 23}}},

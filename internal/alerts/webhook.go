@@ -76,7 +76,7 @@ func WebhookBody(w detect.Window, revision int64, signals []Signal) ([]byte, err
 		s := &sorted[i]
 		d := documentOf(s, KindSignal)
 		body.Alerts[i] = webhookAlert{ID: s.Episode, Signal: s.ID(), Change: ChangeOf(s), Rule: s.Rule.String(),
-			Technique: s.Technique, IP: s.IP.String(), Severity: s.Severity, Score: s.Score, Reason: s.Reason,
+			Technique: s.Rule.Technique(), IP: s.IP.String(), Severity: s.Severity, Score: s.Score, Reason: s.Reason,
 			EpisodeStart: s.EpisodeStart, Evidence: d.Alert.Evidence, Baseline: d.Alert.Baseline}
 	}
 	return json.Marshal(body)

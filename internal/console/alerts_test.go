@@ -87,7 +87,7 @@ func loadAlerts(t testing.TB, c *cluster) (map[string]*fixtureEpisode, time.Time
 				FlowsReceived: uint64(20 + i), Rejected: uint64(300 + i), BytesSent: uint64(50_000 * (i + 1)),
 				PeerSample: []netip.Addr{ip("10.0.9.1"), ip("10.0.9.2"), ip(fmt.Sprintf("10.0.9.%d", 10+i))}, PortSample: []uint16{22, 80, uint16(443 + i)},
 				Baseline: e.baseline}
-			s := alerts.Signal{Alert: detect.Alert{Rule: e.rule, Technique: e.rule.Technique(), IP: e.ip,
+			s := alerts.Signal{Alert: detect.Alert{Rule: e.rule, IP: e.ip,
 				Window: detect.Window{Start: start.Unix(), End: start.Add(10 * time.Minute).Unix()}, Score: e.scores[i],
 				Severity: detect.SeverityOf(e.scores[i]), Evidence: ev, Reason: reason}, Status: st, Revision: rev, Episode: id, EpisodeStart: first}
 			src, err := alerts.SignalJSON(&s)

@@ -109,10 +109,9 @@ func SeverityOf(score float64) int {
 
 // An Alert is one rule firing on one IP in one window.
 type Alert struct {
-	Rule      Rule
-	Technique string // MITRE ATT&CK id, "" for a rule without one
-	IP        netip.Addr
-	Window    Window
+	Rule   Rule // its MITRE ATT&CK technique is Rule.Technique()
+	IP     netip.Addr
+	Window Window
 	// Score is how many times over its firing level the IP's measure is (1 is just at it): peers for a horizontal
 	// scan, service ports for a vertical one, rejected flows or bytes sent against the level its baseline sets.
 	Score    float64
@@ -322,7 +321,7 @@ func answered(s *Set) float64 {
 
 func (d *Detector) alert(r Rule, w Window, ip netip.Addr, s *Set, score float64, base *Baseline) Alert {
 	a := Alert{
-		Rule: r, Technique: r.Technique(), IP: ip, Window: w, Score: score, Severity: SeverityOf(score),
+		Rule: r, IP: ip, Window: w, Score: score, Severity: SeverityOf(score),
 		Evidence: Evidence{
 			Peers: s.Peers, PeersEstimated: s.PeersEstimated, Ports: s.Ports, ServicePorts: s.ServicePorts,
 			FlowsSent: s.FlowsSent, FlowsReceived: s.FlowsReceived, Rejected: s.Rejected, BytesSent: s.BytesSent,

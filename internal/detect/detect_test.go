@@ -160,7 +160,7 @@ func TestAlert(t *testing.T) {
 	got := mustNew(t, cfg).Evaluate(window, []Set{s}, nil)
 	want := []Alert{
 		{
-			Rule: VerticalScan, Technique: "T1046", IP: netip.MustParseAddr("198.51.100.23"), Window: window,
+			Rule: VerticalScan, IP: netip.MustParseAddr("198.51.100.23"), Window: window,
 			Score: 10, Severity: SeverityCritical,
 			Evidence: Evidence{Peers: 1, Ports: 1000, ServicePorts: 1000, FlowsSent: 1000, FlowsReceived: 2,
 				Rejected: 998, PeerSample: peers, PortSample: []uint16{1, 2}},

@@ -22,7 +22,7 @@ func ExampleDetector_Evaluate() {
 	quiet := detect.BaselineOf([]detect.Set{{Rejected: 1}, {Rejected: 0}}, 36)
 	baselines := map[netip.Addr]detect.Baseline{scanner: quiet}
 	for _, a := range d.Evaluate(detect.Window{Start: 1795435200, End: 1795435800}, sets, baselines) {
-		fmt.Printf("%v technique=%q severity=%d: %s\n", a.Rule, a.Technique, a.Severity, a.Reason)
+		fmt.Printf("%v technique=%q severity=%d: %s\n", a.Rule, a.Rule.Technique(), a.Severity, a.Reason)
 	}
 	// Output:
 	// horizontal_scan technique="T1046" severity=47: 10.0.1.77 reached 254 distinct peers, and 230 of its 274 flows were rejected.
