@@ -215,9 +215,6 @@ func (d *Detector) NeedsBaseline(s *Set) bool {
 	return s.Rejected >= d.cfg.RejectStorm.MinRejected || s.BytesSent >= d.cfg.Egress.MinBytes
 }
 
-// Config returns the detector's configuration.
-func (d *Detector) Config() Config { return d.cfg }
-
 // Evaluate runs every rule over the sets of one closed window and returns the alerts, ordered by IP, then rule
 // (the order of Rules), then score: the same input gives the same output. baselines holds each IP's Baseline
 // (BaselineOf of its previous windows), keyed by the IP as the sets hold it, IPv4-mapped addresses as IPv4; an IP
@@ -261,7 +258,7 @@ func (d *Detector) check(r Rule, s *Set, b *Baseline) (score float64, base *Base
 		if s.Peers < h.MinPeers || s.FlowsSent < h.MinFlowsSent {
 			return 0, nil, false
 		}
-		if !rejectedMostly(s, h.RejectedShare) && !(s.ServicePorts <= h.FewPorts && answered(s) <= h.AnsweredShare) {
+		if !rejectedMostly(s.Rejected, s.FlowsSent, s.FlowsReceived, h.RejectedShare) && !(s.ServicePorts <= h.FewPorts && answered(s) <= h.AnsweredShare) {
 			return 0, nil, false
 		}
 		return float64(s.Peers) / float64(h.MinPeers), nil, true
@@ -305,10 +302,11 @@ func ratio(v uint64, level float64) (float64, *Baseline, bool) {
 	return float64(v) / level, nil, float64(v) >= level
 }
 
-// rejectedMostly reports whether at least share of all of s's flows were rejected.
-func rejectedMostly(s *Set, share float64) bool {
-	flows := float64(s.FlowsSent) + float64(s.FlowsReceived)
-	return flows > 0 && float64(s.Rejected) >= share*flows
+// rejectedMostly reports whether at least share of all the flows (sent and received) were rejected: the check of
+// the horizontal scan and the words of its reason.
+func rejectedMostly(rejected, sent, received uint64, share float64) bool {
+	flows := float64(sent) + float64(received)
+	return flows > 0 && float64(rejected) >= share*flows
 }
 
 // answered is the share of the flows s sent that were answered, taken as flows received over flows sent (at most 1).
@@ -353,7 +351,7 @@ func (d *Detector) reason(a *Alert) string {
 	flows := e.FlowsSent + e.FlowsReceived
 	switch a.Rule {
 	case HorizontalScan:
-		if flows > 0 && float64(e.Rejected) >= d.cfg.Horizontal.RejectedShare*float64(flows) {
+		if rejectedMostly(e.Rejected, e.FlowsSent, e.FlowsReceived, d.cfg.Horizontal.RejectedShare) {
 			return fmt.Sprintf("%v reached %s distinct peers, and %d of its %d flows were rejected.",
 				a.IP, peers(e), e.Rejected, flows)
 		}
