@@ -68,8 +68,7 @@ const ipBatch = 1000
 // detection collects one window revision's candidate sets while the window's finals are made, then evaluates the
 // rules and reconciles the window's signals and their alerts with what is stored.
 type detection struct {
-	f      *Finalizer
-	d      *detect.Detector
+	f      *Finalizer // its detector runs the rules
 	window detect.Window
 	rev    int64
 	// kept are the sets some rule could fire on, with samples of their own (the finals they came from are gone
@@ -88,13 +87,13 @@ func (f *Finalizer) newDetection(start, end, rev int64) *detection {
 	if f.detector == nil {
 		return nil
 	}
-	return &detection{f: f, d: f.detector, window: detect.Window{Start: start, End: end}, rev: rev}
+	return &detection{f: f, window: detect.Window{Start: start, End: end}, rev: rev}
 }
 
 // add looks at one final of the window.
 func (dt *detection) add(fin *aggregate.Final) {
 	s := detect.SetOf(&fin.ConnSet, dt.f.cfg.Detect.Rules.SampleSize)
-	if !dt.d.Candidate(&s) {
+	if !dt.f.detector.Candidate(&s) {
 		return
 	}
 	if len(dt.kept) == maxCandidates {
@@ -119,13 +118,13 @@ func (dt *detection) finish(ctx context.Context) ([]alerts.Signal, error) {
 	if err != nil {
 		return nil, err
 	}
-	raised := dt.d.Evaluate(dt.window, dt.kept, baselines)
+	raised := dt.f.detector.Evaluate(dt.window, dt.kept, baselines)
 	findings, err := dt.threatFindings(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, fi := range findings {
-		raised = append(raised, dt.d.ThreatAlert(dt.window, fi))
+		raised = append(raised, dt.f.detector.ThreatAlert(dt.window, fi))
 	}
 	stored, err := dt.storedSignals(ctx)
 	if err != nil {
@@ -270,22 +269,12 @@ func (dt *detection) episodes(ctx context.Context, raised []detect.Alert, stored
 	lookup = slices.Compact(lookup)
 	latest := map[ruleIP]alerts.Signal{}
 	for chunk := range slices.Chunk(lookup, ipBatch) {
-		err := f.searchAll(ctx, f.alertsPattern(), map[string]any{"bool": map[string]any{"filter": []any{
-			term("event.kind", alerts.KindSignal), term("alert.status", string(alerts.Active)),
-			map[string]any{"terms": map[string]any{"source.ip": ipStrings(chunk)}},
-			dateRange("window.start", from, dt.window.Start-1)}}},
-			[]any{map[string]any{"window.start": "asc"}, map[string]any{"source.ip": "asc"}, map[string]any{"rule.name": "asc"}},
-			func(_ string, src json.RawMessage) error {
-				s, err := alerts.DecodeSignal(src)
-				if err != nil {
-					return inputErr(err)
-				}
-				k := ruleIP{s.Rule, s.IP}
-				if _, ok := pending[k]; ok && s.Window.Start >= latest[k].Window.Start {
-					latest[k] = s
-				}
-				return nil
-			})
+		err := f.eachActiveSignal(ctx, ipStrings(chunk), from, dt.window.Start-1, func(s alerts.Signal) {
+			k := ruleIP{s.Rule, s.IP}
+			if _, ok := pending[k]; ok && s.Window.Start >= latest[k].Window.Start {
+				latest[k] = s
+			}
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -303,7 +292,7 @@ func (dt *detection) baselines(ctx context.Context) (map[netip.Addr]detect.Basel
 	f := dt.f
 	var need []netip.Addr
 	for i := range dt.kept {
-		if dt.d.NeedsBaseline(&dt.kept[i]) {
+		if dt.f.detector.NeedsBaseline(&dt.kept[i]) {
 			need = append(need, dt.kept[i].IP)
 		}
 	}
@@ -360,22 +349,12 @@ func (dt *detection) baselines(ctx context.Context) (map[netip.Addr]detect.Basel
 		if err != nil {
 			return nil, err
 		}
-		err = f.searchAll(ctx, f.alertsPattern(), map[string]any{"bool": map[string]any{"filter": []any{
-			term("event.kind", alerts.KindSignal), term("alert.status", string(alerts.Active)),
-			map[string]any{"terms": map[string]any{"source.ip": ips}},
-			dateRange("window.start", from, dt.window.Start-1)}}},
-			[]any{map[string]any{"source.ip": "asc"}, map[string]any{"window.start": "asc"}, map[string]any{"rule.name": "asc"}},
-			func(_ string, src json.RawMessage) error {
-				s, err := alerts.DecodeSignal(src)
-				if err != nil {
-					return inputErr(err)
-				}
-				if alerted[s.IP] == nil {
-					alerted[s.IP] = map[int64]bool{}
-				}
-				alerted[s.IP][s.Window.Start] = true
-				return nil
-			})
+		err = f.eachActiveSignal(ctx, ips, from, dt.window.Start-1, func(s alerts.Signal) {
+			if alerted[s.IP] == nil {
+				alerted[s.IP] = map[int64]bool{}
+			}
+			alerted[s.IP][s.Window.Start] = true
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -509,6 +488,24 @@ func (f *Finalizer) sendAlerts(ctx context.Context, w detect.Window, rev int64, 
 }
 
 func (f *Finalizer) alertsPattern() string { return f.indices.Prefix + "-alerts-*" }
+
+// eachActiveSignal calls fn with every active signal raised on one of ips in a window starting from from to to
+// (Unix seconds). The episodes of a window's alerts and its baselines both read them.
+func (f *Finalizer) eachActiveSignal(ctx context.Context, ips []string, from, to int64, fn func(alerts.Signal)) error {
+	return f.searchAll(ctx, f.alertsPattern(), map[string]any{"bool": map[string]any{"filter": []any{
+		term("event.kind", alerts.KindSignal), term("alert.status", string(alerts.Active)),
+		map[string]any{"terms": map[string]any{"source.ip": ips}},
+		dateRange("window.start", from, to)}}},
+		[]any{map[string]any{"window.start": "asc"}, map[string]any{"source.ip": "asc"}, map[string]any{"rule.name": "asc"}},
+		func(_ string, src json.RawMessage) error {
+			s, err := alerts.DecodeSignal(src)
+			if err != nil {
+				return inputErr(err)
+			}
+			fn(s)
+			return nil
+		})
+}
 
 // refresh makes what was written to the indices of pattern visible to searches.
 func (f *Finalizer) refresh(ctx context.Context, pattern string) error {

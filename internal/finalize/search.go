@@ -27,7 +27,7 @@ type partialWindow struct {
 // a rewrite that covers more records changes it; a replay that rewrites the same partials does not.
 func (f *Finalizer) partialWindows(ctx context.Context, from int64) ([]partialWindow, error) {
 	pattern := f.indices.Prefix + "-conns-partial-*"
-	if err := f.do(ctx, "POST", "/"+pattern+"/_refresh?ignore_unavailable=true&allow_no_indices=true", nil, nil); err != nil {
+	if err := f.refresh(ctx, pattern); err != nil {
 		return nil, err
 	}
 	var out []partialWindow
