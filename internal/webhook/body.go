@@ -3,7 +3,6 @@ package webhook
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/jsonw"
@@ -41,7 +40,7 @@ func (c *Client) Request(ch *Chunk) (url string, body []byte, key string, err er
 	if err := checkChunk(ch); err != nil {
 		return "", nil, "", err
 	}
-	url = strings.ReplaceAll(c.cfg.URL, BucketTime, strconv.FormatInt(ch.WindowStart, 10))
+	url = c.target(ch.WindowStart)
 	if c.cfg.Format == FormatRich {
 		body = appendRich(make([]byte, 0, richSize(ch)), ch)
 	} else {

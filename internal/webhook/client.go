@@ -131,9 +131,14 @@ type Message struct {
 	Header      http.Header // sent besides the common ones
 }
 
+// target is the URL of the window starting at windowStart: {bucket_time} replaced.
+func (c *Client) target(windowStart int64) string {
+	return strings.ReplaceAll(c.cfg.URL, BucketTime, strconv.FormatInt(windowStart, 10))
+}
+
 // Send POSTs m, signed and retried as Deliver does a chunk, with the same outcomes.
 func (c *Client) Send(ctx context.Context, m *Message) error {
-	target := strings.ReplaceAll(c.cfg.URL, BucketTime, strconv.FormatInt(m.WindowStart, 10))
+	target := c.target(m.WindowStart)
 	body, key := m.Body, m.Key
 	header := c.header(m)
 	shown := redactURL(target)
