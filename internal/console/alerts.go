@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kinflow/kinflow/internal/alerts"
 	"github.com/kinflow/kinflow/internal/detect"
 )
 
@@ -24,7 +25,16 @@ const AlertsN = 500
 const SignalsN = 1008
 
 // Statuses of an alert or a signal (alert.status), as internal/alerts writes them.
-var alertStatuses = []string{"active", "withdrawn"}
+var alertStatuses = []string{string(alerts.Active), string(alerts.Withdrawn)}
+
+// ruleNames are the rules an alert may name (rule.name), in detect's order.
+var ruleNames = func() []string {
+	names := make([]string, 0, len(detect.AllRules))
+	for _, r := range detect.AllRules {
+		names = append(names, r.String())
+	}
+	return names
+}()
 
 // Severities (event.severity) by name, highest first, as internal/detect scores them.
 var severities = []struct {
@@ -129,7 +139,7 @@ func (d *detectionDoc) detection(id string, latestClosed time.Time) Detection {
 		Tactic: d.Threat.Tactic.Name, IP: d.Source.IP, Start: d.Window.Start.UTC(), End: d.Window.End.UTC(),
 		Windows: d.Alert.Windows, Score: d.Alert.Score, Reason: d.Event.Reason, Status: d.Alert.Status,
 		Revision: d.Alert.Revision, Evidence: d.Alert.Evidence, Baseline: d.Alert.Baseline}
-	a.Ongoing = a.Status == "active" && !latestClosed.IsZero() && !a.End.Before(latestClosed)
+	a.Ongoing = a.Status == string(alerts.Active) && !latestClosed.IsZero() && !a.End.Before(latestClosed)
 	return a
 }
 
@@ -158,11 +168,7 @@ type alertFilters struct{ rule, status string }
 func alertFiltersOf(r *http.Request) (alertFilters, error) {
 	f := alertFilters{rule: r.URL.Query().Get("rule"), status: r.URL.Query().Get("status")}
 	if _, ok := detect.ParseRule(f.rule); f.rule != "" && !ok {
-		names := make([]string, 0, len(detect.AllRules))
-		for _, r := range detect.AllRules {
-			names = append(names, r.String())
-		}
-		return f, badRequest("rule %q: want one of %v, or none for all", f.rule, names)
+		return f, badRequest("rule %q: want one of %v, or none for all", f.rule, ruleNames)
 	}
 	if f.status != "" && !slices.Contains(alertStatuses, f.status) {
 		return f, badRequest("status %q: want one of %v, or none for all", f.status, alertStatuses)
@@ -193,26 +199,9 @@ func allOf(clauses ...any) any {
 	return map[string]any{"bool": map[string]any{"filter": kept}}
 }
 
-// alertScope reads the range and parses the query bar against the alerts' fields. A query the flows page reads but
-// this one cannot (it names event.action or destination.port) is not applied, and the answer says so, as on the
-// connection-sets page; a query neither reads is the 400 that says where.
-func (s *Server) alertScope(r *http.Request) (sc scope, applied bool, err error) {
-	if sc, err = s.rangeOf(r); err != nil {
-		return sc, false, err
-	}
-	clause, err := parseQuery(sc.Query, s.fields.alerts)
-	if err == nil {
-		sc.clause = clause
-		return sc, true, nil
-	}
-	if _, ferr := parseQuery(sc.Query, s.fields.flows); ferr == nil {
-		return sc, false, nil
-	}
-	return sc, false, err
-}
-
 func (s *Server) handleAlerts(ctx context.Context, r *http.Request) (any, error) {
-	sc, applied, err := s.alertScope(r)
+	// A query the flows page reads but this one cannot (it names event.action or destination.port) is not applied.
+	sc, applied, err := s.pageScope(r, s.fields.alerts, s.fields.flows)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +241,7 @@ func (s *Server) alertCounts(ctx context.Context, sc scope, f alertFilters) (any
 		}
 	}
 	err := s.search(ctx, alertsFamily, sc, map[string]any{"size": 0, "track_total_hits": true,
-		"query": term("event.kind", "alert"),
+		"query": term("event.kind", alerts.KindAlert),
 		"aggs": map[string]any{
 			"rules":      facet("rule.name", allOf(f.statusClause())),
 			"statuses":   facet("alert.status", allOf(f.ruleClause())),
@@ -281,10 +270,6 @@ func (s *Server) alertCounts(ctx context.Context, sc scope, f alertFilters) (any
 		}
 		return out
 	}
-	rules := make([]string, 0, len(detect.AllRules))
-	for _, r := range detect.AllRules {
-		rules = append(rules, r.String())
-	}
 	levels := make([]string, 0, len(severities))
 	for _, sv := range severities {
 		levels = append(levels, strconv.Itoa(sv.level))
@@ -295,7 +280,7 @@ func (s *Server) alertCounts(ctx context.Context, sc scope, f alertFilters) (any
 		bySeverity[i].Name = severityName(n)
 	}
 	return map[string]any{"total": res.Hits.Total.Value, "matching": res.Aggregations["severities"].DocCount,
-		"by_rule": list(rules, counted("rules")), "by_status": list(alertStatuses, counted("statuses")), "by_severity": bySeverity}, nil
+		"by_rule": list(ruleNames, counted("rules")), "by_status": list(alertStatuses, counted("statuses")), "by_severity": bySeverity}, nil
 }
 
 // alertList is the scope's alerts under the filters, the latest activity first, at most AlertsN.
@@ -306,7 +291,7 @@ func (s *Server) alertList(ctx context.Context, sc scope, f alertFilters) (any, 
 	}
 	var res detectionHits
 	err = s.search(ctx, alertsFamily, sc, map[string]any{"size": AlertsN, "track_total_hits": true, "sort": alertSort,
-		"_source": alertListSource, "query": allOf(term("event.kind", "alert"), f.ruleClause(), f.statusClause())}, &res)
+		"_source": alertListSource, "query": allOf(term("event.kind", alerts.KindAlert), f.ruleClause(), f.statusClause())}, &res)
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +338,7 @@ func (s *Server) handleAlert(ctx context.Context, r *http.Request) (any, error) 
 	}
 	var res detectionHits
 	if err := s.search(ctx, alertsFamily, scope{}, map[string]any{"size": 1,
-		"query": allOf(term("event.kind", "alert"), map[string]any{"ids": map[string]any{"values": []string{id}}})}, &res); err != nil {
+		"query": allOf(term("event.kind", alerts.KindAlert), map[string]any{"ids": map[string]any{"values": []string{id}}})}, &res); err != nil {
 		return nil, err
 	}
 	if len(res.Hits.Hits) == 0 {
@@ -363,7 +348,7 @@ func (s *Server) handleAlert(ctx context.Context, r *http.Request) (any, error) 
 	var sig detectionHits
 	if err := s.search(ctx, alertsFamily, scope{}, map[string]any{"size": SignalsN,
 		"sort":  []any{map[string]any{"window.start": "asc"}},
-		"query": allOf(term("event.kind", "signal"), term("alert.episode", id))}, &sig); err != nil {
+		"query": allOf(term("event.kind", alerts.KindSignal), term("alert.episode", id))}, &sig); err != nil {
 		return nil, err
 	}
 	rep.Signals = sig.detections(latest)

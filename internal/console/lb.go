@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -79,28 +78,9 @@ func (f lbFilters) datasetClause() any {
 // both is the panels' filter: the load balancer and the dataset.
 func (f lbFilters) both() any { return allOf(f.nameClause(), f.datasetClause()) }
 
-// lbScope reads the range and parses the query bar against the load balancers' fields. A query another page reads
-// but this one cannot (a flow's event.action, an alert's rule.name) is not applied, and the answer says so; a query
-// no page reads is the 400 that says where.
-func (s *Server) lbScope(r *http.Request) (sc scope, applied bool, err error) {
-	if sc, err = s.rangeOf(r); err != nil {
-		return sc, false, err
-	}
-	clause, err := parseQuery(sc.Query, s.fields.lb)
-	if err == nil {
-		sc.clause = clause
-		return sc, true, nil
-	}
-	for _, other := range []map[string]string{s.fields.flows, s.fields.alerts} {
-		if _, oerr := parseQuery(sc.Query, other); oerr == nil {
-			return sc, false, nil
-		}
-	}
-	return sc, false, err
-}
-
 func (s *Server) handleLB(ctx context.Context, r *http.Request) (any, error) {
-	sc, applied, err := s.lbScope(r)
+	// A query another page reads but this one cannot (a flow's event.action, an alert's rule.name) is not applied.
+	sc, applied, err := s.pageScope(r, s.fields.lb, s.fields.flows, s.fields.alerts)
 	if err != nil {
 		return nil, err
 	}
@@ -175,8 +155,7 @@ type LBCounts struct {
 
 func (s *Server) lbCounts(ctx context.Context, sc scope, f lbFilters) (any, error) {
 	facet := func(field string, size int, filter any) map[string]any {
-		return map[string]any{"filter": filter, "aggs": map[string]any{"k": map[string]any{"terms": map[string]any{"field": field,
-			"size": size, "shard_size": max(size, shardSize), "order": []any{map[string]any{"_count": "desc"}, map[string]any{"_key": "asc"}}}}}}
+		return map[string]any{"filter": filter, "aggs": map[string]any{"k": map[string]any{"terms": rankedTerms(field, size, "_count")}}}
 	}
 	var res struct {
 		Hits struct {
@@ -226,7 +205,7 @@ type LBPoint struct {
 }
 
 func (s *Server) lbTimeline(ctx context.Context, sc scope, f lbFilters) (any, error) {
-	step := interval(sc.To.Sub(sc.From))
+	over, step := dateHistogram(sc, map[string]any{"classes": statusRanges()})
 	var res struct {
 		Aggregations struct {
 			Over struct {
@@ -238,10 +217,7 @@ func (s *Server) lbTimeline(ctx context.Context, sc scope, f lbFilters) (any, er
 			}
 		}
 	}
-	err := s.search(ctx, lbFamily, sc, map[string]any{"size": 0, "query": f.both(), "aggs": map[string]any{"over": map[string]any{
-		"date_histogram": map[string]any{"field": "@timestamp", "fixed_interval": formatStep(step), "min_doc_count": 0,
-			"extended_bounds": map[string]any{"min": sc.From.UnixMilli(), "max": sc.To.Add(-time.Millisecond).UnixMilli()}},
-		"aggs": map[string]any{"classes": statusRanges()}}}}, &res)
+	err := s.search(ctx, lbFamily, sc, map[string]any{"size": 0, "query": f.both(), "aggs": map[string]any{"over": over}}, &res)
 	if err != nil {
 		return nil, err
 	}
@@ -275,9 +251,7 @@ var errorStatus = map[string]any{"range": map[string]any{"http.response.status_c
 
 // lbTerms ranks field by requests, ties by key, with the requests answered with an error.
 func lbTerms(field string, size int) map[string]any {
-	return map[string]any{"terms": map[string]any{"field": field, "size": size, "shard_size": max(size, shardSize),
-		"order": []any{map[string]any{"_count": "desc"}, map[string]any{"_key": "asc"}}},
-		"aggs": map[string]any{"errors": filterAgg(errorStatus)}}
+	return map[string]any{"terms": rankedTerms(field, size, "_count"), "aggs": map[string]any{"errors": filterAgg(errorStatus)}}
 }
 
 type lbTermBuckets struct {
@@ -298,20 +272,6 @@ func (t lbTermBuckets) rows() []LBRow {
 		out = append(out, LBRow{Key: bucketKey(b.Key, b.KeyStr), Requests: b.DocCount, Errors: b.Errors.DocCount})
 	}
 	return out
-}
-
-// bucketKey is a terms bucket's key as text: key_as_string when the engine gives one (an ip), else the key.
-func bucketKey(key any, keyStr string) string {
-	if keyStr != "" {
-		return keyStr
-	}
-	switch v := key.(type) {
-	case string:
-		return v
-	case float64:
-		return strconv.FormatInt(int64(v), 10)
-	}
-	return ""
 }
 
 // lbTop is the top lists, and the TLS versions: the protocol and its version ("tls 1.2"), every one the range

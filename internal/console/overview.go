@@ -202,12 +202,18 @@ func interval(d time.Duration) time.Duration {
 
 // histogram is a date histogram of the scope with accepted and rejected flows and bytes per bucket.
 func histogram(sc scope) (map[string]any, time.Duration) {
+	return dateHistogram(sc, map[string]any{"action": map[string]any{"terms": map[string]any{"field": "event.action", "size": 3},
+		"aggs": map[string]any{"bytes": sum("network.bytes")}}})
+}
+
+// dateHistogram is a date histogram of the scope, an empty bucket where nothing happened, with aggs per bucket,
+// and its step.
+func dateHistogram(sc scope, aggs map[string]any) (map[string]any, time.Duration) {
 	step := interval(sc.To.Sub(sc.From))
 	return map[string]any{"date_histogram": map[string]any{
 		"field": "@timestamp", "fixed_interval": formatStep(step), "min_doc_count": 0,
 		"extended_bounds": map[string]any{"min": sc.From.UnixMilli(), "max": sc.To.Add(-time.Millisecond).UnixMilli()},
-	}, "aggs": map[string]any{"action": map[string]any{"terms": map[string]any{"field": "event.action", "size": 3},
-		"aggs": map[string]any{"bytes": sum("network.bytes")}}}}, step
+	}, "aggs": aggs}, step
 }
 
 func formatStep(d time.Duration) string { return itoa(int64(d/time.Second)) + "s" }
@@ -267,12 +273,19 @@ type Row struct {
 
 // termsBy is a terms aggregation of field ranked by flows or by bytes, ties by key, with bytes and rejected flows.
 func termsBy(field string, size int, byBytes bool) map[string]any {
-	order := []any{map[string]any{"_count": "desc"}, map[string]any{"_key": "asc"}}
+	by := "_count"
 	if byBytes {
-		order = []any{map[string]any{"bytes": "desc"}, map[string]any{"_key": "asc"}}
+		by = "bytes"
 	}
-	return map[string]any{"terms": map[string]any{"field": field, "size": size, "shard_size": max(size, shardSize), "order": order},
+	return map[string]any{"terms": rankedTerms(field, size, by),
 		"aggs": map[string]any{"bytes": sum("network.bytes"), "rejected": filterAgg(term("event.action", "reject"))}}
+}
+
+// rankedTerms is the body of a terms aggregation of the size highest values of field by the metric by (_count:
+// documents), ties by key, each shard asked for enough that the top is right.
+func rankedTerms(field string, size int, by string) map[string]any {
+	return map[string]any{"field": field, "size": size, "shard_size": max(size, shardSize),
+		"order": []any{map[string]any{by: "desc"}, map[string]any{"_key": "asc"}}}
 }
 
 type termBuckets struct {
@@ -288,19 +301,24 @@ type termBuckets struct {
 	}
 }
 
+// bucketKey is a terms bucket's key as text: key_as_string when the engine gives one (an ip), else the key.
+func bucketKey(key any, keyStr string) string {
+	if keyStr != "" {
+		return keyStr
+	}
+	switch v := key.(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return ""
+}
+
 func (t termBuckets) rows() []Row {
 	out := make([]Row, 0, len(t.Buckets))
 	for _, b := range t.Buckets {
-		k := b.KeyStr
-		if k == "" {
-			switch v := b.Key.(type) {
-			case string:
-				k = v
-			case float64:
-				k = itoa(int64(v))
-			}
-		}
-		out = append(out, Row{Key: k, Flows: b.DocCount, Bytes: int64(value(b.Bytes)), Rejected: b.Rejected.DocCount,
+		out = append(out, Row{Key: bucketKey(b.Key, b.KeyStr), Flows: b.DocCount, Bytes: int64(value(b.Bytes)), Rejected: b.Rejected.DocCount,
 			Name: b.Name.first(), Country: b.Country.first()})
 	}
 	return out

@@ -106,6 +106,26 @@ func (s *Server) scopeOf(r *http.Request, fields map[string]string) (scope, erro
 	return sc, err
 }
 
+// pageScope reads the range and parses the query bar against a page's own fields. A query that another page reads
+// (it parses against one of others) but this one cannot is not applied, and applied says so; a query no page reads
+// is the 400 that says where.
+func (s *Server) pageScope(r *http.Request, own map[string]string, others ...map[string]string) (sc scope, applied bool, err error) {
+	if sc, err = s.rangeOf(r); err != nil {
+		return sc, false, err
+	}
+	clause, err := parseQuery(sc.Query, own)
+	if err == nil {
+		sc.clause = clause
+		return sc, true, nil
+	}
+	for _, other := range others {
+		if _, oerr := parseQuery(sc.Query, other); oerr == nil {
+			return sc, false, nil
+		}
+	}
+	return sc, false, err
+}
+
 // rangeOf is scopeOf without parsing the query: for a page that judges it against another field table.
 func (s *Server) rangeOf(r *http.Request) (scope, error) {
 	q := r.URL.Query()
