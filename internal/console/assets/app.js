@@ -249,14 +249,24 @@ const stat = (id, v, l) => `<div class="stat"><div class="v" id="${id}">${v}</di
 
 // ---- pages ----------------------------------------------------------------------------------------------------
 
-// panelsOf fetches overview panels; a failed request that still carries panels (one failed, the others answered)
-// draws them and shows the error.
-async function panelsOf(names, current) {
-  try { return (await api("overview", { panels: names })).panels; } catch (e) {
+// answerOf fetches a page's answer; a failed request that still carries one (a panel failed, the others answered)
+// returns it and shows the error.
+async function answerOf(path, params, current) {
+  try { return await api(path, params); } catch (e) {
     if (!(e.body && e.body.data)) throw e;
     if (current()) setTimeout(() => showError(e));
-    return e.body.data.panels;
+    return e.body.data;
   }
+}
+
+// panelsOf fetches overview panels, as answerOf.
+async function panelsOf(names, current) { return (await answerOf("overview", { panels: names }, current)).panels; }
+
+// setParam goes to page with its parameter key set to value, or left out when value is empty.
+function setParam(page, key, value) {
+  const p = route().params;
+  if (value) p.set(key, value); else p.delete(key);
+  location.hash = `#/${page}?${p}`;
 }
 
 async function renderOverview(main, r, current) {
@@ -311,7 +321,7 @@ function drawOverview(main, r, P) {
     if (br[f] && br[f].length) h += `<div class="card" id="by-${f.replace(/\./g, "-")}">${took(P.breakdowns)}<h2>${byName[f]}</h2>${bars(br[f], "flows")}</div>`;
   }
   main.innerHTML = h + `</div>`;
-  for (const b of main.querySelectorAll("[data-metric]")) b.onclick = () => { const p = route().params; p.set("metric", b.dataset.metric); location.hash = `#/overview?${p}`; };
+  for (const b of main.querySelectorAll("[data-metric]")) b.onclick = () => setParam("overview", "metric", b.dataset.metric);
   for (const tabs of main.querySelectorAll(".tabs[data-f]")) {
     for (const b of tabs.querySelectorAll("button")) b.onclick = () => {
       for (const o of tabs.querySelectorAll("button")) o.classList.toggle("on", o === b);
@@ -338,7 +348,7 @@ async function renderFlows(main, r, current) {
   main.innerHTML = `<h1>Flows <span class="muted" id="flows-total">${num(page.total)}</span></h1><div class="card scroll">${flowTable(page.flows, true)}` +
     `<div class="pager">${after ? `<button type="button" id="first">first page</button>` : ""}${page.next ? `<button type="button" id="next">next page</button>` : ""}</div></div>` +
     `<div class="card" id="doc" hidden><h2>Document <span class="muted" id="doc-id"></span></h2><pre id="doc-json"></pre></div>`;
-  const go = (a) => { const p = route().params; if (a) p.set("after", a); else p.delete("after"); location.hash = `#/flows?${p}`; };
+  const go = (a) => setParam("flows", "after", a);
   if ($("#next")) $("#next").onclick = () => go(page.next);
   if ($("#first")) $("#first").onclick = () => go("");
   for (const tr of main.querySelectorAll("tr.flow-row")) {
@@ -408,9 +418,9 @@ function alertRow(a, sel) {
     `<td class="n">${fixed(a.score, 2)}</td><td class="reason">${esc(a.reason)}</td><td class="status">${esc(a.status)}</td></tr>`;
 }
 
-// filterTabs are a filter's buttons, each value with its count; "all" is the sum, unless total is given.
-function filterTabs(id, param, rows, cur, all, total) {
-  total = total ?? rows.reduce((n, c) => n + c.count, 0);
+// filterTabs are a filter's buttons, each value with its count; "all" is their sum.
+function filterTabs(id, param, rows, cur, all) {
+  const total = rows.reduce((n, c) => n + c.count, 0);
   return `<span class="tabs filter" id="${id}"><button type="button" data-${param}="" class="${cur ? "" : "on"}">${esc(all)} <b>${num(total)}</b></button>` +
     rows.map((c) => `<button type="button" data-${param}="${esc(c.key)}" class="${c.key === cur ? "on" : ""}${c.count ? "" : " zero"}">${esc(c.key)} <b>${num(c.count)}</b></button>`).join("") + `</span>`;
 }
@@ -453,8 +463,7 @@ async function renderAlerts(main, r, current) {
   // The selected alert is asked for beside the list, so it draws in one round trip.
   const detailReq = sel ? api("alert", { id: sel }) : null;
   if (detailReq) detailReq.catch(() => {});
-  let body;
-  try { body = await api("alerts", { rule, status }); } catch (e) { if (e.body && e.body.data) body = e.body.data; else throw e; if (current()) setTimeout(() => showError(e)); }
+  const body = await answerOf("alerts", { rule, status }, current);
   let detail = null;
   if (detailReq) {
     try { detail = await detailReq; } catch (e) { if (current()) setTimeout(() => showError(e)); }
@@ -479,7 +488,7 @@ async function renderAlerts(main, r, current) {
   } else h += `<div class="card wide"><p class="reject">${esc(P.alerts.error)}</p></div>`;
   if (detail) h += alertDetail(detail);
   main.innerHTML = h + `</div>`;
-  const go = (k, v) => { const p = route().params; if (v) p.set(k, v); else p.delete(k); location.hash = `#/alerts?${p}`; };
+  const go = (k, v) => setParam("alerts", k, v);
   for (const b of main.querySelectorAll("#rule-filter button")) b.onclick = () => go("rule", b.dataset.rule);
   for (const b of main.querySelectorAll("#status-filter button")) b.onclick = () => go("status", b.dataset.status);
   for (const tr of main.querySelectorAll("tr.alert-row")) {
@@ -515,8 +524,7 @@ function lbBars(rows, id, link) {
 
 async function renderLB(main, r, current) {
   const lb = r.params.get("lb") || "", dataset = r.params.get("dataset") || "";
-  let body;
-  try { body = await api("lb", { lb, dataset }); } catch (e) { if (e.body && e.body.data) body = e.body.data; else throw e; if (current()) setTimeout(() => showError(e)); }
+  const body = await answerOf("lb", { lb, dataset }, current);
   if (!current()) return;
   const P = body.panels, C = P.counts.data, TL = P.timeline.data, T = P.top.data, L = P.latency.data;
   const fail = (p) => `<p class="reject">${esc(p.error)}</p>`;
@@ -544,7 +552,7 @@ async function renderLB(main, r, current) {
     h += `<div class="card" id="${id}-card">${took(P.top)}<h2>${esc(title)}</h2>${T ? lbBars(T[key], id, link) : fail(P.top)}</div>`;
   }
   main.innerHTML = h + `</div>`;
-  const go = (k, val) => { const p = route().params; if (val) p.set(k, val); else p.delete(k); location.hash = `#/lb?${p}`; };
+  const go = (k, v) => setParam("lb", k, v);
   for (const b of main.querySelectorAll("#dataset-filter button")) b.onclick = () => go("dataset", b.dataset.dataset);
   for (const b of main.querySelectorAll("#lb-filter button")) b.onclick = () => go("lb", b.dataset.lb);
 }
@@ -595,8 +603,7 @@ async function renderIP(main, r, current) {
 }
 
 async function renderHealth(main, r, current) {
-  let body;
-  try { body = await api("health"); } catch (e) { if (e.body && e.body.data) body = e.body.data; else throw e; if (current()) setTimeout(() => showError(e)); }
+  const body = await answerOf("health", undefined, current);
   if (!current()) return;
   const P = body.panels, dl = P.deadletters.data, fl = P.flows.data, st = P.state.data;
   let h = `<h1>Pipeline health</h1><div class="cards">`;
