@@ -1,6 +1,9 @@
 package enrich
 
-import "net/netip"
+import (
+	"math/bits"
+	"net/netip"
+)
 
 // Versioned is a source that says when what it answers changed (a refresh, a reload): a Cache of its answers is
 // dropped then. A source that is not Versioned is never cached.
@@ -16,10 +19,10 @@ const cacheSlots = 1 << 12
 // that enriches (a shard, an object reader), as it is not safe for concurrent use. It is dropped whole when a
 // source's Version changes, so a refreshed inventory or a reloaded list is seen from the next flow on.
 type Cache struct {
-	e       *Enricher
-	cached  bool   // every source is Versioned
-	version uint64 // the sources' versions summed when the slots were filled
-	slots   []cacheSlot
+	e        *Enricher
+	versions []Versioned // the sources, when every one is Versioned; else none, and nothing is cached
+	version  uint64      // their versions summed when the slots were filled
+	slots    []cacheSlot // nil: nothing is cached
 	// hits and misses count the ends answered from the slots and from the sources.
 	hits, misses uint64
 }
@@ -42,26 +45,27 @@ func (e *Enricher) NewCache() *Cache {
 	if e == nil {
 		return nil
 	}
-	c := &Cache{e: e, cached: true}
+	c := &Cache{e: e}
 	for _, s := range []any{e.res, e.geo, e.threat} {
-		if _, ok := s.(Versioned); s != nil && !ok {
-			c.cached = false
+		if s == nil {
+			continue
 		}
+		v, ok := s.(Versioned)
+		if !ok {
+			return c
+		}
+		c.versions = append(c.versions, v)
 	}
-	if c.cached {
-		c.slots = make([]cacheSlot, cacheSlots)
-		c.version = e.version()
-	}
+	c.slots = make([]cacheSlot, cacheSlots)
+	c.version = c.sourcesVersion()
 	return c
 }
 
-// version sums the sources' versions; each only grows, so the sum changes when any does.
-func (e *Enricher) version() uint64 {
+// sourcesVersion sums the sources' versions; each only grows, so the sum changes when any does.
+func (c *Cache) sourcesVersion() uint64 {
 	var v uint64
-	for _, s := range []any{e.res, e.geo, e.threat} {
-		if vs, ok := s.(Versioned); ok {
-			v += vs.Version()
-		}
+	for _, s := range c.versions {
+		v += s.Version()
 	}
 	return v
 }
@@ -71,10 +75,10 @@ func (c *Cache) Fill(x *Context, src, dst netip.Addr, eni string) *Context {
 	if c == nil {
 		return nil
 	}
-	if !c.cached {
+	if c.slots == nil {
 		return c.e.Fill(x, src, dst, eni)
 	}
-	if v := c.e.version(); v != c.version {
+	if v := c.sourcesVersion(); v != c.version {
 		clear(c.slots)
 		c.version = v
 	}
@@ -112,5 +116,5 @@ func slotOf(ip netip.Addr) uint64 {
 	for _, x := range b[8:] {
 		lo = lo<<8 | uint64(x)
 	}
-	return (lo * 0x9e3779b97f4a7c15) >> (64 - 12)
+	return (lo * 0x9e3779b97f4a7c15) >> (64 - bits.TrailingZeros(cacheSlots))
 }
