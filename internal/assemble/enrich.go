@@ -2,12 +2,12 @@ package assemble
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -18,6 +18,7 @@ import (
 	"github.com/kinflow/kinflow/internal/enrich/awsres"
 	"github.com/kinflow/kinflow/internal/enrich/geoip"
 	"github.com/kinflow/kinflow/internal/enrich/threat"
+	"github.com/kinflow/kinflow/internal/sink"
 )
 
 // maxEnrichObject bounds a GeoIP database or threat list read from S3.
@@ -36,6 +37,8 @@ func Enricher(ctx context.Context, c config.Config, awsCfg aws.Config, reg prome
 	// The sources outlive the call that builds them (a Lambda invocation): their refreshes run on a context of
 	// their own.
 	bg := context.WithoutCancel(ctx)
+	// One S3 client for every database and list read from S3, made when the first is.
+	s3Client := sync.OnceValue(func() *s3.Client { return S3(c, awsCfg) })
 	var res enrich.Resources
 	if e.AWS {
 		cfg := awsres.DefaultConfig()
@@ -68,7 +71,7 @@ func Enricher(ctx context.Context, c config.Config, awsCfg aws.Config, reg prome
 	if e.GeoIPCity != "" || e.GeoIPASN != "" {
 		cfg := geoip.DefaultConfig()
 		cfg.ReloadInterval = e.Refresh
-		cfg.City, cfg.ASN = database(c, awsCfg, e.GeoIPCity), database(c, awsCfg, e.GeoIPASN)
+		cfg.City, cfg.ASN = database(s3Client, e.GeoIPCity), database(s3Client, e.GeoIPASN)
 		db, err := geoip.New(ctx, cfg, log)
 		if err != nil {
 			return nil, err
@@ -80,15 +83,10 @@ func Enricher(ctx context.Context, c config.Config, awsCfg aws.Config, reg prome
 	if len(e.Threats) > 0 {
 		cfg := threat.DefaultConfig()
 		cfg.Interval = e.Refresh
-		names := make([]string, 0, len(e.Threats))
-		for name := range e.Threats {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		for _, name := range names {
+		for _, name := range slices.Sorted(maps.Keys(e.Threats)) {
 			src := threat.Source{Name: name}
 			if bucket, key, ok := s3URI(e.Threats[name]); ok {
-				src.Load = s3Loader(S3(c, awsCfg), bucket, key)
+				src.Load = s3Loader(s3Client(), bucket, key)
 			} else {
 				src.Path = e.Threats[name]
 			}
@@ -107,13 +105,14 @@ func Enricher(ctx context.Context, c config.Config, awsCfg aws.Config, reg prome
 	return enrich.New(res, geo, threats), nil
 }
 
-// database is the GeoIP database at where: a path, or an S3 object read whole; none when where is empty.
-func database(c config.Config, awsCfg aws.Config, where string) geoip.Database {
+// database is the GeoIP database at where: a path, or an S3 object read whole with the client s3Client makes; none
+// when where is empty.
+func database(s3Client func() *s3.Client, where string) geoip.Database {
 	if where == "" {
 		return geoip.Database{}
 	}
 	if bucket, key, ok := s3URI(where); ok {
-		return geoip.Database{Name: where, Load: geoip.LoadFunc(s3Loader(S3(c, awsCfg), bucket, key))}
+		return geoip.Database{Name: where, Load: geoip.LoadFunc(s3Loader(s3Client(), bucket, key))}
 	}
 	return geoip.Database{Path: where}
 }
@@ -147,12 +146,9 @@ func s3Loader(client *s3.Client, bucket, key string) func(ctx context.Context) (
 			return nil, "", fmt.Errorf("s3://%s/%s: %w", bucket, key, err)
 		}
 		defer out.Body.Close()
-		data, err := io.ReadAll(io.LimitReader(out.Body, maxEnrichObject+1))
+		data, err := sink.ReadLimited(out.Body, maxEnrichObject)
 		if err != nil {
 			return nil, "", fmt.Errorf("s3://%s/%s: %w", bucket, key, err)
-		}
-		if len(data) > maxEnrichObject {
-			return nil, "", errors.New("s3://" + bucket + "/" + key + ": larger than 512 MiB")
 		}
 		last = etag
 		return data, etag, nil
