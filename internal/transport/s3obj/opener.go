@@ -18,6 +18,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/kinflow/kinflow/internal/retry"
 )
 
 // An ObjectRef names one version of an object, as a notification announced it.
@@ -74,7 +76,7 @@ func NewS3Opener(client GetObjectAPI, cfg Config) (*S3Opener, error) {
 	if client == nil {
 		return nil, errors.New("s3obj: NewS3Opener: client is nil")
 	}
-	return &S3Opener{client: client, cfg: cfg, sleep: sleepCtx}, nil
+	return &S3Opener{client: client, cfg: cfg, sleep: retry.Sleep}, nil
 }
 
 // Open starts reading obj. It pins the announced content: by VersionId when obj has one, else by If-Match on its
@@ -219,17 +221,6 @@ func backoff(cfg Config, n int) time.Duration {
 		d = cfg.MaxReopenBackoff
 	}
 	return d/2 + rand.N(d/2+1)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // S3 error codes by what they mean for a retry.
