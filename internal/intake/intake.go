@@ -110,12 +110,7 @@ func (in *Intake) Message(ctx context.Context, id string, body []byte) (Result, 
 	var failed error
 	for _, ev := range n.Objects {
 		r, err := in.object(ctx, ev.Object)
-		res.ObjectResult.Lines += r.Lines
-		res.Documents += r.Documents
-		res.DeadLetters += r.DeadLetters
-		res.Aggregated += r.Aggregated
-		res.Partials += r.Partials
-		res.Watermark = max(res.Watermark, r.Watermark)
+		res.ObjectResult.Add(r)
 		switch {
 		case err == nil:
 			res.Objects++

@@ -51,6 +51,16 @@ type ObjectResult struct {
 	Watermark   int64 // the latest flow start (Unix seconds), 0 without flows
 }
 
+// Add adds o's counts to r, and keeps the later watermark.
+func (r *ObjectResult) Add(o ObjectResult) {
+	r.Lines += o.Lines
+	r.Documents += o.Documents
+	r.DeadLetters += o.DeadLetters
+	r.Aggregated += o.Aggregated
+	r.Partials += o.Partials
+	r.Watermark = max(r.Watermark, o.Watermark)
+}
+
 // An ObjectReader processes S3 objects, one at a time: flow-log files into flow documents and connection sets,
 // load-balancer access logs into request documents, each bad line into a dead letter. It is not safe for
 // concurrent use; a runtime that reads objects in parallel makes one per goroutine.
