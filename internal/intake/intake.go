@@ -79,9 +79,9 @@ func New(cfg s3obj.Config, concurrency int, parts Parts, opts Options) (*Intake,
 
 // Result says what one message came to.
 type Result struct {
-	Objects   int   // objects read to their end
-	Skipped   int   // events that announce no object to read: a test event, a removal
-	Watermark int64 // the latest flow start of its objects (Unix seconds), 0 without flows
+	Objects int // objects read to their end
+	Skipped int // events that announce no object to read: a test event, a removal
+	// The objects' counts summed, and the latest flow start of them all (Watermark).
 	pipeline.ObjectResult
 }
 
