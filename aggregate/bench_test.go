@@ -159,8 +159,8 @@ func BenchmarkMemory(b *testing.B) {
 	}
 }
 
-// BenchmarkAppendJSON encodes the partials of the corpus into one reused buffer.
-func BenchmarkAppendJSON(b *testing.B) {
+// BenchmarkBlocks packs the partials of the corpus into blocks and encodes their documents into one reused buffer.
+func BenchmarkBlocks(b *testing.B) {
 	a := mustAccumulator(b, DefaultConfig())
 	for _, f := range benchCorpus(b) {
 		if _, err := a.Add(f); err != nil {
@@ -171,12 +171,10 @@ func BenchmarkAppendJSON(b *testing.B) {
 	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {
-		for i := range parts {
-			var err error
-			if buf, err = parts[i].AppendJSON(buf[:0]); err != nil {
-				b.Fatal(err)
-			}
+		blocks := Blocks(parts, BlockBytes)
+		for i := range blocks {
+			buf = blocks[i].AppendJSON(buf[:0])
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(parts)), "ns/doc")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(parts)), "ns/set")
 }

@@ -2,8 +2,11 @@ package aggregate
 
 import (
 	"cmp"
+	"container/heap"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"net/netip"
 	"slices"
 
@@ -34,15 +37,11 @@ type ConnSet struct {
 }
 
 // A Partial is what one shard's records from FirstSequence to LastSequence (a checkpoint) contributed to a
-// ConnSet. LastSequence lets the finalizer recognise a partial that a replay superseded (see DropSuperseded); it is
-// empty in partials written before kinflow recorded it.
+// ConnSet: what Accumulator.Cut returns, and Blocks packs into documents.
 type Partial struct {
 	ShardID, FirstSequence, LastSequence string
 	ConnSet
 }
-
-// ID is the partial's document id: docid.Partial(window start, ip, shard, first sequence number).
-func (p *Partial) ID() string { return docid.Partial(p.WindowStart, p.IP, p.ShardID, p.FirstSequence) }
 
 // A Final is the merged ConnSet of a window closed by the watermark. Revision counts how often it was written:
 // the finalizer bumps it when late partials make it rewrite a window.
@@ -54,14 +53,14 @@ type Final struct {
 // ID is the final's document id: docid.Final(window start, ip).
 func (f *Final) ID() string { return docid.Final(f.WindowStart, f.IP) }
 
-// ErrMerge is wrapped by the errors of Merge and Fold: connection sets of different windows or IPs, or a sketch
+// ErrMerge is wrapped by the errors of Merge: connection sets of different windows or IPs, or a sketch
 // of another precision.
 var ErrMerge = errors.New("aggregate: cannot merge")
 
 // Merge returns the union of a and b, which must share window and IP: peer sets united (exact while the union has
 // at most maxExactPeers peers, otherwise a sketch holding both), destination ports united, counters summed, first
 // and last seen widened. Merge is associative and commutative; the zero ConnSet is its identity. It is not
-// idempotent (counters add up), which is why Fold drops a partial id it has already folded. a and b are not
+// idempotent (counters add up), which is why FinalizeBlocks counts a block id once. a and b are not
 // modified and the result shares no memory with them.
 func Merge(a, b ConnSet, maxExactPeers int) (ConnSet, error) {
 	switch {
@@ -141,89 +140,90 @@ func (c ConnSet) clone() ConnSet {
 	return c
 }
 
-// A Fold merges the partials of one window and IP into their final ConnSet, counting each partial id once (a
-// partial written twice by a replay, or read twice by an overlapping query, does not add up twice) and leaving out
-// partials a replay superseded (DropSuperseded). It holds the partials until Final, so its memory is that of one
-// (window, ip)'s partials.
-type Fold struct {
-	maxExactPeers int
-	ids           map[string]struct{}
-	partials      []Partial
-	dropped       int
-}
-
-// NewFold returns an empty fold whose result is exact up to maxExactPeers peers.
-func NewFold(maxExactPeers int) *Fold {
-	return &Fold{maxExactPeers: maxExactPeers, ids: map[string]struct{}{}}
-}
-
-// Add takes p unless a partial with its id was already added, and reports whether it took it. A partial of
-// another window or IP than the first is an error wrapping ErrMerge.
-func (f *Fold) Add(p *Partial) (bool, error) {
-	id := p.ID()
-	if _, dup := f.ids[id]; dup {
-		return false, nil
-	}
-	if len(f.partials) > 0 {
-		if first := &f.partials[0]; first.WindowStart != p.WindowStart || first.WindowEnd != p.WindowEnd || first.IP != p.IP {
-			return false, fmt.Errorf("partial %s: %w: window [%d, %d) ip %v after [%d, %d) ip %v", id, ErrMerge,
-				p.WindowStart, p.WindowEnd, p.IP, first.WindowStart, first.WindowEnd, first.IP)
+// MergeBlocks merges the sets of blocks of one window whose hash lies in [lo, hi]: it walks the blocks side by side
+// in block order (hash, then ip) and calls fn with the union of each IP's sets, in that order. Its memory is the
+// blocks' and one IP's union.
+func MergeBlocks(blocks []Block, lo, hi uint32, maxExactPeers int, fn func(ConnSet) error) error {
+	var h cursors
+	for i := range blocks {
+		b := &blocks[i]
+		if j, _ := slices.BinarySearch(b.hashes, lo); j < len(b.hashes) && b.hashes[j] <= hi {
+			h = append(h, cursor{b, j})
 		}
 	}
-	f.ids[id] = struct{}{}
-	f.partials = append(f.partials, *p)
-	return true, nil
+	heap.Init(&h)
+	for len(h) > 0 {
+		first := h[0].set()
+		hash := h[0].hash()
+		var m ConnSet
+		for len(h) > 0 && h[0].hash() == hash && h[0].set().IP == first.IP {
+			var err error
+			if m, err = Merge(m, *h[0].set(), maxExactPeers); err != nil {
+				return fmt.Errorf("block %s: %w", h[0].b.ID(), err)
+			}
+			if h[0].i++; h[0].i < len(h[0].b.Sets) && h[0].hash() <= hi {
+				heap.Fix(&h, 0)
+			} else {
+				heap.Pop(&h)
+			}
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// Dropped is how many superseded partials the last Final left out.
-func (f *Fold) Dropped() int { return f.dropped }
+// A cursor is a position in a block; cursors is a heap of them ordered by the set each points at.
+type cursor struct {
+	b *Block
+	i int
+}
 
-// Final merges the partials taken, less the superseded ones, into a Final of the given revision, and empties the
-// fold for the next (window, ip).
-func (f *Fold) Final(revision int64) (Final, error) {
-	kept := DropSuperseded(f.partials)
-	f.dropped = len(f.partials) - len(kept)
-	var set ConnSet
-	for i := range kept {
-		m, err := Merge(set, kept[i].ConnSet, f.maxExactPeers)
+func (c cursor) set() *ConnSet { return &c.b.Sets[c.i] }
+func (c cursor) hash() uint32  { return c.b.hashes[c.i] }
+
+type cursors []cursor
+
+func (h cursors) Len() int { return len(h) }
+func (h cursors) Less(i, j int) bool {
+	return compareSets(h[i].set(), h[j].set(), h[i].hash(), h[j].hash()) < 0
+}
+func (h cursors) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *cursors) Push(x any)   { *h = append(*h, x.(cursor)) }
+func (h *cursors) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// FinalizeBlocks merges blocks of any windows into one Final per (window, ip), ordered by window start then ip, all
+// of the given revision: what the finalizer computes range by range, in one call over everything in memory. A block
+// read twice counts once; superseded blocks (DropSuperseded) not at all.
+func FinalizeBlocks(blocks []Block, maxExactPeers int, revision int64) ([]Final, error) {
+	byID := map[string]*Block{}
+	heads := map[int64][]BlockHead{}
+	for i := range blocks {
+		id := blocks[i].ID()
+		if byID[id] == nil {
+			byID[id] = &blocks[i]
+			heads[blocks[i].WindowStart] = append(heads[blocks[i].WindowStart], blocks[i].BlockHead)
+		}
+	}
+	var finals []Final
+	for _, start := range slices.Sorted(maps.Keys(heads)) {
+		var kept []Block
+		for _, h := range DropSuperseded(heads[start]) {
+			kept = append(kept, *byID[h.ID()])
+		}
+		err := MergeBlocks(kept, 0, math.MaxUint32, maxExactPeers, func(c ConnSet) error {
+			finals = append(finals, Final{Revision: revision, ConnSet: c})
+			return nil
+		})
 		if err != nil {
-			return Final{}, fmt.Errorf("partial %s: %w", kept[i].ID(), err)
-		}
-		set = m
-	}
-	clear(f.ids)
-	clear(f.partials)
-	f.partials = f.partials[:0]
-	return Final{Revision: revision, ConnSet: set}, nil
-}
-
-// Finalize folds partials of any windows and IPs into one Final per (window, ip), ordered by window start then ip,
-// all of the given revision. Partials with the same id count once; superseded ones (DropSuperseded) not at all.
-func Finalize(partials []Partial, maxExactPeers int, revision int64) ([]Final, error) {
-	type key struct {
-		start int64
-		ip    netip.Addr
-	}
-	folds := map[key]*Fold{}
-	for i := range partials {
-		p := &partials[i]
-		k := key{p.WindowStart, p.IP}
-		f := folds[k]
-		if f == nil {
-			f = NewFold(maxExactPeers)
-			folds[k] = f
-		}
-		if _, err := f.Add(p); err != nil {
 			return nil, err
 		}
-	}
-	finals := make([]Final, 0, len(folds))
-	for _, f := range folds {
-		fin, err := f.Final(revision)
-		if err != nil {
-			return nil, err
-		}
-		finals = append(finals, fin)
 	}
 	slices.SortFunc(finals, func(x, y Final) int {
 		return cmp.Or(cmp.Compare(x.WindowStart, y.WindowStart), x.IP.Compare(y.IP))

@@ -128,8 +128,9 @@ func splitShards(rng *rand.Rand, flows []Flow, shards int) [][]record {
 // batch or when Add reports a limit, partials written by id so a rewrite replaces. It crashes now and then: before
 // writing, after an arbitrary prefix of the batch (the replay starts over from the checkpoint), and after writing
 // but before checkpointing: then the replay covers at least the same records (a redelivered batch) or, when
-// earlierCuts is set, may cut earlier (a smaller Lambda batch), which leaves stale partials for DropSuperseded.
-func consume(tb testing.TB, rng *rand.Rand, cfg Config, shardID string, recs []record, index map[string][]byte, earlierCuts bool) (crashes, cuts int) {
+// earlierCuts is set, may cut earlier (a smaller Lambda batch): either may leave stale blocks for DropSuperseded.
+// blockBytes bounds the blocks: small, a cut makes many, and a replay's blocks differ from the lost run's in number.
+func consume(tb testing.TB, rng *rand.Rand, cfg Config, blockBytes int, shardID string, recs []record, index map[string][]byte, earlierCuts bool) (crashes, cuts int) {
 	tb.Helper()
 	checkpoint, atLeast := 0, 0
 	for checkpoint < len(recs) {
@@ -155,12 +156,8 @@ func consume(tb testing.TB, rng *rand.Rand, cfg Config, shardID string, recs []r
 			crashes++
 			continue
 		}
-		for _, p := range acc.Cut(shardID, recs[checkpoint].seq, recs[i-1].seq) {
-			src, err := p.AppendJSON(nil)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			index[p.ID()] = src
+		for _, b := range Blocks(acc.Cut(shardID, recs[checkpoint].seq, recs[i-1].seq), blockBytes) {
+			index[b.ID()] = b.AppendJSON(nil)
 		}
 		cuts++
 		if rng.IntN(6) == 0 { // crash after writing, before the checkpoint
@@ -188,23 +185,24 @@ func TestAgainstReference(t *testing.T) {
 		cfg         Config
 		shards      int
 		earlierCuts bool
+		blockBytes  int
 		flows       func(testing.TB) []Flow
 	}{
-		{"defaults, fan-out past the cap", DefaultConfig(), 4, false, func(tb testing.TB) []Flow {
+		{"defaults, fan-out past the cap", DefaultConfig(), 4, false, BlockBytes, func(tb testing.TB) []Flow {
 			batches := 300
 			if testing.Short() {
 				batches = 50
 			}
 			return append(ordinaryFlows(tb, 1, batches), attackFlows(tb, 12_000)...)
 		}},
-		{"small cap and limits", small, 3, false, func(tb testing.TB) []Flow {
+		{"small cap and limits", small, 3, false, 400, func(tb testing.TB) []Flow {
 			return append(ordinaryFlows(tb, 2, 150), attackFlows(tb, 300)...)
 		}},
-		{"replays that cut earlier", roomy, 3, true, func(tb testing.TB) []Flow {
+		{"replays that cut earlier", roomy, 3, true, 300, func(tb testing.TB) []Flow {
 			return append(ordinaryFlows(tb, 4, 150), attackFlows(tb, 300)...)
 		}},
 		{"one shard, one-minute windows", Config{Window: time.Minute, AllowedLateness: 0, MaxExactPeers: 100,
-			MaxOpenWindows: 8, MaxTrackedIPs: 5000, MaxTrackedPeers: 50_000}, 1, false, func(tb testing.TB) []Flow {
+			MaxOpenWindows: 8, MaxTrackedIPs: 5000, MaxTrackedPeers: 50_000}, 1, false, 4000, func(tb testing.TB) []Flow {
 			return ordinaryFlows(tb, 3, 100)
 		}},
 	}
@@ -215,28 +213,28 @@ func TestAgainstReference(t *testing.T) {
 			index := map[string][]byte{}
 			var crashes, cuts int
 			for s, recs := range shards {
-				c, n := consume(t, rng, tt.cfg, fmt.Sprintf("shardId-%012d", s), recs, index, tt.earlierCuts)
+				c, n := consume(t, rng, tt.cfg, tt.blockBytes, fmt.Sprintf("shardId-%012d", s), recs, index, tt.earlierCuts)
 				crashes, cuts = crashes+c, cuts+n
 			}
-			t.Logf("%d shards, %d cuts, %d crashes, %d partials", tt.shards, cuts, crashes, len(index))
+			t.Logf("%d shards, %d cuts, %d crashes, %d blocks", tt.shards, cuts, crashes, len(index))
 			if crashes == 0 {
 				t.Fatal("the simulation never crashed; the replay path went untested")
 			}
 
-			// The finalizer reads partials back from the index in no particular order, some of them twice.
-			var partials []Partial
+			// The finalizer reads blocks back from the index in no particular order, some of them twice.
+			var blocks []Block
 			for _, src := range index {
-				p, err := DecodePartial(src)
+				b, err := DecodeBlock(src)
 				if err != nil {
-					t.Fatalf("DecodePartial(%s): %v", src, err)
+					t.Fatalf("DecodeBlock(%s): %v", src, err)
 				}
-				partials = append(partials, p)
+				blocks = append(blocks, b)
 				if rng.IntN(10) == 0 {
-					partials = append(partials, p)
+					blocks = append(blocks, b)
 				}
 			}
-			rng.Shuffle(len(partials), func(i, j int) { partials[i], partials[j] = partials[j], partials[i] })
-			finals, err := Finalize(partials, tt.cfg.MaxExactPeers, 1)
+			rng.Shuffle(len(blocks), func(i, j int) { blocks[i], blocks[j] = blocks[j], blocks[i] })
+			finals, err := FinalizeBlocks(blocks, tt.cfg.MaxExactPeers, 1)
 			if err != nil {
 				t.Fatal(err)
 			}

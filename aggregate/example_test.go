@@ -7,8 +7,8 @@ import (
 	"github.com/kinflow/kinflow/aggregate"
 )
 
-// A shard's accumulator cuts a partial at a checkpoint; the finalizer reads partials back from the index and
-// merges them into final connection sets.
+// A shard's accumulator cuts partial sets at a checkpoint, packed into blocks; the finalizer reads the blocks back
+// from the index and merges them into final connection sets.
 func Example() {
 	cfg := aggregate.DefaultConfig()
 	acc, err := aggregate.NewAccumulator(cfg)
@@ -33,28 +33,25 @@ func Example() {
 		}
 	}
 
-	// At the checkpoint: write each partial under its id.
+	// At the checkpoint: write each block under its id.
+	seq := "49590338271490256608559692538361571095921575989136588898"
 	var stored [][]byte
-	for _, p := range acc.Cut("shardId-000000000000", "49590338271490256608559692538361571095921575989136588898", "49590338271490256608559692538361571095921575989136588898") {
-		doc, err := p.AppendJSON(nil)
-		if err != nil {
-			fmt.Println(err)
-			return
-		}
-		stored = append(stored, doc)
+	for _, b := range aggregate.Blocks(acc.Cut("shardId-000000000000", seq, seq), aggregate.BlockBytes) {
+		stored = append(stored, b.AppendJSON(nil))
 	}
 
 	// The finalizer, once the watermark has passed the window's end plus the allowed lateness.
-	var partials []aggregate.Partial
+	var blocks []aggregate.Block
 	for _, doc := range stored {
-		p, err := aggregate.DecodePartial(doc)
+		b, err := aggregate.DecodeBlock(doc)
 		if err != nil {
 			fmt.Println(err)
 			return
 		}
-		partials = append(partials, p)
+		blocks = append(blocks, b)
 	}
-	finals, err := aggregate.Finalize(partials, cfg.MaxExactPeers, 1)
+	fmt.Printf("%d block of %d sets\n", len(blocks), blocks[0].IPs)
+	finals, err := aggregate.FinalizeBlocks(blocks, cfg.MaxExactPeers, 1)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -64,6 +61,7 @@ func Example() {
 			f.IP, f.PeersCount, f.FlowsSent, f.FlowsReceived, f.FlowsRejected, f.DstPorts)
 	}
 	// Output:
+	// 1 block of 3 sets
 	// 10.0.0.10 peers=2 sent=1 received=1 rejected=1 ports=[5432]
 	// 10.0.0.20 peers=1 sent=0 received=1 rejected=0 ports=[]
 	// 198.18.0.7 peers=1 sent=1 received=0 rejected=1 ports=[22]

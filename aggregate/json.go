@@ -22,26 +22,8 @@ import (
 //
 // Objects are written nested ({"flows":{"sent":1}}), which Elasticsearch and OpenSearch map to the dotted names.
 
-// ErrDecode is wrapped by the errors of DecodePartial and DecodeFinal.
+// ErrDecode is wrapped by the errors of DecodeBlock and DecodeFinal.
 var ErrDecode = errors.New("aggregate: decoding connection set")
-
-// AppendJSON appends the partial's document source to dst. It does not reflect and allocates nothing beyond
-// growing dst (and, for an estimated set, encoding the sketch).
-func (p *Partial) AppendJSON(dst []byte) ([]byte, error) {
-	dst, err := p.appendFields(dst)
-	if err != nil {
-		return dst, err
-	}
-	dst = append(dst, `,"partial":{"shard_id":`...)
-	dst = jsonw.AppendString(dst, p.ShardID)
-	dst = append(dst, `,"first_sequence":`...)
-	dst = jsonw.AppendString(dst, p.FirstSequence)
-	if p.LastSequence != "" {
-		dst = append(dst, `,"last_sequence":`...)
-		dst = jsonw.AppendString(dst, p.LastSequence)
-	}
-	return append(dst, "}}"...), nil
-}
 
 // AppendJSON appends the final's document source to dst.
 func (f *Final) AppendJSON(dst []byte) ([]byte, error) {
@@ -157,25 +139,7 @@ type doc struct {
 	Packets        struct{ Sent, Received uint64 }
 	FirstSeen      *string `json:"first_seen"`
 	LastSeen       *string `json:"last_seen"`
-	Partial        *struct {
-		ShardID       *string `json:"shard_id"`
-		FirstSequence *string `json:"first_sequence"`
-		LastSequence  string  `json:"last_sequence"`
-	} `json:"partial"`
-	Revision *int64 `json:"revision"`
-}
-
-// DecodePartial reads a partial back from its document source, ready to Merge or Fold.
-func DecodePartial(src []byte) (Partial, error) {
-	d, c, err := decode(src)
-	if err != nil {
-		return Partial{}, err
-	}
-	if d.Partial == nil || d.Partial.ShardID == nil || d.Partial.FirstSequence == nil {
-		return Partial{}, fmt.Errorf("%w: partial.shard_id or partial.first_sequence missing", ErrDecode)
-	}
-	return Partial{ShardID: *d.Partial.ShardID, FirstSequence: *d.Partial.FirstSequence,
-		LastSequence: d.Partial.LastSequence, ConnSet: c}, nil
+	Revision       *int64  `json:"revision"`
 }
 
 // DecodeFinal reads a final back from its document source.

@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -40,18 +41,27 @@ func goldenPartials(tb testing.TB) []Partial {
 	return a.Cut("shardId-000000000003", "49590338271490256608559692538361571095921575989136588898", "49590338271490256608559692538361571095921575989136599010")
 }
 
-func TestGolden(t *testing.T) {
-	parts := goldenPartials(t)
-	var hub, peer *Partial
-	for i := range parts {
-		switch parts[i].IP {
-		case ipA:
-			hub = &parts[i]
-		case ipC:
-			peer = &parts[i]
+// goldenBlocks packs the golden partials into blocks: the exact sets alone, so the golden file stays readable, and
+// all of them (the hub's sketch is 16 KiB).
+func goldenBlocks(tb testing.TB) (exact, all Block) {
+	tb.Helper()
+	parts := goldenPartials(tb)
+	var exactParts []Partial
+	for _, p := range parts {
+		if !p.PeersEstimated {
+			exactParts = append(exactParts, p)
 		}
 	}
-	finals, err := Finalize(parts, 2, 1)
+	e, a := Blocks(exactParts, BlockBytes), Blocks(parts, BlockBytes)
+	if len(e) != 1 || len(a) != 1 {
+		tb.Fatalf("got %d and %d blocks, want one each", len(e), len(a))
+	}
+	return e[0], a[0]
+}
+
+func TestGolden(t *testing.T) {
+	exact, all := goldenBlocks(t)
+	finals, err := FinalizeBlocks([]Block{all}, 2, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,8 +69,7 @@ func TestGolden(t *testing.T) {
 		name string
 		doc  func([]byte) ([]byte, error)
 	}{
-		{"partial-exact", peer.AppendJSON},
-		{"partial-estimated", hub.AppendJSON},
+		{"block", func(dst []byte) ([]byte, error) { return exact.AppendJSON(dst), nil }},
 		{"final-exact", finals[len(finals)-1].AppendJSON},
 	}
 	for _, tt := range tests {
@@ -82,77 +91,161 @@ func TestGolden(t *testing.T) {
 }
 
 func TestRoundTrip(t *testing.T) {
-	parts := goldenPartials(t)
-	opts := cmp.Options{cmpopts.EquateComparable(netip.Addr{}), cmpopts.IgnoreUnexported(ConnSet{})}
-	for _, p := range parts {
-		t.Run(p.IP.String(), func(t *testing.T) {
-			src, err := p.AppendJSON(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			back, err := DecodePartial(src)
-			if err != nil {
-				t.Fatalf("DecodePartial(%s): %v", src, err)
-			}
-			if diff := cmp.Diff(p, back, opts); diff != "" {
-				t.Errorf("round trip (-cut +decoded):\n%s", diff)
-			}
-			if again, _ := back.AppendJSON(nil); !bytes.Equal(again, src) {
-				t.Errorf("re-encoded differently:\n%s\n%s", src, again)
-			}
-			if back.ID() != p.ID() {
-				t.Errorf("id %s, want %s", back.ID(), p.ID())
-			}
-			f := Final{Revision: 4, ConnSet: p.ConnSet}
-			fsrc, err := f.AppendJSON(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fback, err := DecodeFinal(fsrc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(f, fback, opts); diff != "" {
-				t.Errorf("final round trip (-want +decoded):\n%s", diff)
-			}
-		})
+	_, all := goldenBlocks(t)
+	opts := cmp.Options{cmpopts.EquateComparable(netip.Addr{}), cmpopts.IgnoreUnexported(ConnSet{}, Block{})}
+	src := all.AppendJSON(nil)
+	back, err := DecodeBlock(src)
+	if err != nil {
+		t.Fatalf("DecodeBlock(%s): %v", src, err)
+	}
+	if diff := cmp.Diff(all, back, opts); diff != "" {
+		t.Errorf("round trip (-packed +decoded):\n%s", diff)
+	}
+	if again := back.AppendJSON(nil); !bytes.Equal(again, src) {
+		t.Errorf("re-encoded differently:\n%s\n%s", src, again)
+	}
+	if back.ID() != all.ID() {
+		t.Errorf("id %s, want %s", back.ID(), all.ID())
+	}
+	for i := range back.Sets {
+		if got, want := back.Sets[i].PeersEstimated, all.Sets[i].PeersEstimated; got != want || (got && !bytes.Equal(
+			sketchBytes(t, back.Sets[i].sketch), sketchBytes(t, all.Sets[i].sketch))) {
+			t.Errorf("set %v: sketch not carried over", back.Sets[i].IP)
+		}
+		f := Final{Revision: 4, ConnSet: back.Sets[i]}
+		fsrc, err := f.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fback, err := DecodeFinal(fsrc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(f, fback, opts); diff != "" {
+			t.Errorf("final round trip (-want +decoded):\n%s", diff)
+		}
+	}
+}
+
+func TestBlocksSplit(t *testing.T) {
+	a := mustAccumulator(t, DefaultConfig())
+	for _, f := range ordinaryFlows(t, 7, 20) {
+		if _, err := a.Add(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parts := a.Cut("shardId-000000000001", "100", "200")
+	const maxBytes = 2000
+	blocks := Blocks(parts, maxBytes)
+	windows := map[int64]int{} // blocks per window
+	var sets int
+	for i := range blocks {
+		b := &blocks[i]
+		if b.Number != windows[b.WindowStart] {
+			t.Errorf("block %d of window %d is numbered %d", windows[b.WindowStart], b.WindowStart, b.Number)
+		}
+		windows[b.WindowStart]++
+		if n := len(b.encode()); n > maxBytes+8 && len(b.Sets) > 1 {
+			t.Errorf("block %d of window %d: %d bytes for %d sets, over %d", b.Number, b.WindowStart, n, len(b.Sets), maxBytes)
+		}
+		if i > 0 && blocks[i-1].WindowStart == b.WindowStart && blocks[i-1].HashLast > b.HashFirst {
+			t.Errorf("block %d of window %d starts at hash %d, before the previous block's end %d", b.Number, b.WindowStart, b.HashFirst, blocks[i-1].HashLast)
+		}
+		back, err := DecodeBlock(b.AppendJSON(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.BlockHead != b.BlockHead {
+			t.Errorf("head %+v decoded as %+v", b.BlockHead, back.BlockHead)
+		}
+		sets += len(b.Sets)
+	}
+	if sets != len(parts) || len(blocks) <= len(windows) {
+		t.Errorf("%d partials in %d windows packed into %d blocks holding %d sets: want every partial once, in more blocks than windows",
+			len(parts), len(windows), len(blocks), sets)
 	}
 }
 
 func TestDecodeErrors(t *testing.T) {
-	good, err := os.ReadFile(filepath.Join("testdata", "partial-exact.json"))
+	good, err := os.ReadFile(filepath.Join("testdata", "block.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	exact, _ := goldenBlocks(t)
+	data := base64.StdEncoding.EncodeToString(exact.encode())
 	tests := []struct {
 		name, from, to, want string
 	}{
 		{"not json", `{`, `[`, "invalid character"},
-		{"bad ip", `"ip":"2600:1f18::c"`, `"ip":"10.0.0.300"`, "ip:"},
-		{"zoned ip", `"ip":"2600:1f18::c"`, `"ip":"fe80::1%eth0"`, "zoned"},
-		{"peer count", `"peers_count":1`, `"peers_count":2`, "peers_count 2, but 1 distinct peers"},
-		{"port count", `"dst_ports_count":0`, `"dst_ports_count":3`, "dst_ports_count 3"},
-		{"bad date", `"first_seen":"`, `"first_seen":"yesterday`, "first_seen"},
+		{"bad date", `"@timestamp":"`, `"@timestamp":"yesterday`, "@timestamp"},
 		{"timestamp", `"@timestamp":"2026-11-23T12:00:00Z"`, `"@timestamp":"2026-11-23T12:10:00Z"`, "@timestamp"},
 		{"inverted window", `"end":"2026-11-23T12:10:00Z"`, `"end":"2026-11-23T11:10:00Z"`, "want an end 1s to 24h"},
-		{"no shard", `"shard_id"`, `"shard"`, "partial.shard_id"},
-		{"sketch without estimate", `"peers_count"`, `"peers_sketch":"AgAAAA==","peers_count"`, "peers_sketch present"},
-		{"estimate without sketch", `"peers_estimated":false`, `"peers_estimated":true`, "peers_sketch"},
+		{"no shard", `"shard_id"`, `"shard"`, "shard_id, first_sequence"},
+		{"ips", `"ips":3`, `"ips":4`, "does not match its sets"},
+		{"sums", `"flows":{"sent":0`, `"flows":{"sent":4`, "does not match its sets"},
+		{"hash", `"hash_first":`, `"hash_first":1`, "does not match its sets"},
+		{"not base64", `"data":"`, `"data":"!`, "illegal base64"},
+		{"truncated", data, data[:len(data)-8], "beyond the"},
+		{"version", `"data":"A`, `"data":"C`, "version"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := strings.Replace(string(good), tt.from, tt.to, 1)
 			if src == string(good) {
-				t.Fatalf("%q not in the golden partial", tt.from)
+				t.Fatalf("%q not in the golden block", tt.from)
 			}
-			_, err := DecodePartial([]byte(src))
+			_, err := DecodeBlock([]byte(src))
 			if !errors.Is(err, ErrDecode) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("DecodePartial = %v, want ErrDecode mentioning %q", err, tt.want)
+				t.Errorf("DecodeBlock = %v, want ErrDecode mentioning %q", err, tt.want)
 			}
 		})
 	}
-	if _, err := DecodeFinal(good); err == nil || !strings.Contains(err.Error(), "revision missing") {
-		t.Errorf("DecodeFinal of a partial = %v, want revision missing", err)
+	if _, err := DecodeFinal(good); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("DecodeFinal of a block = %v, want a field missing", err)
+	}
+}
+
+// TestDecodeSetsErrors breaks the encoding of sets in the ways a reader must refuse: each would let a set be
+// counted twice or a garbage value reach a final.
+func TestDecodeSetsErrors(t *testing.T) {
+	set := func(ip string, peers ...string) ConnSet {
+		c := ConnSet{WindowStart: t0, WindowEnd: t0 + 600, IP: netip.MustParseAddr(ip), FirstSeen: t0, LastSeen: t0 + 60, FlowsSent: 1}
+		for _, p := range peers {
+			c.Peers = append(c.Peers, netip.MustParseAddr(p))
+		}
+		c.PeersCount = uint64(len(c.Peers))
+		return c
+	}
+	encode := func(sets ...ConnSet) []byte { return (&Block{Sets: sets}).encode() }
+	a, b := set("10.0.0.1", "10.0.0.2"), set("10.0.0.2", "10.0.0.1")
+	if HashOf(a.IP) > HashOf(b.IP) {
+		a, b = b, a
+	}
+	ports := set("10.0.0.3")
+	ports.DstPorts = []uint16{80, 80}
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"out of order", encode(b, a), "out of order"},
+		{"twice", encode(a, a), "out of order"},
+		{"ports not ascending", encode(ports), "ports not ascending"},
+		{"peers not ascending", encode(set("10.0.0.4", "10.0.0.9", "10.0.0.9")), "peers not ascending"},
+		{"mapped address", append([]byte{1, 1, 16}, netip.MustParseAddr("::ffff:10.0.0.1").AsSlice()...), "IPv4-mapped"},
+		{"trailing bytes", append(encode(a), 0), "after the last set"},
+		{"huge count", []byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f}, "beyond"},
+		{"empty", nil, "truncated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := decodeSets(tt.data, t0, t0+600); !errors.Is(err, ErrBlock) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("decodeSets = %v, want ErrBlock mentioning %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := decodeSets(encode(a, b), t0, t0+600); err != nil {
+		t.Errorf("the sets in order: %v", err)
 	}
 }
 
@@ -168,9 +261,9 @@ func TestAppendString(t *testing.T) {
 	}
 }
 
-// FuzzDecodePartial: whatever decodes must encode, and decode again to the same documents.
-func FuzzDecodePartial(f *testing.F) {
-	for _, name := range []string{"partial-exact", "partial-estimated", "final-exact"} {
+// FuzzDecodeBlock: whatever decodes must encode, and decode again to the same document.
+func FuzzDecodeBlock(f *testing.F) {
+	for _, name := range []string{"block", "final-exact"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name+".json"))
 		if err != nil {
 			f.Fatal(err)
@@ -178,21 +271,40 @@ func FuzzDecodePartial(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		p, err := DecodePartial(src)
+		b, err := DecodeBlock(src)
 		if err != nil {
 			return
 		}
-		once, err := p.AppendJSON(nil)
-		if err != nil {
-			t.Fatalf("decoded %s, cannot encode: %v", src, err)
-		}
-		q, err := DecodePartial(once)
+		once := b.AppendJSON(nil)
+		c, err := DecodeBlock(once)
 		if err != nil {
 			t.Fatalf("re-decoding %s: %v", once, err)
 		}
-		twice, err := q.AppendJSON(nil)
-		if err != nil || !bytes.Equal(once, twice) {
-			t.Fatalf("not stable (%v):\n%s\n%s", err, once, twice)
+		if twice := c.AppendJSON(nil); !bytes.Equal(once, twice) {
+			t.Fatalf("not stable:\n%s\n%s", once, twice)
+		}
+	})
+}
+
+// FuzzDecodeSets: the binary encoding of sets, which DecodeBlock reaches only through valid base64 and a head that
+// matches: whatever decodes encodes, and decodes again to the same sets.
+func FuzzDecodeSets(f *testing.F) {
+	exact, all := goldenBlocks(f)
+	f.Add(exact.encode())
+	f.Add(all.encode())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sets, err := decodeSets(data, t0, t0+600)
+		if err != nil {
+			return
+		}
+		b := Block{Sets: sets}
+		once := b.encode()
+		again, err := decodeSets(once, t0, t0+600)
+		if err != nil {
+			t.Fatalf("re-decoding: %v", err)
+		}
+		if twice := (&Block{Sets: again}).encode(); !bytes.Equal(once, twice) {
+			t.Fatalf("not stable:\n%x\n%x", once, twice)
 		}
 	})
 }

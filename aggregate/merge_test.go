@@ -105,20 +105,22 @@ func TestMergeProperties(t *testing.T) {
 	}
 }
 
-func TestFoldCountsAPartialIDOnce(t *testing.T) {
+func TestFinalizeBlocksCountsABlockOnce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 8))
-	var partials []Partial
+	var blocks []Block
 	for i := range 6 {
-		partials = append(partials, Partial{ShardID: fmt.Sprintf("shardId-%d", i%2), FirstSequence: fmt.Sprint(i), ConnSet: randomSet(rng)})
+		seq := fmt.Sprint(i)
+		p := Partial{ShardID: fmt.Sprintf("shardId-%d", i%2), FirstSequence: seq, LastSequence: seq, ConnSet: randomSet(rng)}
+		blocks = append(blocks, Blocks([]Partial{p}, BlockBytes)...)
 	}
-	once, err := Finalize(partials, propertyCap, 3)
+	once, err := FinalizeBlocks(blocks, propertyCap, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The same documents read twice, in another order, and a rewrite of one id (a replay) with identical content.
-	twice := append(slices.Clone(partials), partials...)
+	twice := append(slices.Clone(blocks), blocks...)
 	rng.Shuffle(len(twice), func(i, j int) { twice[i], twice[j] = twice[j], twice[i] })
-	again, err := Finalize(twice, propertyCap, 3)
+	again, err := FinalizeBlocks(twice, propertyCap, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,14 +132,6 @@ func TestFoldCountsAPartialIDOnce(t *testing.T) {
 	}
 	if once[0].Revision != 3 || once[0].ID() != again[0].ID() {
 		t.Errorf("revision %d, ids %s %s", once[0].Revision, once[0].ID(), again[0].ID())
-	}
-
-	f := NewFold(propertyCap)
-	for i, p := range []*Partial{&partials[0], &partials[1], &partials[0]} {
-		merged, err := f.Add(p)
-		if err != nil || merged != (i < 2) {
-			t.Errorf("Add #%d = %v, %v; want %v, nil", i, merged, err, i < 2)
-		}
 	}
 }
 
@@ -157,13 +151,6 @@ func TestMergeMismatch(t *testing.T) {
 			tt.edit(&b)
 			if _, err := Merge(a, b, 10); !errors.Is(err, ErrMerge) {
 				t.Errorf("Merge = %v, want ErrMerge", err)
-			}
-			f := NewFold(10)
-			if _, err := f.Add(&Partial{ShardID: "s", FirstSequence: "1", ConnSet: a}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.Add(&Partial{ShardID: "s", FirstSequence: "2", ConnSet: b}); !errors.Is(err, ErrMerge) {
-				t.Errorf("Fold.Add = %v, want ErrMerge", err)
 			}
 		})
 	}

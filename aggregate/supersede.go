@@ -6,38 +6,54 @@ import (
 	"strings"
 )
 
-// DropSuperseded removes, from the partials of one (window, ip), those a replay superseded, and returns the rest
-// (reordered; the slice is reused).
+// DropSuperseded removes, from the heads of one window's blocks, those a replay superseded, and returns the rest
+// (reordered; the slice is reused). Each cut rewrites its blocks by id (window, shard, first sequence, number), but
+// an attempt that crashed before its checkpoint may leave blocks that the replay's rewrite did not reach:
 //
-// A shard's partials normally cover disjoint record ranges: one per checkpoint interval. A replay from the last
-// checkpoint that cuts earlier than the lost run did (a smaller Lambda batch, a limit reached sooner) rewrites the
-// partials of IPs seen before its cut under the same ids, but the lost run's partial of an IP seen only after that
-// cut stays, and the replay's next cut writes that IP again under a later first sequence: the same flows, twice.
-// Such a stale partial is recognisable: its range [first, last] contains the first sequence of another partial of
-// the same shard. It is the one dropped, because its flows lie in records the later partials cover (the IP was
-// not in the records before their start, or the replay would have overwritten it).
+//   - A replay that cut earlier than the lost run (a smaller Lambda batch, a limit reached sooner) wrote fewer or
+//     other blocks from the same first sequence; the lost run's remaining blocks cover records that the replay's
+//     later cuts cover again. Such a block is recognisable: its range [first, last] contains the first sequence of
+//     another block of the same shard, and it is dropped. The later block is in the same window: the stale block
+//     differs from the replay's only by flows of this window read after the replay's cut.
+//   - A replay that cut later (a redelivered batch) covers more records but may pack them into fewer blocks (sets
+//     grow, yet a set that turns into a sketch shrinks). Of the blocks left with one first sequence, only those of
+//     the largest last sequence are kept: the replay's.
 //
-// Partials without a LastSequence (written before kinflow recorded it) are kept as they are.
-func DropSuperseded(partials []Partial) []Partial {
-	if len(partials) < 2 {
-		return partials
+// Blocks of one attempt share shard, first and last sequence, so they never supersede one another.
+func DropSuperseded(heads []BlockHead) []BlockHead {
+	if len(heads) < 2 {
+		return heads
 	}
-	slices.SortFunc(partials, func(a, b Partial) int {
-		return cmp.Or(strings.Compare(a.ShardID, b.ShardID), compareSequence(a.FirstSequence, b.FirstSequence))
+	slices.SortFunc(heads, func(a, b BlockHead) int {
+		return cmp.Or(strings.Compare(a.ShardID, b.ShardID), compareSequence(a.FirstSequence, b.FirstSequence),
+			compareSequence(b.LastSequence, a.LastSequence), cmp.Compare(a.Number, b.Number))
 	})
-	kept := partials[:0]
-	for i := range partials {
-		p := partials[i]
-		// The next partial of the same shard (sorted by first sequence) is the one that starts earliest after
-		// p's start; p overlaps a later partial exactly when that one starts within p's range.
-		superseded := p.LastSequence != "" && i+1 < len(partials) && partials[i+1].ShardID == p.ShardID &&
-			compareSequence(partials[i+1].FirstSequence, p.FirstSequence) > 0 &&
-			compareSequence(partials[i+1].FirstSequence, p.LastSequence) <= 0
-		if !superseded {
-			kept = append(kept, p)
+	kept := heads[:0]
+	for i := 0; i < len(heads); {
+		// heads[i:j] share shard and first sequence, largest last first; heads[j] is the next first of the shard.
+		j := i + 1
+		for j < len(heads) && heads[j].ShardID == heads[i].ShardID && heads[j].FirstSequence == heads[i].FirstSequence {
+			j++
 		}
+		nextFirst := ""
+		if j < len(heads) && heads[j].ShardID == heads[i].ShardID {
+			nextFirst = heads[j].FirstSequence
+		}
+		largest := ""
+		for _, h := range heads[i:j] {
+			if nextFirst != "" && compareSequence(nextFirst, h.LastSequence) <= 0 {
+				continue // contains a later cut's start
+			}
+			if largest == "" {
+				largest = h.LastSequence
+			}
+			if h.LastSequence == largest {
+				kept = append(kept, h)
+			}
+		}
+		i = j
 	}
-	clear(partials[len(kept):])
+	clear(heads[len(kept):])
 	return kept
 }
 

@@ -1,32 +1,37 @@
 package aggregate
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 )
 
 func TestDropSuperseded(t *testing.T) {
-	p := func(shard, first, last string) Partial {
-		return Partial{ShardID: shard, FirstSequence: first, LastSequence: last}
+	h := func(shard, first, last string, number int) BlockHead {
+		return BlockHead{ShardID: shard, FirstSequence: first, LastSequence: last, Number: number}
 	}
 	tests := []struct {
 		name string
-		in   []Partial
-		want []string // shard/first of the partials kept, in the returned order
+		in   []BlockHead
+		want []string // shard/first#number of the blocks kept, in the returned order
 	}{
-		{"disjoint chain", []Partial{p("a", "6", "10"), p("a", "1", "5")}, []string{"a/1", "a/6"}},
-		{"stale range holds a later start", []Partial{p("a", "1", "10"), p("a", "6", "10")}, []string{"a/6"}},
-		{"later start at the stale end", []Partial{p("a", "1", "6"), p("a", "6", "9")}, []string{"a/6"}},
-		{"other shards never supersede", []Partial{p("a", "1", "10"), p("b", "6", "10")}, []string{"a/1", "b/6"}},
-		{"unknown last sequence is kept", []Partial{p("a", "1", ""), p("a", "6", "10")}, []string{"a/1", "a/6"}},
-		{"numeric, not string, order", []Partial{p("a", "9", "100"), p("a", "10", "12")}, []string{"a/10"}},
-		{"one", []Partial{p("a", "1", "10")}, []string{"a/1"}},
+		{"disjoint chain", []BlockHead{h("a", "6", "10", 0), h("a", "1", "5", 0)}, []string{"a/1#0", "a/6#0"}},
+		{"stale range holds a later start", []BlockHead{h("a", "1", "10", 1), h("a", "6", "10", 0)}, []string{"a/6#0"}},
+		{"later start at the stale end", []BlockHead{h("a", "1", "6", 0), h("a", "6", "9", 0)}, []string{"a/6#0"}},
+		{"replay cut earlier, stale blocks left", []BlockHead{h("a", "1", "5", 0), h("a", "1", "8", 1), h("a", "6", "8", 0)},
+			[]string{"a/1#0", "a/6#0"}},
+		{"replay cut later in fewer blocks", []BlockHead{h("a", "1", "9", 0), h("a", "1", "5", 1), h("a", "1", "5", 2), h("a", "10", "12", 0)},
+			[]string{"a/1#0", "a/10#0"}},
+		{"one cut's blocks", []BlockHead{h("a", "1", "5", 2), h("a", "1", "5", 0), h("a", "1", "5", 1)}, []string{"a/1#0", "a/1#1", "a/1#2"}},
+		{"other shards never supersede", []BlockHead{h("a", "1", "10", 0), h("b", "6", "10", 0)}, []string{"a/1#0", "b/6#0"}},
+		{"numeric, not string, order", []BlockHead{h("a", "9", "100", 0), h("a", "10", "12", 0)}, []string{"a/10#0"}},
+		{"one", []BlockHead{h("a", "1", "10", 0)}, []string{"a/1#0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
 			for _, k := range DropSuperseded(slices.Clone(tt.in)) {
-				got = append(got, k.ShardID+"/"+k.FirstSequence)
+				got = append(got, fmt.Sprintf("%s/%s#%d", k.ShardID, k.FirstSequence, k.Number))
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("kept %v, want %v", got, tt.want)

@@ -104,22 +104,10 @@ func diffSets(got map[string]aggregate.ConnSet, want map[string]*refSet, max int
 // mergedPartials merges the partials under prefix as the finalizer would, keyed "<window start> <ip>".
 func mergedPartials(t *testing.T, es, prefix string) map[string]aggregate.ConnSet {
 	t.Helper()
-	byKey := map[string][]aggregate.Partial{}
-	for _, src := range testenv.Sources(t, es, prefix+"-conns-partial-*") {
-		p, err := aggregate.DecodePartial(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k := strconv.FormatInt(p.WindowStart, 10) + " " + p.IP.String()
-		byKey[k] = append(byKey[k], p)
-	}
-	out := map[string]aggregate.ConnSet{}
-	for k, ps := range byKey {
-		f, err := aggregate.Finalize(ps, aggregate.DefaultConfig().MaxExactPeers, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[k] = f[0].ConnSet
+	finals, _ := testenv.MergedPartials(t, es, prefix)
+	out := make(map[string]aggregate.ConnSet, len(finals))
+	for k, f := range finals {
+		out[k] = f.ConnSet
 	}
 	return out
 }

@@ -107,26 +107,11 @@ func (c *cluster) finalsByKey(t *testing.T) map[string]aggregate.Final {
 	return out
 }
 
-// expectedFinals merges the partials in the index the plain way: aggregate.Finalize over all of them.
+// expectedFinals merges the partials in the index the plain way: aggregate.FinalizeBlocks over all of them.
 func (c *cluster) expectedFinals(t *testing.T) map[string]aggregate.Final {
 	t.Helper()
-	var partials []aggregate.Partial
-	for _, raw := range c.sources(t, "-conns-partial-*") {
-		p, err := aggregate.DecodePartial(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		partials = append(partials, p)
-	}
-	finals, err := aggregate.Finalize(partials, aggregate.DefaultConfig().MaxExactPeers, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]aggregate.Final{}
-	for _, f := range finals {
-		out[strconv.FormatInt(f.WindowStart, 10)+" "+f.IP.String()] = f
-	}
-	return out
+	finals, _ := testenv.MergedPartials(t, testenv.URL(t, testenv.Elasticsearch), c.prefix)
+	return finals
 }
 
 func handleErr(t *testing.T, h *finalizerHandler, ctx context.Context, owner string) error {

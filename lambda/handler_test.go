@@ -255,21 +255,13 @@ func TestHandleOutageMidBatch(t *testing.T) {
 	if got := len(c.sources(t, "-flows-*")); got != len(lines) {
 		t.Errorf("flow documents = %d, want %d", got, len(lines))
 	}
-	checkConnSets(t, c.sources(t, "-conns-partial-*"), lines)
+	merged, _ := testenv.MergedPartials(t, testenv.URL(t, testenv.Elasticsearch), c.prefix)
+	checkConnSets(t, merged, lines)
 }
 
-// checkConnSets merges the partial documents and compares each (window, ip) with a brute-force computation.
-func checkConnSets(t *testing.T, partials []json.RawMessage, lines []string) {
+// checkConnSets compares the merged partial sets of each (window, ip) with a brute-force computation.
+func checkConnSets(t *testing.T, merged map[string]aggregate.Final, lines []string) {
 	t.Helper()
-	byKey := map[string][]aggregate.Partial{}
-	for _, raw := range partials {
-		p, err := aggregate.DecodePartial(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k := strconv.FormatInt(p.WindowStart, 10) + " " + p.IP.String()
-		byKey[k] = append(byKey[k], p)
-	}
 	type ref struct {
 		peers      map[netip.Addr]bool
 		sent, recv uint64
@@ -295,15 +287,11 @@ func checkConnSets(t *testing.T, partials []json.RawMessage, lines []string) {
 		s.sent++
 		d.recv++
 	}
-	if len(byKey) != len(want) {
-		t.Errorf("(window, ip) pairs = %d, want %d", len(byKey), len(want))
+	if len(merged) != len(want) {
+		t.Errorf("(window, ip) pairs = %d, want %d", len(merged), len(want))
 	}
-	for k, ps := range byKey {
-		finals, err := aggregate.Finalize(ps, aggregate.DefaultConfig().MaxExactPeers, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, w := finals[0], want[k]
+	for k, f := range merged {
+		w := want[k]
 		if w == nil || f.PeersCount != uint64(len(w.peers)) || f.FlowsSent != w.sent || f.FlowsReceived != w.recv {
 			t.Errorf("%s: peers %d sent %d received %d; reference %+v", k, f.PeersCount, f.FlowsSent, f.FlowsReceived, w)
 		}

@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/consumer/queue"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/intake"
@@ -161,15 +160,7 @@ func (e *env) checkFlows() {
 	if n := testenv.Count(e.t, e.esURL, e.prefix+"-flows-*"); n != len(e.lines) {
 		e.t.Errorf("%d flow documents, want %d", n, len(e.lines))
 	}
-	byKey := map[string][]aggregate.Partial{}
-	for _, raw := range testenv.Sources(e.t, e.esURL, e.prefix+"-conns-partial-*") {
-		p, err := aggregate.DecodePartial(raw)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		k := fmt.Sprint(p.WindowStart, " ", p.IP)
-		byKey[k] = append(byKey[k], p)
-	}
+	merged, _ := testenv.MergedPartials(e.t, e.esURL, e.prefix)
 	type ref struct {
 		peers      map[string]bool
 		sent, recv uint64
@@ -194,15 +185,11 @@ func (e *env) checkFlows() {
 		s.sent++
 		d.recv++
 	}
-	if len(byKey) != len(want) {
-		e.t.Errorf("%d (window, ip) pairs in partials, want %d", len(byKey), len(want))
+	if len(merged) != len(want) {
+		e.t.Errorf("%d (window, ip) pairs in partials, want %d", len(merged), len(want))
 	}
-	for k, ps := range byKey {
-		finals, err := aggregate.Finalize(ps, aggregate.DefaultConfig().MaxExactPeers, 1)
-		if err != nil || len(finals) != 1 {
-			e.t.Fatalf("%s: %v %v", k, finals, err)
-		}
-		f, w := finals[0], want[k]
+	for k, f := range merged {
+		w := want[k]
 		if w == nil || int(f.PeersCount) != len(w.peers) || f.FlowsSent != w.sent || f.FlowsReceived != w.recv {
 			e.t.Errorf("%s: peers %d sent %d received %d; want %+v", k, f.PeersCount, f.FlowsSent, f.FlowsReceived, w)
 		}

@@ -20,11 +20,12 @@ const Len = 22
 
 // Kinds keep ids of different document types apart even when their fields happen to coincide.
 const (
-	kindFlow byte = iota + 1
-	kindPartial
+	kindFlow    byte = iota + 1
+	kindPartial      // one document per (window, ip, cut), before blocks: kept so the kinds after it keep their values
 	kindFinal
 	kindDeadLetter
 	kindObjectLine
+	kindBlock
 )
 
 // Kinds of the detections' documents, far outside the sequence above, so an alert's id never shares its encoding
@@ -103,14 +104,15 @@ func Flow(logGroup, logStream, eventID string, timestamp int64, message []byte) 
 	return string(AppendFlow(make([]byte, 0, Len), logGroup, logStream, eventID, timestamp, message))
 }
 
-// Partial returns the id of a partial rollup: what one shard contributed to (window, ip) from the record with
-// sequence number firstSeq up to a checkpoint. Replaying from that checkpoint rewrites the same document.
-func Partial(windowStart int64, ip netip.Addr, shardID, firstSeq string) string {
-	b := start(kindPartial)
+// Block returns the id of a block of partial connection sets: number counts the blocks that one shard's records
+// from firstSeq up to a checkpoint contributed to the window starting at windowStart. Replaying from that checkpoint
+// rewrites the same documents.
+func Block(windowStart int64, shardID, firstSeq string, number int) string {
+	b := start(kindBlock)
 	b.int(windowStart)
-	b.addr(ip)
 	b.str(shardID)
 	b.str(firstSeq)
+	b.int(int64(number))
 	return string(b.finish(make([]byte, 0, Len)))
 }
 

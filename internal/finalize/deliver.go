@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kinflow/kinflow/aggregate"
@@ -13,7 +14,8 @@ import (
 )
 
 // windowWriter collects one window's finals in chunks of chunkIPs: each full chunk is written to the index, then
-// posted. A chunk is only sent once the next final exists, so the last one is known to be last.
+// posted. A chunk is only sent once the next final exists, so the last one is known to be last. Finals arrive in the
+// order of their IPs' hashes (eachSet); a chunk holds its IPs in ascending order.
 type windowWriter struct {
 	f               *Finalizer
 	start, end, rev int64
@@ -48,6 +50,7 @@ func (w *windowWriter) flush(ctx context.Context, last bool) error {
 		return nil
 	}
 	f := w.f
+	slices.SortFunc(w.pending, func(a, b aggregate.Final) int { return a.IP.Compare(b.IP) })
 	docs := make([]sink.Doc, len(w.pending))
 	index := f.indices.Conns(time.Unix(w.start, 0))
 	var arena []byte

@@ -40,7 +40,6 @@ func (e *env) writePartials(windows [][]aggregate.Flow, firstSeq int) {
 	var docs []sink.Doc
 	for w, flows := range windows {
 		seq := fmt.Sprint(firstSeq + w)
-		var cut []aggregate.Partial
 		for _, fl := range flows {
 			if _, err := acc.Add(fl); err != nil {
 				e.t.Fatal(err)
@@ -49,13 +48,8 @@ func (e *env) writePartials(windows [][]aggregate.Flow, firstSeq int) {
 				e.t.Fatal("accumulator full: raise its limits for the test")
 			}
 		}
-		cut = acc.Cut("corpus", seq, seq)
-		for i := range cut {
-			src, err := cut[i].AppendJSON(nil)
-			if err != nil {
-				e.t.Fatal(err)
-			}
-			docs = append(docs, sink.Doc{Index: ix.ConnsPartial(time.Unix(cut[i].WindowStart, 0)), ID: cut[i].ID(), Op: sink.OpIndex, Source: src})
+		for _, b := range aggregate.Blocks(acc.Cut("corpus", seq, seq), aggregate.BlockBytes) {
+			docs = append(docs, sink.Doc{Index: ix.ConnsPartial(time.Unix(b.WindowStart, 0)), ID: b.ID(), Op: sink.OpIndex, Source: b.AppendJSON(nil)})
 		}
 	}
 	for len(docs) > 0 {

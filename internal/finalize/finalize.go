@@ -330,23 +330,14 @@ func (f *Finalizer) window(ctx context.Context, w partialWindow, rec state.Windo
 		out.top = webhook.NewTop(hook.TopN)
 	}
 	det := f.newDetection(w.start, out.end, rev)
-	fold := aggregate.NewFold(f.cfg.MaxExactPeers)
-	err := f.eachIP(ctx, w.start, func(ps []aggregate.Partial) error {
-		for i := range ps {
-			if _, err := fold.Add(&ps[i]); err != nil {
-				return err
-			}
-		}
-		final, err := fold.Final(rev)
-		if err != nil {
-			return err
-		}
-		out.superseded += fold.Dropped()
+	superseded, err := f.eachSet(ctx, w.start, func(c aggregate.ConnSet) error {
+		final := aggregate.Final{Revision: rev, ConnSet: c}
 		if det != nil {
 			det.add(&final)
 		}
 		return out.add(ctx, final)
 	})
+	out.superseded = superseded
 	if err == nil {
 		err = out.flush(ctx, true)
 	}

@@ -22,9 +22,9 @@ type partialWindow struct {
 	fingerprint string
 }
 
-// partialWindows lists the windows starting at from or later that have partials, ascending, each with a
-// fingerprint of what its partials hold: their count and summed flow counters. A late partial (a new document) or
-// a rewrite that covers more records changes it; a replay that rewrites the same partials does not.
+// partialWindows lists the windows starting at from or later that have blocks of partial sets, ascending, each
+// with a fingerprint of what its blocks hold: their count and summed flow counters. A late block (a new document)
+// or a rewrite that covers more records changes it; a replay that rewrites the same blocks does not.
 func (f *Finalizer) partialWindows(ctx context.Context, from int64) ([]partialWindow, error) {
 	pattern := f.indices.Prefix + "-conns-partial-*"
 	if err := f.refresh(ctx, pattern); err != nil {
@@ -100,36 +100,171 @@ func (f *Finalizer) partialWindows(ctx context.Context, from int64) ([]partialWi
 	}
 }
 
-// eachIP streams the partials of the window starting at start in ascending IP order, one search page at a time,
-// and calls fn with all the partials of one IP (the slice is reused after fn returns). Pages are sorted by ip,
-// shard and first sequence, a unique key, so search_after never skips or repeats a partial. Partials written while
-// the stream runs may or may not be seen; the window's fingerprint, taken before, tells the next pass.
-func (f *Finalizer) eachIP(ctx context.Context, start int64, fn func([]aggregate.Partial) error) error {
+// rangeSets is how many sets (one IP's contribution from one block) the finalizer merges at once: a window holding
+// more is merged one range of IP hashes at a time, each range's blocks read and released before the next. At about
+// 150 bytes a decoded set with a few peers, a range holds some 40 MB however large the window.
+const rangeSets = 250_000
+
+// fetchSets bounds the sets of one _mget of blocks (a block's JSON is about 40 bytes a set), so that no answer nears
+// MaxResponseBytes.
+const fetchSets = 50_000
+
+// eachSet merges the window's blocks into one connection set per IP and calls fn with each, in the blocks' order
+// (the hash of the IP, then the IP), range by range. It leaves out the blocks a replay superseded and reports how
+// many. Blocks written while it runs may or may not be seen; the window's fingerprint, taken before, tells the
+// next pass.
+func (f *Finalizer) eachSet(ctx context.Context, start int64, fn func(aggregate.ConnSet) error) (superseded int, err error) {
 	index := f.indices.ConnsPartial(time.Unix(start, 0))
-	var group []aggregate.Partial
-	err := f.searchAll(ctx, index, dateRange("window.start", start, start),
-		[]any{map[string]any{"ip": "asc"}, map[string]any{"partial.shard_id": "asc"}, map[string]any{"partial.first_sequence": "asc"}},
-		func(_ string, src json.RawMessage) error {
-			p, err := aggregate.DecodePartial(src)
-			if err != nil {
-				// A partial kinflow wrote and cannot read back: a bug or a hand-edited index. Stop rather than
-				// finalize a window without it; the error names the document.
-				return err
-			}
-			if len(group) > 0 && group[0].IP != p.IP {
-				if err := fn(group); err != nil {
-					return err
-				}
-				clear(group)
-				group = group[:0]
-			}
-			group = append(group, p)
-			return nil
-		})
-	if err == nil && len(group) > 0 {
-		err = fn(group)
+	heads, err := f.blockHeads(ctx, index, start)
+	if err != nil {
+		return 0, err
 	}
-	return err
+	listed := len(heads)
+	heads = aggregate.DropSuperseded(heads)
+	superseded = listed - len(heads)
+	total := 0
+	for _, h := range heads {
+		total += h.IPs
+	}
+	ranges := max(1, (total+rangeSets-1)/rangeSets)
+	for r := range ranges {
+		lo, hi := uint32(uint64(r)<<32/uint64(ranges)), uint32((uint64(r+1)<<32)/uint64(ranges)-1)
+		var ids []string
+		for _, h := range heads {
+			if h.HashFirst <= hi && h.HashLast >= lo {
+				ids = append(ids, h.ID())
+			}
+		}
+		blocks, err := f.readBlocks(ctx, index, ids, heads)
+		if err != nil {
+			return superseded, err
+		}
+		if err := aggregate.MergeBlocks(blocks, lo, hi, f.cfg.MaxExactPeers, fn); err != nil {
+			return superseded, err
+		}
+	}
+	return superseded, nil
+}
+
+// blockHeads lists the heads of the window's blocks from their doc values: the sets, most of a block, are not read.
+func (f *Finalizer) blockHeads(ctx context.Context, index string, start int64) ([]aggregate.BlockHead, error) {
+	width := int64(f.cfg.Window / time.Second)
+	var heads []aggregate.BlockHead
+	var after []json.RawMessage
+	for {
+		req := map[string]any{
+			"size": f.cfg.PageSize, "track_total_hits": false, "_source": false,
+			// Blocks only: a per-IP partial of a version before blocks has no partial.block (README: upgrading).
+			"query": map[string]any{"bool": map[string]any{"filter": []any{dateRange("window.start", start, start),
+				map[string]any{"exists": map[string]any{"field": "partial.block"}}}}},
+			"sort":            []any{map[string]any{"partial.shard_id": "asc"}, map[string]any{"partial.first_sequence": "asc"}, map[string]any{"partial.block": "asc"}},
+			"docvalue_fields": headFields,
+		}
+		if after != nil {
+			req["search_after"] = after
+		}
+		body, _ := json.Marshal(req)
+		var res struct {
+			Hits struct {
+				Hits []struct {
+					ID     string            `json:"_id"`
+					Fields headValues        `json:"fields"`
+					Sort   []json.RawMessage `json:"sort"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		if err := f.do(ctx, "POST", "/"+index+"/_search?ignore_unavailable=true&allow_no_indices=true", body, &res); err != nil {
+			return nil, err
+		}
+		for _, hit := range res.Hits.Hits {
+			h, err := hit.Fields.head(start, start+width)
+			if err != nil {
+				return nil, fmt.Errorf("finalize: %s document %s: %w", index, hit.ID, err)
+			}
+			if h.ID() != hit.ID {
+				return nil, fmt.Errorf("finalize: %s document %s: its fields make the id %s: not a block kinflow wrote", index, hit.ID, h.ID())
+			}
+			heads = append(heads, h)
+		}
+		if len(res.Hits.Hits) < f.cfg.PageSize {
+			return heads, nil
+		}
+		after = res.Hits.Hits[len(res.Hits.Hits)-1].Sort
+	}
+}
+
+var headFields = []string{"partial.shard_id", "partial.first_sequence", "partial.last_sequence", "partial.block",
+	"partial.hash_first", "partial.hash_last", "partial.ips", "flows.sent", "flows.received", "bytes.sent"}
+
+// headValues are a block's doc values as a search returns them: each an array of one value.
+type headValues struct {
+	ShardID       []string `json:"partial.shard_id"`
+	FirstSequence []string `json:"partial.first_sequence"`
+	LastSequence  []string `json:"partial.last_sequence"`
+	Block         []int    `json:"partial.block"`
+	HashFirst     []uint32 `json:"partial.hash_first"`
+	HashLast      []uint32 `json:"partial.hash_last"`
+	IPs           []int    `json:"partial.ips"`
+	FlowsSent     []uint64 `json:"flows.sent"`
+	FlowsReceived []uint64 `json:"flows.received"`
+	BytesSent     []uint64 `json:"bytes.sent"`
+}
+
+func (v *headValues) head(start, end int64) (aggregate.BlockHead, error) {
+	for _, n := range []int{len(v.ShardID), len(v.FirstSequence), len(v.LastSequence), len(v.Block), len(v.HashFirst),
+		len(v.HashLast), len(v.IPs), len(v.FlowsSent), len(v.FlowsReceived), len(v.BytesSent)} {
+		if n != 1 {
+			return aggregate.BlockHead{}, fmt.Errorf("want one value of each of %v", headFields)
+		}
+	}
+	return aggregate.BlockHead{WindowStart: start, WindowEnd: end, ShardID: v.ShardID[0], FirstSequence: v.FirstSequence[0],
+		LastSequence: v.LastSequence[0], Number: v.Block[0], HashFirst: v.HashFirst[0], HashLast: v.HashLast[0],
+		IPs: v.IPs[0], FlowsSent: v.FlowsSent[0], FlowsReceived: v.FlowsReceived[0], BytesSent: v.BytesSent[0]}, nil
+}
+
+// readBlocks reads the blocks of the given ids with _mget, a few at a time, and checks each against its listed
+// head. A block missing since it was listed is an error: the pass stops and the next one lists the window anew.
+func (f *Finalizer) readBlocks(ctx context.Context, index string, ids []string, heads []aggregate.BlockHead) ([]aggregate.Block, error) {
+	byID := make(map[string]*aggregate.BlockHead, len(heads))
+	for i := range heads {
+		byID[heads[i].ID()] = &heads[i]
+	}
+	blocks := make([]aggregate.Block, 0, len(ids))
+	for len(ids) > 0 {
+		n, sets := 0, 0
+		for n < len(ids) && (n == 0 || sets+byID[ids[n]].IPs <= fetchSets) {
+			sets += byID[ids[n]].IPs
+			n++
+		}
+		body, _ := json.Marshal(map[string]any{"ids": ids[:n]})
+		var res struct {
+			Docs []struct {
+				ID     string          `json:"_id"`
+				Found  bool            `json:"found"`
+				Source json.RawMessage `json:"_source"`
+			} `json:"docs"`
+		}
+		if err := f.do(ctx, "POST", "/"+index+"/_mget", body, &res); err != nil {
+			return nil, err
+		}
+		for _, d := range res.Docs {
+			if !d.Found {
+				return nil, fmt.Errorf("%w: %s block %s is gone since the window was listed", ErrSearch, index, d.ID)
+			}
+			b, err := aggregate.DecodeBlock(d.Source)
+			if err != nil {
+				// A block kinflow wrote and cannot read back: a bug or a hand-edited index. Stop rather than
+				// finalize a window without it; the error names the document.
+				return nil, fmt.Errorf("finalize: %s document %s: %w", index, d.ID, err)
+			}
+			if h := byID[d.ID]; h == nil || *h != b.BlockHead {
+				return nil, fmt.Errorf("%w: %s block %s changed since the window was listed", ErrSearch, index, d.ID)
+			}
+			blocks = append(blocks, b)
+		}
+		ids = ids[n:]
+	}
+	return blocks, nil
 }
 
 // do sends one request and decodes a 2xx answer into out (nil: discarded).

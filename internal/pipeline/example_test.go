@@ -81,7 +81,7 @@ func ExampleShard_Process() {
 	fmt.Println(strings.Join(indices, "\n"))
 	// Output:
 	// 1 record, 3 events: 2 flows, 1 dead letter, 2 flows aggregated
-	// kinflow-conns-partial-2026.11.23: 3
+	// kinflow-conns-partial-2026.11.23: 1
 	// kinflow-deadletter: 1
 	// kinflow-flows-2026.11.23: 2
 }

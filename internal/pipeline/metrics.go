@@ -38,7 +38,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		duplicates:    counter("flows_duplicate_total", "Flows another record had already delivered (the same payload twice): counted once, by the first."),
 		doubleLogged:  counter("flows_double_logged_total", "Flows logged by the receiving interface of a connection the sending interface logs too: indexed, counted once in the connection sets, from the sender's record."),
 		notAggregated: counter("flows_not_aggregated_total", "Indexed flows that carry no connection to aggregate (one address missing, or a time out of range)."),
-		partials:      counter("partials_written_total", "Partial connection-set documents written."),
+		partials:      counter("partials_written_total", "Blocks of partial connection sets (documents) written."),
 		badInput: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kinflow", Name: "bad_input_total",
 			Help: "Records and lines dead-lettered, by stage and reason."}, []string{"stage", "reason"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kinflow", Name: "pipeline_retries_total",

@@ -361,20 +361,17 @@ func (o *ObjectReader) cut(ctx context.Context, obj *object, res *ObjectResult) 
 	if obj.firstLine == 0 {
 		return nil
 	}
-	partials := o.acc.Cut(obj.shard, strconv.FormatInt(obj.firstLine, 10), strconv.FormatInt(obj.lastLine, 10))
+	blocks := aggregate.Blocks(o.acc.Cut(obj.shard, strconv.FormatInt(obj.firstLine, 10), strconv.FormatInt(obj.lastLine, 10)),
+		aggregate.BlockBytes)
 	obj.firstLine = 0
-	docs := make([]sink.Doc, len(partials))
-	for i := range partials {
-		pt := &partials[i]
-		src, err := pt.AppendJSON(nil)
-		if err != nil {
-			return fmt.Errorf("encoding a partial of %s: %w", obj.path, err)
-		}
-		docs[i] = sink.Doc{Index: o.p.indices.ConnsPartial(time.Unix(pt.WindowStart, 0)), ID: pt.ID(), Op: sink.OpIndex,
-			Source: src, Origin: sink.Origin{ShardID: obj.shard, SequenceNumber: strconv.FormatInt(pt.WindowStart, 10)}}
+	docs := make([]sink.Doc, len(blocks))
+	for i := range blocks {
+		b := &blocks[i]
+		docs[i] = sink.Doc{Index: o.p.indices.ConnsPartial(time.Unix(b.WindowStart, 0)), ID: b.ID(), Op: sink.OpIndex,
+			Source: b.AppendJSON(nil), Origin: sink.Origin{ShardID: obj.shard, SequenceNumber: strconv.FormatInt(b.WindowStart, 10)}}
 	}
 	if err := o.p.sink.Write(ctx, docs); err != nil {
-		return fmt.Errorf("writing %d partial rollups of %s: %w", len(docs), obj.path, err)
+		return fmt.Errorf("writing %d blocks of partial connection sets of %s: %w", len(docs), obj.path, err)
 	}
 	o.p.metrics.partials.Add(float64(len(docs)))
 	res.Partials += len(docs)

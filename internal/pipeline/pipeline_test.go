@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinflow/kinflow/aggregate"
 	"github.com/kinflow/kinflow/internal/format/vpcflow"
 	"github.com/kinflow/kinflow/internal/pipeline"
 	"github.com/kinflow/kinflow/internal/sink"
@@ -225,30 +224,16 @@ func TestProcessReplayAndPoison(t *testing.T) {
 	t.Logf("%d records: %d flows, %d dead letters %v, %d partial documents", len(c.records), len(flows), len(letters), got, partials)
 }
 
-// checkPartials asserts that the partial rollups merge to the brute-force connection sets of lines, and returns
-// how many partials there are.
+// checkPartials asserts that the blocks of partial sets merge to the brute-force connection sets of lines, and
+// returns how many blocks there are.
 func (e *env) checkPartials(t *testing.T, lines []string) int {
 	t.Helper()
-	partials := e.search(t, e.prefix+"-conns-partial-*")
-	byKey := map[string][]aggregate.Partial{}
-	for _, raw := range partials {
-		p, err := aggregate.DecodePartial(raw)
-		if err != nil {
-			t.Fatalf("partial: %v: %s", err, raw)
-		}
-		k := strconv.FormatInt(p.WindowStart, 10) + " " + p.IP.String()
-		byKey[k] = append(byKey[k], p)
-	}
+	merged, blocks := testenv.MergedPartials(t, testenv.URL(t, testenv.Elasticsearch), e.prefix)
 	want := reference(lines, 600)
-	if len(byKey) != len(want) {
-		t.Errorf("(window, ip) pairs in partials = %d, want %d", len(byKey), len(want))
+	if len(merged) != len(want) {
+		t.Errorf("(window, ip) pairs in partials = %d, want %d", len(merged), len(want))
 	}
-	for k, ps := range byKey {
-		finals, err := aggregate.Finalize(ps, aggregate.DefaultConfig().MaxExactPeers, 1)
-		if err != nil || len(finals) != 1 {
-			t.Fatalf("%s: Finalize = %v, %v", k, finals, err)
-		}
-		f := finals[0]
+	for k, f := range merged {
 		w, ok := want[k]
 		if !ok {
 			t.Errorf("%s: in partials but not in the reference", k)
@@ -264,7 +249,7 @@ func (e *env) checkPartials(t *testing.T, lines []string) int {
 				k, len(peers), f.FlowsSent, f.FlowsReceived, f.BytesSent, len(w.peers()), w.sent, w.received, w.bytesSent)
 		}
 	}
-	return len(partials)
+	return blocks
 }
 
 // The same payloads delivered twice, under new sequence numbers on another shard, then both shards replayed (a

@@ -333,28 +333,26 @@ func (s *Shard) parser(ctx context.Context, logGroup string) (*vpcflow.Parser, e
 	return parser, nil
 }
 
-// Cut writes the partial rollups of everything processed since the last cut and returns when they are durable;
+// Cut writes the partial connection sets of everything processed since the last cut, packed into blocks
+// (aggregate.Blocks), and returns when they are durable;
 // then the runtime may acknowledge every record processed so far. With nothing processed since the last cut it
 // does nothing. If the write fails, the cut partials are kept and the next Cut writes them first.
 func (s *Shard) Cut(ctx context.Context) error {
 	if s.cut == nil && s.firstSeq != "" {
-		partials := s.acc.Cut(s.partialShard, s.firstSeq, s.lastSeq)
+		blocks := aggregate.Blocks(s.acc.Cut(s.partialShard, s.firstSeq, s.lastSeq), aggregate.BlockBytes)
 		s.cutArena = s.cutArena[:0]
-		spans := make([][2]int, len(partials))
-		for i := range partials {
+		spans := make([][2]int, len(blocks))
+		for i := range blocks {
 			spans[i][0] = len(s.cutArena)
-			var err error
-			if s.cutArena, err = partials[i].AppendJSON(s.cutArena); err != nil {
-				return fmt.Errorf("shard %s: encoding partial: %w", s.id, err)
-			}
+			s.cutArena = blocks[i].AppendJSON(s.cutArena)
 			spans[i][1] = len(s.cutArena)
 		}
-		s.cut = make([]sink.Doc, len(partials))
-		for i := range partials {
-			pt := &partials[i]
+		s.cut = make([]sink.Doc, len(blocks))
+		for i := range blocks {
+			b := &blocks[i]
 			s.cut[i] = sink.Doc{
-				Index:  s.p.indices.ConnsPartial(time.Unix(pt.WindowStart, 0)),
-				ID:     pt.ID(),
+				Index:  s.p.indices.ConnsPartial(time.Unix(b.WindowStart, 0)),
+				ID:     b.ID(),
 				Op:     sink.OpIndex,
 				Source: s.cutArena[spans[i][0]:spans[i][1]],
 				Origin: sink.Origin{ShardID: s.partialShard, SequenceNumber: s.firstSeq},
@@ -366,7 +364,7 @@ func (s *Shard) Cut(ctx context.Context) error {
 		return nil
 	}
 	if err := s.p.sink.Write(ctx, s.cut); err != nil {
-		return fmt.Errorf("shard %s: writing %d partial rollups: %w", s.id, len(s.cut), err)
+		return fmt.Errorf("shard %s: writing %d blocks of partial connection sets: %w", s.id, len(s.cut), err)
 	}
 	s.p.metrics.partials.Add(float64(len(s.cut)))
 	s.cut = nil

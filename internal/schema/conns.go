@@ -1,13 +1,14 @@
 package schema
 
-// Conns returns the family of connection sets, partial and final: one per window and IP, written by aggregate/.
+// Conns returns the family of final connection sets: one per window and IP, written by the finalizer. The partial
+// sets it merges are the Partials family.
 func Conns() Family { return conns.clone() }
 
 var conns = Family{
 	Name:  "conns",
 	Title: "connection sets",
-	// conns-partial-* also matches conns-*; both hold the same fields.
-	Indices: []string{"conns-partial-*", "conns-*"},
+	// conns-* also matches the partials' conns-partial-* indices: their template takes precedence.
+	Indices: []string{"conns-*"},
 	Fields: []Field{
 		{Name: "@timestamp", Type: Date, Source: "window.start"},
 		{Name: "window.start", Type: Date, Source: "the start of the flows, rounded down to a multiple of the window length (10 minutes) since the epoch",
@@ -36,11 +37,6 @@ var conns = Family{
 		{Name: "packets.received", Type: Long, Source: "packets of the flows it received"},
 		{Name: "first_seen", Type: Date, Source: "the earliest start of its flows"},
 		{Name: "last_seen", Type: Date, Source: "the latest end of its flows"},
-		{Name: "partial.shard_id", Type: Keyword, Source: "the Kinesis shard of the records it covers", Description: "partials only"},
-		{Name: "partial.first_sequence", Type: Keyword, Source: "the sequence number of the first record it covers",
-			Description: "partials only; part of the partial's id"},
-		{Name: "partial.last_sequence", Type: Keyword, Source: "the sequence number of the last record it covers",
-			Description: "partials only; absent in partials written before kinflow recorded it"},
-		{Name: "revision", Type: Long, Source: "the finalizer: 1, then +1 for each correction by late data", Description: "finals only"},
+		{Name: "revision", Type: Long, Source: "the finalizer: 1, then +1 for each correction by late data"},
 	},
 }

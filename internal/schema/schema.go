@@ -61,7 +61,7 @@ type Family struct {
 
 // Families returns every document family, in the order the templates install them.
 func Families() []Family {
-	return []Family{Flows(), Conns(), DeadLetters(), Alerts(), LoadBalancers()}
+	return []Family{Flows(), Partials(), Conns(), DeadLetters(), Alerts(), LoadBalancers()}
 }
 
 // Lookup returns the row of the field at path: the row of that name, or else the Any row with the longest prefix

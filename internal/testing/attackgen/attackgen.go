@@ -480,12 +480,12 @@ func Aggregate(flows []aggregate.Flow, shards, cutEvery int) ([]aggregate.Final,
 		accs[i] = a
 	}
 	// Each flow is one record of its shard, numbered from 1; a cut covers the records since the previous one, so
-	// the partials of a shard cover disjoint ranges [first, last], as checkpoints make them.
-	var partials []aggregate.Partial
+	// the blocks of a shard cover disjoint ranges [first, last], as checkpoints make them.
+	var blocks []aggregate.Block
 	added, first := make([]int, shards), make([]int, shards)
 	cut := func(s int) {
 		shard := fmt.Sprint("shard-", s)
-		partials = append(partials, accs[s].Cut(shard, fmt.Sprint(first[s]+1), fmt.Sprint(added[s]))...)
+		blocks = append(blocks, aggregate.Blocks(accs[s].Cut(shard, fmt.Sprint(first[s]+1), fmt.Sprint(added[s])), aggregate.BlockBytes)...)
 		first[s] = added[s]
 	}
 	for i, f := range flows {
@@ -502,5 +502,5 @@ func Aggregate(flows []aggregate.Flow, shards, cutEvery int) ([]aggregate.Final,
 			cut(s)
 		}
 	}
-	return aggregate.Finalize(partials, cfg.MaxExactPeers, 1)
+	return aggregate.FinalizeBlocks(blocks, cfg.MaxExactPeers, 1)
 }

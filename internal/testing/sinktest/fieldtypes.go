@@ -42,10 +42,11 @@ type docFamily struct {
 func testFieldTypes(t *testing.T, b Backend) {
 	c := b.NewClient(t, b.URL, 4)
 	prefix := Setup(t, c)
-	flows, conns := flowDocs(t, moduleRoot(t), prefix), connDocs(t, prefix)
+	flows := flowDocs(t, moduleRoot(t), prefix)
+	partials, conns := connDocs(t, prefix)
 	s := newSink(t, c, testSinkConfig(b, prefix), nil)
 	ctx := testenv.Context(t, time.Minute)
-	if err := s.Write(ctx, append(slices.Clone(flows), conns...)); err != nil {
+	if err := s.Write(ctx, slices.Concat(flows, partials, conns)); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
 	refresh(t, c, prefix)
@@ -92,7 +93,7 @@ func testFieldTypes(t *testing.T, b Backend) {
 		t.Errorf("load-balancer or alert documents refused by the strict templates: %s", getJSON(t, c, "/"+prefix+"-deadletter*/_search?size=20"))
 	}
 
-	for _, fam := range []docFamily{{schema.Flows(), flows}, {schema.Conns(), conns}, {schema.DeadLetters(), letters},
+	for _, fam := range []docFamily{{schema.Flows(), flows}, {schema.Partials(), partials}, {schema.Conns(), conns}, {schema.DeadLetters(), letters},
 		{schema.LoadBalancers(), lbs}, {schema.Alerts(), alertDocs}} {
 		written := encoderFields(t, fam.docs)
 		var indices []string
@@ -436,9 +437,9 @@ func goldenDocs(tb testing.TB, index, pattern string) []sink.Doc {
 	return docs
 }
 
-// connDocs returns partial and final connection sets made by aggregate from a few flows: exact and estimated peer
+// connDocs returns the blocks of partial sets and the final connection sets aggregate makes of a few flows: exact and estimated peer
 // sets (MaxExactPeers 2), destination ports, rejected flows.
-func connDocs(tb testing.TB, prefix string) []sink.Doc {
+func connDocs(tb testing.TB, prefix string) (partials, finals []sink.Doc) {
 	tb.Helper()
 	cfg := aggregate.DefaultConfig()
 	cfg.MaxExactPeers = 2
@@ -456,28 +457,24 @@ func connDocs(tb testing.TB, prefix string) []sink.Doc {
 			tb.Fatal(err)
 		}
 	}
-	partials := acc.Cut("shardId-000000000000", "49590338271490256608559692538361571095921575989136588898", "49590338271490256608559692538361571095921575989136588899")
-	finals, err := aggregate.Finalize(partials, cfg.MaxExactPeers, 1)
+	blocks := aggregate.Blocks(acc.Cut("shardId-000000000000", "49590338271490256608559692538361571095921575989136588898",
+		"49590338271490256608559692538361571095921575989136588899"), aggregate.BlockBytes)
+	sets, err := aggregate.FinalizeBlocks(blocks, cfg.MaxExactPeers, 1)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ix := sink.Indices{Prefix: prefix}
-	var docs []sink.Doc
-	for _, p := range partials {
-		src, err := p.AppendJSON(nil)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		docs = append(docs, sink.Doc{Index: ix.ConnsPartial(time.Unix(p.WindowStart, 0)), ID: p.ID(), Op: sink.OpIndex, Source: src})
+	for _, b := range blocks {
+		partials = append(partials, sink.Doc{Index: ix.ConnsPartial(time.Unix(b.WindowStart, 0)), ID: b.ID(), Op: sink.OpIndex, Source: b.AppendJSON(nil)})
 	}
-	for _, f := range finals {
+	for _, f := range sets {
 		src, err := f.AppendJSON(nil)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		docs = append(docs, sink.Doc{Index: ix.Conns(time.Unix(f.WindowStart, 0)), ID: f.ID(), Op: sink.OpIndex, Source: src})
+		finals = append(finals, sink.Doc{Index: ix.Conns(time.Unix(f.WindowStart, 0)), ID: f.ID(), Op: sink.OpIndex, Source: src})
 	}
-	return docs
+	return partials, finals
 }
 
 // deadLetterDocs returns dead letters as the pipeline makes them: of a record that is not an envelope (its bytes

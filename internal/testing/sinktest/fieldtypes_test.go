@@ -79,12 +79,14 @@ func TestFieldTypeChecks(t *testing.T) {
 }
 
 // TestEncodersWriteTheRegistry: without a cluster, the documents of the flow encoder (every golden file) and of
-// aggregate (partials and finals, exact and estimated) have exactly the registry's fields, of its types. The dead
+// aggregate (blocks of partial sets, and finals, exact and estimated) have exactly the registry's fields, of its types. The dead
 // letters are held to it in internal/sink, which makes them.
 func TestEncodersWriteTheRegistry(t *testing.T) {
+	partials, finals := connDocs(t, "kinflow")
 	for _, fam := range []docFamily{
 		{schema.Flows(), flowDocs(t, moduleRoot(t), "kinflow")},
-		{schema.Conns(), connDocs(t, "kinflow")},
+		{schema.Partials(), partials},
+		{schema.Conns(), finals},
 	} {
 		checkFamily(t, fam, encoderFields(t, fam.docs), nil)
 	}

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kinflow/kinflow/aggregate"
 )
 
 // Count refreshes the indices matching pattern on the cluster at url and returns how many documents they hold;
@@ -73,4 +76,28 @@ func request(tb testing.TB, method, url, body string, out any) {
 	if err := json.Unmarshal(b, out); err != nil {
 		tb.Fatalf("%s %s: %v: %s", method, url, err, b)
 	}
+}
+
+// MergedPartials reads the blocks of partial connection sets under <prefix>-conns-partial-* on the cluster at url
+// and merges them as the finalizer does (aggregate.FinalizeBlocks: a block read twice counts once, superseded ones
+// not at all), keyed "<window start> <ip>". It also returns how many block documents there are.
+func MergedPartials(tb testing.TB, url, prefix string) (map[string]aggregate.Final, int) {
+	tb.Helper()
+	sources := Sources(tb, url, prefix+"-conns-partial-*")
+	blocks := make([]aggregate.Block, len(sources))
+	for i, src := range sources {
+		var err error
+		if blocks[i], err = aggregate.DecodeBlock(src); err != nil {
+			tb.Fatalf("block %s: %v", src, err)
+		}
+	}
+	finals, err := aggregate.FinalizeBlocks(blocks, aggregate.DefaultConfig().MaxExactPeers, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := make(map[string]aggregate.Final, len(finals))
+	for _, f := range finals {
+		out[strconv.FormatInt(f.WindowStart, 10)+" "+f.IP.String()] = f
+	}
+	return out, len(sources)
 }

@@ -1,0 +1,121 @@
+package aggregate
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/kinflow/kinflow/internal/jsonw"
+)
+
+// A block's document: the registry's partials family (internal/schema, partials.go). Only the head is searchable;
+// partial.data, the encoded sets, is binary (stored, not indexed).
+
+// AppendJSON appends the block's document source to dst.
+func (b *Block) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"@timestamp":`...)
+	dst = jsonw.AppendDateSeconds(dst, b.WindowStart)
+	dst = append(dst, `,"window":{"start":`...)
+	dst = jsonw.AppendDateSeconds(dst, b.WindowStart)
+	dst = append(dst, `,"end":`...)
+	dst = jsonw.AppendDateSeconds(dst, b.WindowEnd)
+	dst = appendPair(dst, `},"flows":{"sent":`, b.FlowsSent, `,"received":`, b.FlowsReceived)
+	dst = append(dst, `},"bytes":{"sent":`...)
+	dst = strconv.AppendUint(dst, b.BytesSent, 10)
+	dst = append(dst, `},"partial":{"shard_id":`...)
+	dst = jsonw.AppendString(dst, b.ShardID)
+	dst = append(dst, `,"first_sequence":`...)
+	dst = jsonw.AppendString(dst, b.FirstSequence)
+	dst = append(dst, `,"last_sequence":`...)
+	dst = jsonw.AppendString(dst, b.LastSequence)
+	dst = append(dst, `,"block":`...)
+	dst = strconv.AppendInt(dst, int64(b.Number), 10)
+	dst = appendPair(dst, `,"hash_first":`, uint64(b.HashFirst), `,"hash_last":`, uint64(b.HashLast))
+	dst = append(dst, `,"ips":`...)
+	dst = strconv.AppendInt(dst, int64(b.IPs), 10)
+	dst = append(dst, `,"data":"`...)
+	dst = base64.StdEncoding.AppendEncode(dst, b.encode())
+	return append(dst, `"}}`...)
+}
+
+// blockDoc is a block's document as read back; off the hot path (the finalizer reads each block once or twice), so
+// encoding/json.
+type blockDoc struct {
+	Timestamp *string `json:"@timestamp"`
+	Window    *struct{ Start, End *string }
+	Flows     struct{ Sent, Received uint64 }
+	Bytes     struct{ Sent uint64 }
+	Partial   *struct {
+		ShardID       *string `json:"shard_id"`
+		FirstSequence *string `json:"first_sequence"`
+		LastSequence  *string `json:"last_sequence"`
+		Block         *int    `json:"block"`
+		HashFirst     *uint32 `json:"hash_first"`
+		HashLast      *uint32 `json:"hash_last"`
+		IPs           *int    `json:"ips"`
+		Data          []byte  `json:"data"`
+	} `json:"partial"`
+}
+
+// DecodeBlock reads a block back from its document source, and checks that its head tells the truth about its sets.
+func DecodeBlock(src []byte) (Block, error) {
+	var d blockDoc
+	if err := json.Unmarshal(src, &d); err != nil {
+		return Block{}, fmt.Errorf("%w: %w", ErrDecode, err)
+	}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	date := func(name string, s *string) int64 {
+		if s == nil {
+			bad("%s missing", name)
+			return 0
+		}
+		t, err := time.Parse(time.RFC3339, *s)
+		if err != nil {
+			bad("%s: %w", name, err)
+		}
+		return t.Unix()
+	}
+	var b Block
+	if d.Window == nil {
+		bad("window missing")
+	} else {
+		b.WindowStart, b.WindowEnd = date("window.start", d.Window.Start), date("window.end", d.Window.End)
+		if w := b.WindowEnd - b.WindowStart; w <= 0 || w > int64(maxWindow/time.Second) {
+			bad("window [%d, %d): want an end 1s to 24h after the start", b.WindowStart, b.WindowEnd)
+		}
+	}
+	if ts := date("@timestamp", d.Timestamp); ts != b.WindowStart {
+		bad("@timestamp %d is not window.start %d", ts, b.WindowStart)
+	}
+	p := d.Partial
+	if p == nil || p.ShardID == nil || p.FirstSequence == nil || p.LastSequence == nil || p.Block == nil ||
+		p.HashFirst == nil || p.HashLast == nil || p.IPs == nil || p.Data == nil {
+		bad("partial: shard_id, first_sequence, last_sequence, block, hash_first, hash_last, ips and data are required")
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Block{}, fmt.Errorf("%w: %w", ErrDecode, err)
+	}
+	b.ShardID, b.FirstSequence, b.LastSequence, b.Number = *p.ShardID, *p.FirstSequence, *p.LastSequence, *p.Block
+	sets, err := decodeSets(p.Data, b.WindowStart, b.WindowEnd)
+	if err != nil {
+		return Block{}, fmt.Errorf("%w: block %s: %w", ErrDecode, b.ID(), err)
+	}
+	if len(sets) == 0 {
+		return Block{}, fmt.Errorf("%w: block %s holds no set", ErrDecode, b.ID())
+	}
+	b.HashFirst = HashOf(sets[0].IP)
+	for i := range sets {
+		b.add(&sets[i], HashOf(sets[i].IP))
+	}
+	if got := (BlockHead{WindowStart: b.WindowStart, WindowEnd: b.WindowEnd, ShardID: b.ShardID,
+		FirstSequence: b.FirstSequence, LastSequence: b.LastSequence, Number: b.Number,
+		HashFirst: *p.HashFirst, HashLast: *p.HashLast, IPs: *p.IPs,
+		FlowsSent: d.Flows.Sent, FlowsReceived: d.Flows.Received, BytesSent: d.Bytes.Sent}); got != b.BlockHead {
+		return Block{}, fmt.Errorf("%w: block %s: its head %+v does not match its sets %+v", ErrDecode, b.ID(), got, b.BlockHead)
+	}
+	return b, nil
+}
