@@ -50,10 +50,11 @@ func (h *BlockHead) ID() string {
 	return docid.Block(h.WindowStart, h.ShardID, h.FirstSequence, h.Number)
 }
 
-// BlockBytes bounds a block's encoded sets (before base64): 512 KiB, about 700 KB of JSON, far below a bulk request's
-// size and a search page the finalizer reads, and about 17,000 sets of the usual few peers and ports. A single set
-// larger than that (a sketch is 16 KiB; 10,000 exact IPv6 peers are 170 KB) still gets a block of its own.
-const BlockBytes = 512 << 10
+// BlockBytes bounds a block's encoded sets (before base64): 128 KiB, about 175 KB of JSON, far below a bulk request's
+// size, and about 4,000 sets of the usual few peers and ports. Small enough that a block spans a narrow range of
+// hashes, so the finalizer's ranges seldom read a block twice; large enough that a busy cut writes a handful. A
+// single set larger than that (10,000 exact IPv6 peers are 170 KB) still gets a block of its own.
+const BlockBytes = 128 << 10
 
 // HashOf places an IP in the hash order of blocks: the high 32 bits of XXH3-64 of its 16-byte form (IPv4 as
 // IPv4-mapped IPv6), a fixed, published function, so blocks written by any version agree.

@@ -107,10 +107,14 @@ func DecodeBlock(src []byte) (Block, error) {
 	if len(sets) == 0 {
 		return Block{}, fmt.Errorf("%w: block %s holds no set", ErrDecode, b.ID())
 	}
-	b.HashFirst = HashOf(sets[0].IP)
+	b.Sets, b.hashes, b.IPs = sets, make([]uint32, len(sets)), len(sets)
 	for i := range sets {
-		b.add(&sets[i], HashOf(sets[i].IP))
+		b.hashes[i] = HashOf(sets[i].IP)
+		b.FlowsSent += sets[i].FlowsSent
+		b.FlowsReceived += sets[i].FlowsReceived
+		b.BytesSent += sets[i].BytesSent
 	}
+	b.HashFirst, b.HashLast = b.hashes[0], b.hashes[len(sets)-1]
 	if got := (BlockHead{WindowStart: b.WindowStart, WindowEnd: b.WindowEnd, ShardID: b.ShardID,
 		FirstSequence: b.FirstSequence, LastSequence: b.LastSequence, Number: b.Number,
 		HashFirst: *p.HashFirst, HashLast: *p.HashLast, IPs: *p.IPs,

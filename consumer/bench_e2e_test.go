@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -24,21 +26,40 @@ import (
 )
 
 // BenchmarkEndToEnd is the load test behind `make bench-e2e`: synthetic CloudWatch Logs records are put into a
-// kinesalite stream as fast as PutRecords takes them while `consumer run` (in this process) indexes them into the
-// local Elasticsearch. It reports events/s from the first put to the last searchable document, the delay from put
-// to searchable at the median and 99th-percentile event (read off the two cumulative curves, sampled every 100 ms),
-// the CPU time of this process per event (the consumer, plus the putting client; not kinesalite or the cluster) and
-// the process's peak RSS. In the same iteration the bare bulk loader (internal/testing/sinktest.BareLoad: the same
-// flow documents, pre-encoded, 1000 a request, 4 at a time) indexes the same events into a fresh index, so
-// e2e/bare says what Kinesis, the KCL, decoding and checkpointing cost against the cluster's own speed.
+// kinesalite stream as fast as PutRecords takes them while `consumer run`, in a process of its own, indexes them
+// into the local Elasticsearch. It reports events/s from the first put to the last searchable document, the delay
+// from put to searchable at the median and 99th-percentile event (read off the two cumulative curves, sampled every
+// 100 ms), the consumer process's CPU time per event and peak RSS (its own: the test's corpus lives in this process),
+// and the documents of partial connection sets written per flow. In the same iteration the bare bulk loader
+// (internal/testing/sinktest.BareLoad: the same flow documents, pre-encoded, 1000 a request, 4 at a time) indexes
+// the same events into a fresh index, so e2e/bare says what Kinesis, the KCL, decoding, aggregation and
+// checkpointing cost against the cluster's own speed.
+//
+// Two traffic shapes: "load", flowgen's defaults (200 hosts, 500 outside peers: a few thousand IPs a window, many
+// flows each), and "many-ips", a production-like VPC (20,000 hosts on 200 interfaces, 500,000 outside peers: most
+// IPs seen in one or two flows a window).
 //
 //	go test -run '^$' -bench EndToEnd -benchtime 1x ./consumer
 func BenchmarkEndToEnd(b *testing.B) {
 	kin, ddb, es := testenv.URL(b, testenv.Kinesalite), testenv.URL(b, testenv.Dynalite), testenv.URL(b, testenv.Elasticsearch)
-	b.Setenv("AWS_ACCESS_KEY_ID", "kinflow-test")
-	b.Setenv("AWS_SECRET_ACCESS_KEY", "kinflow-test")
 	client := kinesis.NewFromConfig(testenv.AWSConfig(kin))
-	g := flowgen.New(flowgen.DefaultConfig(testenv.Now(b).UTC().Add(-2 * time.Hour).Truncate(time.Hour)))
+	bin := filepath.Join(b.TempDir(), "consumer")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	start := testenv.Now(b).UTC().Add(-2 * time.Hour).Truncate(time.Hour)
+	manyIPs := flowgen.DefaultConfig(start)
+	manyIPs.Interfaces, manyIPs.Hosts, manyIPs.External = 200, 20_000, 500_000
+	for _, shape := range []struct {
+		name string
+		cfg  flowgen.Config
+	}{{"load", flowgen.DefaultConfig(start)}, {"many-ips", manyIPs}} {
+		b.Run("shape="+shape.name, func(b *testing.B) { endToEnd(b, client, bin, kin, ddb, es, shape.cfg) })
+	}
+}
+
+func endToEnd(b *testing.B, client *kinesis.Client, bin, kin, ddb, es string, cfg flowgen.Config) {
+	g := flowgen.New(cfg)
 	var records [][]byte
 	var perRecord []int
 	events := 0
@@ -50,7 +71,6 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 	bodies := sinktest.BulkBodies(flowDocs(b, records), 1000)
 	hc := sinktest.BareClient(b, 4)
-	b.ReportAllocs()
 	for b.Loop() {
 		ctx := testenv.Context(b, 10*time.Minute)
 		name := testenv.UniqueName(b, "kfbench")
@@ -64,11 +84,16 @@ func BenchmarkEndToEnd(b *testing.B) {
 			b.Fatal(err)
 		}
 
-		runCtx, stop := context.WithCancel(ctx)
-		errc := make(chan error, 1)
-		args := []string{"run", "-stream-name", name, "-application-name", name, "-kinesis-endpoint", kin, "-dynamodb-endpoint", ddb,
-			"-sink-url", es, "-index-prefix", name, "-metrics-addr", "127.0.0.1:0", "-aws-region", testenv.Region, "-log-level", "error"}
-		go func() { errc <- dispatch(runCtx, args, nil, io.Discard, io.Discard) }()
+		cmd := exec.CommandContext(ctx, bin, "run", "-stream-name", name, "-application-name", name, "-kinesis-endpoint", kin,
+			"-dynamodb-endpoint", ddb, "-sink-url", es, "-index-prefix", name, "-metrics-addr", "127.0.0.1:0",
+			"-aws-region", testenv.Region, "-log-level", "error")
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=kinflow-test", "AWS_SECRET_ACCESS_KEY=kinflow-test")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		rss := watchRSS(cmd.Process.Pid)
 
 		// Warm-up, not timed: the worker creates its tables, takes both leases and indexes a few records. The load
 		// test measures a running consumer, not its start.
@@ -86,7 +111,6 @@ func BenchmarkEndToEnd(b *testing.B) {
 		}
 		timed := events - warmEvents
 
-		cpu0 := cpuTime()
 		start := time.Now()
 		// The put curve: when the events of each PutRecords call were accepted.
 		type point struct {
@@ -123,10 +147,12 @@ func BenchmarkEndToEnd(b *testing.B) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		took := time.Since(start)
-		cpu := cpuTime() - cpu0
-		stop()
-		if err := <-errc; err != nil {
+		// SIGTERM: the consumer cuts, checkpoints and exits; its rusage is then complete.
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			b.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("consumer: %v", err)
 		}
 		at := func(curve []point, q float64) time.Duration {
 			target := int(q * float64(timed))
@@ -137,8 +163,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.ReportMetric(float64(timed)/puts[len(puts)-1].at.Seconds(), "put-events/s")
 		b.ReportMetric(float64(at(seen, 0.5)-at(puts, 0.5))/1e6, "p50-delay-ms")
 		b.ReportMetric(float64(at(seen, 0.99)-at(puts, 0.99))/1e6, "p99-delay-ms")
-		b.ReportMetric(float64(cpu.Nanoseconds())/float64(timed), "cpu-ns/event")
-		b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
+		b.ReportMetric(float64((cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime()).Nanoseconds())/float64(events), "consumer-cpu-ns/event")
+		b.ReportMetric(float64(rss())/(1<<20), "consumer-peak-RSS-MiB")
+		b.ReportMetric(float64(testenv.Count(b, es, name+"-conns-partial-*"))/float64(events), "partials/flow")
 		b.ReportMetric(float64(timed), "events")
 
 		bareStart := time.Now()
@@ -236,15 +263,3 @@ func (c *collector) Write(_ context.Context, docs []sink.Doc) error {
 
 func (c *collector) Close(context.Context) error { return nil }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// peakRSS returns the process's peak resident set size in bytes (Linux reports kilobytes).
-func peakRSS() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Maxrss * 1024
-}

@@ -13,9 +13,11 @@ import (
 	"github.com/kinflow/kinflow/internal/webhook"
 )
 
-// windowWriter collects one window's finals in chunks of chunkIPs: each full chunk is written to the index, then
-// posted. A chunk is only sent once the next final exists, so the last one is known to be last. Finals arrive in the
-// order of their IPs' hashes (eachSet); a chunk holds its IPs in ascending order.
+// windowWriter collects one window's finals in chunks of chunkIPs: each chunk is written to the index, then posted.
+// Up to chunksInFlight chunks are written at once (a chunk is one bulk request, and the cluster indexes several
+// side by side), but chunks are posted one by one in order, each only once its finals are durable. A chunk is only
+// started once the next final exists, so the last one is known to be last. Finals arrive in the order of their
+// IPs' hashes (eachSet); a chunk holds its IPs in ascending order.
 type windowWriter struct {
 	f               *Finalizer
 	start, end, rev int64
@@ -25,8 +27,20 @@ type windowWriter struct {
 	pending      []aggregate.Final
 	pendingBytes int // sizeOf the pending finals
 	chunk        int // index of the next chunk
+	writing      []*chunkWrite
 
 	finals, delivered, deadLettered, superseded int
+}
+
+// chunksInFlight bounds the chunks being written at once: the sink's default requests in flight.
+const chunksInFlight = 4
+
+// chunkWrite is one chunk on its way: its finals being written, then posted.
+type chunkWrite struct {
+	index int
+	last  bool
+	sets  []aggregate.Final
+	done  chan error // the write's outcome
 }
 
 func (w *windowWriter) add(ctx context.Context, fin aggregate.Final) error {
@@ -44,50 +58,88 @@ func (w *windowWriter) add(ctx context.Context, fin aggregate.Final) error {
 	return nil
 }
 
-// flush writes the pending finals and delivers them as the next chunk.
+// flush starts writing the pending finals as the next chunk, and posts the chunks whose turn has come: all of them
+// when last.
 func (w *windowWriter) flush(ctx context.Context, last bool) error {
-	if len(w.pending) == 0 {
-		return nil
+	if len(w.pending) > 0 {
+		slices.SortFunc(w.pending, func(a, b aggregate.Final) int { return a.IP.Compare(b.IP) })
+		docs, err := w.docs(w.pending)
+		if err != nil {
+			return err
+		}
+		c := &chunkWrite{index: w.chunk, last: last, sets: w.pending, done: make(chan error, 1)}
+		go func() { c.done <- w.f.parts.Sink.Write(ctx, docs) }()
+		w.writing = append(w.writing, c)
+		w.chunk++
+		w.pending, w.pendingBytes = make([]aggregate.Final, 0, len(w.pending)), 0
 	}
-	f := w.f
-	slices.SortFunc(w.pending, func(a, b aggregate.Final) int { return a.IP.Compare(b.IP) })
-	docs := make([]sink.Doc, len(w.pending))
-	index := f.indices.Conns(time.Unix(w.start, 0))
+	for len(w.writing) > 0 && (last || len(w.writing) >= chunksInFlight) {
+		if err := w.post(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// docs encodes finals as the documents of the window's index.
+func (w *windowWriter) docs(finals []aggregate.Final) ([]sink.Doc, error) {
+	index := w.f.indices.Conns(time.Unix(w.start, 0))
+	docs := make([]sink.Doc, len(finals))
 	var arena []byte
-	spans := make([][2]int, len(w.pending))
-	for i := range w.pending {
+	spans := make([][2]int, len(finals))
+	for i := range finals {
 		spans[i][0] = len(arena)
 		var err error
-		if arena, err = w.pending[i].AppendJSON(arena); err != nil {
-			return err
+		if arena, err = finals[i].AppendJSON(arena); err != nil {
+			return nil, err
 		}
 		spans[i][1] = len(arena)
 	}
-	for i := range w.pending {
-		docs[i] = sink.Doc{Index: index, ID: w.pending[i].ID(), Op: sink.OpIndex, Source: arena[spans[i][0]:spans[i][1]]}
+	for i := range finals {
+		docs[i] = sink.Doc{Index: index, ID: finals[i].ID(), Op: sink.OpIndex, Source: arena[spans[i][0]:spans[i][1]]}
 	}
-	if err := f.parts.Sink.Write(ctx, docs); err != nil {
-		return fmt.Errorf("writing %d finals: %w", len(docs), err)
+	return docs, nil
+}
+
+// post waits for the oldest chunk's write and delivers it. On an error it waits for the other writes too: nothing
+// outlives the pass.
+func (w *windowWriter) post(ctx context.Context) error {
+	c := w.writing[0]
+	w.writing = w.writing[1:]
+	err := <-c.done
+	if err == nil {
+		err = w.complete(ctx, c)
 	}
-	w.finals += len(docs)
-	f.metrics.finals.Add(float64(len(docs)))
-	if err := f.reached(stepFinalsWritten, w.start, w.chunk); err != nil {
+	if err != nil {
+		w.abandon()
+	}
+	return err
+}
+
+// complete counts a chunk's durable finals and posts them.
+func (w *windowWriter) complete(ctx context.Context, c *chunkWrite) error {
+	f := w.f
+	w.finals += len(c.sets)
+	f.metrics.finals.Add(float64(len(c.sets)))
+	if err := f.reached(stepFinalsWritten, w.start, c.index); err != nil {
 		return err
 	}
-	if f.parts.Webhook != nil {
-		ch := &webhook.Chunk{WindowStart: w.start, WindowEnd: w.end, Revision: w.rev, Index: w.chunk, Last: last,
-			Sets: w.pending}
-		if last && w.top != nil {
-			ch.Top = w.top.Sets()
-		}
-		if err := w.deliver(ctx, ch); err != nil {
-			return err
-		}
+	if f.parts.Webhook == nil {
+		return nil
 	}
-	w.chunk++
-	clear(w.pending)
-	w.pending, w.pendingBytes = w.pending[:0], 0
-	return nil
+	ch := &webhook.Chunk{WindowStart: w.start, WindowEnd: w.end, Revision: w.rev, Index: c.index, Last: c.last, Sets: c.sets}
+	if c.last && w.top != nil {
+		ch.Top = w.top.Sets()
+	}
+	return w.deliver(ctx, ch)
+}
+
+// abandon waits for the chunks still being written, whatever their outcome: the window is redone by a later pass.
+func (w *windowWriter) abandon() {
+	for _, c := range w.writing {
+		<-c.done
+	}
+	w.writing = nil
 }
 
 // sizeOf bounds a final's size both as rich webhook JSON (an IPv6 peer is at most 41 characters, quoted, with a

@@ -340,6 +340,8 @@ func (f *Finalizer) window(ctx context.Context, w partialWindow, rec state.Windo
 	out.superseded = superseded
 	if err == nil {
 		err = out.flush(ctx, true)
+	} else {
+		out.abandon()
 	}
 	var signals []alerts.Signal
 	if err == nil && det != nil {

@@ -102,12 +102,12 @@ func (f *Finalizer) partialWindows(ctx context.Context, from int64) ([]partialWi
 
 // rangeSets is how many sets (one IP's contribution from one block) the finalizer merges at once: a window holding
 // more is merged one range of IP hashes at a time, each range's blocks read and released before the next. At about
-// 150 bytes a decoded set with a few peers, a range holds some 40 MB however large the window.
-const rangeSets = 250_000
+// 300 bytes a decoded set with a few peers, a range holds some 30 MB however large the window.
+const rangeSets = 100_000
 
 // fetchSets bounds the sets of one _mget of blocks (a block's JSON is about 40 bytes a set), so that no answer nears
 // MaxResponseBytes.
-const fetchSets = 50_000
+const fetchSets = 25_000
 
 // eachSet merges the window's blocks into one connection set per IP and calls fn with each, in the blocks' order
 // (the hash of the IP, then the IP), range by range. It leaves out the blocks a replay superseded and reports how

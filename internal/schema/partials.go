@@ -29,6 +29,6 @@ var partials = Family{
 		{Name: "partial.hash_last", Type: Long, Source: "the hash of its last set's IP"},
 		{Name: "partial.ips", Type: Long, Source: "how many sets it holds: one per IP"},
 		{Name: "partial.data", Type: Binary, Source: "the sets, encoded (aggregate/block.go), base64",
-			Description: "not searchable; at most 512 KiB before base64"},
+			Description: "not searchable; at most 128 KiB before base64"},
 	},
 }

@@ -40,6 +40,12 @@ func Sources(tb testing.TB, url, pattern string) []json.RawMessage {
 	return out
 }
 
+// Search refreshes the indices matching pattern, runs the search body on them and decodes the answer into out.
+func Search(tb testing.TB, url, pattern, body string, out any) {
+	tb.Helper()
+	request(tb, http.MethodPost, url+"/"+pattern+"/_search?ignore_unavailable=true&allow_no_indices=true", body, out)
+}
+
 // DropPrefix deletes the indices and index templates named prefix-* when tb ends.
 func DropPrefix(tb testing.TB, url, prefix string) {
 	tb.Cleanup(func() {
