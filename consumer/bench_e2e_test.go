@@ -262,4 +262,3 @@ func (c *collector) Write(_ context.Context, docs []sink.Doc) error {
 }
 
 func (c *collector) Close(context.Context) error { return nil }
-

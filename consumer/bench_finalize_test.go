@@ -97,7 +97,7 @@ func BenchmarkFinalizeWindow(b *testing.B) {
 		checkFinals(b, es, name, ips, flows)
 		b.ReportMetric(took.Seconds(), "s/window")
 		b.ReportMetric(float64(rss())/(1<<20), "finalizer-peak-RSS-MiB")
-		b.ReportMetric(float64((cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Nanoseconds())/float64(ips), "finalizer-cpu-ns/ip")
+		b.ReportMetric(float64((cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime()).Nanoseconds())/float64(ips), "finalizer-cpu-ns/ip")
 		b.ReportMetric(float64(ips)/took.Seconds(), "ips/s")
 		b.ReportMetric(float64(blocks), "blocks")
 	}
