@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -13,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,8 +31,8 @@ import (
 
 var finalizeIPs = flag.Int("finalize-ips", 1_000_000, "IPs in the window BenchmarkFinalizeWindow finalizes")
 
-// BenchmarkFinalizeWindow finalizes one window of many IPs with `consumer finalize`, a process of its own, and
-// reports its wall time and peak RSS. The window's blocks of partial sets come from 4 shards, each cut every 100,000
+// BenchmarkFinalizeWindow finalizes one window of many IPs with `consumer finalize`, a process of its own, posting
+// the connection-set sizes to a webhook in this process, and reports its wall time and peak RSS. The window's blocks of partial sets come from 4 shards, each cut every 100,000
 // flows as checkpoints cut them: N IPs in 10.0.0.0/8, each the source of one flow and the destination of one
 // (a fixed permutation), plus N/2 flows between random pairs; so every IP is in the sets of 1 to 4 shards, with 2
 // to 4 peers. The finals are checked against the flows: one per IP, flows.sent and flows.received summing to the
@@ -73,8 +76,20 @@ func BenchmarkFinalizeWindow(b *testing.B) {
 			}
 		}
 
+		// The webhook: a receiver that counts the IPs it is sent.
+		var posted atomic.Int64
+		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var sets map[string]uint64
+			if err := json.NewDecoder(r.Body).Decode(&sets); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			posted.Add(int64(len(sets)))
+		}))
+		defer hook.Close()
 		cmd := exec.CommandContext(ctx, bin, "finalize", "-application-name", name, "-dynamodb-endpoint", ddb,
-			"-sink-url", es, "-index-prefix", name, "-aws-region", testenv.Region, "-log-level", "warn")
+			"-sink-url", es, "-index-prefix", name, "-aws-region", testenv.Region, "-log-level", "warn",
+			"-webhook-url", hook.URL+"/connection_sets/{bucket_time}")
 		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=kinflow-test", "AWS_SECRET_ACCESS_KEY=kinflow-test")
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, os.Stderr
@@ -91,8 +106,11 @@ func BenchmarkFinalizeWindow(b *testing.B) {
 		if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
 			b.Fatalf("consumer finalize printed %q: %v", out.String(), err)
 		}
-		if rep.Finalized != 1 || rep.Finals != ips {
-			b.Fatalf("report %+v: want 1 window finalized with %d finals", rep, ips)
+		if rep.Finalized != 1 || rep.Finals != ips || rep.DeadLettered != 0 {
+			b.Fatalf("report %+v: want 1 window finalized with %d finals, all delivered", rep, ips)
+		}
+		if n := posted.Load(); n != int64(ips) {
+			b.Errorf("the webhook received %d IPs, want %d", n, ips)
 		}
 		checkFinals(b, es, name, ips, flows)
 		b.ReportMetric(took.Seconds(), "s/window")
