@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/axiomhq/hyperloglog"
+	"github.com/zeebo/xxh3"
 )
 
 // A Flow is what aggregate needs of one flow-log record; the pipeline maps its parsed records to it. Records
@@ -344,6 +345,137 @@ func (a *Accumulator) Cut(shardID, firstSeq, lastSeq string) []Partial {
 	return parts
 }
 
+// CutBlocks is Blocks(Cut(shardID, firstSeq, lastSeq), maxBytes), byte for byte, without a ConnSet per IP: each set
+// is encoded straight from the accumulator's tables, so a cut of many IPs costs its encoding (some 30 bytes a set of
+// a few peers) rather than a Partial and its copy in a block (some 400). The blocks carry their heads and encodings
+// (for AppendJSON) but no Sets. It empties the accumulator as Cut does.
+func (a *Accumulator) CutBlocks(shardID, firstSeq, lastSeq string, maxBytes int) []Block {
+	defer a.reset()
+	if len(a.entries) == 0 {
+		return nil
+	}
+	sc := &a.scratch
+	addrs := a.in.addrs
+	// Rank the addresses (peers are encoded in address order) and hash them (sets go in hash order).
+	sc.order = resize(sc.order, len(addrs))
+	for i := range sc.order {
+		sc.order[i] = uint32(i)
+	}
+	slices.SortFunc(sc.order, func(x, y uint32) int { return addrs[x].compare(addrs[y]) })
+	sc.rank = resize(sc.rank, len(addrs))
+	sc.byRank = resize(sc.byRank, len(addrs))
+	for r, i := range sc.order {
+		sc.rank[i], sc.byRank[r] = uint32(r), addrs[i].addr()
+	}
+	sc.hashes = resize(sc.hashes, len(addrs))
+	for i, k := range addrs {
+		b := k.bytes()
+		sc.hashes[i] = uint32(xxh3.Hash(b[:]) >> 32)
+	}
+	sc.blockOrder = resize(sc.blockOrder, len(a.entries))
+	for i, e := range a.entries {
+		sc.blockOrder[i] = blockKey{start: a.windows[e.window], hash: sc.hashes[e.addr], rank: sc.rank[e.addr], entry: uint32(i)}
+	}
+	slices.SortFunc(sc.blockOrder, func(x, y blockKey) int {
+		return cmp.Or(cmp.Compare(x.start, y.start), cmp.Compare(x.hash, y.hash), cmp.Compare(x.rank, y.rank))
+	})
+	// Each entry's peers (as ranks) and ports get a window of one array, in block order.
+	sc.partOf = resize(sc.partOf, len(a.entries))
+	sc.fill = resize(sc.fill, len(a.entries))
+	sc.portFill = resize(sc.portFill, len(a.entries))
+	var nPeers, nPorts uint32
+	for i, k := range sc.blockOrder {
+		e := &a.entries[k.entry]
+		sc.partOf[k.entry] = uint32(i)
+		sc.fill[i], sc.portFill[i] = nPeers, nPorts
+		nPeers += e.peers
+		nPorts += e.ports
+	}
+	sc.peerRanks = resize(sc.peerRanks, int(nPeers))
+	sc.ports = resize(sc.ports, int(nPorts))
+	for _, k := range a.peers.keys {
+		if k != 0 {
+			i := sc.partOf[k>>32-1]
+			sc.peerRanks[sc.fill[i]] = sc.rank[uint32(k)]
+			sc.fill[i]++
+		}
+	}
+	for _, k := range a.ports.keys {
+		if k != 0 {
+			i := sc.partOf[k>>32-1]
+			sc.ports[sc.portFill[i]] = uint16(k)
+			sc.portFill[i]++
+		}
+	}
+	limit := uint32(a.cfg.MaxExactPeers)
+	var blocks []Block
+	var raw []byte
+	var ends []int
+	var peers []netip.Addr // one set's peers, reused
+	var peerOff, portOff uint32
+	for _, k := range sc.blockOrder {
+		e := &a.entries[k.entry]
+		c := ConnSet{WindowStart: k.start, WindowEnd: k.start + a.width, IP: sc.byRank[k.rank],
+			FlowsSent: e.flowsSent, FlowsReceived: e.flowsRecv, FlowsRejected: e.rejected, FlowsLate: e.late,
+			BytesSent: e.bytesSent, BytesReceived: e.bytesRecv, PacketsSent: e.packetsSent, PacketsReceived: e.packetsRecv,
+			FirstSeen: e.firstSeen, LastSeen: e.lastSeen}
+		ranks := sc.peerRanks[peerOff : peerOff+e.peers]
+		peerOff += e.peers
+		c.DstPorts = sc.ports[portOff : portOff+e.ports]
+		portOff += e.ports
+		slices.Sort(c.DstPorts)
+		if e.peers > limit {
+			c.PeersEstimated, c.sketch = true, newSketch()
+			for _, r := range ranks { // each peer's 16-byte form, as Cut inserts it
+				a16 := sc.byRank[r].As16()
+				c.sketch.Insert(a16[:])
+			}
+		} else {
+			slices.Sort(ranks)
+			peers = peers[:0]
+			for _, r := range ranks {
+				peers = append(peers, sc.byRank[r])
+			}
+			c.Peers = peers
+		}
+		n := len(raw)
+		raw = appendSet(raw, &c)
+		cur := len(blocks) - 1
+		if cur < 0 || blocks[cur].WindowStart != c.WindowStart || len(raw)-blockStart(ends, cur) > maxBytes {
+			number := 0
+			if cur >= 0 && blocks[cur].WindowStart == c.WindowStart {
+				number = blocks[cur].Number + 1
+			}
+			if cur >= 0 {
+				ends[cur] = n
+			}
+			blocks = append(blocks, Block{BlockHead: BlockHead{WindowStart: c.WindowStart, WindowEnd: c.WindowEnd,
+				ShardID: shardID, FirstSequence: firstSeq, LastSequence: lastSeq, Number: number, HashFirst: k.hash}})
+			ends = append(ends, 0)
+			cur++
+		}
+		h := &blocks[cur].BlockHead
+		h.HashLast = k.hash
+		h.IPs++
+		h.FlowsSent += c.FlowsSent
+		h.FlowsReceived += c.FlowsReceived
+		h.BytesSent += c.BytesSent
+	}
+	ends[len(blocks)-1] = len(raw)
+	for i := range blocks {
+		blocks[i].raw = raw[blockStart(ends, i):ends[i]:ends[i]]
+	}
+	clear(sc.byRank) // drop the addresses' zone handles until the next cut
+	return blocks
+}
+
+// blockKey orders the entries of a cut as blocks hold them.
+type blockKey struct {
+	start      int64
+	hash, rank uint32
+	entry      uint32
+}
+
 type sortKey struct {
 	start       int64
 	rank, entry uint32
@@ -354,11 +486,16 @@ type scratch struct {
 	order, rank, partOf, fill, peerRanks []uint32
 	byRank                               []netip.Addr
 	sorted                               []sortKey
+	// CutBlocks' own
+	hashes, portFill []uint32
+	ports            []uint16
+	blockOrder       []blockKey
 }
 
 func (s *scratch) bytes() int {
-	return 4*(cap(s.order)+cap(s.rank)+cap(s.partOf)+cap(s.fill)+cap(s.peerRanks)) +
-		int(unsafe.Sizeof(netip.Addr{}))*cap(s.byRank) + int(unsafe.Sizeof(sortKey{}))*cap(s.sorted)
+	return 4*(cap(s.order)+cap(s.rank)+cap(s.partOf)+cap(s.fill)+cap(s.peerRanks)+cap(s.hashes)+cap(s.portFill)) +
+		int(unsafe.Sizeof(netip.Addr{}))*cap(s.byRank) + int(unsafe.Sizeof(sortKey{}))*cap(s.sorted) +
+		2*cap(s.ports) + int(unsafe.Sizeof(blockKey{}))*cap(s.blockOrder)
 }
 
 // resize returns s with length n, reallocating only when its capacity is short.

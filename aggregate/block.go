@@ -41,12 +41,18 @@ type BlockHead struct {
 	IPs                 int // len(Sets)
 	// Sums of the sets' counters: the finalizer's fingerprint of a window is made of them.
 	FlowsSent, FlowsReceived, BytesSent uint64
+	// PerIP is set, to its one IP, for a per-IP partial of a version before blocks read as a block of one set
+	// (DecodePerIPPartial).
+	PerIP netip.Addr
 }
 
 // ID is the block's document id: docid.Block(window start, shard, first sequence, number). A replay from the same
 // checkpoint that cuts at the same record makes the same blocks and rewrites them; one that cuts later makes at least
 // as many, so it overwrites every block the first run wrote (see DropSuperseded for one that cuts earlier).
 func (h *BlockHead) ID() string {
+	if h.PerIP.IsValid() {
+		return docid.Partial(h.WindowStart, h.PerIP, h.ShardID, h.FirstSequence)
+	}
 	return docid.Block(h.WindowStart, h.ShardID, h.FirstSequence, h.Number)
 }
 
@@ -199,12 +205,12 @@ func appendSet(dst []byte, c *ConnSet) []byte {
 	return dst
 }
 
-// encode returns the block's encoded sets: the kept encoding, or a new one.
+// encode returns the block's encoded sets: the kept encoding (of IPs sets), or a new one of its Sets.
 func (b *Block) encode() []byte {
-	out := binary.AppendUvarint([]byte{blockVersion}, uint64(len(b.Sets)))
 	if b.raw != nil {
-		return append(out, b.raw...)
+		return append(binary.AppendUvarint([]byte{blockVersion}, uint64(b.IPs)), b.raw...)
 	}
+	out := binary.AppendUvarint([]byte{blockVersion}, uint64(len(b.Sets)))
 	for i := range b.Sets {
 		out = appendSet(out, &b.Sets[i])
 	}

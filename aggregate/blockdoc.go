@@ -123,3 +123,21 @@ func DecodeBlock(src []byte) (Block, error) {
 	}
 	return b, nil
 }
+
+// DecodePerIPPartial reads a partial document of a version before blocks, one per (window, ip, cut), as a block of
+// that one set, so that a window whose partials were written across an upgrade merges whole. Its head names it by
+// its IP (BlockHead.PerIP), and DropSuperseded prefers the blocks a replay wrote over it.
+func DecodePerIPPartial(src []byte) (Block, error) {
+	d, c, err := decode(src)
+	if err != nil {
+		return Block{}, err
+	}
+	if d.Partial == nil || d.Partial.ShardID == nil || d.Partial.FirstSequence == nil {
+		return Block{}, fmt.Errorf("%w: partial.shard_id or partial.first_sequence missing", ErrDecode)
+	}
+	h := HashOf(c.IP)
+	return Block{BlockHead: BlockHead{WindowStart: c.WindowStart, WindowEnd: c.WindowEnd, ShardID: *d.Partial.ShardID,
+		FirstSequence: *d.Partial.FirstSequence, LastSequence: d.Partial.LastSequence, HashFirst: h, HashLast: h, IPs: 1,
+		FlowsSent: c.FlowsSent, FlowsReceived: c.FlowsReceived, BytesSent: c.BytesSent, PerIP: c.IP},
+		Sets: []ConnSet{c}, hashes: []uint32{h}}, nil
+}

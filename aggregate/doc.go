@@ -16,16 +16,18 @@
 // dropped silently: a flow Add cannot take (an unset address, a start outside 1970..9999) is returned as an error
 // wrapping ErrInvalidFlow and counted in Stats.Invalid, for the caller to dead-letter.
 //
-// # Partials, cuts and ids
+// # Partials, blocks, cuts and ids
 //
-// One Accumulator per shard adds the flows of each record. At a checkpoint the caller calls Cut with the shard id
-// and the sequence number of the first record since the previous checkpoint; the partials it returns have the id
-// docid.Partial(window start, ip, shard, first sequence), so a replay from the same checkpoint rewrites the same
-// documents instead of adding to them. When Add reports Full (Config.MaxOpenWindows, MaxTrackedIPs or
-// MaxTrackedPeers reached), the caller cuts and checkpoints at the end of the current record: limits are soft and
-// never drop a flow. A replay must cut no earlier than a cut already written from the same checkpoint (a
-// redelivered batch does so); were it to cut earlier, IPs seen only in the records between the two cuts would keep
-// the first partial and gain a second.
+// One Accumulator per shard adds the flows of each record. At a checkpoint the caller cuts it with the shard id and
+// the sequence numbers of the first and last records since the previous checkpoint: Cut returns one Partial per
+// (window, ip); CutBlocks returns the same sets packed into Blocks, the documents the pipeline writes: per window,
+// the sets in the hash order of their IPs (HashOf), as few blocks of at most BlockBytes as they fill. A block's id is
+// docid.Block(window start, shard, first sequence, number), so a replay from the same checkpoint, cut at the same
+// record, rewrites the same documents instead of adding to them; DropSuperseded leaves out what a replay that cut
+// elsewhere left behind. When Add reports Full (Config.MaxOpenWindows, MaxTrackedIPs or MaxTrackedPeers reached),
+// the caller cuts and checkpoints at the end of the current record: limits are soft and never drop a flow.
+// MergeBlocks merges the blocks of a window side by side, one range of hashes at a time if need be; FinalizeBlocks
+// does it all in memory, for tests and small inputs.
 //
 // # Exact sets and sketches
 //
@@ -44,8 +46,9 @@
 // index; per distinct address 16 bytes plus 12 to 24. Over the benchmark corpus (169k peers, 5,400 (window, ip)
 // pairs) the whole accumulator holds 19.6 bytes per tracked peer, 3.2 MB in all, against 9.9 MB for plain nested
 // maps of the same sets (BenchmarkMemory). Cut's partials cost 24 bytes per exact peer (a netip.Addr), about 230
-// bytes per (window, ip) and 16 KiB per sketch; Cut keeps scratch for the next cut (4 bytes per exact peer, 24 per
-// (window, ip), 32 per address). With the default limits an open partial stays under about 60 MB (2,000,000 peers
+// bytes per (window, ip) and 16 KiB per sketch; CutBlocks' blocks cost their encoding, some 30 bytes per (window, ip)
+// of a few peers. Both keep scratch for the next cut (4 bytes per exact peer, 24 to 32 per (window, ip), 36 per
+// address). With the default limits an open partial stays under about 60 MB (2,000,000 peers
 // at up to 21.3 bytes, 100,000 (window, ip) at up to 120, their addresses at up to 40), its cut under about 85 MB
 // more.
 package aggregate

@@ -140,6 +140,12 @@ type doc struct {
 	FirstSeen      *string `json:"first_seen"`
 	LastSeen       *string `json:"last_seen"`
 	Revision       *int64  `json:"revision"`
+	// Partial: per-IP partials of versions before blocks (DecodePerIPPartial).
+	Partial *struct {
+		ShardID       *string `json:"shard_id"`
+		FirstSequence *string `json:"first_sequence"`
+		LastSequence  string  `json:"last_sequence"`
+	} `json:"partial"`
 }
 
 // DecodeFinal reads a final back from its document source.

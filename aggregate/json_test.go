@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/kinflow/kinflow/internal/docid"
 	"github.com/kinflow/kinflow/internal/jsonw"
 	"github.com/kinflow/kinflow/internal/testing/golden"
 )
@@ -261,6 +263,61 @@ func TestAppendString(t *testing.T) {
 	}
 }
 
+// A per-IP partial of a version before blocks (testdata/per-ip-partial.json, written by one) reads as a block of its
+// one set, named by its old id, and merges with blocks.
+func TestDecodePerIPPartial(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("testdata", "per-ip-partial.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := DecodePerIPPartial(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := netip.MustParseAddr("2600:1f18::c")
+	if b.IPs != 1 || b.PerIP != ip || b.Sets[0].IP != ip || b.HashFirst != HashOf(ip) || b.HashLast != b.HashFirst {
+		t.Errorf("head %+v, sets %v: want one set of %v", b.BlockHead, b.Sets, ip)
+	}
+	if want := docid.Partial(b.WindowStart, ip, b.ShardID, b.FirstSequence); b.ID() != want {
+		t.Errorf("id %s, want the per-IP partial's %s", b.ID(), want)
+	}
+	exact, _ := goldenBlocks(t)
+	other := exact
+	other.ShardID = "shardId-000000000004" // another shard's block of the same window
+	finals, err := FinalizeBlocks([]Block{b, other}, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range finals {
+		if f.IP == ip && (f.FlowsReceived != 2 || f.PeersCount != 1) {
+			t.Errorf("%v merged with a block of another shard: %+v", ip, f.ConnSet)
+		}
+	}
+	if _, err := DecodePerIPPartial([]byte(strings.Replace(string(src), `"shard_id"`, `"shard"`, 1))); !errors.Is(err, ErrDecode) {
+		t.Errorf("without partial.shard_id: %v, want ErrDecode", err)
+	}
+}
+
+// FuzzDecodePerIPPartial: whatever decodes is a block of one set whose head matches it.
+func FuzzDecodePerIPPartial(f *testing.F) {
+	for _, name := range []string{"per-ip-partial", "final-exact"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name+".json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		b, err := DecodePerIPPartial(src)
+		if err != nil {
+			return
+		}
+		if len(b.Sets) != 1 || b.IPs != 1 || b.PerIP != b.Sets[0].IP || b.HashFirst != HashOf(b.PerIP) {
+			t.Fatalf("decoded %s as %+v", src, b.BlockHead)
+		}
+	})
+}
+
 // FuzzDecodeBlock: whatever decodes must encode, and decode again to the same document.
 func FuzzDecodeBlock(f *testing.F) {
 	for _, name := range []string{"block", "final-exact"} {
@@ -307,4 +364,40 @@ func FuzzDecodeSets(f *testing.F) {
 			t.Fatalf("not stable:\n%x\n%x", once, twice)
 		}
 	})
+}
+
+// CutBlocks encodes straight from the accumulator what Blocks packs from Cut's partials: the same documents, byte
+// for byte, over ordinary traffic, a fan-out past the exact cap (sketches) and small blocks.
+func TestCutBlocksIsBlocksOfCut(t *testing.T) {
+	small := DefaultConfig()
+	small.MaxExactPeers = 8
+	for _, tt := range []struct {
+		name     string
+		cfg      Config
+		maxBytes int
+	}{{"defaults", DefaultConfig(), BlockBytes}, {"small cap, small blocks", small, 300}} {
+		t.Run(tt.name, func(t *testing.T) {
+			flows := append(ordinaryFlows(t, 5, 40), attackFlows(t, 300)...)
+			a, b := mustAccumulator(t, tt.cfg), mustAccumulator(t, tt.cfg)
+			for round := range 2 { // a second cut reuses the scratch of the first
+				for _, f := range flows[round*len(flows)/2 : (round+1)*len(flows)/2] {
+					if _, err := a.Add(f); err != nil {
+						t.Fatal(err)
+					}
+					b.Add(f)
+				}
+				seq := fmt.Sprint(round)
+				want := Blocks(a.Cut("shardId-000000000001", seq, seq), tt.maxBytes)
+				got := b.CutBlocks("shardId-000000000001", seq, seq, tt.maxBytes)
+				if len(got) != len(want) || len(want) < 2 {
+					t.Fatalf("round %d: %d blocks, want %d (at least 2)", round, len(got), len(want))
+				}
+				for i := range want {
+					if g, w := got[i].AppendJSON(nil), want[i].AppendJSON(nil); !bytes.Equal(g, w) {
+						t.Fatalf("round %d, block %d:\n%s\nwant\n%s", round, i, g, w)
+					}
+				}
+			}
+		})
+	}
 }

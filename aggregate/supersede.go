@@ -19,14 +19,17 @@ import (
 //     grow, yet a set that turns into a sketch shrinks). Of the blocks left with one first sequence, only those of
 //     the largest last sequence are kept: the replay's.
 //
-// Blocks of one attempt share shard, first and last sequence, so they never supersede one another.
+// Blocks of one attempt share shard, first and last sequence, so they never supersede one another. Per-IP partials
+// of a version before blocks (BlockHead.PerIP) follow the same rules, and where a replay after the upgrade wrote
+// blocks over the same records (same first and last sequence), the blocks are kept and the per-IP partials dropped.
 func DropSuperseded(heads []BlockHead) []BlockHead {
 	if len(heads) < 2 {
 		return heads
 	}
 	slices.SortFunc(heads, func(a, b BlockHead) int {
 		return cmp.Or(strings.Compare(a.ShardID, b.ShardID), compareSequence(a.FirstSequence, b.FirstSequence),
-			compareSequence(b.LastSequence, a.LastSequence), cmp.Compare(a.Number, b.Number))
+			compareSequence(b.LastSequence, a.LastSequence), cmp.Compare(perIP(a), perIP(b)),
+			cmp.Compare(a.Number, b.Number), a.PerIP.Compare(b.PerIP))
 	})
 	kept := heads[:0]
 	for i := 0; i < len(heads); {
@@ -39,15 +42,15 @@ func DropSuperseded(heads []BlockHead) []BlockHead {
 		if j < len(heads) && heads[j].ShardID == heads[i].ShardID {
 			nextFirst = heads[j].FirstSequence
 		}
-		largest := ""
+		var first *BlockHead // the first head kept: its attempt is the one kept
 		for _, h := range heads[i:j] {
 			if nextFirst != "" && compareSequence(nextFirst, h.LastSequence) <= 0 {
 				continue // contains a later cut's start
 			}
-			if largest == "" {
-				largest = h.LastSequence
+			if first == nil {
+				first = &h
 			}
-			if h.LastSequence == largest {
+			if h.LastSequence == first.LastSequence && perIP(h) == perIP(*first) {
 				kept = append(kept, h)
 			}
 		}
@@ -77,4 +80,12 @@ func decimal(s string) bool {
 		}
 	}
 	return true
+}
+
+// perIP is 1 for a per-IP partial of a version before blocks, 0 for a block: blocks sort first.
+func perIP(h BlockHead) int {
+	if h.PerIP.IsValid() {
+		return 1
+	}
+	return 0
 }

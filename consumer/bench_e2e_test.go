@@ -89,6 +89,7 @@ func endToEnd(b *testing.B, client *kinesis.Client, bin, kin, ddb, es string, cf
 			"-aws-region", testenv.Region, "-log-level", "error")
 		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=kinflow-test", "AWS_SECRET_ACCESS_KEY=kinflow-test")
 		cmd.Stderr = os.Stderr
+		cmd.Env = append(cmd.Env, os.Getenv("KF_CHILD_ENV"))
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}

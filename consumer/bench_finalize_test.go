@@ -146,7 +146,7 @@ func writeWindow(tb testing.TB, ctx context.Context, es, prefix string, start in
 	}
 	cut := func(sh int) {
 		shard := fmt.Sprintf("shardId-%012d", sh)
-		bs := aggregate.Blocks(accs[sh].Cut(shard, strconv.Itoa(first[sh]+1), strconv.Itoa(added[sh])), aggregate.BlockBytes)
+		bs := accs[sh].CutBlocks(shard, strconv.Itoa(first[sh]+1), strconv.Itoa(added[sh]), aggregate.BlockBytes)
 		docs := make([]sink.Doc, len(bs))
 		for i := range bs {
 			docs[i] = sink.Doc{Index: ix.ConnsPartial(time.Unix(start, 0)), ID: bs[i].ID(), Op: sink.OpIndex, Source: bs[i].AppendJSON(nil)}

@@ -104,13 +104,30 @@ func (f *processorFactory) ended(shardID string) {
 	}
 }
 
+// Chunks of a GetRecords answer: at most chunkRecords records and, past the first record, chunkBytes of compressed
+// data (CloudWatch Logs records inflate about tenfold, and a flow's document is some four times its line).
+const (
+	chunkRecords = 100
+	chunkBytes   = 128 << 10
+)
+
+// chunkLen is the length of the first chunk of records: at least one record.
+func chunkLen(records []pipeline.Record) int {
+	n, size := 0, 0
+	for n < len(records) && n < chunkRecords && (n == 0 || size+len(records[n].Data) <= chunkBytes) {
+		size += len(records[n].Data)
+		n++
+	}
+	return n
+}
+
 // shardProcessor runs one shard's records through the pipeline. A batch is checkpointed only after its documents
 // and its partial connection sets are durable; a partial is cut (and the shard checkpointed) when the interval has
 // passed, when a limit of the open partial is reached, at shard end, and at shutdown.
 //
-// Batches overlap by one: ProcessRecords decodes and parses batch N+1 (and the KCL fetches it) while batch N's
-// bulk write is in flight, then waits for N before committing N+1. So a shard is held back by Kinesis or the
-// cluster, not by its own decoding; memory holds two batches at most.
+// Chunks of batches overlap by one: ProcessRecords decodes and parses chunk N+1 (and the KCL fetches the next
+// batch) while chunk N's bulk write is in flight, then waits for N before committing N+1. So a shard is held back by
+// Kinesis or the cluster, not by its own decoding; memory holds two chunks at most.
 type shardProcessor struct {
 	f       *processorFactory
 	shardID string
@@ -194,32 +211,34 @@ func (p *shardProcessor) ProcessRecords(in *kclif.ProcessRecordsInput) {
 		p.log.Info("first records since the lease was taken", "records", len(in.Records),
 			"millis_behind_latest", in.MillisBehindLatest)
 	}
-	var prepared *pipeline.Batch
-	var last string
-	if len(in.Records) > 0 {
-		batch := make([]pipeline.Record, len(in.Records))
-		for i, r := range in.Records {
-			batch[i] = pipeline.Record{SequenceNumber: aws.ToString(r.SequenceNumber), Data: r.Data}
-		}
-		last = batch[len(batch)-1].SequenceNumber
-		var err error
-		// While the previous batch is being written.
-		if prepared, err = p.shard.Prepare(p.ctx, batch); err != nil {
+	batch := make([]pipeline.Record, len(in.Records))
+	for i, r := range in.Records {
+		batch[i] = pipeline.Record{SequenceNumber: aws.ToString(r.SequenceNumber), Data: r.Data}
+	}
+	// A GetRecords answer holds up to 10,000 records or 10 MB, which can decompress to hundreds of MB of
+	// documents: it is prepared and committed in chunks, so memory holds two chunks, not two answers.
+	for len(batch) > 0 {
+		n := chunkLen(batch)
+		// While the previous chunk is being written.
+		prepared, err := p.shard.Prepare(p.ctx, batch[:n])
+		if err != nil {
 			p.await(in.Checkpointer)
 			p.fail("batch not prepared", err)
 			return
 		}
-	}
-	if !p.await(in.Checkpointer) {
-		return
-	}
-	if prepared != nil {
-		c := &commit{done: make(chan struct{}), last: last}
+		if !p.await(in.Checkpointer) {
+			return
+		}
+		c := &commit{done: make(chan struct{}), last: batch[n-1].SequenceNumber}
 		p.inflight = c
 		go func() {
 			defer close(c.done)
 			c.res, c.err = p.shard.Commit(p.ctx, prepared)
 		}()
+		batch = batch[n:]
+	}
+	if len(in.Records) == 0 && !p.await(in.Checkpointer) {
+		return
 	}
 	switch {
 	case (p.lastSeq != "" || p.inflight != nil) && !p.checkpointed:

@@ -116,6 +116,18 @@ func Block(windowStart int64, shardID, firstSeq string, number int) string {
 	return string(b.finish(make([]byte, 0, Len)))
 }
 
+// Partial returns the id of a per-IP partial rollup, as versions before blocks wrote them: what one shard
+// contributed to (window, ip) from the record with sequence number firstSeq up to a checkpoint. The finalizer still
+// reads such documents (aggregate.DecodePerIPPartial).
+func Partial(windowStart int64, ip netip.Addr, shardID, firstSeq string) string {
+	b := start(kindPartial)
+	b.int(windowStart)
+	b.addr(ip)
+	b.str(shardID)
+	b.str(firstSeq)
+	return string(b.finish(make([]byte, 0, Len)))
+}
+
 // Final returns the id of the final connection set of ip in the window starting at windowStart (Unix seconds).
 func Final(windowStart int64, ip netip.Addr) string {
 	b := start(kindFinal)

@@ -11,6 +11,7 @@ func TestGolden(t *testing.T) {
 	ip := netip.MustParseAddr("10.0.0.1")
 	tests := []struct{ name, got, want string }{
 		{"flow", Flow("/vpc/flows", "eni-1-all", "36986315346536421354871281426591849212345678901234567890", 1418530070000, []byte("2 123 eni-1 ...")), "Pu_TivKGIpHXhi0X0qmpdA"},
+		{"partial", Partial(1795440000, ip, "shardId-000000000000", "49590338271490256608559692538361571095921575989136588898"), "iOhGthvbqo5rd3endh441A"},
 		{"block", Block(1795440000, "shardId-000000000000", "49590338271490256608559692538361571095921575989136588898", 0), "kjFkcMM3obfSrf5AUJgwMQ"},
 		{"block 1", Block(1795440000, "shardId-000000000000", "49590338271490256608559692538361571095921575989136588898", 1), "Kz-jqw4w4KgvPLFIsW6S2g"},
 		{"final", Final(1795440000, ip), "DAkgtkFEszzvyXaO8OG4_w"},

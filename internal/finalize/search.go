@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -147,17 +148,31 @@ func (f *Finalizer) eachSet(ctx context.Context, start int64, fn func(aggregate.
 }
 
 // blockHeads lists the heads of the window's blocks from their doc values: the sets, most of a block, are not read.
+// Per-IP partials of a version before blocks are listed too, each as a block of one set (README: upgrading).
 func (f *Finalizer) blockHeads(ctx context.Context, index string, start int64) ([]aggregate.BlockHead, error) {
+	inWindow := dateRange("window.start", start, start)
+	hasBlock := map[string]any{"exists": map[string]any{"field": "partial.block"}}
+	blocks, err := f.listHeads(ctx, index, start, map[string]any{"bool": map[string]any{"filter": []any{inWindow, hasBlock}}},
+		"partial.block")
+	if err != nil {
+		return nil, err
+	}
+	perIP, err := f.listHeads(ctx, index, start, map[string]any{"bool": map[string]any{"filter": []any{inWindow},
+		"must_not": []any{hasBlock}}}, "ip")
+	return append(blocks, perIP...), err
+}
+
+// listHeads lists the heads of the documents query matches, sorted by shard, first sequence and last, a field
+// that makes the key unique (for search_after).
+func (f *Finalizer) listHeads(ctx context.Context, index string, start int64, query map[string]any, last string) ([]aggregate.BlockHead, error) {
 	width := int64(f.cfg.Window / time.Second)
 	var heads []aggregate.BlockHead
 	var after []json.RawMessage
 	for {
 		req := map[string]any{
-			"size": f.cfg.PageSize, "track_total_hits": false, "_source": false,
-			// Blocks only: a per-IP partial of a version before blocks has no partial.block (README: upgrading).
-			"query": map[string]any{"bool": map[string]any{"filter": []any{dateRange("window.start", start, start),
-				map[string]any{"exists": map[string]any{"field": "partial.block"}}}}},
-			"sort":            []any{map[string]any{"partial.shard_id": "asc"}, map[string]any{"partial.first_sequence": "asc"}, map[string]any{"partial.block": "asc"}},
+			"size": f.cfg.PageSize, "track_total_hits": false, "_source": false, "query": query,
+			"sort": []any{map[string]any{"partial.shard_id": "asc"}, map[string]any{"partial.first_sequence": "asc"},
+				map[string]any{last: "asc"}},
 			"docvalue_fields": headFields,
 		}
 		if after != nil {
@@ -182,7 +197,7 @@ func (f *Finalizer) blockHeads(ctx context.Context, index string, start int64) (
 				return nil, fmt.Errorf("finalize: %s document %s: %w", index, hit.ID, err)
 			}
 			if h.ID() != hit.ID {
-				return nil, fmt.Errorf("finalize: %s document %s: its fields make the id %s: not a block kinflow wrote", index, hit.ID, h.ID())
+				return nil, fmt.Errorf("finalize: %s document %s: its fields make the id %s: not a partial kinflow wrote", index, hit.ID, h.ID())
 			}
 			heads = append(heads, h)
 		}
@@ -194,7 +209,7 @@ func (f *Finalizer) blockHeads(ctx context.Context, index string, start int64) (
 }
 
 var headFields = []string{"partial.shard_id", "partial.first_sequence", "partial.last_sequence", "partial.block",
-	"partial.hash_first", "partial.hash_last", "partial.ips", "flows.sent", "flows.received", "bytes.sent"}
+	"partial.hash_first", "partial.hash_last", "partial.ips", "flows.sent", "flows.received", "bytes.sent", "ip"}
 
 // headValues are a block's doc values as a search returns them: each an array of one value.
 type headValues struct {
@@ -208,17 +223,34 @@ type headValues struct {
 	FlowsSent     []uint64 `json:"flows.sent"`
 	FlowsReceived []uint64 `json:"flows.received"`
 	BytesSent     []uint64 `json:"bytes.sent"`
+	IP            []string `json:"ip"` // a per-IP partial's
 }
 
 func (v *headValues) head(start, end int64) (aggregate.BlockHead, error) {
+	last := ""
+	if len(v.LastSequence) == 1 {
+		last = v.LastSequence[0]
+	}
+	if len(v.Block) == 0 && len(v.IP) == 1 && len(v.ShardID) == 1 && len(v.FirstSequence) == 1 && len(v.LastSequence) <= 1 &&
+		len(v.FlowsSent) == 1 && len(v.FlowsReceived) == 1 && len(v.BytesSent) == 1 {
+		ip, err := netip.ParseAddr(v.IP[0])
+		if err != nil {
+			return aggregate.BlockHead{}, fmt.Errorf("a per-IP partial's ip: %w", err)
+		}
+		ip = ip.Unmap()
+		h := aggregate.HashOf(ip)
+		return aggregate.BlockHead{WindowStart: start, WindowEnd: end, ShardID: v.ShardID[0], FirstSequence: v.FirstSequence[0],
+			LastSequence: last, HashFirst: h, HashLast: h, IPs: 1, FlowsSent: v.FlowsSent[0], FlowsReceived: v.FlowsReceived[0],
+			BytesSent: v.BytesSent[0], PerIP: ip}, nil
+	}
 	for _, n := range []int{len(v.ShardID), len(v.FirstSequence), len(v.LastSequence), len(v.Block), len(v.HashFirst),
 		len(v.HashLast), len(v.IPs), len(v.FlowsSent), len(v.FlowsReceived), len(v.BytesSent)} {
 		if n != 1 {
-			return aggregate.BlockHead{}, fmt.Errorf("want one value of each of %v", headFields)
+			return aggregate.BlockHead{}, fmt.Errorf("want a block (one value of each of %v) or a per-IP partial", headFields[:10])
 		}
 	}
 	return aggregate.BlockHead{WindowStart: start, WindowEnd: end, ShardID: v.ShardID[0], FirstSequence: v.FirstSequence[0],
-		LastSequence: v.LastSequence[0], Number: v.Block[0], HashFirst: v.HashFirst[0], HashLast: v.HashLast[0],
+		LastSequence: last, Number: v.Block[0], HashFirst: v.HashFirst[0], HashLast: v.HashLast[0],
 		IPs: v.IPs[0], FlowsSent: v.FlowsSent[0], FlowsReceived: v.FlowsReceived[0], BytesSent: v.BytesSent[0]}, nil
 }
 
@@ -251,7 +283,11 @@ func (f *Finalizer) readBlocks(ctx context.Context, index string, ids []string, 
 			if !d.Found {
 				return nil, fmt.Errorf("%w: %s block %s is gone since the window was listed", ErrSearch, index, d.ID)
 			}
-			b, err := aggregate.DecodeBlock(d.Source)
+			decode := aggregate.DecodeBlock
+			if h := byID[d.ID]; h != nil && h.PerIP.IsValid() {
+				decode = aggregate.DecodePerIPPartial
+			}
+			b, err := decode(d.Source)
 			if err != nil {
 				// A block kinflow wrote and cannot read back: a bug or a hand-edited index. Stop rather than
 				// finalize a window without it; the error names the document.

@@ -361,7 +361,7 @@ func (o *ObjectReader) cut(ctx context.Context, obj *object, res *ObjectResult) 
 	if obj.firstLine == 0 {
 		return nil
 	}
-	blocks := aggregate.Blocks(o.acc.Cut(obj.shard, strconv.FormatInt(obj.firstLine, 10), strconv.FormatInt(obj.lastLine, 10)),
+	blocks := o.acc.CutBlocks(obj.shard, strconv.FormatInt(obj.firstLine, 10), strconv.FormatInt(obj.lastLine, 10),
 		aggregate.BlockBytes)
 	obj.firstLine = 0
 	docs := make([]sink.Doc, len(blocks))

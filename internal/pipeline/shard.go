@@ -339,7 +339,7 @@ func (s *Shard) parser(ctx context.Context, logGroup string) (*vpcflow.Parser, e
 // does nothing. If the write fails, the cut partials are kept and the next Cut writes them first.
 func (s *Shard) Cut(ctx context.Context) error {
 	if s.cut == nil && s.firstSeq != "" {
-		blocks := aggregate.Blocks(s.acc.Cut(s.partialShard, s.firstSeq, s.lastSeq), aggregate.BlockBytes)
+		blocks := s.acc.CutBlocks(s.partialShard, s.firstSeq, s.lastSeq, aggregate.BlockBytes)
 		s.cutArena = s.cutArena[:0]
 		spans := make([][2]int, len(blocks))
 		for i := range blocks {
