@@ -220,8 +220,9 @@ func Templates(c TemplateConfig) []Template {
 
 // InstallTemplates installs the lifecycle policies (lifecycle.go), then PUTs every template; PUT replaces, so
 // installing twice (every start-up) is harmless. Policies go first, so that no new index names a policy that does
-// not exist yet; component templates before index templates, which may only name components that exist. Last, it
-// prunes the dead letters older than their retention.
+// not exist yet; component templates before index templates, which may only name components that exist. Then it adds
+// the block fields to partial indices made before them (ExtendPartialMappings). Last, it prunes the dead letters
+// older than their retention.
 func InstallTemplates(ctx context.Context, client Client, c TemplateConfig, log *slog.Logger) error {
 	if err := c.Validate(); err != nil {
 		return err
@@ -251,6 +252,9 @@ func InstallTemplates(ctx context.Context, client Client, c TemplateConfig, log 
 		if status < 200 || status > 299 {
 			return fmt.Errorf("installing template %s: status %d: %s", t.Path, status, errorSummary(resp))
 		}
+	}
+	if err := ExtendPartialMappings(ctx, client, c); err != nil {
+		return err
 	}
 	log.Info("index templates installed", "prefix", c.Prefix, "version", TemplateVersion, "templates", len(Templates(c)))
 	return nil
