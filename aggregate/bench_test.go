@@ -159,22 +159,47 @@ func BenchmarkMemory(b *testing.B) {
 	}
 }
 
-// BenchmarkBlocks packs the partials of the corpus into blocks and encodes their documents into one reused buffer.
-func BenchmarkBlocks(b *testing.B) {
-	a := mustAccumulator(b, DefaultConfig())
-	for _, f := range benchCorpus(b) {
-		if _, err := a.Add(f); err != nil {
-			b.Fatal(err)
-		}
+// BenchmarkCut adds the corpus to an accumulator and cuts it into documents, two ways in the same run: one
+// document per (window, ip) as kinflow wrote partials before blocks (Cut, then each set's JSON: the reference), and
+// blocks (CutBlocks, then each block's JSON). It reports the documents and bytes each writes per set.
+func BenchmarkCut(b *testing.B) {
+	flows := benchCorpus(b)
+	for _, way := range []struct {
+		name string
+		cut  func(a *Accumulator, buf []byte) ([]byte, int)
+	}{
+		{"per-ip-documents", func(a *Accumulator, buf []byte) ([]byte, int) {
+			parts := a.Cut("shardId-000000000000", "1", "9")
+			for i := range parts {
+				f := Final{ConnSet: parts[i].ConnSet}
+				buf, _ = f.AppendJSON(buf)
+			}
+			return buf, len(parts)
+		}},
+		{"blocks", func(a *Accumulator, buf []byte) ([]byte, int) {
+			blocks := a.CutBlocks("shardId-000000000000", "1", "9", BlockBytes)
+			for i := range blocks {
+				buf = blocks[i].AppendJSON(buf)
+			}
+			return buf, len(blocks)
+		}},
+	} {
+		b.Run(way.name, func(b *testing.B) {
+			a := mustAccumulator(b, DefaultConfig())
+			var buf []byte
+			var docs, sets int
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, f := range flows {
+					if _, err := a.Add(f); err != nil {
+						b.Fatal(err)
+					}
+				}
+				sets = a.Stats().TrackedIPs
+				buf, docs = way.cut(a, buf[:0])
+			}
+			b.ReportMetric(float64(docs)/float64(sets), "docs/set")
+			b.ReportMetric(float64(len(buf))/float64(sets), "bytes/set")
+		})
 	}
-	parts := a.Cut("shardId-000000000000", "1", "9")
-	var buf []byte
-	b.ReportAllocs()
-	for b.Loop() {
-		blocks := Blocks(parts, BlockBytes)
-		for i := range blocks {
-			buf = blocks[i].AppendJSON(buf[:0])
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(parts)), "ns/set")
 }
