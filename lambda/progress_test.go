@@ -21,7 +21,7 @@ import (
 const fixtureShard = "shardId-000000000000"
 
 // newStore returns a state store over a fresh table on the local DynamoDB emulator.
-func newStore(t *testing.T) *state.Store {
+func newStore(t testing.TB) *state.Store {
 	t.Helper()
 	ctx := testenv.Context(t, time.Minute)
 	s, err := state.New(dynamodb.NewFromConfig(testenv.AWSConfig(testenv.URL(t, testenv.Dynalite))), testenv.UniqueName(t, "kfl"))
