@@ -249,18 +249,8 @@ func (a *Accumulator) Cut(shardID, firstSeq, lastSeq string) []Partial {
 		return nil
 	}
 	sc := &a.scratch
-	// Rank the distinct addresses once, so that each set sorts small integers and each address is made once.
 	addrs := a.in.addrs
-	sc.order = resize(sc.order, len(addrs))
-	for i := range sc.order {
-		sc.order[i] = uint32(i)
-	}
-	slices.SortFunc(sc.order, func(x, y uint32) int { return addrs[x].compare(addrs[y]) })
-	sc.rank = resize(sc.rank, len(addrs))
-	sc.byRank = resize(sc.byRank, len(addrs))
-	for r, i := range sc.order {
-		sc.rank[i], sc.byRank[r] = uint32(r), addrs[i].addr()
-	}
+	a.rankAddresses()
 	// Order the entries by (window start, address rank); partOf maps an entry to its partial.
 	sc.sorted = resize(sc.sorted, len(a.entries))
 	for i, e := range a.entries {
@@ -356,17 +346,7 @@ func (a *Accumulator) CutBlocks(shardID, firstSeq, lastSeq string, maxBytes int)
 	}
 	sc := &a.scratch
 	addrs := a.in.addrs
-	// Rank the addresses (peers are encoded in address order) and hash them (sets go in hash order).
-	sc.order = resize(sc.order, len(addrs))
-	for i := range sc.order {
-		sc.order[i] = uint32(i)
-	}
-	slices.SortFunc(sc.order, func(x, y uint32) int { return addrs[x].compare(addrs[y]) })
-	sc.rank = resize(sc.rank, len(addrs))
-	sc.byRank = resize(sc.byRank, len(addrs))
-	for r, i := range sc.order {
-		sc.rank[i], sc.byRank[r] = uint32(r), addrs[i].addr()
-	}
+	a.rankAddresses() // peers are encoded in address order
 	sc.hashes = resize(sc.hashes, len(addrs))
 	for i, k := range addrs {
 		b := k.bytes()
@@ -408,9 +388,7 @@ func (a *Accumulator) CutBlocks(shardID, firstSeq, lastSeq string, maxBytes int)
 		}
 	}
 	limit := uint32(a.cfg.MaxExactPeers)
-	var blocks []Block
-	var raw []byte
-	var ends []int
+	pk := packer{maxBytes: maxBytes, cut: BlockHead{ShardID: shardID, FirstSequence: firstSeq, LastSequence: lastSeq}}
 	var peers []netip.Addr // one set's peers, reused
 	var peerOff, portOff uint32
 	for _, k := range sc.blockOrder {
@@ -438,33 +416,9 @@ func (a *Accumulator) CutBlocks(shardID, firstSeq, lastSeq string, maxBytes int)
 			}
 			c.Peers = peers
 		}
-		n := len(raw)
-		raw = appendSet(raw, &c)
-		cur := len(blocks) - 1
-		if cur < 0 || blocks[cur].WindowStart != c.WindowStart || len(raw)-blockStart(ends, cur) > maxBytes {
-			number := 0
-			if cur >= 0 && blocks[cur].WindowStart == c.WindowStart {
-				number = blocks[cur].Number + 1
-			}
-			if cur >= 0 {
-				ends[cur] = n
-			}
-			blocks = append(blocks, Block{BlockHead: BlockHead{WindowStart: c.WindowStart, WindowEnd: c.WindowEnd,
-				ShardID: shardID, FirstSequence: firstSeq, LastSequence: lastSeq, Number: number, HashFirst: k.hash}})
-			ends = append(ends, 0)
-			cur++
-		}
-		h := &blocks[cur].BlockHead
-		h.HashLast = k.hash
-		h.IPs++
-		h.FlowsSent += c.FlowsSent
-		h.FlowsReceived += c.FlowsReceived
-		h.BytesSent += c.BytesSent
+		pk.add(&c, k.hash, false)
 	}
-	ends[len(blocks)-1] = len(raw)
-	for i := range blocks {
-		blocks[i].raw = raw[blockStart(ends, i):ends[i]:ends[i]]
-	}
+	blocks := pk.finish()
 	clear(sc.byRank) // drop the addresses' zone handles until the next cut
 	return blocks
 }
@@ -474,6 +428,22 @@ type blockKey struct {
 	start      int64
 	hash, rank uint32
 	entry      uint32
+}
+
+// rankAddresses ranks the distinct addresses once (scratch.rank by number, scratch.byRank by rank), so that each set
+// sorts small integers and each address is made once.
+func (a *Accumulator) rankAddresses() {
+	sc, addrs := &a.scratch, a.in.addrs
+	sc.order = resize(sc.order, len(addrs))
+	for i := range sc.order {
+		sc.order[i] = uint32(i)
+	}
+	slices.SortFunc(sc.order, func(x, y uint32) int { return addrs[x].compare(addrs[y]) })
+	sc.rank = resize(sc.rank, len(addrs))
+	sc.byRank = resize(sc.byRank, len(addrs))
+	for r, i := range sc.order {
+		sc.rank[i], sc.byRank[r] = uint32(r), addrs[i].addr()
+	}
 }
 
 type sortKey struct {

@@ -88,58 +88,77 @@ func Blocks(partials []Partial, maxBytes int) []Block {
 	slices.SortFunc(sorted, func(a, b keyed) int {
 		return cmp.Or(cmp.Compare(a.p.WindowStart, b.p.WindowStart), compareSets(&a.p.ConnSet, &b.p.ConnSet, a.hash, b.hash))
 	})
-	var blocks []Block
-	var raw []byte // the encodings of all blocks, one after the other
-	var ends []int // where each block's encoding ends in raw
+	if len(sorted) == 0 {
+		return nil
+	}
+	first := sorted[0].p
+	pk := packer{maxBytes: maxBytes, cut: BlockHead{ShardID: first.ShardID, FirstSequence: first.FirstSequence, LastSequence: first.LastSequence}}
 	for _, k := range sorted {
-		p := k.p
-		n := len(raw)
-		raw = appendSet(raw, &p.ConnSet)
-		cur := len(blocks) - 1
-		if cur < 0 || blocks[cur].WindowStart != p.WindowStart || len(raw)-blockStart(ends, cur) > maxBytes {
-			number := 0
-			if cur >= 0 && blocks[cur].WindowStart == p.WindowStart {
-				number = blocks[cur].Number + 1
-			}
-			if cur >= 0 {
-				ends[cur] = n
-			}
-			blocks = append(blocks, Block{BlockHead: BlockHead{
-				WindowStart: p.WindowStart, WindowEnd: p.WindowEnd,
-				ShardID: p.ShardID, FirstSequence: p.FirstSequence, LastSequence: p.LastSequence,
-				Number: number, HashFirst: k.hash,
-			}})
-			ends = append(ends, 0)
-			cur++
+		pk.add(&k.p.ConnSet, k.hash, true)
+	}
+	return pk.finish()
+}
+
+// A packer packs sets, given in block order, into blocks of at most maxBytes of encoded sets: the work Blocks and
+// Accumulator.CutBlocks share.
+type packer struct {
+	maxBytes int
+	cut      BlockHead // the shard and sequences of every block
+	blocks   []Block
+	raw      []byte // the encodings of all blocks, one after the other
+	ends     []int  // where each block's encoding ends in raw
+}
+
+// add encodes c, whose IP hashes to hash, into the current block, or a new one when c's window differs or the block
+// would pass maxBytes (a block holds at least one set). keep also keeps c in the block's Sets.
+func (pk *packer) add(c *ConnSet, hash uint32, keep bool) {
+	n := len(pk.raw)
+	pk.raw = appendSet(pk.raw, c)
+	cur := len(pk.blocks) - 1
+	if cur < 0 || pk.blocks[cur].WindowStart != c.WindowStart || len(pk.raw)-pk.start(cur) > pk.maxBytes {
+		number := 0
+		if cur >= 0 && pk.blocks[cur].WindowStart == c.WindowStart {
+			number = pk.blocks[cur].Number + 1
 		}
-		blocks[cur].add(&p.ConnSet, k.hash)
+		if cur >= 0 {
+			pk.ends[cur] = n
+		}
+		h := pk.cut
+		h.WindowStart, h.WindowEnd, h.Number, h.HashFirst = c.WindowStart, c.WindowEnd, number, hash
+		pk.blocks = append(pk.blocks, Block{BlockHead: h})
+		pk.ends = append(pk.ends, 0)
+		cur++
 	}
-	if len(blocks) > 0 {
-		ends[len(blocks)-1] = len(raw)
+	b := &pk.blocks[cur]
+	if keep {
+		b.Sets = append(b.Sets, *c)
+		b.hashes = append(b.hashes, hash)
 	}
-	for i := range blocks {
-		blocks[i].raw = raw[blockStart(ends, i):ends[i]:ends[i]]
-	}
-	return blocks
-}
-
-// blockStart is where block i's encoding starts in Blocks' buffer.
-func blockStart(ends []int, i int) int {
-	if i == 0 {
-		return 0
-	}
-	return ends[i-1]
-}
-
-// add appends a set to the block's sets and head; hash is HashOf(c.IP).
-func (b *Block) add(c *ConnSet, hash uint32) {
-	b.Sets = append(b.Sets, *c)
-	b.hashes = append(b.hashes, hash)
 	b.HashLast = hash
 	b.IPs++
 	b.FlowsSent += c.FlowsSent
 	b.FlowsReceived += c.FlowsReceived
 	b.BytesSent += c.BytesSent
+}
+
+// start is where block i's encoding starts in raw.
+func (pk *packer) start(i int) int {
+	if i == 0 {
+		return 0
+	}
+	return pk.ends[i-1]
+}
+
+// finish hands each block its encoding and returns the blocks.
+func (pk *packer) finish() []Block {
+	if len(pk.blocks) == 0 {
+		return nil
+	}
+	pk.ends[len(pk.blocks)-1] = len(pk.raw)
+	for i := range pk.blocks {
+		pk.blocks[i].raw = pk.raw[pk.start(i):pk.ends[i]:pk.ends[i]]
+	}
+	return pk.blocks
 }
 
 // Encoding of a block's sets (partial.data, base64 in the document), version 1. Integers are varints

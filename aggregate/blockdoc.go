@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/kinflow/kinflow/internal/jsonw"
 )
@@ -68,29 +67,8 @@ func DecodeBlock(src []byte) (Block, error) {
 	}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	date := func(name string, s *string) int64 {
-		if s == nil {
-			bad("%s missing", name)
-			return 0
-		}
-		t, err := time.Parse(time.RFC3339, *s)
-		if err != nil {
-			bad("%s: %w", name, err)
-		}
-		return t.Unix()
-	}
 	var b Block
-	if d.Window == nil {
-		bad("window missing")
-	} else {
-		b.WindowStart, b.WindowEnd = date("window.start", d.Window.Start), date("window.end", d.Window.End)
-		if w := b.WindowEnd - b.WindowStart; w <= 0 || w > int64(maxWindow/time.Second) {
-			bad("window [%d, %d): want an end 1s to 24h after the start", b.WindowStart, b.WindowEnd)
-		}
-	}
-	if ts := date("@timestamp", d.Timestamp); ts != b.WindowStart {
-		bad("@timestamp %d is not window.start %d", ts, b.WindowStart)
-	}
+	b.WindowStart, b.WindowEnd = window(d.Timestamp, d.Window, bad)
 	p := d.Partial
 	if p == nil || p.ShardID == nil || p.FirstSequence == nil || p.LastSequence == nil || p.Block == nil ||
 		p.HashFirst == nil || p.HashLast == nil || p.IPs == nil || p.Data == nil {

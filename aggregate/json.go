@@ -172,29 +172,8 @@ func decode(src []byte) (*doc, ConnSet, error) {
 	}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	date := func(name string, s *string) int64 {
-		if s == nil {
-			bad("%s missing", name)
-			return 0
-		}
-		t, err := time.Parse(time.RFC3339, *s)
-		if err != nil {
-			bad("%s: %w", name, err)
-		}
-		return t.Unix()
-	}
-	if d.Window == nil {
-		bad("window missing")
-	} else {
-		c.WindowStart, c.WindowEnd = date("window.start", d.Window.Start), date("window.end", d.Window.End)
-		if w := c.WindowEnd - c.WindowStart; w <= 0 || w > int64(maxWindow/time.Second) {
-			bad("window [%d, %d): want an end 1s to 24h after the start", c.WindowStart, c.WindowEnd)
-		}
-	}
-	if ts := date("@timestamp", d.Timestamp); ts != c.WindowStart {
-		bad("@timestamp %d is not window.start %d", ts, c.WindowStart)
-	}
-	c.FirstSeen, c.LastSeen = date("first_seen", d.FirstSeen), date("last_seen", d.LastSeen)
+	c.WindowStart, c.WindowEnd = window(d.Timestamp, d.Window, bad)
+	c.FirstSeen, c.LastSeen = date("first_seen", d.FirstSeen, bad), date("last_seen", d.LastSeen, bad)
 	c.IP = parseAddr("ip", d.IP, bad)
 
 	if d.PeersCount == nil {
@@ -239,6 +218,35 @@ func decode(src []byte) (*doc, ConnSet, error) {
 		return nil, ConnSet{}, fmt.Errorf("%w: %w", ErrDecode, err)
 	}
 	return &d, c, nil
+}
+
+// window reads a document's window and checks that @timestamp is its start; each problem goes to bad.
+func window(timestamp *string, w *struct{ Start, End *string }, bad func(string, ...any)) (start, end int64) {
+	if w == nil {
+		bad("window missing")
+	} else {
+		start, end = date("window.start", w.Start, bad), date("window.end", w.End, bad)
+		if n := end - start; n <= 0 || n > int64(maxWindow/time.Second) {
+			bad("window [%d, %d): want an end 1s to 24h after the start", start, end)
+		}
+	}
+	if ts := date("@timestamp", timestamp, bad); ts != start {
+		bad("@timestamp %d is not window.start %d", ts, start)
+	}
+	return start, end
+}
+
+// date reads an RFC 3339 date as Unix seconds; a missing or bad one goes to bad.
+func date(name string, s *string, bad func(string, ...any)) int64 {
+	if s == nil {
+		bad("%s missing", name)
+		return 0
+	}
+	t, err := time.Parse(time.RFC3339, *s)
+	if err != nil {
+		bad("%s: %w", name, err)
+	}
+	return t.Unix()
 }
 
 func parseAddr(name string, s *string, bad func(string, ...any)) netip.Addr {
