@@ -153,26 +153,28 @@ func (f *Finalizer) blockHeads(ctx context.Context, index string, start int64) (
 	inWindow := dateRange("window.start", start, start)
 	hasBlock := map[string]any{"exists": map[string]any{"field": "partial.block"}}
 	blocks, err := f.listHeads(ctx, index, start, map[string]any{"bool": map[string]any{"filter": []any{inWindow, hasBlock}}},
-		"partial.block")
+		"partial.block", "long")
 	if err != nil {
 		return nil, err
 	}
 	perIP, err := f.listHeads(ctx, index, start, map[string]any{"bool": map[string]any{"filter": []any{inWindow},
-		"must_not": []any{hasBlock}}}, "ip")
+		"must_not": []any{hasBlock}}}, "ip", "ip")
 	return append(blocks, perIP...), err
 }
 
 // listHeads lists the heads of the documents query matches, sorted by shard, first sequence and last, a field
 // that makes the key unique (for search_after).
-func (f *Finalizer) listHeads(ctx context.Context, index string, start int64, query map[string]any, last string) ([]aggregate.BlockHead, error) {
+func (f *Finalizer) listHeads(ctx context.Context, index string, start int64, query map[string]any, last, lastType string) ([]aggregate.BlockHead, error) {
 	width := int64(f.cfg.Window / time.Second)
 	var heads []aggregate.BlockHead
 	var after []json.RawMessage
 	for {
 		req := map[string]any{
 			"size": f.cfg.PageSize, "track_total_hits": false, "_source": false, "query": query,
+			// unmapped_type: an index may map only blocks (no ip) or, made before blocks and not yet extended by
+			// setup, only per-IP partials (no partial.block); it then has no such documents either.
 			"sort": []any{map[string]any{"partial.shard_id": "asc"}, map[string]any{"partial.first_sequence": "asc"},
-				map[string]any{last: "asc"}},
+				map[string]any{last: map[string]any{"order": "asc", "unmapped_type": lastType}}},
 			"docvalue_fields": headFields,
 		}
 		if after != nil {
