@@ -93,11 +93,13 @@ type obj = map[string]any
 // fieldMapping is the mapping of one field of the registry.
 func fieldMapping(f schema.Field) obj {
 	m := obj{"type": string(f.Type)}
-	switch {
-	case f.Type == schema.Date:
+	if f.Type == schema.Date {
 		// The RFC 3339 strings the encoders write, and epoch milliseconds.
 		m["format"] = "strict_date_optional_time||epoch_millis"
-	case f.NotIndexed:
+	}
+	if f.NotIndexed || f.DocValuesOnly {
+		// Not indexed: text, which has no doc values, is then never searched. Doc values only: both engines search
+		// a field that has no index through its doc values.
 		m["index"] = false
 	}
 	return m

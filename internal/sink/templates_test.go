@@ -61,8 +61,9 @@ func TestMappingsAreTheRegistry(t *testing.T) {
 					continue
 				}
 				delete(got, r.Name)
-				if mp["type"] != string(r.Type) || (mp["index"] == false) != r.NotIndexed {
-					t.Errorf("%s: mapped %v, the registry says %s (not indexed: %v)", r.Name, mp, r.Type, r.NotIndexed)
+				if mp["type"] != string(r.Type) || (mp["index"] == false) != (r.NotIndexed || r.DocValuesOnly) || mp["doc_values"] != nil {
+					t.Errorf("%s: mapped %v, the registry says %s (not indexed: %v, doc values only: %v)", r.Name, mp, r.Type,
+						r.NotIndexed, r.DocValuesOnly)
 				}
 				if r.Type == schema.Date && mp["format"] != "strict_date_optional_time||epoch_millis" {
 					t.Errorf("%s: date format %v", r.Name, mp["format"])
