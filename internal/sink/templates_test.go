@@ -168,3 +168,34 @@ func TestDeadLetterSourceIsTheRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestCodec: the settings component names index.codec best_compression by default, leaves it out for the engine's
+// default, and no other codec is taken.
+func TestCodec(t *testing.T) {
+	codecOf := func(c TemplateConfig) any {
+		for _, tp := range Templates(c) {
+			if strings.HasSuffix(tp.Path, "-settings") {
+				return tp.Body["template"].(map[string]any)["settings"].(map[string]any)["index"].(map[string]any)["codec"]
+			}
+		}
+		t.Fatal("no settings component")
+		return nil
+	}
+	c := DefaultTemplateConfig()
+	if got := codecOf(c); got != CodecBestCompression {
+		t.Errorf("default codec %v, want %s", got, CodecBestCompression)
+	}
+	for _, leaveOut := range []string{CodecDefault, ""} {
+		c.Codec = leaveOut
+		if got := codecOf(c); got != nil {
+			t.Errorf("codec %q: index.codec %v, want it left out", leaveOut, got)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("codec %q: %v", leaveOut, err)
+		}
+	}
+	c.Codec = "zstd"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "codec") {
+		t.Errorf("codec zstd: %v, want an error naming the codec", err)
+	}
+}
