@@ -95,7 +95,10 @@ func (c TemplateConfig) Validate() error {
 // and the redrive's marks (redrive.status, .at, .flows, .previous_stage, .previous_reason), and on Elasticsearch the
 // index templates name their lifecycle policy (index.lifecycle.name, see lifecycle.go); 6: the alerts family
 // (<prefix>-alerts-*) and the load-balancer family (<prefix>-lb-*), and flows map log.file.path and log.offset (flow
-// logs read from S3); 7: index.codec best_compression (KINFLOW_INDEX_CODEC), 22% less disk per flow.
+// logs read from S3); 7: index.codec best_compression (KINFLOW_INDEX_CODEC), and the flows' event.id, event.start,
+// event.end, source.port, network.bytes, network.packets, related.ip and aws.kinesis.sequence_number keep doc values
+// only ("index": false: still searched, through their doc values), for 36% less disk per flow (BENCHMARKS.md,
+// "Storage per document").
 const TemplateVersion = 7
 
 // A Template is one request of the installation: a component or an index template.
