@@ -39,6 +39,7 @@ func bindings() map[string]binding {
 		settings.SinkCAFile:      text(func(c *Config) *string { return &c.Sink.CAFile }),
 		settings.SinkSetup:       boolean(func(c *Config) *bool { return &c.Sink.Setup }),
 		settings.IndexPrefix:     text(func(c *Config) *string { return &c.Pipeline.Prefix }),
+		settings.IndexCodec:      text(func(c *Config) *string { return &c.Sink.Codec }),
 		settings.BulkMaxBytes:    integer(func(c *Config) *int { return &c.Sink.Bulk.FlushBytes }),
 		settings.BulkMaxDocs:     integer(func(c *Config) *int { return &c.Sink.Bulk.FlushDocs }),
 		settings.BulkMaxInFlight: integer(func(c *Config) *int { return &c.Sink.Bulk.MaxInFlight }),

@@ -142,6 +142,8 @@ type SinkConfig struct {
 	Bulk         sink.Config
 	// Retention is how long each kind of index is kept: the lifecycle policies setup installs.
 	Retention sink.Retention
+	// Codec is the indices' index.codec: sink.CodecBestCompression, or sink.CodecDefault to leave it out.
+	Codec string
 }
 
 // WebhookConfig configures the receiver of closed windows; an empty URL means none.

@@ -25,6 +25,7 @@ func (c Config) Elastic(caPEM []byte) elastic.Config {
 	e.Sink.Prefix = c.Pipeline.Prefix
 	e.Templates.Prefix = c.Pipeline.Prefix
 	e.Templates.Retention = c.Sink.Retention
+	e.Templates.Codec = c.Sink.Codec
 	return e
 }
 
@@ -42,6 +43,7 @@ func (c Config) OpenSearch(awsCfg *aws.Config, caPEM []byte) opensearch.Config {
 	o.Sink.Prefix = c.Pipeline.Prefix
 	o.Templates.Prefix = c.Pipeline.Prefix
 	o.Templates.Retention = c.Sink.Retention
+	o.Templates.Codec = c.Sink.Codec
 	return o
 }
 

@@ -28,8 +28,11 @@ func Markdown(f Family) string {
 			name += " (array)"
 		}
 		typ := string(r.Type)
-		if r.NotIndexed {
+		switch {
+		case r.NotIndexed:
 			typ += " (not indexed)"
+		case r.DocValuesOnly:
+			typ += " (doc values only)"
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s |", name, typ, cell(r.Source))
 		if described && r.Description != "" {

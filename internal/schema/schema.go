@@ -20,6 +20,16 @@ const (
 	Text    Type = "text"
 )
 
+// HasDocValues reports whether the index keeps doc values (a column per field, what aggregations and sorting read)
+// for the type by default.
+func (t Type) HasDocValues() bool {
+	switch t {
+	case Keyword, Long, Double, IP, Date, Boolean:
+		return true
+	}
+	return false
+}
+
 // A Field is one row of the registry: one field of the documents of a family.
 type Field struct {
 	// Name is the dotted path of the field in the document (event.start for {"event":{"start":...}}). With Any it
@@ -31,6 +41,11 @@ type Field struct {
 	// NotIndexed keeps the value in _source without indexing it ("index": false): shown, never searched, and free
 	// of keyword's term-length limit.
 	NotIndexed bool
+	// DocValuesOnly keeps the value's doc values but no inverted index or points ("index": false): it is still
+	// searched, with the same results (each candidate document's value is read, which is slower when the field is
+	// the only condition over a long range), aggregated and sorted on. For values too varied for their index to pay
+	// for itself on disk and that no panel filters by: ids, counters, a copy of another field.
+	DocValuesOnly bool
 	// Source says what the value is made from: the input field(s), and how when it is derived.
 	Source string
 	// Description says what the value means, where the name and the source do not; the flow rows leave it empty

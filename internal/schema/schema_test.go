@@ -33,6 +33,8 @@ func TestFamilies(t *testing.T) {
 					t.Errorf("field %s: type %q: want one of %v", r.Name, r.Type, types)
 				case r.NotIndexed && r.Type != Text:
 					t.Errorf("field %s: only text is kept without an index", r.Name)
+				case r.DocValuesOnly && (r.NotIndexed || r.Any || !r.Type.HasDocValues()):
+					t.Errorf("field %s: doc values only needs a named row of a type with doc values, indexed", r.Name)
 				case r.Source == "":
 					t.Errorf("field %s: no source", r.Name)
 				case r.Any && !strings.HasSuffix(r.Name, ".") && !strings.HasSuffix(r.Name, "_"):

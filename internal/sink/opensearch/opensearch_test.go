@@ -38,6 +38,16 @@ func backend(tb testing.TB) sinktest.Backend {
 
 func TestOpenSearch(t *testing.T) { sinktest.Run(t, backend(t)) }
 
+// BenchmarkStorage: bytes on disk per flow, partial, final and alert, force-merged, as setup installs the templates
+// (BENCHMARKS.md, "Storage per document"):
+// go test -run '^$' -bench Storage -benchtime 1x -v ./internal/sink/opensearch/
+func BenchmarkStorage(b *testing.B) { sinktest.Storage(b, backend(b)) }
+
+// BenchmarkStorageLevers: bytes on disk per flow, each way of storing them BENCHMARKS.md compares.
+func BenchmarkStorageLevers(b *testing.B) {
+	sinktest.StorageLevers(b, backend(b), sinktest.FlowLevers(b))
+}
+
 // TestSigV4 checks that with an AWS config every request, bulk included, carries a SigV4 signature for the
 // configured service and region, and that the secret key appears in neither the request nor the config's String.
 func TestSigV4(t *testing.T) {

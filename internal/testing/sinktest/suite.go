@@ -35,6 +35,7 @@ type Backend struct {
 func Run(t *testing.T, b Backend) {
 	t.Run("TemplatesInstallTwiceAndMapIP", func(t *testing.T) { testTemplatesAndQuery(t, b) })
 	t.Run("FieldTypesAgree", func(t *testing.T) { testFieldTypes(t, b) })
+	t.Run("DocValuesOnlyFieldsSearch", func(t *testing.T) { testDocValuesOnly(t, b) })
 	t.Run("TopPairsByBytes", func(t *testing.T) { testTopPairs(t, b) })
 	t.Run("SameBatchTwice", func(t *testing.T) { testIdempotent(t, b) })
 	t.Run("OnlyFailedItemsResent", func(t *testing.T) { testOnlyFailedResent(t, b) })
