@@ -63,10 +63,10 @@ func StorageCorpus(tb testing.TB, n int) (flows, partials, finals []sink.Doc) {
 		}
 		seqHigh[s] = 3_000_000_000 * uint64(s+1)
 	}
-	var cut []aggregate.Partial
+	var cut []aggregate.Block
 	cutShard := func(s int) {
 		if counted[s] > 0 {
-			cut = append(cut, accs[s].Cut(shardName(s), first[s], last[s])...)
+			cut = append(cut, aggregate.Blocks(accs[s].Cut(shardName(s), first[s], last[s]), aggregate.BlockBytes)...)
 			counted[s] = 0
 		}
 	}
@@ -119,14 +119,11 @@ func StorageCorpus(tb testing.TB, n int) (flows, partials, finals []sink.Doc) {
 		cutShard(s)
 	}
 	for i := range cut {
-		p := &cut[i]
-		src, err := p.AppendJSON(nil)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		partials = append(partials, sink.Doc{Index: ix.ConnsPartial(time.Unix(p.WindowStart, 0)), ID: p.ID(), Op: sink.OpIndex, Source: src})
+		b := &cut[i]
+		partials = append(partials, sink.Doc{Index: ix.ConnsPartial(time.Unix(b.WindowStart, 0)), ID: b.ID(), Op: sink.OpIndex,
+			Source: b.AppendJSON(nil)})
 	}
-	merged, err := aggregate.Finalize(cut, cfg.MaxExactPeers, 1)
+	merged, err := aggregate.FinalizeBlocks(cut, cfg.MaxExactPeers, 1)
 	if err != nil {
 		tb.Fatal(err)
 	}
