@@ -29,11 +29,11 @@ type Format struct {
 	steps      []step // how each field of a line is read, in order
 	version    int
 	planOnce   sync.Once
-	plan       *docNode
+	plan       *programs
 }
 
-// docPlan returns the document tree of this format, built on first use.
-func (f *Format) docPlan() *docNode {
+// docPlan returns the document programs of this format, made on first use.
+func (f *Format) docPlan() *programs {
 	f.planOnce.Do(func() { f.plan = plan(f) })
 	return f.plan
 }
