@@ -1,7 +1,9 @@
 package vpcflow
 
 import (
+	"encoding/binary"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,6 +66,7 @@ const (
 	opCount        // field, as it is
 	opPort         // field, as it is
 	opSource       // a string of the Source
+	opRecord       // sub: a run of the record's strings of the Source, written through the record cache
 	opOffset       // the Source's offset, when it has a file
 	opFunc         // fn: the enrichment fields
 )
@@ -93,19 +96,39 @@ type docCtx struct {
 	f *Flow
 	x *enrich.Context // nil: no enrichment
 
-	// The last date written, quoted: @timestamp and event.start of a flow are one instant, and the flows of a
-	// batch share their capture window, so most dates are copied rather than formatted.
-	dateMS  int64
-	dateLen int
-	date    [32]byte
+	// The text of the day of the last date written (`"2026-11-23T`) and that day plus one (0: none yet). The flows
+	// of a batch share their capture window, so their dates are mostly of one day: the calendar is worked out
+	// once, and a date is its day's text and the time of day (BenchmarkEncode: a date formatted in full cost twice
+	// as much).
+	day     int64
+	dayText [32]byte
+
+	record recordCache
 }
 
-// appendDate is appendDate through the context's cache of the last date.
+// appendDate is appendDate through the context's day.
 func (c *docCtx) appendDate(dst []byte, ms int64) []byte {
-	if c.dateLen == 0 || c.dateMS != ms {
-		c.dateMS, c.dateLen = ms, len(appendDate(c.date[:0], ms))
+	ms = max(0, min(ms, maxTime*1000+999))
+	sec, frac := ms/1000, ms%1000
+	if day := sec / 86400; c.day != day+1 {
+		jsonw.AppendDate(c.dayText[:0], day*86400*1000)
+		c.day = day + 1
 	}
-	return append(dst, c.date[:c.dateLen]...)
+	var b [len(`"2026-11-23T22:13:20.120Z"`)]byte
+	copy(b[:], c.dayText[:len(`"2026-11-23T`)])
+	s := sec % 86400
+	h, m := s/3600, s/60%60
+	s %= 60
+	b[12], b[13], b[14] = byte('0'+h/10), byte('0'+h%10), ':'
+	b[15], b[16], b[17] = byte('0'+m/10), byte('0'+m%10), ':'
+	b[18], b[19] = byte('0'+s/10), byte('0'+s%10)
+	n := 20
+	if frac != 0 {
+		b[20], b[21], b[22], b[23] = '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10)
+		n = 24
+	}
+	b[n], b[n+1] = 'Z', '"'
+	return append(dst, b[:n+2]...)
 }
 
 // An Encoder appends ECS documents. The zero value is ready; it is not safe for concurrent use.
@@ -205,37 +228,69 @@ func constant(v string) writer { return writer{op: opConst, text: v} }
 // function is the writer of a field written by fn.
 func function(fn writeFunc) writer { return writer{op: opFunc, fn: fn} }
 
+// appendAddr appends a as a JSON string: an IPv4 address through appendIPv4, any other as netip writes it.
 func appendAddr(dst []byte, a netip.Addr) []byte {
+	if a.Is4() {
+		return appendIPv4(dst, a.As4())
+	}
 	dst = append(dst, '"')
 	return append(a.AppendTo(dst), '"')
 }
 
+// appendIPv4 appends ip in dotted decimal, quoted, as netip.Addr.AppendTo writes it, but with each octet's digits
+// and dot as one 4-byte store from a table, straight into dst (BenchmarkEncode: netip's digit by digit formatting
+// was a tenth of a document's time).
+func appendIPv4(dst []byte, ip [4]byte) []byte {
+	dst = slices.Grow(dst, 1+4*4)
+	n := len(dst)
+	b := dst[n : n+1+4*4]
+	b[0] = '"'
+	k := 1
+	for _, o := range ip {
+		d := octets[o]
+		binary.LittleEndian.PutUint32(b[k:], uint32(d)) // bytes past the dot are overwritten or left out
+		k += int(d >> 32)
+	}
+	b[k-1] = '"' // over the last dot
+	return dst[:n+k]
+}
+
+// octets holds, per value, its decimal digits and a dot in the low 32 bits, the first in the lowest byte, and
+// their number (2 to 4) above.
+var octets = func() (t [256]uint64) {
+	for v := range 256 {
+		s := strconv.Itoa(v) + "."
+		for i := len(s) - 1; i >= 0; i-- {
+			t[v] = t[v]<<8 | uint64(s[i])
+		}
+		t[v] |= uint64(len(s)) << 32
+	}
+	return t
+}()
+
+// appendRelated appends the distinct valid addresses among srcaddr, dstaddr, pkt-srcaddr and pkt-dstaddr, in that
+// order, as an array; false when there is none.
 func appendRelated(dst []byte, f *Flow) ([]byte, bool) {
-	all := [4]netip.Addr{f.SrcAddr, f.DstAddr, f.PktSrcAddr, f.PktDstAddr}
-	n := 0
-	for i, a := range all {
-		if !a.IsValid() {
-			continue
-		}
-		dup := false
-		for _, b := range all[:i] {
-			dup = dup || a == b
-		}
-		if dup {
-			continue
-		}
-		if n == 0 {
-			dst = append(dst, '[')
-		} else {
-			dst = append(dst, ',')
-		}
-		dst = appendAddr(dst, a)
-		n++
+	mark := len(dst)
+	dst = append(dst, '[')
+	if f.SrcAddr.IsValid() {
+		dst = append(appendAddr(dst, f.SrcAddr), ',')
 	}
-	if n == 0 {
-		return dst, false
+	if a := f.DstAddr; a.IsValid() && a != f.SrcAddr {
+		dst = append(appendAddr(dst, a), ',')
 	}
-	return append(dst, ']'), true
+	// The packet addresses, of versions 3 and later, are mostly those already written, or none.
+	if a := f.PktSrcAddr; a.IsValid() && a != f.SrcAddr && a != f.DstAddr {
+		dst = append(appendAddr(dst, a), ',')
+	}
+	if a := f.PktDstAddr; a.IsValid() && a != f.SrcAddr && a != f.DstAddr && a != f.PktSrcAddr {
+		dst = append(appendAddr(dst, a), ',')
+	}
+	if len(dst) == mark+1 {
+		return dst[:mark], false
+	}
+	dst[len(dst)-1] = ']' // over the last comma
+	return dst, true
 }
 
 func appendTCPFlagNames(dst []byte, f *Flow) ([]byte, bool) {
@@ -481,6 +536,7 @@ func (s *programSet) compile(sig []byte) *program {
 	}
 	object(s.tree)
 	p.ops = append(p.ops, op{run: string(run), writer: writer{op: opConst}, present: true})
+	p.ops = recordOps(p.ops)
 	// The leaves the document has not: checked last, as they write nothing.
 	for i, l := range s.leaves {
 		if sig[i] == 0 {
@@ -502,6 +558,67 @@ type op struct {
 	run string // appended before the value
 	writer
 	present bool // the flow has the value; else the op checks that it has none
+	sub     []op // opRecord: the ops it stands for, the first without its run
+}
+
+// recordOps returns ops with each run of consecutive fields of the record (recordField) as one opRecord.
+func recordOps(ops []op) []op {
+	var out []op
+	for i := 0; i < len(ops); {
+		j := i
+		for j < len(ops) && j-i < len(recordFields) && ops[j].present && recordField(ops[j].writer) {
+			j++
+		}
+		if j == i {
+			out = append(out, ops[i])
+			i++
+			continue
+		}
+		sub := append([]op(nil), ops[i:j]...)
+		out = append(out, op{run: sub[0].run, writer: writer{op: opRecord}, present: true, sub: sub})
+		sub[0].run = ""
+		i = j
+	}
+	return out
+}
+
+// recordField reports whether w writes a string of the Source that names the record, not the line: the same for
+// every line of a record, so the text of those fields is kept from one document to the next (recordCache).
+func recordField(w writer) bool { return w.op == opSource && slices.Contains(recordFields[:], w.src) }
+
+// recordCache is the text of the last opRecord written, and the strings it was written from: a record's lines all
+// have the same, and their text, about 150 bytes of keys and escaped strings (a 56-digit sequence number among
+// them), is then one append. It keeps the strings themselves, not copies: a caller passes the same ones for every
+// line of a record, and comparing a string with itself is comparing two pointers. (It keeps the memory they point
+// into, a record's text, until the next record.)
+type recordCache struct {
+	o    *op
+	vals [len(recordFields)]string
+	text []byte
+}
+
+// recordFields are the strings of a Source that name a record rather than a line.
+var recordFields = [...]sourceField{srcLogGroup, srcLogStream, srcShardID, srcSequenceNumber, srcFile}
+
+// appendRecord appends the text of o, an opRecord, for src; false when one of its strings is empty.
+func (r *recordCache) appendRecord(dst []byte, o *op, src *Source) ([]byte, bool) {
+	hit := r.o == o
+	for k := 0; hit && k < len(o.sub); k++ {
+		hit = r.vals[k] == sourceString(src, o.sub[k].src)
+	}
+	if !hit {
+		r.o, r.text = nil, r.text[:0]
+		for k := range o.sub {
+			v := sourceString(src, o.sub[k].src)
+			if v == "" {
+				return dst, false
+			}
+			r.vals[k] = v
+			r.text = jsonw.AppendString(append(r.text, o.sub[k].run...), v)
+		}
+		r.o = o
+	}
+	return append(dst, r.text...), true
 }
 
 // AppendDocumentWith is AppendDocument enriched with x (nil or empty: as AppendDocument).
@@ -674,6 +791,8 @@ func (p *program) run(dst []byte, c *docCtx, f *Flow, src *Source, sig []byte) (
 			if ok = s != ""; ok {
 				dst = jsonw.AppendString(dst, s)
 			}
+		case opRecord:
+			dst, ok = c.record.appendRecord(dst, o, src)
 		case opOffset:
 			if ok = src != nil && src.File != ""; ok {
 				dst = strconv.AppendInt(dst, src.Offset, 10)
