@@ -5,8 +5,10 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestAppendString(t *testing.T) {
@@ -145,14 +147,70 @@ func TestAppendDateSeconds(t *testing.T) {
 	}
 }
 
-// FuzzAppendString: the JSON written is valid and means what encoding/json's does. The bytes differ on purpose
-// (encoding/json escapes <, >, & and U+2028/U+2029 and writes \b and \f short), so the decoded values are compared.
+// appendStringByByte is AppendString one byte at a time, without the eight-byte skipping: the bytes it must write.
+func appendStringByByte(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+			continue
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c == '\n':
+			dst = append(dst, '\\', 'n')
+		case c == '\r':
+			dst = append(dst, '\\', 'r')
+		case c == '\t':
+			dst = append(dst, '\\', 't')
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+		i++
+	}
+	return append(dst, '"')
+}
+
+// TestAppendStringTails: a byte to escape at every position of strings of every length to 40, behind plain bytes,
+// escapes and multi-byte characters, is written as appendStringByByte writes it: the word-wise skipping, the last
+// word's overlapping one included, misses none.
+func TestAppendStringTails(t *testing.T) {
+	for _, prefix := range []string{"", "\"", "é", "\x01"} {
+		for n := range 41 {
+			for at := range n {
+				for _, c := range []byte{'"', '\\', '\n', 0x01, 0x1f, 0xff, 0xc3} {
+					b := []byte(prefix + strings.Repeat("a", n))
+					b[len(prefix)+at] = c
+					if got, want := AppendString(nil, string(b)), appendStringByByte(nil, string(b)); string(got) != string(want) {
+						t.Fatalf("AppendString(%q) = %s, want %s", b, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// FuzzAppendString: the bytes are those appendStringByByte writes, and the JSON is valid and means what
+// encoding/json's does. The bytes differ from encoding/json's on purpose (it escapes <, >, & and U+2028/U+2029 and
+// writes \b and \f short), so the decoded values are compared.
 func FuzzAppendString(f *testing.F) {
 	for _, s := range []string{"", "plain", "a\"b\\c\n\r\t\x00\x1f\b\f", "<>&\u2028\u2029\x7f", "é☃𝄞", "bad \xff", "\xe2\x98", "\xed\xa0\x80"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got := AppendString(nil, s)
+		if want := appendStringByByte(nil, s); string(got) != string(want) {
+			t.Fatalf("AppendString(%q) = %s; byte by byte, %s", s, got, want)
+		}
 		ref, err := json.Marshal(s)
 		if err != nil {
 			t.Fatal(err)

@@ -735,13 +735,12 @@ func (p *program) run(dst []byte, c *docCtx, f *Flow, src *Source, sig []byte) (
 			}
 		case opIANANumber:
 			if ok = f.Present.Has(FieldProtocol); ok {
-				dst = append(dst, '"')
-				dst = append(strconv.AppendUint(dst, uint64(f.Protocol), 10), '"')
+				dst = append(dst, protocolNumbers[f.Protocol]...)
 			}
 		case opTransport:
-			name := protocolNames[f.Protocol]
+			name := protocolNamesJSON[f.Protocol]
 			if ok = f.Present.Has(FieldProtocol) && name != ""; ok {
-				dst = jsonw.AppendString(dst, name)
+				dst = append(dst, name...)
 			}
 		case opNetworkType:
 			a := f.SrcAddr
@@ -835,6 +834,18 @@ func sourceString(src *Source, s sourceField) string {
 func appendDate(dst []byte, ms int64) []byte {
 	return jsonw.AppendDate(dst, max(0, min(ms, maxTime*1000+999)))
 }
+
+// protocolNumbers and protocolNamesJSON are the JSON strings of each protocol's number and keyword (none for the
+// protocols protocolNames has no keyword for).
+var protocolNumbers, protocolNamesJSON = func() (numbers, names [256]string) {
+	for p, name := range protocolNames {
+		numbers[p] = `"` + strconv.Itoa(p) + `"`
+		if name != "" {
+			names[p] = string(jsonw.AppendString(nil, name))
+		}
+	}
+	return numbers, names
+}()
 
 // protocolNames are the IANA keywords of the protocols flow logs commonly carry (lower case, as ECS writes them).
 var protocolNames = [256]string{
