@@ -1,10 +1,12 @@
 // Package jsonw appends JSON values by hand for the hot paths, where encoding/json would reflect and allocate per
-// value: strings escaped the one way kinflow writes them, and dates as RFC 3339 UTC strings. It depends on nothing
+// value: strings escaped the one way kinflow writes them, dates as RFC 3339 UTC strings, and unsigned numbers. It depends on nothing
 // but the standard library and allocates nothing beyond growing dst.
 package jsonw
 
 import (
 	"math/bits"
+	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -100,6 +102,51 @@ var special = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// AppendUint appends v in decimal, as strconv.AppendUint(dst, v, 10) does. Numbers of up to 8 digits (ports,
+// packet and byte counts) are written in place, two digits at a time from a table, without strconv's generic path
+// and its copy from a buffer (BenchmarkEncode in internal/format/vpcflow: a third of the instructions).
+func AppendUint(dst []byte, v uint64) []byte {
+	var n int
+	switch {
+	case v < 10:
+		return append(dst, byte('0'+v))
+	case v < 100:
+		return append(dst, digits[v*2], digits[v*2+1])
+	case v < 1000:
+		n = 3
+	case v < 10000:
+		n = 4
+	case v < 100000:
+		n = 5
+	case v < 1000000:
+		n = 6
+	case v < 10000000:
+		n = 7
+	case v < 100000000:
+		n = 8
+	default:
+		return strconv.AppendUint(dst, v, 10)
+	}
+	dst = slices.Grow(dst, n)
+	at := len(dst)
+	dst = dst[:at+n]
+	b := dst[at:]
+	i := n
+	for v >= 100 {
+		q := v / 100
+		r := (v - q*100) * 2
+		i -= 2
+		b[i], b[i+1] = digits[r], digits[r+1]
+		v = q
+	}
+	if v >= 10 {
+		b[0], b[1] = digits[v*2], digits[v*2+1]
+	} else {
+		b[0] = byte('0' + v)
+	}
+	return dst
+}
 
 // The instants AppendDate writes by hand: years 0000 to 9999, which RFC 3339 allows.
 const (

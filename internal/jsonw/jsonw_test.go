@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -304,4 +305,35 @@ func BenchmarkAppendDate(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestAppendUint: every number to 10^6, and those around each power of ten and the largest, are strconv's.
+func TestAppendUint(t *testing.T) {
+	check := func(v uint64) {
+		t.Helper()
+		if got, want := string(AppendUint([]byte("x"), v)), "x"+strconv.FormatUint(v, 10); got != want {
+			t.Fatalf("AppendUint(%d) = %s, want %s", v, got, want)
+		}
+	}
+	for v := range uint64(1000000) {
+		check(v)
+	}
+	for p := uint64(10); p < math.MaxUint64/10; p *= 10 {
+		for _, v := range []uint64{p - 1, p, p + 1, p*10 - 1} {
+			check(v)
+		}
+	}
+	check(math.MaxUint64)
+}
+
+// FuzzAppendUint: every number is written as strconv writes it.
+func FuzzAppendUint(f *testing.F) {
+	for _, v := range []uint64{0, 9, 10, 99999999, 100000000, math.MaxUint64} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v uint64) {
+		if got, want := string(AppendUint(nil, v)), strconv.FormatUint(v, 10); got != want {
+			t.Fatalf("AppendUint(%d) = %s, want %s", v, got, want)
+		}
+	})
 }

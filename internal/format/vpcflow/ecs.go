@@ -759,13 +759,13 @@ func (p *program) run(dst []byte, c *docCtx, f *Flow, src *Source, sig []byte) (
 			dst, ok = appendRelated(dst, f)
 		case opTCPFlags:
 			if ok = f.Present.Has(FieldTCPFlags); ok {
-				dst = strconv.AppendUint(dst, uint64(f.TCPFlags), 10)
+				dst = jsonw.AppendUint(dst, uint64(f.TCPFlags))
 			}
 		case opTCPFlagNames:
 			dst, ok = appendTCPFlagNames(dst, f)
 		case opTrafficPath:
 			if ok = f.Present.Has(FieldTrafficPath); ok {
-				dst = strconv.AppendUint(dst, uint64(f.TrafficPath), 10)
+				dst = jsonw.AppendUint(dst, uint64(f.TrafficPath))
 			}
 		case opString:
 			s := *fields[o.field].str(f)
@@ -779,11 +779,11 @@ func (p *program) run(dst []byte, c *docCtx, f *Flow, src *Source, sig []byte) (
 			}
 		case opCount:
 			if ok = f.Present.Has(o.field); ok {
-				dst = strconv.AppendUint(dst, *fields[o.field].count(f), 10)
+				dst = jsonw.AppendUint(dst, *fields[o.field].count(f))
 			}
 		case opPort:
 			if ok = f.Present.Has(o.field); ok {
-				dst = strconv.AppendUint(dst, uint64(*fields[o.field].port(f)), 10)
+				dst = jsonw.AppendUint(dst, uint64(*fields[o.field].port(f)))
 			}
 		case opSource:
 			s := sourceString(src, o.src)
