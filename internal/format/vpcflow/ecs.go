@@ -37,6 +37,7 @@ type writer struct {
 	src   sourceField // opSource: which string of the Source
 	index int         // opUnknown: which of the format's unknown fields
 	fn    writeFunc   // opFunc
+	key   key         // what of a flow the value is made from, when it is one small thing (see key)
 }
 
 // An opCode is one step of a document program: a field's value, or the opening or closing of an object.
@@ -67,6 +68,7 @@ const (
 	opPort         // field, as it is
 	opSource       // a string of the Source
 	opRecord       // sub: a run of the record's strings of the Source, written through the record cache
+	opTable        // sub: a run of values of one key, written from table
 	opOffset       // the Source's offset, when it has a file
 	opFunc         // fn: the enrichment fields
 )
@@ -171,15 +173,15 @@ func writers() map[string]writer {
 		"@timestamp":     {op: opTimestamp},
 		"event.kind":     constant(`"event"`),
 		"event.category": constant(`["network"]`),
-		"event.type":     {op: opEventType},
-		"event.action":   {op: opAction, words: &[4]string{ActionAccept: `"accept"`, ActionReject: `"reject"`}},
-		"event.outcome":  {op: opAction, words: &[4]string{ActionAccept: `"success"`, ActionReject: `"failure"`}},
+		"event.type":     {op: opEventType, key: keyAction},
+		"event.action":   {op: opAction, key: keyAction, words: &[4]string{ActionAccept: `"accept"`, ActionReject: `"reject"`}},
+		"event.outcome":  {op: opAction, key: keyAction, words: &[4]string{ActionAccept: `"success"`, ActionReject: `"failure"`}},
 		"event.start":    {op: opDate, field: FieldStart},
 		"event.end":      {op: opDate, field: FieldEnd},
 		"event.id":       {op: opSource, src: srcEventID},
 
-		"network.iana_number": {op: opIANANumber},
-		"network.transport":   {op: opTransport},
+		"network.iana_number": {op: opIANANumber, key: keyProtocol},
+		"network.transport":   {op: opTransport, key: keyProtocol},
 		"network.type":        {op: opNetworkType},
 		"network.direction": {op: opDirection, words: &[4]string{
 			DirectionIngress: `"` + DirectionIngress.String() + `"`, DirectionEgress: `"` + DirectionEgress.String() + `"`}},
@@ -535,8 +537,8 @@ func (s *programSet) compile(sig []byte) *program {
 		run = append(run, '}')
 	}
 	object(s.tree)
-	p.ops = append(p.ops, op{run: string(run), writer: writer{op: opConst}, present: true})
-	p.ops = recordOps(p.ops)
+	p.end = string(run)
+	p.ops = recordOps(tableOps(p.ops))
 	// The leaves the document has not: checked last, as they write nothing.
 	for i, l := range s.leaves {
 		if sig[i] == 0 {
@@ -552,13 +554,86 @@ func (s *programSet) compile(sig []byte) *program {
 type program struct {
 	set *programSet
 	ops []op
+	end string // appended after the ops
 }
 
 type op struct {
 	run string // appended before the value
 	writer
-	present bool // the flow has the value; else the op checks that it has none
-	sub     []op // opRecord: the ops it stands for, the first without its run
+	present bool     // the flow has the value; else the op checks that it has none
+	sub     *program // opRecord, opTable: the ops it stands for, the first without its run
+	table   []string // opTable: the text of sub per value of the key; "" where sub is to be run
+}
+
+// A key is the one small thing of a flow that a value is made from, for some of its values at least. A run of
+// values of the same key is written from a table made with the program: its text for each value of the key, one
+// append instead of a value at a time.
+type key uint8
+
+const (
+	keyNone     key = iota
+	keyAction       // Action, when it is ACCEPT or REJECT (event.type reads more of a flow without one)
+	keyProtocol     // Protocol, when the flow has one
+)
+
+// values returns the number of values of k: those of the table of a run of its values.
+func (k key) values() int {
+	if k == keyAction {
+		return int(ActionReject) + 1
+	}
+	return 256
+}
+
+// set makes f a flow whose value of k is v, and nothing else; false if k does not stand for v.
+func (k key) set(f *Flow, v int) bool {
+	if k == keyAction {
+		f.Action = Action(v)
+		return f.Action == ActionAccept || f.Action == ActionReject
+	}
+	f.Protocol = uint8(v)
+	f.Present.add(FieldProtocol)
+	return true
+}
+
+// of returns the value of k in f; false when f has none.
+func (k key) of(f *Flow) (int, bool) {
+	if k == keyAction {
+		return int(f.Action), true
+	}
+	return int(f.Protocol), f.Present.Has(FieldProtocol)
+}
+
+// tableOps returns ops with each run of two or more consecutive values of the same key as one opTable. Its table
+// holds, for each value of the key, the text the ops write for a flow with that value and nothing else, and the
+// ops themselves are kept for the values the key does not stand for and those for which they write nothing.
+func tableOps(ops []op) []op {
+	var out []op
+	for i := 0; i < len(ops); {
+		k, j := ops[i].key, i+1
+		for k != keyNone && j < len(ops) && ops[j].key == k {
+			j++
+		}
+		if j-i < 2 {
+			out = append(out, ops[i])
+			i++
+			continue
+		}
+		t := op{run: ops[i].run, writer: writer{op: opTable, key: k}, present: true,
+			sub: &program{ops: slices.Clone(ops[i:j])}, table: make([]string, k.values())}
+		t.sub.ops[0].run = ""
+		for v := range t.table {
+			var f Flow
+			if !k.set(&f, v) {
+				continue
+			}
+			if text, ok := t.sub.run(nil, &docCtx{}, &f, nil, nil); ok {
+				t.table[v] = string(text)
+			}
+		}
+		out = append(out, t)
+		i = j
+	}
+	return out
 }
 
 // recordOps returns ops with each run of consecutive fields of the record (recordField) as one opRecord.
@@ -574,9 +649,9 @@ func recordOps(ops []op) []op {
 			i++
 			continue
 		}
-		sub := append([]op(nil), ops[i:j]...)
-		out = append(out, op{run: sub[0].run, writer: writer{op: opRecord}, present: true, sub: sub})
-		sub[0].run = ""
+		sub := &program{ops: slices.Clone(ops[i:j])}
+		out = append(out, op{run: sub.ops[0].run, writer: writer{op: opRecord}, present: true, sub: sub})
+		sub.ops[0].run = ""
 		i = j
 	}
 	return out
@@ -603,18 +678,19 @@ var recordFields = [...]sourceField{srcLogGroup, srcLogStream, srcShardID, srcSe
 // appendRecord appends the text of o, an opRecord, for src; false when one of its strings is empty.
 func (r *recordCache) appendRecord(dst []byte, o *op, src *Source) ([]byte, bool) {
 	hit := r.o == o
-	for k := 0; hit && k < len(o.sub); k++ {
-		hit = r.vals[k] == sourceString(src, o.sub[k].src)
+	sub := o.sub.ops
+	for k := 0; hit && k < len(sub); k++ {
+		hit = r.vals[k] == sourceString(src, sub[k].src)
 	}
 	if !hit {
 		r.o, r.text = nil, r.text[:0]
-		for k := range o.sub {
-			v := sourceString(src, o.sub[k].src)
+		for k := range sub {
+			v := sourceString(src, sub[k].src)
 			if v == "" {
 				return dst, false
 			}
 			r.vals[k] = v
-			r.text = jsonw.AppendString(append(r.text, o.sub[k].run...), v)
+			r.text = jsonw.AppendString(append(r.text, sub[k].run...), v)
 		}
 		r.o = o
 	}
@@ -680,7 +756,6 @@ func (p *program) run(dst []byte, c *docCtx, f *Flow, src *Source, sig []byte) (
 		dst = append(dst, o.run...)
 		ok := true
 		switch o.op {
-		case opConst:
 		case opUnknown:
 			var s string
 			if o.index < len(f.Unknown) {
@@ -792,6 +867,12 @@ func (p *program) run(dst []byte, c *docCtx, f *Flow, src *Source, sig []byte) (
 			}
 		case opRecord:
 			dst, ok = c.record.appendRecord(dst, o, src)
+		case opTable:
+			if v, has := o.key.of(f); has && v < len(o.table) && o.table[v] != "" {
+				dst = append(dst, o.table[v]...)
+			} else {
+				dst, ok = o.sub.run(dst, c, f, src, nil)
+			}
 		case opOffset:
 			if ok = src != nil && src.File != ""; ok {
 				dst = strconv.AppendInt(dst, src.Offset, 10)
@@ -806,7 +887,7 @@ func (p *program) run(dst []byte, c *docCtx, f *Flow, src *Source, sig []byte) (
 			sig[i] = 0
 		}
 	}
-	return dst, true
+	return append(dst, p.end...), true
 }
 
 // sourceString returns the string of src that s names; "" without a Source.
