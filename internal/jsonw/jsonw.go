@@ -4,6 +4,7 @@
 package jsonw
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"slices"
 	"strconv"
@@ -184,6 +185,49 @@ func AppendDate(dst []byte, ms int64) []byte {
 // "2023-11-14T22:13:20Z". It writes the bytes of time.Unix(sec, 0).UTC().AppendFormat(dst, time.RFC3339) in quotes,
 // for every sec.
 func AppendDateSeconds(dst []byte, sec int64) []byte { return appendDate(dst, sec, 0) }
+
+// A Dates writes dates as AppendDate does, and keeps the text of the day of the last one: the dates of one day (the
+// flows of a batch, mostly) are then the day's text and the time of day, written in place, without working out the
+// calendar (BenchmarkEncode in internal/format/vpcflow: half the instructions of AppendDate). The zero value is
+// ready; it is not safe for concurrent use.
+type Dates struct {
+	day  uint64 // the day of head and tail, in days since 0000-01-01
+	head uint64 // the first 8 bytes of its text: `"2026-11`
+	tail uint32 // and the next 4: `-23T`
+	set  bool   // whether there is a day yet
+}
+
+// AppendDate appends ms as AppendDate(dst, ms) does.
+func (d *Dates) AppendDate(dst []byte, ms int64) []byte {
+	if ms < minUnix*1000 || ms > maxUnix*1000+999 {
+		return AppendDate(dst, ms)
+	}
+	// In unsigned numbers from 0000-01-01, a whole number of days before the epoch: no sign to mind in divisions.
+	u := uint64(ms - minUnix*1000)
+	sec, frac := u/1000, u%1000
+	days, s := sec/86400, sec%86400
+	if d.day != days || !d.set {
+		var b [32]byte
+		text := appendDate(b[:0], int64(days*86400)+minUnix, 0)
+		d.day, d.head, d.tail, d.set = days, binary.LittleEndian.Uint64(text), binary.LittleEndian.Uint32(text[8:]), true
+	}
+	dst = slices.Grow(dst, 32)
+	n := len(dst)
+	b := dst[n : n+32]
+	binary.LittleEndian.PutUint64(b, d.head)
+	binary.LittleEndian.PutUint32(b[8:], d.tail)
+	h, m := s/3600*2, s/60%60*2
+	s = s % 60 * 2
+	b[12], b[13], b[14], b[15], b[16], b[17] = digits[h], digits[h+1], ':', digits[m], digits[m+1], ':'
+	b[18], b[19] = digits[s], digits[s+1]
+	k := 20
+	if frac != 0 {
+		b[20], b[21], b[22], b[23] = '.', byte('0'+frac/100), digits[frac%100*2], digits[frac%100*2+1]
+		k = 24
+	}
+	b[k], b[k+1] = 'Z', '"'
+	return dst[:n+k+2]
+}
 
 // appendDate writes sec and ms (0 to 999; 0 writes no fraction).
 func appendDate(dst []byte, sec, ms int64) []byte {

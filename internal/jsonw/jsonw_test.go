@@ -337,3 +337,34 @@ func FuzzAppendUint(f *testing.F) {
 		}
 	})
 }
+
+// TestDates: dates written through one Dates, the first of the day before the epoch, then in an order that changes
+// day often and seldom, across the whole range and outside it, are AppendDate's.
+func TestDates(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var d Dates
+	ms := []int64{-1, 0, 999, 1000, -86400000, 86399999, 86400000, 1795440000123, 1795440000000, 1795439999999,
+		maxUnix * 1000, maxUnix*1000 + 999, maxUnix*1000 + 1000, minUnix * 1000, minUnix*1000 - 1, math.MaxInt64, math.MinInt64}
+	for i := int64(0); i < 5000; i++ {
+		ms = append(ms, 1795440000000+i*i*7919+i%3*86400000, rng.Int64N((maxUnix-minUnix+1)*1000)+minUnix*1000)
+	}
+	for _, v := range ms {
+		if got, want := string(d.AppendDate([]byte("x"), v)), "x"+string(AppendDate(nil, v)); got != want {
+			t.Fatalf("Dates.AppendDate(%d) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+// FuzzDates: two dates through one Dates are AppendDate's.
+func FuzzDates(f *testing.F) {
+	f.Add(int64(1795440000123), int64(1795440059000))
+	f.Add(int64(-1), int64(maxUnix*1000+999))
+	f.Fuzz(func(t *testing.T, a, b int64) {
+		var d Dates
+		for _, v := range []int64{a, b, a} {
+			if got, want := string(d.AppendDate(nil, v)), string(AppendDate(nil, v)); got != want {
+				t.Fatalf("Dates.AppendDate(%d) = %s, want %s", v, got, want)
+			}
+		}
+	})
+}

@@ -98,39 +98,15 @@ type docCtx struct {
 	f *Flow
 	x *enrich.Context // nil: no enrichment
 
-	// The text of the day of the last date written (`"2026-11-23T`) and that day plus one (0: none yet). The flows
-	// of a batch share their capture window, so their dates are mostly of one day: the calendar is worked out
-	// once, and a date is its day's text and the time of day (BenchmarkEncode: a date formatted in full cost twice
-	// as much).
-	day     int64
-	dayText [32]byte
+	// The dates of a batch's flows are mostly of one day: the encoder keeps its text.
+	dates jsonw.Dates
 
 	record recordCache
 }
 
-// appendDate is appendDate through the context's day.
+// appendDate is appendDate through the context's dates.
 func (c *docCtx) appendDate(dst []byte, ms int64) []byte {
-	ms = max(0, min(ms, maxTime*1000+999))
-	sec, frac := ms/1000, ms%1000
-	if day := sec / 86400; c.day != day+1 {
-		jsonw.AppendDate(c.dayText[:0], day*86400*1000)
-		c.day = day + 1
-	}
-	var b [len(`"2026-11-23T22:13:20.120Z"`)]byte
-	copy(b[:], c.dayText[:len(`"2026-11-23T`)])
-	s := sec % 86400
-	h, m := s/3600, s/60%60
-	s %= 60
-	b[12], b[13], b[14] = byte('0'+h/10), byte('0'+h%10), ':'
-	b[15], b[16], b[17] = byte('0'+m/10), byte('0'+m%10), ':'
-	b[18], b[19] = byte('0'+s/10), byte('0'+s%10)
-	n := 20
-	if frac != 0 {
-		b[20], b[21], b[22], b[23] = '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10)
-		n = 24
-	}
-	b[n], b[n+1] = 'Z', '"'
-	return append(dst, b[:n+2]...)
+	return c.dates.AppendDate(dst, max(0, min(ms, maxTime*1000+999)))
 }
 
 // An Encoder appends ECS documents. The zero value is ready; it is not safe for concurrent use.
