@@ -219,17 +219,17 @@ func appendAddr(dst []byte, a netip.Addr) []byte {
 // and dot as one 4-byte store from a table, straight into dst (BenchmarkEncode: netip's digit by digit formatting
 // was a tenth of a document's time).
 func appendIPv4(dst []byte, ip [4]byte) []byte {
-	dst = slices.Grow(dst, 1+4*4)
+	dst = slices.Grow(dst, 32)
 	n := len(dst)
-	b := dst[n : n+1+4*4]
+	b := dst[n : n+32]
 	b[0] = '"'
 	k := 1
 	for _, o := range ip {
 		d := octets[o]
-		binary.LittleEndian.PutUint32(b[k:], uint32(d)) // bytes past the dot are overwritten or left out
+		binary.LittleEndian.PutUint32(b[k&15:], uint32(d)) // k is at most 13; the mask spares the bounds checks
 		k += int(d >> 32)
 	}
-	b[k-1] = '"' // over the last dot
+	b[(k-1)&31] = '"' // over the last dot (k is at most 17)
 	return dst[:n+k]
 }
 
@@ -515,6 +515,9 @@ func (s *programSet) compile(sig []byte) *program {
 	object(s.tree)
 	p.end = string(run)
 	p.ops = recordOps(tableOps(p.ops))
+	for i := range p.ops {
+		p.ops[i].setHead()
+	}
 	// The leaves the document has not: checked last, as they write nothing.
 	for i, l := range s.leaves {
 		if sig[i] == 0 {
@@ -534,11 +537,24 @@ type program struct {
 }
 
 type op struct {
-	run string // appended before the value
+	run   string    // appended before the value
+	head  [4]uint64 // run, when it has 32 bytes or fewer, as words, the first byte lowest, zeros after it
 	writer
 	present bool     // the flow has the value; else the op checks that it has none
 	sub     *program // opRecord, opTable: the ops it stands for, the first without its run
 	table   []string // opTable: the text of sub per value of the key; "" where sub is to be run
+}
+
+// setHead sets o.head from o.run.
+func (o *op) setHead() {
+	if len(o.run) > len(o.head)*8 {
+		return
+	}
+	var b [len(o.head) * 8]byte
+	copy(b[:], o.run)
+	for k := range o.head {
+		o.head[k] = binary.LittleEndian.Uint64(b[8*k:])
+	}
 }
 
 // A key is the one small thing of a flow that a value is made from, for some of its values at least. A run of
@@ -729,7 +745,17 @@ func (e *Encoder) append(dst []byte, set *programSet, f *Flow, src *Source) []by
 func (p *program) run(dst []byte, c *docCtx, f *Flow, src *Source, sig []byte) ([]byte, bool) {
 	for i := range p.ops {
 		o := &p.ops[i]
-		dst = append(dst, o.run...)
+		// The run: four word stores when it is short and dst has room, rather than a call to copy it.
+		if n := len(dst); len(o.run) <= len(o.head)*8 && cap(dst)-n >= len(o.head)*8 {
+			b := dst[n : n+len(o.head)*8]
+			binary.LittleEndian.PutUint64(b, o.head[0])
+			binary.LittleEndian.PutUint64(b[8:], o.head[1])
+			binary.LittleEndian.PutUint64(b[16:], o.head[2])
+			binary.LittleEndian.PutUint64(b[24:], o.head[3])
+			dst = dst[:n+len(o.run)]
+		} else {
+			dst = append(dst, o.run...)
+		}
 		ok := true
 		switch o.op {
 		case opUnknown:
