@@ -537,8 +537,8 @@ type program struct {
 }
 
 type op struct {
-	run   string    // appended before the value
-	head  [4]uint64 // run, when it has 32 bytes or fewer, as words, the first byte lowest, zeros after it
+	run  string    // appended before the value
+	head [4]uint64 // run, when it has 32 bytes or fewer, as words, the first byte lowest, zeros after it
 	writer
 	present bool     // the flow has the value; else the op checks that it has none
 	sub     *program // opRecord, opTable: the ops it stands for, the first without its run
