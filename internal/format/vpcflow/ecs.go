@@ -633,7 +633,7 @@ func recordOps(ops []op) []op {
 	var out []op
 	for i := 0; i < len(ops); {
 		j := i
-		for j < len(ops) && j-i < len(recordFields) && ops[j].present && recordField(ops[j].writer) {
+		for j < len(ops) && ops[j].present && recordField(ops[j].writer) {
 			j++
 		}
 		if j == i {
@@ -653,38 +653,41 @@ func recordOps(ops []op) []op {
 // every line of a record, so the text of those fields is kept from one document to the next (recordCache).
 func recordField(w writer) bool { return w.op == opSource && slices.Contains(recordFields[:], w.src) }
 
-// recordCache is the text of the last opRecord written, and the strings it was written from: a record's lines all
-// have the same, and their text, about 150 bytes of keys and escaped strings (a 56-digit sequence number among
-// them), is then one append. It keeps the strings themselves, not copies: a caller passes the same ones for every
-// line of a record, and comparing a string with itself is comparing two pointers. (It keeps the memory they point
-// into, a record's text, until the next record.)
+// recordCache is the text of the last opRecord written, and the strings of the record it was written for: a
+// record's lines all have the same, and their text, about 150 bytes of keys and escaped strings (a 56-digit sequence
+// number among them), is then one append. It keeps the strings themselves, not copies: a caller passes the same ones
+// for every line of a record, and comparing a string with itself is comparing two pointers. (It keeps the memory
+// they point into, a record's text, until the next record.)
 type recordCache struct {
 	o    *op
-	vals [len(recordFields)]string
+	rec  record
 	text []byte
 }
 
-// recordFields are the strings of a Source that name a record rather than a line.
+// A record is the strings of a Source that name a record rather than a line.
+type record struct{ group, stream, shard, sequence, file string }
+
 var recordFields = [...]sourceField{srcLogGroup, srcLogStream, srcShardID, srcSequenceNumber, srcFile}
 
-// appendRecord appends the text of o, an opRecord, for src; false when one of its strings is empty.
+func recordOf(src *Source) record {
+	return record{src.LogGroup, src.LogStream, src.ShardID, src.SequenceNumber, src.File}
+}
+
+// appendRecord appends the text of o, an opRecord, for src; false when src has not all its strings.
 func (r *recordCache) appendRecord(dst []byte, o *op, src *Source) ([]byte, bool) {
-	hit := r.o == o
-	sub := o.sub.ops
-	for k := 0; hit && k < len(sub); k++ {
-		hit = r.vals[k] == sourceString(src, sub[k].src)
+	if src == nil {
+		return dst, false
 	}
-	if !hit {
+	if r.o != o || r.rec != recordOf(src) {
 		r.o, r.text = nil, r.text[:0]
-		for k := range sub {
-			v := sourceString(src, sub[k].src)
+		for _, s := range o.sub.ops {
+			v := sourceString(src, s.src)
 			if v == "" {
 				return dst, false
 			}
-			r.vals[k] = v
-			r.text = jsonw.AppendString(append(r.text, sub[k].run...), v)
+			r.text = jsonw.AppendString(append(r.text, s.run...), v)
 		}
-		r.o = o
+		r.o, r.rec = o, recordOf(src)
 	}
 	return append(dst, r.text...), true
 }
