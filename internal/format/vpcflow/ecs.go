@@ -98,6 +98,8 @@ type docCtx struct {
 	f *Flow
 	x *enrich.Context // nil: no enrichment
 
+	sig []byte // when probing: a byte per op, set to 0 for each value the flow has not
+
 	// The dates of a batch's flows are mostly of one day: the encoder keeps its text.
 	dates jsonw.Dates
 
@@ -449,7 +451,9 @@ func (s *programSet) program(e *Encoder, f *Flow, src *Source) *program {
 	for range s.leaves {
 		sig = append(sig, 1)
 	}
-	e.scratch, _ = s.probe.run(e.scratch[:0], &e.c, f, src, sig)
+	e.c.sig = sig
+	e.scratch, _ = s.probe.run(e.scratch[:0], &e.c, src)
+	e.c.sig = nil
 	e.sig = sig
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -618,7 +622,7 @@ func tableOps(ops []op) []op {
 			if !k.set(&f, v) {
 				continue
 			}
-			if text, ok := t.sub.run(nil, &docCtx{}, &f, nil, nil); ok {
+			if text, ok := t.sub.run(nil, &docCtx{f: &f}, nil); ok {
 				t.table[v] = string(text)
 			}
 		}
@@ -725,7 +729,7 @@ func (e *Encoder) AppendDocument(dst []byte, f *Flow, src *Source) []byte {
 // with the program of its own.
 func (e *Encoder) append(dst []byte, set *programSet, f *Flow, src *Source) []byte {
 	if p := e.last; p != nil && p.set == set {
-		out, ok := p.run(dst, &e.c, f, src, nil)
+		out, ok := p.run(dst, &e.c, src)
 		if ok {
 			return out
 		}
@@ -733,7 +737,7 @@ func (e *Encoder) append(dst []byte, set *programSet, f *Flow, src *Source) []by
 	}
 	p := set.program(e, f, src)
 	e.last = p
-	out, ok := p.run(dst, &e.c, f, src, nil)
+	out, ok := p.run(dst, &e.c, src)
 	if !ok {
 		panic("vpcflow: a flow has other fields than its probe found") // the writers and the probe are one code
 	}
@@ -745,7 +749,8 @@ func (e *Encoder) append(dst []byte, set *programSet, f *Flow, src *Source) []by
 // the probe: it writes every value the flow has, and sets to 0 the byte of each it has not.
 //
 // src is read here only, never kept nor handed to a function value, so a caller's Source on its stack stays there.
-func (p *program) run(dst []byte, c *docCtx, f *Flow, src *Source, sig []byte) ([]byte, bool) {
+func (p *program) run(dst []byte, c *docCtx, src *Source) ([]byte, bool) {
+	f := c.f
 	for i := range p.ops {
 		o := &p.ops[i]
 		// The run: four word stores when it is short and dst has room, rather than a call to copy it.
@@ -876,7 +881,10 @@ func (p *program) run(dst []byte, c *docCtx, f *Flow, src *Source, sig []byte) (
 			if v, has := o.key.of(f); has && v < len(o.table) && o.table[v] != "" {
 				dst = append(dst, o.table[v]...)
 			} else {
-				dst, ok = o.sub.run(dst, c, f, src, nil)
+				sig := c.sig
+				c.sig = nil
+				dst, ok = o.sub.run(dst, c, src)
+				c.sig = sig
 			}
 		case opOffset:
 			if ok = src != nil && src.File != ""; ok {
@@ -886,10 +894,10 @@ func (p *program) run(dst []byte, c *docCtx, f *Flow, src *Source, sig []byte) (
 			dst, ok = o.fn(dst, c)
 		}
 		if ok != o.present {
-			if sig == nil {
+			if c.sig == nil {
 				return dst, false
 			}
-			sig[i] = 0
+			c.sig[i] = 0
 		}
 	}
 	return append(dst, p.end...), true
