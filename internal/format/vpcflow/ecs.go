@@ -224,15 +224,20 @@ func appendIPv4(dst []byte, ip [4]byte) []byte {
 	dst = slices.Grow(dst, 32)
 	n := len(dst)
 	b := dst[n : n+32]
+	// Octet k's digits and dot go at 1 plus the lengths of those before it: at most 13 for the last, so the masks
+	// spare the bounds checks.
+	o0, o1, o2, o3 := octets[ip[0]], octets[ip[1]], octets[ip[2]], octets[ip[3]]
+	k1 := 1 + int(o0>>32)
+	k2 := k1 + int(o1>>32)
+	k3 := k2 + int(o2>>32)
+	end := k3 + int(o3>>32) // past the last dot
 	b[0] = '"'
-	k := 1
-	for _, o := range ip {
-		d := octets[o]
-		binary.LittleEndian.PutUint32(b[k&15:], uint32(d)) // k is at most 13; the mask spares the bounds checks
-		k += int(d >> 32)
-	}
-	b[(k-1)&31] = '"' // over the last dot (k is at most 17)
-	return dst[:n+k]
+	binary.LittleEndian.PutUint32(b[1:], uint32(o0))
+	binary.LittleEndian.PutUint32(b[k1&15:], uint32(o1))
+	binary.LittleEndian.PutUint32(b[k2&15:], uint32(o2))
+	binary.LittleEndian.PutUint32(b[k3&15:], uint32(o3))
+	b[(end-1)&31] = '"' // over the last dot
+	return dst[:n+end]
 }
 
 // octets holds, per value, its decimal digits and a dot in the low 32 bits, the first in the lowest byte, and
