@@ -115,6 +115,7 @@ func (c *docCtx) appendDate(dst []byte, ms int64) []byte {
 type Encoder struct {
 	c       docCtx
 	last    *program // the program of the last document
+	prev    *program // and the one before, of another signature
 	sig     []byte   // the last signature probed
 	scratch []byte   // the probe's output, dropped
 }
@@ -527,12 +528,15 @@ func (s *programSet) compile(sig []byte) *program {
 	for i := range p.ops {
 		p.ops[i].setHead()
 	}
-	// The leaves the document has not: checked last, as they write nothing.
+	// The leaves the document has not are checked first: they write nothing, and a flow of another signature
+	// (a NODATA record among flows, or the flow after it) is then mostly told at once rather than at the end.
+	var absent []op
 	for i, l := range s.leaves {
 		if sig[i] == 0 {
-			p.ops = append(p.ops, op{writer: l.write})
+			absent = append(absent, op{writer: l.write})
 		}
 	}
+	p.ops = append(absent, p.ops...)
 	return p
 }
 
@@ -733,15 +737,19 @@ func (e *Encoder) AppendDocument(dst []byte, f *Flow, src *Source) []byte {
 // append appends the document with the program of the document before, unless the flow has other fields: then
 // with the program of its own.
 func (e *Encoder) append(dst []byte, set *programSet, f *Flow, src *Source) []byte {
-	if p := e.last; p != nil && p.set == set {
-		out, ok := p.run(dst, &e.c, src)
-		if ok {
-			return out
+	// The last two programs: a NODATA record among flows takes the other, and the flow after it takes the first back.
+	for range 2 {
+		if p := e.last; p != nil && p.set == set {
+			out, ok := p.run(dst, &e.c, src)
+			if ok {
+				return out
+			}
+			dst = out[:len(dst)]
 		}
-		dst = out[:len(dst)]
+		e.last, e.prev = e.prev, e.last
 	}
 	p := set.program(e, f, src)
-	e.last = p
+	e.last, e.prev = p, e.last
 	out, ok := p.run(dst, &e.c, src)
 	if !ok {
 		panic("vpcflow: a flow has other fields than its probe found") // the writers and the probe are one code
