@@ -95,7 +95,7 @@ const UnknownFieldsPrefix = schema.VPCFlowLogPrefix
 // docCtx is what the enrichment writers read, and the encoder's caches. It lives in an Encoder, so handing it to
 // the writers costs no allocation.
 type docCtx struct {
-	f *Flow
+	f *Flow           // the flow of the document being written, or of the last one (see AppendDocument)
 	x *enrich.Context // nil: no enrichment
 
 	sig []byte // when probing: a byte per op, set to 0 for each value the flow has not
@@ -728,10 +728,10 @@ func (e *Encoder) AppendDocument(dst []byte, f *Flow, src *Source) []byte {
 	if e.c.x != nil {
 		set = progs.enriched
 	}
-	e.c.f = f
-	dst = e.append(dst, set, f, src)
-	e.c.f = nil
-	return dst
+	if e.c.f != f { // a caller mostly passes one Flow again and again: no pointer store, no write barrier
+		e.c.f = f
+	}
+	return e.append(dst, set, f, src)
 }
 
 // append appends the document with the program of the document before, unless the flow has other fields: then
