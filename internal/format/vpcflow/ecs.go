@@ -26,9 +26,8 @@ type DocField struct {
 	enriched bool
 }
 
-// A writer says how a field's value is written: by which op of the encoder's loop (see program.append), and what
-// that op reads. One switch in one loop, rather than a call through a function per field, is what keeps a
-// document's cost near that of copying its bytes (BenchmarkEncode).
+// A writer says how a field's value is written: by which op of the encoder's loop (program.run), and what that op
+// reads. One switch in one loop rather than a call through a function per field (BenchmarkEncode).
 type writer struct {
 	op    opCode
 	field Field       // opString, opAddr, opCount, opPort, opDate: the flow-log field the value is
@@ -40,7 +39,7 @@ type writer struct {
 	key   key         // what of a flow the value is made from, when it is one small thing (see key)
 }
 
-// An opCode is one step of a document program: a field's value, or the opening or closing of an object.
+// An opCode is what one step of a document program writes: a value of the flow, or a run of them.
 type opCode uint8
 
 const (
@@ -68,7 +67,7 @@ const (
 	opPort         // field, as it is
 	opSource       // a string of the Source
 	opRecord       // sub: a run of the record's strings of the Source, written through the record cache
-	opTable        // sub: a run of values of one key, written from table
+	opTable        // sub: a run of values of one key, written from its table
 	opOffset       // the Source's offset, when it has a file
 	opFunc         // fn: the enrichment fields
 )
@@ -85,8 +84,8 @@ const (
 	srcFile
 )
 
-// A writeFunc appends a field's JSON value to dst; false when the flow has none (dst is then cut back). The
-// enrichment fields are written by writeFuncs (opFunc): they read the enrichment context, rarer than flows.
+// A writeFunc appends a field's JSON value to dst; false when the flow has none (it then appends nothing). The
+// enrichment fields are written by writeFuncs (opFunc): they read the enrichment context.
 type writeFunc func(dst []byte, c *docCtx) ([]byte, bool)
 
 // UnknownFieldsPrefix is where the values of unknown format fields go: aws.vpcflow.<name, '-' as '_'>, keyword.
@@ -338,7 +337,9 @@ func plan(f *Format) *programs {
 			}
 		}
 		for i, key := range f.unknownKey {
-			vpcflow.children = append(vpcflow.children, &docNode{key: "," + key, write: writer{op: opUnknown, index: i}})
+			if vpcflow != nil { // there is one while the registry has aws.cloudwatch.log_group
+				vpcflow.children = append(vpcflow.children, &docNode{key: "," + key, write: writer{op: opUnknown, index: i}})
+			}
 		}
 	}
 	return programsOf(tree)
@@ -540,9 +541,9 @@ func (s *programSet) compile(sig []byte) *program {
 	return p
 }
 
-// A program writes the documents of one signature: a list of ops, each appending a run of constant bytes (keys,
-// punctuation, constant values) and then a value of the flow, and, last, checks of the values the signature says
-// the flow has not.
+// A program writes the documents of one signature: first checks of the values the signature says the flow has not,
+// then a list of ops, each appending a run of constant bytes (keys, punctuation, constant values) and then a value
+// of the flow, and last a closing run.
 type program struct {
 	set *programSet
 	ops []op
@@ -757,8 +758,8 @@ func (e *Encoder) append(dst []byte, set *programSet, f *Flow, src *Source) []by
 	return out
 }
 
-// run appends the document of f and src to dst, and reports whether the flow has the values of the program's
-// signature, no more and no less (if not, what it appended is to be dropped). With sig, a byte per op, it runs
+// run appends the document of c.f and src to dst, and reports whether the flow has the values of the program's
+// signature, no more and no less (if not, what it appended is to be dropped). With c.sig, a byte per op, it runs
 // the probe: it writes every value the flow has, and sets to 0 the byte of each it has not.
 //
 // src is read here only, never kept nor handed to a function value, so a caller's Source on its stack stays there.
@@ -894,10 +895,7 @@ func (p *program) run(dst []byte, c *docCtx, src *Source) ([]byte, bool) {
 			if v, has := o.key.of(f); has && v < len(o.table) && o.table[v] != "" {
 				dst = append(dst, o.table[v]...)
 			} else {
-				sig := c.sig
-				c.sig = nil
-				dst, ok = o.sub.run(dst, c, src)
-				c.sig = sig
+				dst, ok = o.sub.run(dst, c, src) // not while probing: the probe has no opTable
 			}
 		case opOffset:
 			if ok = src != nil && src.File != ""; ok {
