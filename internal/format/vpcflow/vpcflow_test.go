@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -423,6 +424,12 @@ func TestZeroAlloc(t *testing.T) {
 	}
 }
 
+// fuzzEncoder is one Encoder for all of FuzzParseLine's flows.
+var fuzzEncoder struct {
+	sync.Mutex
+	Encoder
+}
+
 func FuzzParseLine(f *testing.F) {
 	cases := readCases(f)
 	formats := map[string]*Parser{}
@@ -461,6 +468,17 @@ func FuzzParseLine(f *testing.F) {
 		doc := enc.AppendDocument(nil, &fl, src)
 		if !json.Valid(doc) {
 			t.Fatalf("invalid document %s", doc)
+		}
+		// The same document from the whole table, and from an Encoder that has written the flows before (its
+		// programs, record text and day kept from them).
+		if full := fullDocument(&fl, src); string(full) != string(doc) {
+			t.Fatalf("the format's plan and the full table disagree:\n%s\n%s", doc, full)
+		}
+		fuzzEncoder.Lock()
+		again := fuzzEncoder.AppendDocument(nil, &fl, src)
+		fuzzEncoder.Unlock()
+		if string(again) != string(doc) {
+			t.Fatalf("an Encoder used before wrote\n%s\na new one\n%s", again, doc)
 		}
 		if len(doc) > 4*len(line)+8192 {
 			t.Fatalf("a %d-byte line made a %d-byte document", len(line), len(doc))
