@@ -138,6 +138,10 @@ func AppendUint(dst []byte, v uint64) []byte {
 			return append(dst, digits[hi+1], digits[lo], digits[lo+1])
 		}
 		return append(dst, digits[hi], digits[hi+1], digits[lo], digits[lo+1])
+	case v < 100000:
+		d, lo := v/10000, v%10000
+		h, l := lo/100*2, lo%100*2
+		return append(dst, byte('0'+d), digits[h], digits[h+1], digits[l], digits[l+1])
 	case v < 100000000:
 		hi, lo := v/10000, v%10000
 		dst = AppendUint(dst, hi)

@@ -692,7 +692,8 @@ func (r *recordCache) appendRecord(dst []byte, o *op, src *Source) ([]byte, bool
 	if src == nil {
 		return dst, false
 	}
-	if r.o != o || r.rec != recordOf(src) {
+	if r.o != o || r.rec.group != src.LogGroup || r.rec.stream != src.LogStream || r.rec.shard != src.ShardID ||
+		r.rec.sequence != src.SequenceNumber || r.rec.file != src.File {
 		r.o, r.text = nil, r.text[:0]
 		for _, s := range o.sub.ops {
 			v := sourceString(src, s.src)
