@@ -530,10 +530,19 @@ func (s *programSet) compile(sig []byte) *program {
 		p.ops[i].setHead()
 	}
 	// The leaves the document has not are checked first: they write nothing, and a flow of another signature
-	// (a NODATA record among flows, or the flow after it) is then mostly told at once rather than at the end.
+	// (a NODATA record among flows, or the flow after it) is then mostly told at once rather than at the end. Those
+	// of the record (a CloudWatch Logs line has no file, hence no offset) are checked by an opRecord of the program,
+	// once per record.
+	rec := slices.IndexFunc(p.ops, func(o op) bool { return o.op == opRecord })
 	var absent []op
 	for i, l := range s.leaves {
-		if sig[i] == 0 {
+		switch {
+		case sig[i] == 1:
+		case rec >= 0 && recordField(l.write):
+			p.ops[rec].none = append(p.ops[rec].none, l.write.src)
+		case rec >= 0 && l.write.op == opOffset: // an offset is there when the file is
+			p.ops[rec].none = append(p.ops[rec].none, srcFile)
+		default:
 			absent = append(absent, op{writer: l.write})
 		}
 	}
@@ -554,9 +563,10 @@ type op struct {
 	run  string    // appended before the value
 	head [4]uint64 // run, when it has 32 bytes or fewer, as words, the first byte lowest, zeros after it
 	writer
-	present bool     // the flow has the value; else the op checks that it has none
-	sub     *program // opRecord, opTable: the ops it stands for, the first without its run
-	table   []string // opTable: the text of sub per value of the key; "" where sub is to be run
+	present bool          // the flow has the value; else the op checks that it has none
+	sub     *program      // opRecord, opTable: the ops it stands for, the first without its run
+	none    []sourceField // opRecord: the strings of the record the signature has not
+	table   []string      // opTable: the text of sub per value of the key; "" where sub is to be run
 }
 
 // setHead sets o.head from o.run.
@@ -687,7 +697,8 @@ func recordOf(src *Source) record {
 	return record{src.LogGroup, src.LogStream, src.ShardID, src.SequenceNumber, src.File}
 }
 
-// appendRecord appends the text of o, an opRecord, for src; false when src has not all its strings.
+// appendRecord appends the text of o, an opRecord, for src; false when src has not all its strings, or has one of
+// those the op says it has not.
 func (r *recordCache) appendRecord(dst []byte, o *op, src *Source) ([]byte, bool) {
 	if src == nil {
 		return dst, false
@@ -695,6 +706,11 @@ func (r *recordCache) appendRecord(dst []byte, o *op, src *Source) ([]byte, bool
 	if r.o != o || r.rec.group != src.LogGroup || r.rec.stream != src.LogStream || r.rec.shard != src.ShardID ||
 		r.rec.sequence != src.SequenceNumber || r.rec.file != src.File {
 		r.o, r.text = nil, r.text[:0]
+		for _, s := range o.none {
+			if sourceString(src, s) != "" {
+				return dst, false
+			}
+		}
 		for _, s := range o.sub.ops {
 			v := sourceString(src, s.src)
 			if v == "" {
