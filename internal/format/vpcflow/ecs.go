@@ -35,6 +35,7 @@ type writer struct {
 	words *[4]string  // opAction, opDirection, opLogStatus: the JSON value of each value of the enum; "" for none
 	src   sourceField // opSource: which string of the Source
 	index int         // opUnknown: which of the format's unknown fields
+	off   uintptr     // opString, opAddr, opCount, opPort: where field lies in a Flow (offsetOf)
 	fn    writeFunc   // opFunc
 	key   key         // what of a flow the value is made from, when it is one small thing (see key)
 }
@@ -190,17 +191,21 @@ func writers() map[string]writer {
 // plainField writes a flow-log field's value as it is, for the kinds that are a string, an address or a number;
 // no writer for the kinds that need one of their own.
 func plainField(fl Field) writer {
+	w := writer{field: fl}
 	switch fields[fl].kind {
 	case kindString:
-		return writer{op: opString, field: fl}
+		w.op = opString
 	case kindAddr:
-		return writer{op: opAddr, field: fl}
+		w.op = opAddr
 	case kindCount:
-		return writer{op: opCount, field: fl}
+		w.op = opCount
 	case kindPort:
-		return writer{op: opPort, field: fl}
+		w.op = opPort
+	default:
+		return writer{}
 	}
-	return writer{}
+	w.off = offsetOf(&fields[fl], fl) // of a field of the kind's type: the accessor of the kind gave it
+	return w
 }
 
 func constant(v string) writer { return writer{op: opConst, text: v} }
@@ -884,22 +889,22 @@ func (p *program) run(dst []byte, c *docCtx, src *Source) ([]byte, bool) {
 				dst = jsonw.AppendUint(dst, uint64(f.TrafficPath))
 			}
 		case opString:
-			s := *fields[o.field].str(f)
+			s := *fieldAt[string](f, o.off)
 			if ok = s != ""; ok {
 				dst = jsonw.AppendString(dst, s)
 			}
 		case opAddr:
-			a := *fields[o.field].addr(f)
+			a := *fieldAt[netip.Addr](f, o.off)
 			if ok = a.IsValid(); ok {
 				dst = appendAddr(dst, a)
 			}
 		case opCount:
 			if ok = f.Present.Has(o.field); ok {
-				dst = jsonw.AppendUint(dst, *fields[o.field].count(f))
+				dst = jsonw.AppendUint(dst, *fieldAt[uint64](f, o.off))
 			}
 		case opPort:
 			if ok = f.Present.Has(o.field); ok {
-				dst = jsonw.AppendUint(dst, uint64(*fields[o.field].port(f)))
+				dst = jsonw.AppendUint(dst, uint64(*fieldAt[uint16](f, o.off)))
 			}
 		case opSource:
 			s := sourceString(src, o.src)
