@@ -104,6 +104,10 @@ type docCtx struct {
 	dates jsonw.Dates
 
 	record recordCache
+
+	// Where @timestamp was written from start in the document being written (run resets it): event.start is
+	// a copy of it.
+	start [2]int
 }
 
 // appendDate is appendDate through the context's dates.
@@ -783,6 +787,7 @@ func (e *Encoder) append(dst []byte, set *programSet, f *Flow, src *Source) []by
 // src is read here only, never kept nor handed to a function value, so a caller's Source on its stack stays there.
 func (p *program) run(dst []byte, c *docCtx, src *Source) ([]byte, bool) {
 	f := c.f
+	c.start = [2]int{}
 	for i := range p.ops {
 		o := &p.ops[i]
 		// The run: four word stores when it is short and dst has room, rather than a call to copy it.
@@ -809,19 +814,24 @@ func (p *program) run(dst []byte, c *docCtx, src *Source) ([]byte, bool) {
 		case opTimestamp:
 			switch {
 			case f.Present.Has(FieldStart):
+				at := len(dst)
 				dst = c.appendDate(dst, f.Start*1000)
+				c.start = [2]int{at, len(dst)}
 			case src == nil || src.Timestamp < 0 || src.Timestamp > maxTime*1000:
 				ok = false
 			default:
 				dst = c.appendDate(dst, src.Timestamp)
 			}
 		case opDate:
-			if ok = f.Present.Has(o.field); ok {
-				t := f.Start
-				if o.field == FieldEnd {
-					t = f.End
-				}
-				dst = c.appendDate(dst, t*1000)
+			switch {
+			case !f.Present.Has(o.field):
+				ok = false
+			case o.field == FieldEnd:
+				dst = c.appendDate(dst, f.End*1000)
+			case c.start[1] != 0: // @timestamp, written before: the same date
+				dst = append(dst, dst[c.start[0]:c.start[1]]...)
+			default:
+				dst = c.appendDate(dst, f.Start*1000)
 			}
 		case opEventType:
 			switch {
