@@ -105,9 +105,10 @@ type docCtx struct {
 
 	record recordCache
 
-	// Where @timestamp was written from start in the document being written (run resets it): event.start is
-	// a copy of it.
-	start [2]int
+	// Where the document being written has written @timestamp from start, source.ip and destination.ip (run
+	// resets them): event.start is a copy of the first, related.ip of the others (an IPv6 address costs netip
+	// ten times what an IPv4 one costs appendAddr).
+	start, srcAddr, dstAddr [2]int
 }
 
 // appendDate is appendDate through the context's dates.
@@ -260,14 +261,14 @@ var octets = func() (t [256]uint64) {
 
 // appendRelated appends the distinct valid addresses among srcaddr, dstaddr, pkt-srcaddr and pkt-dstaddr, in that
 // order, as an array; false when there is none.
-func appendRelated(dst []byte, f *Flow) ([]byte, bool) {
+func (c *docCtx) appendRelated(dst []byte, f *Flow) ([]byte, bool) {
 	mark := len(dst)
 	dst = append(dst, '[')
 	if f.SrcAddr.IsValid() {
-		dst = append(appendAddr(dst, f.SrcAddr), ',')
+		dst = append(appendAddrAgain(dst, f.SrcAddr, c.srcAddr), ',')
 	}
 	if a := f.DstAddr; a.IsValid() && a != f.SrcAddr {
-		dst = append(appendAddr(dst, a), ',')
+		dst = append(appendAddrAgain(dst, a, c.dstAddr), ',')
 	}
 	// The packet addresses, of versions 3 and later, are mostly those already written, or none.
 	if a := f.PktSrcAddr; a.IsValid() && a != f.SrcAddr && a != f.DstAddr {
@@ -281,6 +282,14 @@ func appendRelated(dst []byte, f *Flow) ([]byte, bool) {
 	}
 	dst[len(dst)-1] = ']' // over the last comma
 	return dst, true
+}
+
+// appendAddrAgain appends a, which the document has written at dst[at[0]:at[1]] unless at[1] is 0.
+func appendAddrAgain(dst []byte, a netip.Addr, at [2]int) []byte {
+	if at[1] != 0 {
+		return append(dst, dst[at[0]:at[1]]...)
+	}
+	return appendAddr(dst, a)
 }
 
 func appendTCPFlagNames(dst []byte, f *Flow) ([]byte, bool) {
@@ -787,7 +796,7 @@ func (e *Encoder) append(dst []byte, set *programSet, f *Flow, src *Source) []by
 // src is read here only, never kept nor handed to a function value, so a caller's Source on its stack stays there.
 func (p *program) run(dst []byte, c *docCtx, src *Source) ([]byte, bool) {
 	f := c.f
-	c.start = [2]int{}
+	c.start, c.srcAddr, c.dstAddr = [2]int{}, [2]int{}, [2]int{}
 	for i := range p.ops {
 		o := &p.ops[i]
 		// The run: four word stores when it is short and dst has room, rather than a call to copy it.
@@ -883,7 +892,7 @@ func (p *program) run(dst []byte, c *docCtx, src *Source) ([]byte, bool) {
 				dst = append(dst, `"ipv6"`...)
 			}
 		case opRelated:
-			dst, ok = appendRelated(dst, f)
+			dst, ok = c.appendRelated(dst, f)
 		case opTCPFlags:
 			if ok = f.Present.Has(FieldTCPFlags); ok {
 				dst = jsonw.AppendUint(dst, uint64(f.TCPFlags))
@@ -902,7 +911,14 @@ func (p *program) run(dst []byte, c *docCtx, src *Source) ([]byte, bool) {
 		case opAddr:
 			a := *fieldAt[netip.Addr](f, o.off)
 			if ok = a.IsValid(); ok {
+				at := len(dst)
 				dst = appendAddr(dst, a)
+				switch o.field {
+				case FieldSrcAddr:
+					c.srcAddr = [2]int{at, len(dst)}
+				case FieldDstAddr:
+					c.dstAddr = [2]int{at, len(dst)}
+				}
 			}
 		case opCount:
 			if ok = f.Present.Has(o.field); ok {
