@@ -77,15 +77,12 @@ func AppendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// clean reports whether no byte of s, of 8 bytes or more, needs a look: the marks of its words, the last eight
-// bytes as one more, without a branch per word (a mark, true or false, is only ever there with a true one).
+// clean reports whether no byte of s, of 8 bytes or more, needs a look: the marks of its first and last eight bytes
+// (which may overlap) and of the words between, without a branch per word (a mark, true or false, is only ever
+// there with a true one).
 func clean(s string) bool {
-	m := needsLook(word(s, len(s)-8))
-	i := 0
-	for ; i+16 <= len(s); i += 16 {
-		m |= needsLook(word(s, i)) | needsLook(word(s, i+8))
-	}
-	if i+8 <= len(s) {
+	m := needsLook(word(s, 0)) | needsLook(word(s, len(s)-8))
+	for i := 8; i < len(s)-8; i += 8 {
 		m |= needsLook(word(s, i))
 	}
 	return m == 0
