@@ -5,8 +5,11 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestAppendString(t *testing.T) {
@@ -145,14 +148,70 @@ func TestAppendDateSeconds(t *testing.T) {
 	}
 }
 
-// FuzzAppendString: the JSON written is valid and means what encoding/json's does. The bytes differ on purpose
-// (encoding/json escapes <, >, & and U+2028/U+2029 and writes \b and \f short), so the decoded values are compared.
+// appendStringByByte is AppendString one byte at a time, without the eight-byte skipping: the bytes it must write.
+func appendStringByByte(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+			continue
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c == '\n':
+			dst = append(dst, '\\', 'n')
+		case c == '\r':
+			dst = append(dst, '\\', 'r')
+		case c == '\t':
+			dst = append(dst, '\\', 't')
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+		i++
+	}
+	return append(dst, '"')
+}
+
+// TestAppendStringTails: a byte to escape at every position of strings of every length to 40, behind plain bytes,
+// escapes and multi-byte characters, is written as appendStringByByte writes it: the word-wise skipping, the last
+// word's overlapping one included, misses none.
+func TestAppendStringTails(t *testing.T) {
+	for _, prefix := range []string{"", "\"", "é", "\x01"} {
+		for n := range 41 {
+			for at := range n {
+				for _, c := range []byte{'"', '\\', '\n', 0x01, 0x1f, 0xff, 0xc3} {
+					b := []byte(prefix + strings.Repeat("a", n))
+					b[len(prefix)+at] = c
+					if got, want := AppendString(nil, string(b)), appendStringByByte(nil, string(b)); string(got) != string(want) {
+						t.Fatalf("AppendString(%q) = %s, want %s", b, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// FuzzAppendString: the bytes are those appendStringByByte writes, and the JSON is valid and means what
+// encoding/json's does. The bytes differ from encoding/json's on purpose (it escapes <, >, & and U+2028/U+2029 and
+// writes \b and \f short), so the decoded values are compared.
 func FuzzAppendString(f *testing.F) {
 	for _, s := range []string{"", "plain", "a\"b\\c\n\r\t\x00\x1f\b\f", "<>&\u2028\u2029\x7f", "é☃𝄞", "bad \xff", "\xe2\x98", "\xed\xa0\x80"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got := AppendString(nil, s)
+		if want := appendStringByByte(nil, s); string(got) != string(want) {
+			t.Fatalf("AppendString(%q) = %s; byte by byte, %s", s, got, want)
+		}
 		ref, err := json.Marshal(s)
 		if err != nil {
 			t.Fatal(err)
@@ -246,4 +305,66 @@ func BenchmarkAppendDate(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestAppendUint: every number to 10^6, and those around each power of ten and the largest, are strconv's.
+func TestAppendUint(t *testing.T) {
+	check := func(v uint64) {
+		t.Helper()
+		if got, want := string(AppendUint([]byte("x"), v)), "x"+strconv.FormatUint(v, 10); got != want {
+			t.Fatalf("AppendUint(%d) = %s, want %s", v, got, want)
+		}
+	}
+	for v := range uint64(1000000) {
+		check(v)
+	}
+	for p := uint64(10); p < math.MaxUint64/10; p *= 10 {
+		for _, v := range []uint64{p - 1, p, p + 1, p*10 - 1} {
+			check(v)
+		}
+	}
+	check(math.MaxUint64)
+}
+
+// FuzzAppendUint: every number is written as strconv writes it.
+func FuzzAppendUint(f *testing.F) {
+	for _, v := range []uint64{0, 9, 10, 99999999, 100000000, math.MaxUint64} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v uint64) {
+		if got, want := string(AppendUint(nil, v)), strconv.FormatUint(v, 10); got != want {
+			t.Fatalf("AppendUint(%d) = %s, want %s", v, got, want)
+		}
+	})
+}
+
+// TestDates: dates written through one Dates, the first of the day before the epoch, then in an order that changes
+// day often and seldom, across the whole range and outside it, are AppendDate's.
+func TestDates(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var d Dates
+	ms := []int64{-1, 0, 999, 1000, -86400000, 86399999, 86400000, 1795440000123, 1795440000000, 1795439999999,
+		maxUnix * 1000, maxUnix*1000 + 999, maxUnix*1000 + 1000, minUnix * 1000, minUnix*1000 - 1, math.MaxInt64, math.MinInt64}
+	for i := int64(0); i < 5000; i++ {
+		ms = append(ms, 1795440000000+i*i*7919+i%3*86400000, rng.Int64N((maxUnix-minUnix+1)*1000)+minUnix*1000)
+	}
+	for _, v := range ms {
+		if got, want := string(d.AppendDate([]byte("x"), v)), "x"+string(AppendDate(nil, v)); got != want {
+			t.Fatalf("Dates.AppendDate(%d) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+// FuzzDates: two dates through one Dates are AppendDate's.
+func FuzzDates(f *testing.F) {
+	f.Add(int64(1795440000123), int64(1795440059000))
+	f.Add(int64(-1), int64(maxUnix*1000+999))
+	f.Fuzz(func(t *testing.T, a, b int64) {
+		var d Dates
+		for _, v := range []int64{a, b, a} {
+			if got, want := string(d.AppendDate(nil, v)), string(AppendDate(nil, v)); got != want {
+				t.Fatalf("Dates.AppendDate(%d) = %s, want %s", v, got, want)
+			}
+		}
+	})
 }

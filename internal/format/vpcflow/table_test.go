@@ -17,7 +17,7 @@ func TestWritersFollowRegistry(t *testing.T) {
 			continue
 		}
 		rows[r.Name] = true
-		if w[r.Name] == nil {
+		if w[r.Name].op == opNone {
 			t.Errorf("registry field %s: no writer", r.Name)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,16 +117,14 @@ func TestGolden(t *testing.T) {
 
 // fullDocument encodes f with the whole table instead of its format's plan.
 func fullDocument(f *Flow, src *Source) []byte {
-	g := *f
-	g.Format = nil
-	c := &docCtx{f: &g, src: src}
-	dst, _ := docTree.appendMembers([]byte{'{'}, c, true)
+	var e Encoder
 	// Without the format the unknown fields are not known: compare only documents of formats without them.
 	if f.Format != nil && len(f.Format.unknown) > 0 {
-		var e Encoder
 		return e.AppendDocument(nil, f, src)
 	}
-	return append(dst, '}')
+	g := *f
+	g.Format = nil // the encoder's programs of the whole table
+	return e.AppendDocument(nil, &g, src)
 }
 
 // checkDocument holds every document to the invariants the index relies on.
@@ -425,6 +424,12 @@ func TestZeroAlloc(t *testing.T) {
 	}
 }
 
+// fuzzEncoder is one Encoder for all of FuzzParseLine's flows.
+var fuzzEncoder struct {
+	sync.Mutex
+	Encoder
+}
+
 func FuzzParseLine(f *testing.F) {
 	cases := readCases(f)
 	formats := map[string]*Parser{}
@@ -464,6 +469,17 @@ func FuzzParseLine(f *testing.F) {
 		if !json.Valid(doc) {
 			t.Fatalf("invalid document %s", doc)
 		}
+		// The same document from the whole table, and from an Encoder that has written the flows before (its
+		// programs, record text and day kept from them).
+		if full := fullDocument(&fl, src); string(full) != string(doc) {
+			t.Fatalf("the format's plan and the full table disagree:\n%s\n%s", doc, full)
+		}
+		fuzzEncoder.Lock()
+		again := fuzzEncoder.AppendDocument(nil, &fl, src)
+		fuzzEncoder.Unlock()
+		if string(again) != string(doc) {
+			t.Fatalf("an Encoder used before wrote\n%s\na new one\n%s", again, doc)
+		}
 		if len(doc) > 4*len(line)+8192 {
 			t.Fatalf("a %d-byte line made a %d-byte document", len(line), len(doc))
 		}
@@ -483,6 +499,79 @@ func TestAppendDate(t *testing.T) {
 		want := `"` + time.Unix(sec, 0).UTC().Format(time.RFC3339) + `"`
 		if got := string(appendDate(nil, sec*1000)); got != want {
 			t.Fatalf("appendDate(%d s) = %s, want %s", sec, got, want)
+		}
+	}
+}
+
+// TestAppendAddr: every IPv4 octet, and addresses of the other kinds, are written as netip writes them, quoted.
+func TestAppendAddr(t *testing.T) {
+	addrs := []netip.Addr{netip.MustParseAddr("::ffff:10.0.0.1"), netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("::"),
+		netip.MustParseAddr("255.255.255.255"), netip.MustParseAddr("0.0.0.0")}
+	for v := range 256 {
+		addrs = append(addrs, netip.AddrFrom4([4]byte{byte(v), byte(255 - v), byte(v / 10), byte(v % 10)}))
+	}
+	for _, a := range addrs {
+		if got, want := string(appendAddr([]byte("x"), a)), `x"`+a.String()+`"`; got != want {
+			t.Errorf("appendAddr(%v) = %s, want %s", a, got, want)
+		}
+	}
+}
+
+// TestContextDate: the encoder's dates, through its cache of the day, are appendDate's, in any order of days.
+func TestContextDate(t *testing.T) {
+	var c docCtx
+	ms := []int64{-1, 0, 999, 1000, 86399999, 86400000, 1795440000123, 1795440000000, 1795439999999, 1795440059120,
+		maxTime * 1000, maxTime*1000 + 999, maxTime*1000 + 1000, 1 << 62, -1 << 62, 951782400000, 1418530010000}
+	for i := int64(0); i < 2000; i++ {
+		ms = append(ms, 1795440000000+i*i*7919+i%3*86400000)
+	}
+	for _, v := range ms {
+		if got, want := string(c.appendDate([]byte("x"), v)), "x"+string(appendDate(nil, v)); got != want {
+			t.Errorf("appendDate(%d) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+// TestEncoderReuse: an Encoder keeps the program of the last document, the text of the last record's strings and
+// the last day: documents written one after the other by one Encoder, of flows with other fields, sources with
+// other strings (empty ones, none at all), days and formats, are those a new Encoder writes.
+func TestEncoderReuse(t *testing.T) {
+	var docs []struct {
+		f   Flow
+		src *Source
+	}
+	srcs := []*Source{source("a", 0), source("a", 0), source("b", 0), nil, {LogGroup: "g", EventID: "1"},
+		{LogGroup: "g", LogStream: "s", ShardID: "x\"y", SequenceNumber: "1", File: "s3://b/k", Offset: 7}, source("a", 1)}
+	for _, c := range readCases(t) {
+		p := mustParser(t, c.format)
+		for i, line := range c.lines {
+			var f Flow
+			if p.Parse(&f, nil, line) != nil {
+				continue
+			}
+			for k := range 3 {
+				docs = append(docs, struct {
+					f   Flow
+					src *Source
+				}{f, srcs[(i+k)%len(srcs)]})
+			}
+		}
+	}
+	f, src, x := enrichedFixture(t)
+	var reused Encoder
+	for round := range 3 {
+		for i := range docs {
+			d := &docs[(i*7+round)%len(docs)]
+			var fresh Encoder
+			if got, want := reused.AppendDocument(nil, &d.f, d.src), fresh.AppendDocument(nil, &d.f, d.src); !bytes.Equal(got, want) {
+				t.Fatalf("document %d: a reused encoder wrote\n%s\na new one\n%s", i, got, want)
+			}
+			if i%50 == 0 {
+				var fresh Encoder
+				if got, want := reused.AppendDocumentWith(nil, f, src, x), fresh.AppendDocumentWith(nil, f, src, x); !bytes.Equal(got, want) {
+					t.Fatalf("enriched: a reused encoder wrote\n%s\na new one\n%s", got, want)
+				}
+			}
 		}
 	}
 }
