@@ -517,37 +517,46 @@ func (f *Finalizer) refresh(ctx context.Context, pattern string) error {
 // _source. An error of fn stops the search, named by the document.
 func (f *Finalizer) searchAll(ctx context.Context, pattern string, query map[string]any, sort []any,
 	fn func(id string, src json.RawMessage) error, source ...string) error {
-	var after []json.RawMessage
+	req := map[string]any{"query": query, "sort": sort}
+	if len(source) > 0 {
+		req["_source"] = source
+	}
+	return f.eachHit(ctx, pattern, req, func(h searchHit) error { return fn(h.ID, h.Source) })
+}
+
+// searchHit is one document a search answers with.
+type searchHit struct {
+	ID     string            `json:"_id"`
+	Source json.RawMessage   `json:"_source"`
+	Fields json.RawMessage   `json:"fields"` // docvalue_fields
+	Sort   []json.RawMessage `json:"sort"`
+}
+
+// eachHit runs the search req (query, sort, what to return; eachHit sets size and search_after) on pattern page by
+// page and calls fn with every hit in sort order, which must be a unique key of the documents. An error of fn stops
+// the search, named by the document.
+func (f *Finalizer) eachHit(ctx context.Context, pattern string, req map[string]any, fn func(searchHit) error) error {
+	req = maps.Clone(req)
+	req["size"], req["track_total_hits"] = f.cfg.PageSize, false
 	for {
-		req := map[string]any{"size": f.cfg.PageSize, "track_total_hits": false, "query": query, "sort": sort}
-		if len(source) > 0 {
-			req["_source"] = source
-		}
-		if after != nil {
-			req["search_after"] = after
-		}
 		body, _ := json.Marshal(req)
 		var res struct {
 			Hits struct {
-				Hits []struct {
-					ID     string            `json:"_id"`
-					Source json.RawMessage   `json:"_source"`
-					Sort   []json.RawMessage `json:"sort"`
-				} `json:"hits"`
+				Hits []searchHit `json:"hits"`
 			} `json:"hits"`
 		}
 		if err := f.do(ctx, "POST", "/"+pattern+"/_search?ignore_unavailable=true&allow_no_indices=true", body, &res); err != nil {
 			return err
 		}
 		for _, h := range res.Hits.Hits {
-			if err := fn(h.ID, h.Source); err != nil {
+			if err := fn(h); err != nil {
 				return fmt.Errorf("finalize: %s document %s: %w", pattern, h.ID, err)
 			}
 		}
 		if len(res.Hits.Hits) < f.cfg.PageSize {
 			return nil
 		}
-		after = res.Hits.Hits[len(res.Hits.Hits)-1].Sort
+		req["search_after"] = res.Hits.Hits[len(res.Hits.Hits)-1].Sort
 	}
 }
 

@@ -127,16 +127,20 @@ func (f *Finalizer) eachSet(ctx context.Context, start int64, fn func(aggregate.
 	for _, h := range heads {
 		total += h.IPs
 	}
+	ids := make([]string, len(heads))
+	for i := range heads {
+		ids[i] = heads[i].ID()
+	}
 	ranges := max(1, (total+rangeSets-1)/rangeSets)
 	for r := range ranges {
 		lo, hi := uint32(uint64(r)<<32/uint64(ranges)), uint32((uint64(r+1)<<32)/uint64(ranges)-1)
-		var ids []string
-		for _, h := range heads {
+		var in []int // the blocks whose hashes reach into the range
+		for i, h := range heads {
 			if h.HashFirst <= hi && h.HashLast >= lo {
-				ids = append(ids, h.ID())
+				in = append(in, i)
 			}
 		}
-		blocks, err := f.readBlocks(ctx, index, ids, heads)
+		blocks, err := f.readBlocks(ctx, index, in, heads, ids)
 		if err != nil {
 			return superseded, err
 		}
@@ -167,47 +171,29 @@ func (f *Finalizer) blockHeads(ctx context.Context, index string, start int64) (
 func (f *Finalizer) listHeads(ctx context.Context, index string, start int64, query map[string]any, last, lastType string) ([]aggregate.BlockHead, error) {
 	width := int64(f.cfg.Window / time.Second)
 	var heads []aggregate.BlockHead
-	var after []json.RawMessage
-	for {
-		req := map[string]any{
-			"size": f.cfg.PageSize, "track_total_hits": false, "_source": false, "query": query,
-			// unmapped_type: an index may map only blocks (no ip) or, made before blocks and not yet extended by
-			// setup, only per-IP partials (no partial.block); it then has no such documents either.
-			"sort": []any{map[string]any{"partial.shard_id": "asc"}, map[string]any{"partial.first_sequence": "asc"},
-				map[string]any{last: map[string]any{"order": "asc", "unmapped_type": lastType}}},
-			"docvalue_fields": headFields,
-		}
-		if after != nil {
-			req["search_after"] = after
-		}
-		body, _ := json.Marshal(req)
-		var res struct {
-			Hits struct {
-				Hits []struct {
-					ID     string            `json:"_id"`
-					Fields headValues        `json:"fields"`
-					Sort   []json.RawMessage `json:"sort"`
-				} `json:"hits"`
-			} `json:"hits"`
-		}
-		if err := f.do(ctx, "POST", "/"+index+"/_search?ignore_unavailable=true&allow_no_indices=true", body, &res); err != nil {
-			return nil, err
-		}
-		for _, hit := range res.Hits.Hits {
-			h, err := hit.Fields.head(start, start+width)
-			if err != nil {
-				return nil, fmt.Errorf("finalize: %s document %s: %w", index, hit.ID, err)
-			}
-			if h.ID() != hit.ID {
-				return nil, fmt.Errorf("finalize: %s document %s: its fields make the id %s: not a partial kinflow wrote", index, hit.ID, h.ID())
-			}
-			heads = append(heads, h)
-		}
-		if len(res.Hits.Hits) < f.cfg.PageSize {
-			return heads, nil
-		}
-		after = res.Hits.Hits[len(res.Hits.Hits)-1].Sort
+	req := map[string]any{
+		"_source": false, "query": query, "docvalue_fields": headFields,
+		// unmapped_type: an index may map only blocks (no ip) or, made before blocks and not yet extended by setup,
+		// only per-IP partials (no partial.block); it then has no such documents either.
+		"sort": []any{map[string]any{"partial.shard_id": "asc"}, map[string]any{"partial.first_sequence": "asc"},
+			map[string]any{last: map[string]any{"order": "asc", "unmapped_type": lastType}}},
 	}
+	err := f.eachHit(ctx, index, req, func(hit searchHit) error {
+		var v headValues
+		if err := json.Unmarshal(hit.Fields, &v); err != nil {
+			return err
+		}
+		h, err := v.head(start, start+width)
+		if err != nil {
+			return err
+		}
+		if h.ID() != hit.ID {
+			return fmt.Errorf("its fields make the id %s: not a partial kinflow wrote", h.ID())
+		}
+		heads = append(heads, h)
+		return nil
+	})
+	return heads, err
 }
 
 var headFields = []string{"partial.shard_id", "partial.first_sequence", "partial.last_sequence", "partial.block",
@@ -256,21 +242,22 @@ func (v *headValues) head(start, end int64) (aggregate.BlockHead, error) {
 		IPs: v.IPs[0], FlowsSent: v.FlowsSent[0], FlowsReceived: v.FlowsReceived[0], BytesSent: v.BytesSent[0]}, nil
 }
 
-// readBlocks reads the blocks of the given ids with _mget, a few at a time, and checks each against its listed
-// head. A block missing since it was listed is an error: the pass stops and the next one lists the window anew.
-func (f *Finalizer) readBlocks(ctx context.Context, index string, ids []string, heads []aggregate.BlockHead) ([]aggregate.Block, error) {
-	byID := make(map[string]*aggregate.BlockHead, len(heads))
-	for i := range heads {
-		byID[heads[i].ID()] = &heads[i]
-	}
-	blocks := make([]aggregate.Block, 0, len(ids))
-	for len(ids) > 0 {
+// readBlocks reads the blocks heads[i] for i in which (ids[i] is each one's id) with _mget, a few at a time, and
+// checks each against its listed head. A block missing since it was listed is an error: the pass stops and the next
+// one lists the window anew.
+func (f *Finalizer) readBlocks(ctx context.Context, index string, which []int, heads []aggregate.BlockHead, ids []string) ([]aggregate.Block, error) {
+	blocks := make([]aggregate.Block, 0, len(which))
+	for len(which) > 0 {
 		n, sets := 0, 0
-		for n < len(ids) && (n == 0 || sets+byID[ids[n]].IPs <= fetchSets) {
-			sets += byID[ids[n]].IPs
+		for n < len(which) && (n == 0 || sets+heads[which[n]].IPs <= fetchSets) {
+			sets += heads[which[n]].IPs
 			n++
 		}
-		body, _ := json.Marshal(map[string]any{"ids": ids[:n]})
+		want := make([]string, n)
+		for j, i := range which[:n] {
+			want[j] = ids[i]
+		}
+		body, _ := json.Marshal(map[string]any{"ids": want})
 		var res struct {
 			Docs []struct {
 				ID     string          `json:"_id"`
@@ -281,12 +268,17 @@ func (f *Finalizer) readBlocks(ctx context.Context, index string, ids []string, 
 		if err := f.do(ctx, "POST", "/"+index+"/_mget", body, &res); err != nil {
 			return nil, err
 		}
-		for _, d := range res.Docs {
-			if !d.Found {
-				return nil, fmt.Errorf("%w: %s block %s is gone since the window was listed", ErrSearch, index, d.ID)
+		if len(res.Docs) != n {
+			return nil, fmt.Errorf("%w: %s: _mget of %d blocks answered %d", ErrSearch, index, n, len(res.Docs))
+		}
+		// _mget answers in the order of the ids asked for.
+		for j, d := range res.Docs {
+			h := &heads[which[j]]
+			if !d.Found || d.ID != want[j] {
+				return nil, fmt.Errorf("%w: %s block %s is gone since the window was listed", ErrSearch, index, want[j])
 			}
 			decode := aggregate.DecodeBlock
-			if h := byID[d.ID]; h != nil && h.PerIP.IsValid() {
+			if h.PerIP.IsValid() {
 				decode = aggregate.DecodePerIPPartial
 			}
 			b, err := decode(d.Source)
@@ -295,12 +287,12 @@ func (f *Finalizer) readBlocks(ctx context.Context, index string, ids []string, 
 				// finalize a window without it; the error names the document.
 				return nil, fmt.Errorf("finalize: %s document %s: %w", index, d.ID, err)
 			}
-			if h := byID[d.ID]; h == nil || *h != b.BlockHead {
+			if *h != b.BlockHead {
 				return nil, fmt.Errorf("%w: %s block %s changed since the window was listed", ErrSearch, index, d.ID)
 			}
 			blocks = append(blocks, b)
 		}
-		ids = ids[n:]
+		which = which[n:]
 	}
 	return blocks, nil
 }
