@@ -360,7 +360,7 @@ func (d *decoder) count(minBytes int) int {
 	return int(v)
 }
 
-func (d *decoder) date(start int64) int64 {
+func (d *decoder) varint() int64 {
 	if d.err != nil {
 		return 0
 	}
@@ -370,12 +370,21 @@ func (d *decoder) date(start int64) int64 {
 		return 0
 	}
 	d.buf = d.buf[n:]
-	if t := start + v; v > maxTime || v < -maxTime || t < 0 || t > maxTime {
+	return v
+}
+
+// date reads a date written as seconds from the window's start, and refuses one outside 1970..9999.
+func (d *decoder) date(start int64) int64 {
+	v := d.varint()
+	if d.err != nil {
+		return 0
+	}
+	t := start + v
+	if v > maxTime || v < -maxTime || t < 0 || t > maxTime {
 		d.fail("date %d seconds from the window start", v)
 		return 0
-	} else {
-		return t
 	}
+	return t
 }
 
 func (d *decoder) addr() netip.Addr {
