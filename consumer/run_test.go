@@ -87,6 +87,13 @@ func TestRunEndToEnd(t *testing.T) {
 		if err := <-errc; err != nil {
 			t.Fatalf("consumer run: %v\n%s", err, errs.String())
 		}
+		// Nothing here is an error: not the garbage (dead letters, warnings), and not a worker's first start,
+		// whose finalizer must not look for the lease table before the worker made it.
+		for _, line := range strings.Split(errs.String(), "\n") {
+			if strings.Contains(line, `"level":"ERROR"`) {
+				t.Errorf("consumer run logged an error: %s", line)
+			}
+		}
 	}
 	run(true)
 	if got := testenv.Count(t, es, name+"-conns-2*"); got == 0 {

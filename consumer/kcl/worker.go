@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/prometheus/client_golang/prometheus"
 	chk "github.com/vmware/vmware-go-kcl-v2/clientlibrary/checkpoint"
 	kclcfg "github.com/vmware/vmware-go-kcl-v2/clientlibrary/config"
@@ -20,6 +21,7 @@ import (
 	"github.com/kinflow/kinflow/consumer/queue"
 	"github.com/kinflow/kinflow/internal/assemble"
 	"github.com/kinflow/kinflow/internal/config"
+	"github.com/kinflow/kinflow/internal/finalize"
 	"github.com/kinflow/kinflow/internal/retry"
 	"github.com/kinflow/kinflow/internal/state"
 )
@@ -59,15 +61,11 @@ func Run(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *prometh
 			ddb:        assemble.DynamoDB(cfg, awsCfg),
 			leaseTable: table, poll: parentPoll, log: log,
 		}}
-	var finalizerDone chan struct{}
+	var fin *finalize.Finalizer
 	if cfg.RunFinalizer {
-		fin, err := assemble.Finalizer(work, parts, store, reg, log.With("component", "finalizer"))
-		if err != nil {
+		if fin, err = assemble.Finalizer(work, parts, store, reg, log.With("component", "finalizer")); err != nil {
 			return err
 		}
-		finalizerDone = make(chan struct{})
-		// The finalizer stops with ctx (SIGTERM), releasing its lock, while the shards flush and checkpoint.
-		go func() { defer close(finalizerDone); fin.Run(ctx, store, workerID) }()
 	}
 	srv, err := Serve(cfg.MetricsAddr, reg, log)
 	if err != nil {
@@ -96,6 +94,18 @@ func Run(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *prometh
 		if w, err = startWorker(ctx, factory, leases, kc, log); err != nil {
 			return err
 		}
+	}
+	var finalizerDone chan struct{}
+	if fin != nil {
+		finalizerDone = make(chan struct{})
+		// The finalizer stops with ctx (SIGTERM), releasing its lock, while the shards flush and checkpoint.
+		go func() {
+			defer close(finalizerDone)
+			if w != nil {
+				awaitLeaseTable(ctx, assemble.DynamoDB(cfg, awsCfg), table, log)
+			}
+			fin.Run(ctx, store, workerID)
+		}()
 	}
 	srv.SetReady(true)
 	log.Info("consumer running", "stream", cfg.StreamName, "queue", cfg.Objects.QueueURL, "application", cfg.ApplicationName,
@@ -162,6 +172,19 @@ func stateStore(ctx context.Context, cfg config.Config, awsCfg aws.Config) (*sta
 		return nil, err
 	}
 	return store, nil
+}
+
+// awaitLeaseTable waits, for up to a minute, until the lease table is active. The finalizer's passes read it, and
+// on a stream's first start the worker has only asked for it: DynamoDB answers ResourceNotFound while a table is
+// being created, which a pass would report as an error. After a minute the finalizer starts anyway, and its passes
+// say what is wrong.
+func awaitLeaseTable(ctx context.Context, ddb *dynamodb.Client, table string, log *slog.Logger) {
+	err := dynamodb.NewTableExistsWaiter(ddb, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 200*time.Millisecond, 5*time.Second
+	}).Wait(ctx, &dynamodb.DescribeTableInput{TableName: &table}, time.Minute)
+	if err != nil && ctx.Err() == nil {
+		log.Warn("the lease table is not active after a minute; the finalizer starts anyway", "table", table, "error", err)
+	}
 }
 
 // startWorker starts a KCL worker on the lease table leases makes, trying again for a while when it fails: workers
