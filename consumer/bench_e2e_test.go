@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -25,21 +28,31 @@ import (
 	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
+// The load test's length: 5,000 records (about 625,000 events, some 25 s on this machine). Documents become
+// searchable at the index's refresh, about once a second under load, so a run of a few seconds measures mostly
+// where its last refresh fell (1,000 records: 4 or 5 refreshes for the consumer against 3 for the bare loader).
+var (
+	e2eRecords = flag.Int("e2e-records", 5000, "CloudWatch Logs records BenchmarkEndToEnd puts after its warm-up (about 125 events each)")
+	e2eCurves  = flag.Bool("e2e-curves", false, "BenchmarkEndToEnd logs its searchable curves (ms:events)")
+)
+
 // BenchmarkEndToEnd is the load test behind `make bench-e2e`: synthetic CloudWatch Logs records are put into a
 // kinesalite stream as fast as PutRecords takes them while `consumer run`, in a process of its own, indexes them
 // into the local Elasticsearch. It reports events/s from the first put to the last searchable document, the delay
 // from put to searchable at the median and 99th-percentile event (read off the two cumulative curves, sampled every
-// 100 ms), the consumer process's CPU time per event and peak RSS (its own: the test's corpus lives in this process),
-// and the documents of partial connection sets written per flow. In the same iteration the bare bulk loader
-// (internal/testing/sinktest.BareLoad: the same flow documents, pre-encoded, 1000 a request, 4 at a time) indexes
-// the same events into a fresh index, so e2e/bare says what Kinesis, the KCL, decoding, aggregation and
-// checkpointing cost against the cluster's own speed.
+// 100 ms without refreshing: documents become searchable at the index's own refresh, as for a dashboard), the
+// consumer process's CPU time per event and peak RSS (its own: the test's corpus lives in this process), the
+// cluster's CPU time per event, and the documents of partial connection sets written per flow. In the same
+// iteration the bare bulk loader (internal/testing/sinktest.BareLoad: the same flow documents, pre-encoded, 1000 a
+// request, 4 at a time) indexes the same events into a fresh index, timed and polled the same way, so e2e/bare says
+// what Kinesis, the KCL, decoding, aggregation and checkpointing cost against the cluster's own speed, and the two
+// cluster CPU figures say whether the consumer's writes cost the cluster more than the bare loader's.
 //
 // Two traffic shapes: "load", flowgen's defaults (200 hosts, 500 outside peers: a few thousand IPs a window, many
 // flows each), and "many-ips", a production-like VPC (20,000 hosts on 200 interfaces, 500,000 outside peers: most
 // IPs seen in one or two flows a window).
 //
-//	go test -run '^$' -bench EndToEnd -benchtime 1x ./consumer
+//	go test -run '^$' -bench EndToEnd -benchtime 1x ./consumer [-e2e-records N] [-e2e-curves]
 func BenchmarkEndToEnd(b *testing.B) {
 	kin, ddb, es := testenv.URL(b, testenv.Kinesalite), testenv.URL(b, testenv.Dynalite), testenv.URL(b, testenv.Elasticsearch)
 	client := kinesis.NewFromConfig(testenv.AWSConfig(kin))
@@ -64,7 +77,7 @@ func endToEnd(b *testing.B, client *kinesis.Client, bin, kin, ddb, es string, cf
 	var perRecord []int
 	events := 0
 	const warm = 16 // records put before the timed load
-	for _, batch := range g.Batches(1000+warm, 50, 200) {
+	for _, batch := range g.Batches(*e2eRecords+warm, 50, 200) {
 		records = append(records, g.Envelope("/vpc/flow-logs/bench", "kinflow", batch))
 		perRecord = append(perRecord, len(batch.Events))
 		events += len(batch.Events)
@@ -112,12 +125,9 @@ func endToEnd(b *testing.B, client *kinesis.Client, bin, kin, ddb, es string, cf
 		}
 		timed := events - warmEvents
 
+		cpu := clusterCPU(b, es)
 		start := time.Now()
 		// The put curve: when the events of each PutRecords call were accepted.
-		type point struct {
-			at     time.Duration
-			events int
-		}
 		var puts []point
 		put := 0
 		for i := warm; i < len(records); i += 100 {
@@ -134,20 +144,10 @@ func endToEnd(b *testing.B, client *kinesis.Client, bin, kin, ddb, es string, cf
 			put += n
 			puts = append(puts, point{time.Since(start), put})
 		}
-		// The searchable curve.
-		var seen []point
-		for {
-			n := testenv.Count(b, es, name+"-flows-*") - warmEvents
-			seen = append(seen, point{time.Since(start), n})
-			if n >= timed {
-				break
-			}
-			if time.Since(start) > 5*time.Minute {
-				b.Fatalf("only %d of %d events searchable after 5 minutes", n, timed)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		took := time.Since(start)
+		seen := searchableCurve(b, es, name+"-flows-*", warmEvents, timed, start)
+		took := seen[len(seen)-1].at
+		logCurve(b, "searchable", seen)
+		cpu = clusterCPU(b, es) - cpu
 		// SIGTERM: the consumer cuts, checkpoints and exits; its rusage is then complete.
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			b.Fatal(err)
@@ -168,14 +168,28 @@ func endToEnd(b *testing.B, client *kinesis.Client, bin, kin, ddb, es string, cf
 		b.ReportMetric(float64(rss())/(1<<20), "consumer-peak-RSS-MiB")
 		b.ReportMetric(float64(testenv.Count(b, es, name+"-conns-partial-*"))/float64(events), "partials/flow")
 		b.ReportMetric(float64(timed), "events")
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(timed), "cluster-cpu-ns/event")
 
+		// The bare loader, timed the same way: from its first request to its last document searchable, under the
+		// same poll. (Not polled, its index would be "search idle": Elasticsearch skips the refreshes of an index
+		// nobody searches, a discount no dashboard-fed index gets.)
+		cpu = clusterCPU(b, es)
 		bareStart := time.Now()
-		sinktest.BareLoad(b, hc, es, name+"-flows-bare", bodies, 4)
-		bare := time.Since(bareStart)
+		loaded := make(chan struct{})
+		go func() {
+			defer close(loaded)
+			sinktest.BareLoad(b, hc, es, name+"-flows-bare", bodies, 4)
+		}()
+		bareSeen := searchableCurve(b, es, name+"-flows-bare", 0, events, bareStart)
+		<-loaded
+		bare := bareSeen[len(bareSeen)-1].at
+		logCurve(b, "bare searchable", bareSeen)
+		cpu = clusterCPU(b, es) - cpu
 		if n := testenv.Count(b, es, name+"-flows-bare"); n != events {
 			b.Fatalf("bare loader: %d documents, want %d", n, events)
 		}
 		b.ReportMetric(float64(events)/bare.Seconds(), "bare-events/s")
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(events), "bare-cluster-cpu-ns/event")
 		b.ReportMetric((float64(timed)/took.Seconds())/(float64(events)/bare.Seconds()), "e2e/bare")
 
 		readStart := time.Now()
@@ -184,6 +198,65 @@ func endToEnd(b *testing.B, client *kinesis.Client, bin, kin, ddb, es string, cf
 		}
 		b.ReportMetric(float64(events)/time.Since(readStart).Seconds(), "read-events/s")
 	}
+}
+
+// A point of a curve: when it reached events.
+type point struct {
+	at     time.Duration
+	events int
+}
+
+// searchableCurve polls, every 100 ms from start, how many documents of the indices matching pattern a search sees
+// (less offset, documents there before), until want: the searchable curve. The count does not refresh the indices
+// (testenv.Searchable): they become searchable at their own refresh, as they do for a dashboard.
+func searchableCurve(b *testing.B, es, pattern string, offset, want int, start time.Time) []point {
+	var seen []point
+	for {
+		n := testenv.Searchable(b, es, pattern) - offset
+		seen = append(seen, point{time.Since(start), n})
+		if n >= want {
+			return seen
+		}
+		if b.Failed() {
+			b.FailNow()
+		}
+		if time.Since(start) > 5*time.Minute {
+			b.Fatalf("only %d of %d events of %s searchable after 5 minutes", n, want, pattern)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// logCurve logs curve, a point in three, with -e2e-curves.
+func logCurve(b *testing.B, name string, curve []point) {
+	if !*e2eCurves {
+		return
+	}
+	var sb strings.Builder
+	for i := 0; i < len(curve); i += 3 {
+		fmt.Fprintf(&sb, " %d:%d", curve[i].at.Milliseconds(), curve[i].events)
+	}
+	b.Logf("%s:%s", name, sb.String())
+}
+
+// clusterCPU is the CPU time the Elasticsearch node at es has used since it started: the cluster's cost of a load
+// is the difference around it (the node is alone on the machine's cluster, and nothing else loads it meanwhile).
+func clusterCPU(b *testing.B, es string) time.Duration {
+	var stats struct {
+		Nodes map[string]struct {
+			Process struct {
+				CPU struct {
+					TotalInMillis int64 `json:"total_in_millis"`
+				}
+			}
+		}
+	}
+	testenv.Get(b, es+"/_nodes/_local/stats/process?filter_path=nodes.*.process.cpu.total_in_millis", &stats)
+	for _, n := range stats.Nodes {
+		return time.Duration(n.Process.CPU.TotalInMillis) * time.Millisecond
+	}
+	b.Fatal("no node in the cluster's stats")
+	return 0
 }
 
 // readAll is the bare reader: GetRecords from TRIM_HORIZON on every shard at once, 10,000 records a call, until

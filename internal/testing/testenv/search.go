@@ -20,6 +20,23 @@ func Count(tb testing.TB, url, pattern string) int {
 	return c.Count
 }
 
+// Searchable returns how many documents the indices matching pattern on the cluster at url show a search now,
+// without refreshing them first: what a dashboard sees, once the index's own refresh (every second while it is
+// searched) made them visible. Count refreshes, and every refresh makes a segment: polling it while a load runs
+// makes the cluster refresh as often as the poll and index slower than it would for any reader.
+func Searchable(tb testing.TB, url, pattern string) int {
+	tb.Helper()
+	var c struct{ Count int }
+	Get(tb, url+"/"+pattern+"/_count?ignore_unavailable=true&allow_no_indices=true", &c)
+	return c.Count
+}
+
+// Get sends GET url, refreshing nothing, and decodes its 200 answer into out.
+func Get(tb testing.TB, url string, out any) {
+	tb.Helper()
+	do(tb, http.MethodGet, url, "", out)
+}
+
 // Sources refreshes the indices matching pattern and returns the _source of their documents (at most 10,000);
 // none when no index matches.
 func Sources(tb testing.TB, url, pattern string) []json.RawMessage {
@@ -65,6 +82,12 @@ func request(tb testing.TB, method, url, body string, out any) {
 	if res, err := http.Post(pattern+"/_refresh?ignore_unavailable=true&allow_no_indices=true", "application/json", nil); err == nil {
 		res.Body.Close()
 	}
+	do(tb, method, url, body, out)
+}
+
+// do sends one request and decodes its 200 answer into out.
+func do(tb testing.TB, method, url, body string, out any) {
+	tb.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		tb.Fatal(err)
