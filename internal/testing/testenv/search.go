@@ -12,22 +12,37 @@ import (
 )
 
 // Count refreshes the indices matching pattern on the cluster at url and returns how many documents they hold;
-// 0 when no index matches.
+// 0 when no index matches, or when the only one is still starting (see Searchable).
 func Count(tb testing.TB, url, pattern string) int {
 	tb.Helper()
-	var c struct{ Count int }
-	request(tb, http.MethodGet, url+"/"+pattern+"/_count?ignore_unavailable=true&allow_no_indices=true", "", &c)
-	return c.Count
+	refresh(url + "/" + pattern)
+	return Searchable(tb, url, pattern)
 }
 
 // Searchable returns how many documents the indices matching pattern on the cluster at url show a search now,
 // without refreshing them first: what a dashboard sees, once the index's own refresh (every second while it is
 // searched) made them visible. Count refreshes, and every refresh makes a segment: polling it while a load runs
 // makes the cluster refresh as often as the poll and index slower than it would for any reader.
+//
+// An index whose shard is still starting (just created by the load being watched) answers 503
+// no_shard_available_action_exception: it shows nothing yet, so that counts 0 rather than failing the poll.
 func Searchable(tb testing.TB, url, pattern string) int {
 	tb.Helper()
+	res, err := http.Get(url + "/" + pattern + "/_count?ignore_unavailable=true&allow_no_indices=true")
+	if err != nil {
+		tb.Fatalf("count %s: %v", pattern, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	var c struct{ Count int }
-	Get(tb, url+"/"+pattern+"/_count?ignore_unavailable=true&allow_no_indices=true", &c)
+	switch {
+	case res.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(b), "no_shard_available_action_exception"):
+		return 0
+	case res.StatusCode != http.StatusOK:
+		tb.Fatalf("count %s: %s: %s", pattern, res.Status, b)
+	case json.Unmarshal(b, &c) != nil:
+		tb.Fatalf("count %s: %s", pattern, b)
+	}
 	return c.Count
 }
 
@@ -78,11 +93,15 @@ func DropPrefix(tb testing.TB, url, prefix string) {
 // request refreshes what the URL's index pattern names, sends the request and decodes the answer into out.
 func request(tb testing.TB, method, url, body string, out any) {
 	tb.Helper()
-	pattern := url[:strings.LastIndex(url, "/")]
-	if res, err := http.Post(pattern+"/_refresh?ignore_unavailable=true&allow_no_indices=true", "application/json", nil); err == nil {
+	refresh(url[:strings.LastIndex(url, "/")])
+	do(tb, method, url, body, out)
+}
+
+// refresh asks the cluster to refresh the indices of target (<url>/<pattern>); a failure shows in what follows.
+func refresh(target string) {
+	if res, err := http.Post(target+"/_refresh?ignore_unavailable=true&allow_no_indices=true", "application/json", nil); err == nil {
 		res.Body.Close()
 	}
-	do(tb, method, url, body, out)
 }
 
 // do sends one request and decodes its 200 answer into out.
