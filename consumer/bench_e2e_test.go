@@ -180,6 +180,9 @@ func endToEnd(b *testing.B, client *kinesis.Client, bin, kin, ddb, es string, cf
 			defer close(loaded)
 			sinktest.BareLoad(b, hc, es, name+"-flows-bare", bodies, 4)
 		}()
+		// Should the poll fail, the loader ends before DropPrefix's cleanup (registered earlier, so run later):
+		// a request still in flight would otherwise create the index again after its deletion.
+		b.Cleanup(func() { <-loaded })
 		bareSeen := searchableCurve(b, es, name+"-flows-bare", 0, events, bareStart)
 		<-loaded
 		bare := bareSeen[len(bareSeen)-1].at
