@@ -54,11 +54,12 @@ func Run(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *prometh
 	if err != nil {
 		return err
 	}
+	ddb := assemble.DynamoDB(cfg, awsCfg) // the lease table's: the parent gate, the checkpointer, the finalizer's wait
 	factory := &processorFactory{ctx: work, pipe: parts.Pipeline, interval: checkpointInterval, metrics: metrics,
 		log: log, now: time.Now, state: store, parents: &parentGate{
 			kinesis:    assemble.Kinesis(cfg, awsCfg),
 			stream:     cfg.StreamName,
-			ddb:        assemble.DynamoDB(cfg, awsCfg),
+			ddb:        ddb,
 			leaseTable: table, poll: parentPoll, log: log,
 		}}
 	var fin *finalize.Finalizer
@@ -88,7 +89,7 @@ func Run(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *prometh
 	if cfg.StreamName != "" {
 		kc := kclConfig(cfg, awsCfg, workerID, log)
 		leases := func() *leaseTable {
-			return &leaseTable{Checkpointer: chk.NewDynamoCheckpoint(kc), ctx: work, ddb: assemble.DynamoDB(cfg, awsCfg),
+			return &leaseTable{Checkpointer: chk.NewDynamoCheckpoint(kc), ctx: work, ddb: ddb,
 				table: table, worker: workerID, leases: factory, claimTTL: 2 * failoverTime}
 		}
 		if w, err = startWorker(ctx, factory, leases, kc, log); err != nil {
@@ -102,7 +103,7 @@ func Run(ctx context.Context, cfg config.Config, awsCfg aws.Config, reg *prometh
 		go func() {
 			defer close(finalizerDone)
 			if w != nil {
-				awaitLeaseTable(ctx, assemble.DynamoDB(cfg, awsCfg), table, log)
+				awaitLeaseTable(ctx, ddb, table, log)
 			}
 			fin.Run(ctx, store, workerID)
 		}()

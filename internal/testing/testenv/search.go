@@ -28,21 +28,13 @@ func Count(tb testing.TB, url, pattern string) int {
 // no_shard_available_action_exception: it shows nothing yet, so that counts 0 rather than failing the poll.
 func Searchable(tb testing.TB, url, pattern string) int {
 	tb.Helper()
-	res, err := http.Get(url + "/" + pattern + "/_count?ignore_unavailable=true&allow_no_indices=true")
-	if err != nil {
-		tb.Fatalf("count %s: %v", pattern, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	var c struct{ Count int }
-	switch {
-	case res.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(b), "no_shard_available_action_exception"):
+	u := url + "/" + pattern + "/_count?ignore_unavailable=true&allow_no_indices=true"
+	status, b := send(tb, http.MethodGet, u, "")
+	if status == http.StatusServiceUnavailable && strings.Contains(string(b), "no_shard_available_action_exception") {
 		return 0
-	case res.StatusCode != http.StatusOK:
-		tb.Fatalf("count %s: %s: %s", pattern, res.Status, b)
-	case json.Unmarshal(b, &c) != nil:
-		tb.Fatalf("count %s: %s", pattern, b)
 	}
+	var c struct{ Count int }
+	decode(tb, http.MethodGet, u, status, b, &c)
 	return c.Count
 }
 
@@ -107,6 +99,13 @@ func refresh(target string) {
 // do sends one request and decodes its 200 answer into out.
 func do(tb testing.TB, method, url, body string, out any) {
 	tb.Helper()
+	status, b := send(tb, method, url, body)
+	decode(tb, method, url, status, b, out)
+}
+
+// send sends one request and returns the answer's status and body.
+func send(tb testing.TB, method, url, body string) (int, []byte) {
+	tb.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		tb.Fatal(err)
@@ -118,8 +117,14 @@ func do(tb testing.TB, method, url, body string, out any) {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 256<<20))
-	if res.StatusCode != http.StatusOK {
-		tb.Fatalf("%s %s: %s: %s", method, url, res.Status, b)
+	return res.StatusCode, b
+}
+
+// decode fails tb unless the answer of method url is a 200 whose body b decodes into out.
+func decode(tb testing.TB, method, url string, status int, b []byte, out any) {
+	tb.Helper()
+	if status != http.StatusOK {
+		tb.Fatalf("%s %s: %d %s: %s", method, url, status, http.StatusText(status), b)
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		tb.Fatalf("%s %s: %v: %s", method, url, err, b)
