@@ -208,7 +208,15 @@ start_one() {
     install_chromium
     return
   fi
-  if healthy "$svc"; then log "$svc already running on 127.0.0.1:$port"; return; fi
+  if healthy "$svc"; then
+    if [[ -f $RUN/$svc.pid || -f $RUN/$svc/server.pid ]]; then
+      log "$svc already running on 127.0.0.1:$port"
+    else
+      # Another checkout's (or a hand-started) server: this run lives only as long as its owner keeps it up.
+      log "warning: $svc on 127.0.0.1:$port was not started from $ROOT; it is used as it is, and whoever started it can stop it mid-run"
+    fi
+    return
+  fi
   install_one "$svc"
   log "starting $svc on 127.0.0.1:$port (log: $LOGS/$svc.log)"
   launch "$svc"

@@ -19,6 +19,10 @@ server.listen(Number(port), '127.0.0.1', (err) => {
   console.log(`${name} listening on 127.0.0.1:${port}`)
 })
 
+// Its log says why it ended: a signal here, a crash's stack from Node itself. Silence means SIGKILL.
 for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.on(sig, () => server.close(() => process.exit(0)))
+  process.on(sig, () => {
+    console.log(`${name} stopping on ${sig}`)
+    server.close(() => process.exit(0))
+  })
 }
