@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -23,6 +24,7 @@ import (
 	"github.com/kinflow/kinflow/internal/sink"
 	"github.com/kinflow/kinflow/internal/sink/elastic"
 	"github.com/kinflow/kinflow/internal/testing/faultproxy"
+	"github.com/kinflow/kinflow/internal/testing/flowgen"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
 
@@ -253,6 +255,69 @@ func TestHandleOutageMidBatch(t *testing.T) {
 
 	lines := fixtureLines(t, fx)
 	if got := len(c.sources(t, "-flows-*")); got != len(lines) {
+		t.Errorf("flow documents = %d, want %d", got, len(lines))
+	}
+	merged, _ := testenv.MergedPartials(t, testenv.URL(t, testenv.Elasticsearch), c.prefix)
+	checkConnSets(t, merged, lines)
+}
+
+// A batch larger than a chunk's bytes is prepared and written chunk by chunk (pipeline.ChunkLen), so the function
+// holds two chunks' documents, not the batch's. The cluster goes down while the third chunk is written: the first
+// two are acknowledged, the rest is reported from the third chunk's first record, and the retry leaves every flow
+// once and connection sets equal to the reference.
+func TestHandleLargeBatchInChunks(t *testing.T) {
+	c := newCluster(t)
+	h := c.handler(t, 0)
+	h.reserve = 2 * time.Second
+	g := flowgen.New(flowgen.DefaultConfig(testenv.Now(t).Add(-time.Hour)))
+	var ev events.KinesisEvent
+	for i, b := range g.Batches(24, 400, 500) {
+		sn := fmt.Sprintf("49%054d", i+1)
+		ev.Records = append(ev.Records, events.KinesisEventRecord{
+			EventID: "shardId-000000000000:" + sn,
+			Kinesis: events.KinesisRecord{Data: g.Envelope(fixtureLogGroup, "kinflow", b), SequenceNumber: sn},
+		})
+	}
+	var chunks []int // the first record of each chunk
+	records := make([]pipeline.Record, len(ev.Records))
+	for i, r := range ev.Records {
+		records[i].Data = r.Kinesis.Data
+	}
+	for i := 0; i < len(records); i += pipeline.ChunkLen(records[i:]) {
+		chunks = append(chunks, i)
+	}
+	if len(chunks) < 4 {
+		t.Fatalf("the batch makes %d chunks; the test needs at least 4", len(chunks))
+	}
+
+	c.onWrite = func(n int32) {
+		switch n {
+		case 3: // the third chunk's documents
+			c.proxy.SetFaults(faultproxy.Faults{Request: func(int) faultproxy.Fault { return faultproxy.Fault{Status: 503} }})
+		case 4: // the cut, in the reserve
+			c.proxy.SetFaults(faultproxy.Faults{})
+		}
+	}
+	failed := invoke(t, h, ev, 6*time.Second)
+	var want []string
+	for _, r := range ev.Records[chunks[2]:] {
+		want = append(want, r.Kinesis.SequenceNumber)
+	}
+	if !slices.Equal(failed, want) {
+		t.Fatalf("BatchItemFailures = %v,\nwant every record from the third chunk's first (record %d) on: %v", failed, chunks[2], want)
+	}
+
+	c.onWrite = nil
+	before := c.writes.Load()
+	if failed := invoke(t, h, events.KinesisEvent{Records: ev.Records[chunks[2]:]}, time.Minute); len(failed) != 0 {
+		t.Fatalf("retry: BatchItemFailures = %v", failed)
+	}
+	// One write per chunk of the retried records, then the cut's.
+	if got, want := c.writes.Load()-before, int32(len(chunks)-2+1); got != want {
+		t.Errorf("the retry wrote %d times, want %d (a write per chunk and the cut)", got, want)
+	}
+	lines := fixtureLines(t, ev)
+	if got := testenv.Count(t, testenv.URL(t, testenv.Elasticsearch), c.prefix+"-flows-*"); got != len(lines) {
 		t.Errorf("flow documents = %d, want %d", got, len(lines))
 	}
 	merged, _ := testenv.MergedPartials(t, testenv.URL(t, testenv.Elasticsearch), c.prefix)

@@ -104,23 +104,6 @@ func (f *processorFactory) ended(shardID string) {
 	}
 }
 
-// Chunks of a GetRecords answer: at most chunkRecords records and, past the first record, chunkBytes of compressed
-// data (CloudWatch Logs records inflate about tenfold, and a flow's document is some four times its line).
-const (
-	chunkRecords = 100
-	chunkBytes   = 128 << 10
-)
-
-// chunkLen is the length of the first chunk of records: at least one record.
-func chunkLen(records []pipeline.Record) int {
-	n, size := 0, 0
-	for n < len(records) && n < chunkRecords && (n == 0 || size+len(records[n].Data) <= chunkBytes) {
-		size += len(records[n].Data)
-		n++
-	}
-	return n
-}
-
 // shardProcessor runs one shard's records through the pipeline. A batch is checkpointed only after its documents
 // and its partial connection sets are durable; a partial is cut (and the shard checkpointed) when the interval has
 // passed, when a limit of the open partial is reached, at shard end, and at shutdown.
@@ -218,7 +201,7 @@ func (p *shardProcessor) ProcessRecords(in *kclif.ProcessRecordsInput) {
 	// A GetRecords answer holds up to 10,000 records or 10 MB, which can decompress to hundreds of MB of
 	// documents: it is prepared and committed in chunks, so memory holds two chunks, not two answers.
 	for len(batch) > 0 {
-		n := chunkLen(batch)
+		n := pipeline.ChunkLen(batch)
 		// While the previous chunk is being written.
 		prepared, err := p.shard.Prepare(p.ctx, batch[:n])
 		if err != nil {
