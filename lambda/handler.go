@@ -14,6 +14,11 @@ import (
 	"github.com/kinflow/kinflow/internal/state"
 )
 
+// chunkSize bounds the chunks of a batch. Larger than the consumer's (which holds many shards' chunks at once): a
+// batch is one shard's, and a chunk's commit is one round of bulk requests, so fewer, larger chunks keep a slow
+// cluster's answers from adding up (BENCHMARKS.md, "Chunks in the batch function").
+var chunkSize = pipeline.ChunkSize{Records: 100, Bytes: 512 << 10}
+
 // caughtUpWithin: a shard whose last acknowledged record arrived in the stream at most this long ago is at its tip
 // (the Lambda's stand-in for the KCL's MillisBehindLatest). An event source mapping invokes again within seconds
 // when there is more to read, so a minute is well past the normal lag of a shard that keeps up.
@@ -36,7 +41,7 @@ type kinesisHandler struct {
 	pipe *pipeline.Pipeline
 	// reserve is kept back from the invocation's deadline to cut the partial rollups and answer.
 	reserve time.Duration
-	chunk   int // at most this many records a chunk when above 0 (tests); else pipeline.ChunkLen decides
+	chunks  pipeline.ChunkSize
 	log     *slog.Logger
 	emf     io.Writer // CloudWatch embedded-metric-format lines (stdout)
 	now     func() time.Time
@@ -130,7 +135,7 @@ func (h *kinesisHandler) shard(ctx, work context.Context, sr shardRecords) shard
 		progressError: !h.recordProgress(ctx, sr.shardID, sh, sr.records[processed-1], total)}
 }
 
-// processChunks prepares and commits records a chunk at a time (pipeline.ChunkLen), preparing each chunk while the
+// processChunks prepares and commits records a chunk at a time (h.chunks), preparing each chunk while the
 // one before commits, as the consumer does: memory holds two chunks' documents whatever the batch's size (a 6 MB
 // batch held whole peaked at 683 MiB), and the cluster's answers overlap the decoding. A chunk is the unit of
 // acknowledgement. It returns how many leading records are durable, their result, and the error that stopped it
@@ -161,10 +166,7 @@ func (h *kinesisHandler) processChunks(ctx context.Context, sh *pipeline.Shard, 
 		return nil
 	}
 	for next := 0; next < len(records); {
-		n := pipeline.ChunkLen(records[next:])
-		if h.chunk > 0 {
-			n = min(n, h.chunk)
-		}
+		n := h.chunks.Len(records[next:])
 		b, err := sh.Prepare(ctx, records[next:next+n])
 		if werr := await(); werr != nil {
 			return durable, total, werr

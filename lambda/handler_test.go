@@ -75,7 +75,7 @@ func (s tapSink) Write(ctx context.Context, docs []sink.Doc) error {
 	return s.Sink.Write(ctx, docs)
 }
 
-// handler returns a Kinesis handler writing through the proxy with strict mappings, chunks of chunk records.
+// handler returns a Kinesis handler writing through the proxy with strict mappings, chunks of at most chunk records.
 func (c *cluster) handler(t *testing.T, chunk int) *kinesisHandler {
 	t.Helper()
 	cfg := elastic.DefaultConfig()
@@ -101,7 +101,9 @@ func (c *cluster) handler(t *testing.T, chunk int) *kinesisHandler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &kinesisHandler{pipe: pipe, reserve: time.Second, chunk: chunk, log: quiet, now: time.Now}
+	chunks := chunkSize
+	chunks.Records = chunk
+	return &kinesisHandler{pipe: pipe, reserve: time.Second, chunks: chunks, log: quiet, now: time.Now}
 }
 
 func (c *cluster) sources(t *testing.T, pattern string) []json.RawMessage {
@@ -261,14 +263,14 @@ func TestHandleOutageMidBatch(t *testing.T) {
 	checkConnSets(t, merged, lines)
 }
 
-// A batch larger than a chunk's bytes is prepared and written chunk by chunk (pipeline.ChunkLen), so the function
-// holds two chunks' documents, not the batch's. The cluster goes down while the third chunk is written: the first
+// A batch larger than a chunk's bytes is prepared and written chunk by chunk, so the function holds two chunks'
+// documents, not the batch's (here chunks of 128 KiB, a quarter of chunkSize's, to keep the batch small). The cluster goes down while the third chunk is written: the first
 // two are acknowledged, the rest is reported from the third chunk's first record, and the retry leaves every flow
 // once and connection sets equal to the reference.
 func TestHandleLargeBatchInChunks(t *testing.T) {
 	c := newCluster(t)
-	h := c.handler(t, 0)
-	h.reserve = 2 * time.Second
+	h := c.handler(t, chunkSize.Records)
+	h.reserve, h.chunks.Bytes = 2*time.Second, 128<<10
 	g := flowgen.New(flowgen.DefaultConfig(testenv.Now(t).Add(-time.Hour)))
 	var ev events.KinesisEvent
 	for i, b := range g.Batches(24, 400, 500) {
@@ -283,7 +285,7 @@ func TestHandleLargeBatchInChunks(t *testing.T) {
 	for i, r := range ev.Records {
 		records[i].Data = r.Kinesis.Data
 	}
-	for i := 0; i < len(records); i += pipeline.ChunkLen(records[i:]) {
+	for i := 0; i < len(records); i += h.chunks.Len(records[i:]) {
 		chunks = append(chunks, i)
 	}
 	if len(chunks) < 4 {

@@ -114,8 +114,8 @@ func (a *app) kinesisHandler(ctx context.Context) (*kinesisHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.kinesis = &kinesisHandler{pipe: parts.Pipeline, reserve: a.cfg.LambdaDeadlineCut, log: a.log, emf: os.Stdout,
-		now: time.Now, progress: progress}
+	a.kinesis = &kinesisHandler{pipe: parts.Pipeline, reserve: a.cfg.LambdaDeadlineCut, chunks: chunkSize, log: a.log,
+		emf: os.Stdout, now: time.Now, progress: progress}
 	return a.kinesis, nil
 }
 

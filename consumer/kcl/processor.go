@@ -104,6 +104,10 @@ func (f *processorFactory) ended(shardID string) {
 	}
 }
 
+// chunkSize: with chunks of 500 records or 512 KiB the load test's peak RSS was 280-383 MiB, with these 118-303
+// (BENCHMARKS.md), for the same rate.
+var chunkSize = pipeline.ChunkSize{Records: 100, Bytes: 128 << 10}
+
 // shardProcessor runs one shard's records through the pipeline. A batch is checkpointed only after its documents
 // and its partial connection sets are durable; a partial is cut (and the shard checkpointed) when the interval has
 // passed, when a limit of the open partial is reached, at shard end, and at shutdown.
@@ -201,7 +205,7 @@ func (p *shardProcessor) ProcessRecords(in *kclif.ProcessRecordsInput) {
 	// A GetRecords answer holds up to 10,000 records or 10 MB, which can decompress to hundreds of MB of
 	// documents: it is prepared and committed in chunks, so memory holds two chunks, not two answers.
 	for len(batch) > 0 {
-		n := pipeline.ChunkLen(batch)
+		n := chunkSize.Len(batch)
 		// While the previous chunk is being written.
 		prepared, err := p.shard.Prepare(p.ctx, batch[:n])
 		if err != nil {

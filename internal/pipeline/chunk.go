@@ -1,18 +1,17 @@
 package pipeline
 
-// Chunks bound what a runtime holds at once. A GetRecords answer (up to 10,000 records, 10 MB) or a Lambda batch
-// (up to 6 MB) can decompress to hundreds of MB of documents, so both runtimes prepare and commit it a chunk at a
-// time: at most ChunkRecords records and, past the first record, ChunkBytes of compressed data (CloudWatch Logs
-// records inflate about tenfold, and a flow's document is some four times its line).
-const (
-	ChunkRecords = 100
-	ChunkBytes   = 128 << 10
-)
+// A ChunkSize bounds what a runtime holds at once. A GetRecords answer (up to 10,000 records, 10 MB) or a Lambda
+// batch (up to 6 MB) can decompress to hundreds of MB of documents (CloudWatch Logs records inflate about tenfold,
+// and a flow's document is some four times its line), so both runtimes prepare and commit it a chunk at a time: at
+// most Records records and, past the first record, Bytes of compressed data.
+type ChunkSize struct {
+	Records, Bytes int
+}
 
-// ChunkLen is the length of the first chunk of records: at least one record when there is one.
-func ChunkLen(records []Record) int {
+// Len is the length of the first chunk of records: at least one record when there is one.
+func (c ChunkSize) Len(records []Record) int {
 	n, size := 0, 0
-	for n < len(records) && n < ChunkRecords && (n == 0 || size+len(records[n].Data) <= ChunkBytes) {
+	for n < len(records) && n < c.Records && (n == 0 || size+len(records[n].Data) <= c.Bytes) {
 		size += len(records[n].Data)
 		n++
 	}

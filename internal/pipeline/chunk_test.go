@@ -6,7 +6,7 @@ import (
 	"github.com/kinflow/kinflow/internal/pipeline"
 )
 
-func TestChunkLen(t *testing.T) {
+func TestChunkSize(t *testing.T) {
 	sized := func(sizes ...int) []pipeline.Record {
 		out := make([]pipeline.Record, len(sizes))
 		for i, n := range sizes {
@@ -19,6 +19,7 @@ func TestChunkLen(t *testing.T) {
 		many[i] = 10
 	}
 	const kib = 1 << 10
+	size := pipeline.ChunkSize{Records: 100, Bytes: 128 * kib}
 	for _, c := range []struct {
 		name    string
 		records []pipeline.Record
@@ -26,15 +27,15 @@ func TestChunkLen(t *testing.T) {
 	}{
 		{"none", nil, 0},
 		{"one small", sized(10), 1},
-		{"small records stop at the record cap", sized(many...), pipeline.ChunkRecords},
+		{"small records stop at the record cap", sized(many...), 100},
 		{"bytes up to the cap are in", sized(64*kib, 64*kib, 1), 2},
 		{"the record that passes the cap starts the next chunk", sized(100*kib, 28*kib+1, 1), 1},
 		{"a first record over the cap is a chunk of its own", sized(1<<20, 1), 1},
-		{"an empty record costs nothing", sized(pipeline.ChunkBytes, 0, 0, 1), 3},
+		{"an empty record costs nothing", sized(128*kib, 0, 0, 1), 3},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := pipeline.ChunkLen(c.records); got != c.want {
-				t.Errorf("ChunkLen = %d, want %d", got, c.want)
+			if got := size.Len(c.records); got != c.want {
+				t.Errorf("Len = %d, want %d", got, c.want)
 			}
 		})
 	}
