@@ -75,6 +75,28 @@ func (s tapSink) Write(ctx context.Context, docs []sink.Doc) error {
 	return s.Sink.Write(ctx, docs)
 }
 
+// downDuring makes the cluster answer 503 to every request from the nth sink write on, until the write after it:
+// the cut, in the invocation's reserve.
+func (c *cluster) downDuring(nth int32) {
+	c.onWrite = func(n int32) {
+		switch n {
+		case nth:
+			c.proxy.SetFaults(faultproxy.Faults{Request: func(int) faultproxy.Fault { return faultproxy.Fault{Status: 503} }})
+		case nth + 1:
+			c.proxy.SetFaults(faultproxy.Faults{})
+		}
+	}
+}
+
+// sequences returns the records' sequence numbers.
+func sequences(records []events.KinesisEventRecord) []string {
+	out := make([]string, len(records))
+	for i, r := range records {
+		out[i] = r.Kinesis.SequenceNumber
+	}
+	return out
+}
+
 // handler returns a Kinesis handler writing through the proxy with strict mappings, chunks of at most chunk records.
 func (c *cluster) handler(t *testing.T, chunk int) *kinesisHandler {
 	t.Helper()
@@ -231,20 +253,9 @@ func TestHandleOutageMidBatch(t *testing.T) {
 	h := c.handler(t, chunk)
 	h.reserve = 2 * time.Second
 	fx := loadFixture(t)
-	c.onWrite = func(n int32) {
-		switch n {
-		case 2: // the second chunk's documents
-			c.proxy.SetFaults(faultproxy.Faults{Request: func(int) faultproxy.Fault { return faultproxy.Fault{Status: 503} }})
-		case 3: // the cut, in the reserve
-			c.proxy.SetFaults(faultproxy.Faults{})
-		}
-	}
+	c.downDuring(2) // the second chunk's documents
 	failed := invoke(t, h, fx, 6*time.Second)
-	var want []string
-	for _, r := range fx.Records[chunk:] {
-		want = append(want, r.Kinesis.SequenceNumber)
-	}
-	if !slices.Equal(failed, want) {
+	if want := sequences(fx.Records[chunk:]); !slices.Equal(failed, want) {
 		t.Fatalf("BatchItemFailures = %v,\nwant every record from the second chunk on: %v", failed, want)
 	}
 
@@ -264,9 +275,9 @@ func TestHandleOutageMidBatch(t *testing.T) {
 }
 
 // A batch larger than a chunk's bytes is prepared and written chunk by chunk, so the function holds two chunks'
-// documents, not the batch's (here chunks of 128 KiB, a quarter of chunkSize's, to keep the batch small). The cluster goes down while the third chunk is written: the first
-// two are acknowledged, the rest is reported from the third chunk's first record, and the retry leaves every flow
-// once and connection sets equal to the reference.
+// documents, not the batch's (here chunks of 128 KiB, a quarter of chunkSize's, to keep the batch small). The
+// cluster goes down while the third chunk is written: the first two are acknowledged, the rest is reported from the
+// third chunk's first record, and the retry leaves every flow once and connection sets equal to the reference.
 func TestHandleLargeBatchInChunks(t *testing.T) {
 	c := newCluster(t)
 	h := c.handler(t, chunkSize.Records)
@@ -292,20 +303,9 @@ func TestHandleLargeBatchInChunks(t *testing.T) {
 		t.Fatalf("the batch makes %d chunks; the test needs at least 4", len(chunks))
 	}
 
-	c.onWrite = func(n int32) {
-		switch n {
-		case 3: // the third chunk's documents
-			c.proxy.SetFaults(faultproxy.Faults{Request: func(int) faultproxy.Fault { return faultproxy.Fault{Status: 503} }})
-		case 4: // the cut, in the reserve
-			c.proxy.SetFaults(faultproxy.Faults{})
-		}
-	}
+	c.downDuring(3) // the third chunk's documents
 	failed := invoke(t, h, ev, 6*time.Second)
-	var want []string
-	for _, r := range ev.Records[chunks[2]:] {
-		want = append(want, r.Kinesis.SequenceNumber)
-	}
-	if !slices.Equal(failed, want) {
+	if want := sequences(ev.Records[chunks[2]:]); !slices.Equal(failed, want) {
 		t.Fatalf("BatchItemFailures = %v,\nwant every record from the third chunk's first (record %d) on: %v", failed, chunks[2], want)
 	}
 

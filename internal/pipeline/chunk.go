@@ -8,10 +8,11 @@ type ChunkSize struct {
 	Records, Bytes int
 }
 
-// Len is the length of the first chunk of records: at least one record when there is one.
+// Len is the length of the first chunk of records: at least one record when there is one, whatever the bounds, so
+// a loop over chunks always moves on.
 func (c ChunkSize) Len(records []Record) int {
 	n, size := 0, 0
-	for n < len(records) && n < c.Records && (n == 0 || size+len(records[n].Data) <= c.Bytes) {
+	for n < len(records) && (n == 0 || n < c.Records && size+len(records[n].Data) <= c.Bytes) {
 		size += len(records[n].Data)
 		n++
 	}

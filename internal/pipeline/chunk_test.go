@@ -39,4 +39,8 @@ func TestChunkSize(t *testing.T) {
 			}
 		})
 	}
+	// A zero ChunkSize still moves a loop on, one record at a time.
+	if got := (pipeline.ChunkSize{}).Len(sized(1, 1)); got != 1 {
+		t.Errorf("zero ChunkSize: Len = %d, want 1", got)
+	}
 }
