@@ -104,8 +104,8 @@ func (f *processorFactory) ended(shardID string) {
 	}
 }
 
-// chunkSize: with chunks of 500 records or 512 KiB the load test's peak RSS was 280-383 MiB, with these 118-303
-// (BENCHMARKS.md), for the same rate.
+// chunkSize: a worker holds two chunks of each of its shards. With chunks of 500 records or 512 KiB the load test's
+// peak RSS was 280-383 MiB, with these 118-303 (BENCHMARKS.md, "Blocks, chunks and the consumer in its own process").
 var chunkSize = pipeline.ChunkSize{Records: 100, Bytes: 128 << 10}
 
 // shardProcessor runs one shard's records through the pipeline. A batch is checkpointed only after its documents
