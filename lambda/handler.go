@@ -107,6 +107,8 @@ func (h *kinesisHandler) shard(ctx, work context.Context, sr shardRecords) shard
 		h.log.Error("cannot process shard", "shard", sr.shardID, "error", err)
 		return shardOutcome{}
 	}
+	// Its buffers go to the next invocation's: nothing it prepared is in use once shard returns.
+	defer sh.Release()
 	records := make([]pipeline.Record, len(sr.records))
 	for i, r := range sr.records {
 		records[i] = pipeline.Record{SequenceNumber: r.Kinesis.SequenceNumber, Data: r.Kinesis.Data}

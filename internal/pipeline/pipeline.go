@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,6 +96,8 @@ type Pipeline struct {
 	metrics  *metrics
 	log      *slog.Logger
 	now      func() time.Time
+	// spare is the buffers a released Shard left for the next one (Shard.Release).
+	spare atomic.Pointer[buffers]
 }
 
 // New returns a pipeline that parses with resolver's formats and writes through s.
@@ -147,14 +150,18 @@ func (p *Pipeline) RedriveShard(shardID string) (*Shard, error) {
 }
 
 func (p *Pipeline) shard(shardID, partialShard string) (*Shard, error) {
-	dec, err := cwlogs.NewDecoder(p.cfg.Decode)
-	if err != nil {
-		return nil, err
-	}
 	acc, err := aggregate.NewAccumulator(p.cfg.Aggregate)
 	if err != nil {
 		return nil, err
 	}
-	return &Shard{p: p, id: shardID, partialShard: partialShard, dec: dec, acc: acc, flowIndex: newDailyIndex(p.indices.Flows),
-		enrichers: p.enricher.NewCache(), log: p.log.With("shard", shardID)}, nil
+	buf := p.spare.Swap(nil)
+	if buf == nil {
+		dec, err := cwlogs.NewDecoder(p.cfg.Decode)
+		if err != nil {
+			return nil, err
+		}
+		buf = &buffers{dec: dec}
+	}
+	return &Shard{p: p, id: shardID, partialShard: partialShard, buffers: buf, acc: acc,
+		flowIndex: newDailyIndex(p.indices.Flows), enrichers: p.enricher.NewCache(), log: p.log.With("shard", shardID)}, nil
 }

@@ -27,8 +27,8 @@ type Shard struct {
 	p   *Pipeline
 	id  string
 	log *slog.Logger
-	dec *cwlogs.Decoder
 	acc *aggregate.Accumulator
+	*buffers
 
 	// partialShard names the shard in the partials' ids: id, or for a redrive its own namespace (RedriveShard).
 	partialShard string
@@ -38,19 +38,35 @@ type Shard struct {
 	watermark         int64
 
 	// Reused per batch by Prepare.
-	env       cwlogs.Envelope
 	flow      vpcflow.Flow
-	enc       vpcflow.Encoder
 	enriched  enrich.Context // the current flow's enrichment, reused
 	enrichers *enrich.Cache  // the enricher's answers of recent addresses; nil without enrichment
 	flowIndex dailyIndex
-	// Two batch buffers, alternating, so a runtime can prepare the next batch while the previous one is written.
-	batches [2]Batch
-	next    int
+	next      int // the batch buffer the next Prepare fills
 
 	// cut holds partial documents that were cut but not yet written, so a failed Cut is retried with them.
 	cut      []sink.Doc
 	cutArena []byte
+}
+
+// buffers is the memory a Shard grows as it prepares batches. Release hands it to the pipeline's next Shard, so a
+// runtime that makes a Shard per batch (the Lambda, one per invocation) does not grow it, fault it in and collect it
+// afresh each time.
+type buffers struct {
+	dec *cwlogs.Decoder
+	env cwlogs.Envelope
+	enc vpcflow.Encoder
+	// Two batch buffers, alternating, so a runtime can prepare the next batch while the previous one is written.
+	batches [2]Batch
+}
+
+// Release hands the Shard's buffers to the next Shard the pipeline makes. Call it once every Commit has returned;
+// the Shard must not be used after.
+func (s *Shard) Release() {
+	if s.buffers != nil {
+		s.p.spare.Store(s.buffers)
+		s.buffers = nil
+	}
 }
 
 // docSpan locates one document in the batch arena: the arena may move while it grows, so docs are made at the end.
