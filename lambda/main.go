@@ -43,7 +43,7 @@ func main() {
 	app := coldStart(os.LookupEnv, os.Environ(), os.Stderr)
 	switch app.cfg.LambdaHandler {
 	case config.LambdaBatch:
-		lambda.Start(app.handleBatch) // Kinesis events, and redrive payloads of direct invocations
+		lambda.Start(batchInvoker{app}) // Kinesis events, and redrive payloads of direct invocations
 	case config.LambdaFinalizer:
 		lambda.Start(app.handleSchedule)
 	case config.LambdaObjects:

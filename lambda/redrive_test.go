@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,6 +15,35 @@ import (
 	"github.com/kinflow/kinflow/internal/redrive"
 	"github.com/kinflow/kinflow/internal/testing/testenv"
 )
+
+// The batch function's Handler answers what aws-lambda-go answers for a function taking the raw payload, byte for
+// byte (the event is written twice: the second time rewrites nothing).
+func TestBatchInvokerAnswersAsTheLibrary(t *testing.T) {
+	c := newCluster(t)
+	a := newApp(envLookup(map[string]string{
+		"AWS_REGION":             testenv.Region,
+		"KINFLOW_SINK_URL":       testenv.URL(t, testenv.Elasticsearch),
+		"KINFLOW_INDEX_PREFIX":   c.prefix,
+		"KINFLOW_LAMBDA_HANDLER": "batch",
+		"KINFLOW_LOG_LEVEL":      "warn",
+	}), testLogger())
+	event, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testenv.Context(t, time.Minute)
+	want, err := lambda.NewHandler(a.handleBatch).Invoke(ctx, event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := lambda.NewHandler(batchInvoker{a}).Invoke(ctx, event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("batchInvoker answered %q, the library's reflection %q", got, want)
+	}
+}
 
 // The batch function takes the Kinesis event and, invoked directly, a redrive payload: lines dead-lettered under
 // a wrong KINFLOW_FLOW_FORMAT are redriven once the format is right, first as a dry run (the default), then for
@@ -29,7 +59,7 @@ func TestBatchFunctionRedrives(t *testing.T) {
 	}
 	invoke := func(a *app, payload []byte) []byte {
 		t.Helper()
-		out, err := lambda.NewHandler(a.handleBatch).Invoke(testenv.Context(t, time.Minute), payload)
+		out, err := lambda.NewHandler(batchInvoker{a}).Invoke(testenv.Context(t, time.Minute), payload)
 		if err != nil {
 			t.Fatalf("invoke %s: %v", payload[:min(len(payload), 40)], err)
 		}
