@@ -41,7 +41,7 @@ type kinesisHandler struct {
 	pipe *pipeline.Pipeline
 	// reserve is kept back from the invocation's deadline to cut the partial rollups and answer.
 	reserve time.Duration
-	chunks  pipeline.ChunkSize
+	chunks  pipeline.ChunkSize // how a shard's records are cut into chunks: chunkSize, smaller in tests
 	log     *slog.Logger
 	emf     io.Writer // CloudWatch embedded-metric-format lines (stdout)
 	now     func() time.Time
